@@ -1,0 +1,171 @@
+"""``grok-interp``: train | info | analyze | bench.
+
+Every field of :class:`~grok_interp.models.ModelPreset` and
+:class:`~grok_interp.runs.TrainConfig` is a flag of ``train`` (``--d-model``, ``--lr``, ...);
+flags left out keep the preset's or the paper's default. Several ``--seed`` values train
+that many models at once (stacked), one Run file each (``--out`` may contain ``{seed}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from grok_interp.models import PRESETS, ModelPreset, preset
+from grok_interp.runs import CheckpointError, Run, TrainConfig, load_run
+from grok_interp.tasks import OPERATIONS, TOKEN_FORMATS, Task, TaskError
+
+SKIP = {"frozen_biases", "betas", "normalization"}
+
+
+def _tune_malloc() -> None:
+    """Keep freed large blocks in the heap (glibc): training re-allocates the same
+    multi-MB activations every step, and returning them to the OS costs page faults
+    (~20% of a CPU step). Process-wide, so only the CLI does it."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        for option in (-1, -3):  # M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
+            libc.mallopt(option, 1 << 30)
+    except (OSError, AttributeError):
+        pass
+
+
+def _add_fields(parser: argparse.ArgumentParser, cls: type, defaults: Any) -> None:
+    for f in dataclasses.fields(cls):
+        if f.name in SKIP:
+            continue
+        default = getattr(defaults, f.name)
+        kind = {bool: int, type(None): float if f.name == "frac_train" else int}.get(
+            type(default), type(default)
+        )
+        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None,
+                            help=f"default {default}")  # fmt: skip
+
+
+def _overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)} - SKIP
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def _train_parser(sub: Any) -> None:
+    p = sub.add_parser("train", help="train models (full-batch AdamW) into Run files")
+    p.add_argument("--task", default="add", choices=list(OPERATIONS))
+    p.add_argument("--p", type=int, default=113)
+    p.add_argument("--format", default="a b =", choices=list(TOKEN_FORMATS))
+    p.add_argument("--preset", default="mainline", choices=list(PRESETS))
+    p.add_argument("--seed", type=int, nargs="+", default=[0])
+    p.add_argument("--betas", type=float, nargs=2, default=None)
+    p.add_argument("--out", required=True, help="Run file; may contain {seed}")
+    p.add_argument("--resume", action="store_true", help="continue the Run files at --out")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--step", default="auto", choices=["auto", "fast", "plain"])
+    p.add_argument("--quiet", action="store_true")
+    _add_fields(p, ModelPreset, PRESETS["mainline"])
+    _add_fields(p, TrainConfig, TrainConfig())
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from grok_interp.training import RunSpec, train_many
+
+    _tune_malloc()
+    outs = [args.out.format(seed=s) for s in args.seed]
+    if len(set(outs)) != len(outs):
+        raise SystemExit("several seeds need --out with {seed} in it")
+    specs: list[RunSpec | Run]
+    if args.resume:
+        specs = [load_run(o) for o in outs]
+    else:
+        train_kw = _overrides(args, TrainConfig)
+        if "n_train" in train_kw:
+            train_kw["frac_train"] = None
+        if args.betas:
+            train_kw["betas"] = tuple(args.betas)
+        task = Task(op=args.task, p=args.p, token_format=args.format)
+        model = preset(args.preset, **_overrides(args, ModelPreset))
+        cfg = TrainConfig(**train_kw)
+        specs = [RunSpec(task=task, model=model, train=cfg, seed=s) for s in args.seed]
+    runs = train_many(specs, outs=outs, device=args.device, step=args.step,
+                      progress=not args.quiet)  # fmt: skip
+    for out, run in zip(outs, runs, strict=False):
+        print(f"{out}: {_metrics_line(run)}")
+    return 0
+
+
+def _metrics_line(run: Run) -> str:
+    m = run.final_metrics()
+    keys = ("train_loss", "test_loss", "train_acc", "test_acc")
+    return f"epoch {run.epoch}, " + ", ".join(f"{k} {m[k]:.4g}" for k in keys if k in m)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    run = load_run(args.run)
+    info = {
+        "task": dataclasses.asdict(run.task),
+        "model": dataclasses.asdict(run.model),
+        "train": dataclasses.asdict(run.train),
+        "seed": run.seed,
+        "epoch": run.epoch,
+        "n_train": len(run.train_idx),
+        "final": run.final_metrics(),
+        "snapshots": sorted(run.snapshots),
+    }
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Train the small model on add mod 31 (~20 s) and show what it learnt."""
+    import numpy as np
+
+    from grok_interp import fourier
+    from grok_interp.runs import model_from_run
+    from grok_interp.training import RunSpec, train
+
+    _tune_malloc()
+    cfg = TrainConfig(epochs=args.epochs, lr=1e-3, frac_train=0.6, eval_every=50)
+    spec = RunSpec(task=Task(op="add", p=31), model=preset("small"), train=cfg, seed=args.seed)
+    print(f"training {spec.task.describe()}, preset small, 60% of pairs, {cfg.epochs} epochs")
+    run = train(spec, out=args.out, progress=not args.quiet)
+    h = {k: np.array(v) for k, v in run.history.items()}
+    fit = h["epoch"][h["train_acc"] >= 1.0]
+    grok = h["epoch"][h["test_acc"] >= 0.99]
+    print(f"final: {_metrics_line(run)}")
+    print(f"train accuracy 1 at epoch {int(fit[0]) if len(fit) else 'never'}; "
+          f"test accuracy >= 0.99 at epoch {int(grok[0]) if len(grok) else 'never'}")  # fmt: skip
+    model = model_from_run(run)
+    w_e = fourier.freq_norms(fourier.dft(model.W_E[: run.task.p].detach(), 0))[1:]
+    top = w_e.argsort(descending=True)[:6]
+    print("largest Fourier components of W_E (k: norm): "
+          + ", ".join(f"{int(k) + 1}: {w_e[k]:.2f}" for k in top))  # fmt: skip
+    print(f"Gini of W_E's frequency norms: {fourier.gini(w_e):.3f} (sparse when near 1)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="grok-interp", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    _train_parser(sub)
+    info = sub.add_parser("info", help="print a Run file's configs, final metrics, snapshots")
+    info.add_argument("run")
+    demo = sub.add_parser("demo", help="train a small model (~20 s) and show what it learnt")
+    demo.add_argument("--epochs", type=int, default=2000)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--out", default=None, help="also save the Run file here")
+    demo.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    commands = {"train": _cmd_train, "info": _cmd_info, "demo": _cmd_demo}
+    try:
+        return commands[args.cmd](args)
+    except (CheckpointError, TaskError, ValueError) as e:
+        print(f"grok-interp {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

@@ -1,0 +1,259 @@
+"""Run files: one self-describing, safely loadable file per training run.
+
+A Run file is a ``torch.save`` of plain containers (dicts, lists, str, numbers, tensors),
+so it loads with ``torch.load(..., weights_only=True)``: loading never executes pickled
+code. It holds the format version, the task, model preset and trainer config, the seed,
+the training indices, the history, weight snapshots, the final weights, and the optimizer
+and RNG state needed to resume bit for bit. Saves are atomic: written to a temporary file
+in the same folder, flushed, then renamed over the target (nanoGPT's habit of
+self-describing checkpoints; POSIX rename for atomicity).
+
+Foreign checkpoints (:func:`load_model` on a path that is not a Run file) are handled by
+:mod:`grok_interp.foreign`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from grok_interp.models import ModelPreset, build_model
+from grok_interp.tasks import Task, heldout_indices
+
+FORMAT = "grok_interp.run"
+VERSION = 1
+
+StateDict = dict[str, Tensor]
+
+
+class CheckpointError(ValueError):
+    """A file that cannot be read as a run or a supported checkpoint; says what to do."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Full-batch AdamW training, Nanda et al. 2023 Section 3 and Appendix D.1.
+
+    Defaults are the paper's: lr 1e-3, weight decay 1, betas (0.9, 0.98), 30% of pairs,
+    40,000 epochs. The learning rate warms up linearly as ``lr * min(epoch / warmup, 1)``,
+    the authors' ``LambdaLR(lambda step: min(step / 10, 1))``: epoch 0 updates only
+    Adam's moments. Regularisers (Appendix D.1): ``weight_decay`` (decoupled, AdamW),
+    ``dropout`` (probability on the MLP neurons), ``l1`` (lambda times the sum of
+    absolute trainable weights, added to the loss, not decoupled); all zero is none.
+    Give exactly one of ``frac_train`` and ``n_train``.
+    """
+
+    epochs: int = 40_000
+    lr: float = 1e-3
+    weight_decay: float = 1.0
+    betas: tuple[float, float] = (0.9, 0.98)
+    warmup: int = 10
+    dropout: float = 0.0
+    l1: float = 0.0
+    frac_train: float | None = 0.3
+    n_train: int | None = None
+    eval_every: int = 100
+    snapshot_every: int = 1000
+    snapshot_dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.eval_every < 1 or self.snapshot_every < 1:
+            raise ValueError("epochs must be >= 0 and eval_every, snapshot_every >= 1")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.lr <= 0 or self.weight_decay < 0 or self.l1 < 0 or self.warmup < 0:
+            raise ValueError("lr must be > 0; weight_decay, l1 and warmup >= 0")
+        if self.snapshot_dtype not in ("float32", "float16", "bfloat16"):
+            raise ValueError("snapshot_dtype must be float32, float16 or bfloat16")
+
+
+@dataclass(kw_only=True)
+class Run:
+    """Everything about one training run; :func:`save_run` / :func:`load_run` persist it.
+
+    ``history`` maps a metric name to a list aligned with ``history["epoch"]``;
+    ``snapshots`` maps an epoch to the trainable parameters then (``snapshot_dtype``).
+    """
+
+    task: Task
+    model: ModelPreset
+    train: TrainConfig
+    seed: int
+    train_idx: Tensor
+    epoch: int = 0
+    history: dict[str, list[float]] = field(default_factory=dict)
+    snapshots: dict[int, StateDict] = field(default_factory=dict)
+    weights: StateDict = field(default_factory=dict)
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    rng: Tensor | None = None
+
+    @property
+    def test_idx(self) -> Tensor:
+        return heldout_indices(self.task, self.train_idx)
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.train.epochs
+
+    def final_metrics(self) -> dict[str, float]:
+        return {k: v[-1] for k, v in self.history.items() if v}
+
+
+def _to_dict(run: Run) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "task": asdict(run.task),
+        "model": asdict(run.model),
+        "train": {**asdict(run.train), "betas": list(run.train.betas)},
+        "seed": run.seed,
+        "train_idx": run.train_idx,
+        "epoch": run.epoch,
+        "history": run.history,
+        "snapshots": {str(k): v for k, v in run.snapshots.items()},
+        "weights": run.weights,
+        "optimizer": run.optimizer,
+        "rng": run.rng,
+    }
+
+
+def _from_dict(d: dict[str, Any], path: str | Path) -> Run:
+    if d.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: run format version {d.get('version')} is not supported (this "
+            f"grok_interp reads version {VERSION}); regenerate it with grok-interp train"
+        )
+    train = {**d["train"], "betas": tuple(d["train"]["betas"])}
+    return Run(
+        task=Task(**d["task"]),
+        model=ModelPreset(**d["model"]),
+        train=TrainConfig(**train),
+        seed=int(d["seed"]),
+        train_idx=d["train_idx"],
+        epoch=int(d["epoch"]),
+        history=d["history"],
+        snapshots={int(k): v for k, v in d["snapshots"].items()},
+        weights=d["weights"],
+        optimizer=d["optimizer"],
+        rng=d["rng"],
+    )
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, fsync, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_run(run: Run, path: str | Path) -> None:
+    atomic_save(_to_dict(run), path)
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """``torch.load`` with ``weights_only=True``, turning every failure into a clear error."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.pt")) + sorted(
+            p.name for p in path.glob("*.pth")
+        )
+        if len(found) != 1:
+            raise CheckpointError(f"{path} is a folder; give the checkpoint file inside it")
+        path = path / found[0]
+    if not path.exists():
+        raise CheckpointError(f"no such file: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for truncated or foreign files
+        raise CheckpointError(
+            f"{path} could not be read as a torch checkpoint ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:200] if str(e) else 'no detail'}). The file may be "
+            "truncated or corrupt, or not a checkpoint; re-download or regenerate it. "
+            "Files that need arbitrary pickled code are refused on purpose."
+        ) from e
+
+
+def is_run_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("format") == FORMAT
+
+
+def load_run(path: str | Path) -> Run:
+    obj = read_checkpoint(path)
+    if not is_run_dict(obj):
+        raise CheckpointError(
+            f"{path} is not a grok_interp Run file; use load_model() for foreign checkpoints"
+        )
+    try:
+        return _from_dict(obj, path)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: damaged Run file ({e}); regenerate it") from e
+
+
+def load_params(model: HookedTransformer, params: StateDict) -> None:
+    """Copy saved parameters into ``model`` (buffers such as attention masks are kept)."""
+    dtype = next(model.parameters()).dtype
+    own = dict(model.named_parameters())
+    missing = set(own) - set(params)
+    if missing:
+        raise CheckpointError(f"checkpoint lacks parameters {sorted(missing)[:5]}")
+    with torch.no_grad():
+        for name, p in own.items():
+            p.copy_(params[name].to(dtype))
+
+
+def model_from_run(
+    run: Run, step: int | None = None, device: str | torch.device = "cpu"
+) -> HookedTransformer:
+    """The run's HookedTransformer: final weights, or the snapshot at epoch ``step``."""
+    model = build_model(run.model, run.task, seed=run.seed, device=device)
+    if step is None:
+        load_params(model, run.weights)
+    elif step in run.snapshots:
+        load_params(model, run.snapshots[step])
+    else:
+        raise CheckpointError(
+            f"no snapshot at epoch {step}; snapshots exist at {sorted(run.snapshots)}"
+        )
+    return model.eval()
+
+
+def load_model(
+    source: str | Path | Run,
+    step: int | None = None,
+    *,
+    task: Task | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[HookedTransformer, Task]:
+    """A HookedTransformer and its Task from a Run, a Run file or a foreign checkpoint.
+
+    ``step`` picks a snapshot of a Run. For foreign checkpoints (TransformerLens state
+    dicts, the Nanda et al. authors' format) ``task`` overrides what is inferred from
+    shapes (``add`` with the layout the vocabulary implies).
+    """
+    if isinstance(source, Run):
+        return model_from_run(source, step, device), source.task
+    obj = read_checkpoint(source)
+    if is_run_dict(obj):
+        run = load_run(source)
+        return model_from_run(run, step, device), run.task
+    from grok_interp.foreign import model_from_foreign
+
+    if step is not None:
+        raise CheckpointError(f"{source} is a foreign checkpoint: it has no snapshots")
+    return model_from_foreign(obj, source, task=task, device=device)

@@ -1,0 +1,178 @@
+"""Algorithmic tasks: modular binary operations over Z_p.
+
+A :class:`Task` fixes the operation, the modulus and the token layout. Its inputs are
+every valid pair (a, b) in one documented order, **a-major**: pair index ``i = a*p + b``
+(for ``div``, whose b = 0 is undefined, the p(p-1) pairs with b != 0 keep that order).
+So for every operation except ``div``, ``labels.reshape(p, p)[a, b]`` is the answer for
+``(a, b)`` and analyses may reshape any per-pair quantity to ``(p, p)``.
+
+Token layouts:
+
+- ``"a b ="`` (Nanda et al. 2023, Section 3): three tokens ``[a, b, p]``; token ``p`` is
+  ``=``; vocabulary ``p + 1``.
+- ``"a o b ="`` (Power et al. 2022; Varma et al. 2023, Section 4): four tokens
+  ``[a, p, b, p + 1]``; token ``p`` is the operator, ``p + 1`` is ``=``; vocabulary
+  ``p + 2``.
+
+The model reads its answer at the last position, over ``p`` output classes.
+
+Splits (:func:`split`) are seeded permutations of the pair indices, given either as a
+fraction of all pairs (Nanda et al.: 30%) or as an exact number of training pairs (Varma
+et al. sweep dataset sizes by count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
+TokenFormat = Literal["a b =", "a o b ="]
+TOKEN_FORMATS: tuple[str, ...] = ("a b =", "a o b =")
+
+Op = Callable[[Tensor, Tensor, int], Tensor]
+
+
+def _div(a: Tensor, b: Tensor, p: int) -> Tensor:
+    # b^(p-2) = b^-1 in the field Z_p (Fermat); exact in int64 for p < 3e9.
+    inv = torch.tensor([pow(int(x), p - 2, p) for x in range(p)], dtype=torch.long)
+    return a * inv[b] % p
+
+
+# name -> (function, needs a field, excludes b == 0). Power et al. (2022), Table 1.
+OPERATIONS: dict[str, tuple[Op, bool, bool]] = {
+    "add": (lambda a, b, p: (a + b) % p, False, False),
+    "sub": (lambda a, b, p: (a - b) % p, False, False),
+    "mul": (lambda a, b, p: a * b % p, False, False),
+    "div": (_div, True, True),
+    "x2_plus_y2": (lambda a, b, p: (a * a + b * b) % p, False, False),
+    "x2_plus_xy_plus_y2": (lambda a, b, p: (a * a + a * b + b * b) % p, False, False),
+    "x3_plus_xy": (lambda a, b, p: (a * a * a + a * b) % p, False, False),
+}
+
+
+class TaskError(ValueError):
+    """A task or split that cannot be built, with what to do instead."""
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """A modular binary operation over Z_p with a token layout."""
+
+    op: str = "add"
+    p: int = 113
+    token_format: TokenFormat = "a b ="
+
+    def __post_init__(self) -> None:
+        if self.op not in OPERATIONS:
+            raise TaskError(f"unknown task {self.op!r}; known tasks: {', '.join(OPERATIONS)}")
+        if self.token_format not in TOKEN_FORMATS:
+            raise TaskError(
+                f"unknown token format {self.token_format!r}; use one of {TOKEN_FORMATS}"
+            )
+        if not isinstance(self.p, int) or self.p < 2:
+            raise TaskError(f"the modulus p must be an integer >= 2, got {self.p!r}")
+        if OPERATIONS[self.op][1] and not is_prime(self.p):
+            raise TaskError(
+                f"{self.op!r} needs a field, so p must be prime; {self.p} is not "
+                "(try 97, 113 or 127)"
+            )
+
+    @property
+    def n_ctx(self) -> int:
+        return 3 if self.token_format == "a b =" else 4
+
+    @property
+    def d_vocab(self) -> int:
+        return self.p + self.n_ctx - 2
+
+    @property
+    def d_vocab_out(self) -> int:
+        return self.p
+
+    @property
+    def eq_token(self) -> int:
+        return self.d_vocab - 1
+
+    @property
+    def full_grid(self) -> bool:
+        """Whether the pairs cover all of Z_p x Z_p, so they reshape to (p, p)."""
+        return not OPERATIONS[self.op][2]
+
+    @property
+    def n_pairs(self) -> int:
+        return self.p * self.p if self.full_grid else self.p * (self.p - 1)
+
+    def pairs(self) -> Int[Tensor, "n_pairs 2"]:
+        """Every valid (a, b), a-major (index a*p + b; div skips b = 0)."""
+        a, b = torch.meshgrid(torch.arange(self.p), torch.arange(self.p), indexing="ij")
+        ab = torch.stack([a.reshape(-1), b.reshape(-1)], dim=1)
+        return ab if self.full_grid else ab[ab[:, 1] != 0]
+
+    def labels(self) -> Int[Tensor, " n_pairs"]:
+        ab = self.pairs()
+        return OPERATIONS[self.op][0](ab[:, 0], ab[:, 1], self.p)
+
+    def tokens(self) -> Int[Tensor, "n_pairs n_ctx"]:
+        ab = self.pairs()
+        n = ab.shape[0]
+        eq = torch.full((n, 1), self.eq_token, dtype=torch.long)
+        if self.token_format == "a b =":
+            return torch.cat([ab, eq], dim=1)
+        op = torch.full((n, 1), self.p, dtype=torch.long)
+        return torch.cat([ab[:, :1], op, ab[:, 1:], eq], dim=1)
+
+    def describe(self) -> str:
+        return f"{self.op} mod {self.p}, tokens '{self.token_format}'"
+
+
+def split(
+    task: Task, *, frac_train: float | None = None, n_train: int | None = None, seed: int = 0
+) -> Int[Tensor, " n_train"]:
+    """Seeded training indices into ``task.pairs()``, sorted; the rest is the test set.
+
+    Give exactly one of ``frac_train`` (in (0, 1]; ``round(frac * n_pairs)`` pairs, as in
+    Nanda et al.) or ``n_train`` (an exact count). The permutation comes from a private
+    ``torch.Generator`` seeded with ``seed``, so the global RNG is untouched.
+    Both sides must be non-empty: the trainer evaluates on the held-out pairs.
+    """
+    n = _n_train(task, frac_train, n_train)
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(task.n_pairs, generator=gen)
+    return perm[:n].sort().values
+
+
+def _n_train(task: Task, frac_train: float | None, n_train: int | None) -> int:
+    if (frac_train is None) == (n_train is None):
+        raise TaskError("give exactly one of frac_train and n_train")
+    if frac_train is not None:
+        if not 0 < frac_train <= 1:
+            raise TaskError(f"frac_train must lie in (0, 1], got {frac_train}")
+        n_train = round(frac_train * task.n_pairs)
+    assert n_train is not None
+    if n_train < 1:
+        raise TaskError(
+            f"the training set would be empty ({task.n_pairs} pairs); "
+            "raise frac_train or n_train"
+        )
+    if n_train >= task.n_pairs:
+        raise TaskError(
+            f"the test set would be empty: {n_train} training pairs of {task.n_pairs} "
+            f"({task.describe()}); lower frac_train or n_train"
+        )
+    return n_train
+
+
+def heldout_indices(task: Task, train_idx: Tensor) -> Int[Tensor, " n_test"]:
+    """The complement of ``train_idx`` in ``range(task.n_pairs)``, sorted."""
+    mask = torch.ones(task.n_pairs, dtype=torch.bool)
+    mask[train_idx] = False
+    return mask.nonzero().squeeze(1)

@@ -1,0 +1,268 @@
+"""Full-batch AdamW training of one or many models (Nanda et al. 2023, Section 3, App. D.1).
+
+Each epoch is one full-batch step on the training pairs: cross-entropy of the logits at
+the last position, computed in float64 (the papers report losses near 1e-7, below what a
+float32 log-softmax resolves), plus the optional L1 penalty; AdamW with decoupled weight
+decay; linear warm-up (:class:`~grok_interp.runs.TrainConfig`).
+
+Speed: one-layer models use the table forward of :mod:`grok_interp.fast` (same function,
+several times fewer FLOPs); other models fall back to ``model(tokens)[:, -1]``.
+``train_many`` trains N models of one shape at once with stacked parameters and batched
+matmuls; each keeps its own seed, split, optimizer and hyperparameters (those that do
+not change shapes). Each model has its own ``torch.optim.AdamW`` and dropout generator,
+so every run's state saves and resumes on its own.
+
+Determinism: initialisation, split and dropout derive from the run's seed through
+private generators; the global RNG is untouched. A run saved mid-way and resumed ends
+with the same weights, bit for bit on the CPU, as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+from transformer_lens import HookedTransformer
+
+from grok_interp import fast
+from grok_interp.hooks import dropout_hook
+from grok_interp.models import ModelPreset, build_model
+from grok_interp.runs import Run, TrainConfig, load_params, save_run
+from grok_interp.tasks import Task, split
+
+# Called at every evaluation with (epoch, model, run); the returned numbers are appended
+# to run.history under their names. Later analyses record progress measures this way.
+Callback = Callable[[int, HookedTransformer, Run], dict[str, float] | None]
+StepKind = Literal["auto", "fast", "plain"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """What to train: a task, a model preset, a trainer config and a seed."""
+
+    task: Task = field(default_factory=Task)
+    model: ModelPreset = field(default_factory=ModelPreset)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+
+def new_run(spec: RunSpec) -> Run:
+    cfg = spec.train
+    idx = split(spec.task, frac_train=cfg.frac_train, n_train=cfg.n_train, seed=spec.seed)
+    return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed, train_idx=idx)
+
+
+@dataclass
+class _Member:
+    """One model being trained, with its optimizer and dropout generator."""
+
+    run: Run
+    model: HookedTransformer
+    opt: torch.optim.AdamW
+    gen: torch.Generator
+    out: Path | None
+
+
+def _member(run: Run, out: Path | None, device: torch.device) -> _Member:
+    model = build_model(run.model, run.task, seed=run.seed, device=device)
+    cfg = run.train
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    gen = torch.Generator(device=device).manual_seed(run.seed + 1)
+    if run.epoch > 0:  # resume
+        load_params(model, run.weights)
+        opt.load_state_dict(run.optimizer)
+        if run.rng is not None:
+            gen.set_state(run.rng)
+    return _Member(run=run, model=model, opt=opt, gen=gen, out=out)
+
+
+def train(
+    spec: RunSpec | Run,
+    *,
+    out: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    step: StepKind = "auto",
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+) -> Run:
+    """Train one model (or resume a :class:`Run`); see :func:`train_many`."""
+    outs = None if out is None else [out]
+    return train_many([spec], outs=outs, device=device, step=step, callbacks=callbacks,
+                      progress=progress)[0]  # fmt: skip
+
+
+def train_many(
+    specs: Sequence[RunSpec | Run],
+    *,
+    outs: Sequence[str | Path] | None = None,
+    device: str | torch.device = "cpu",
+    step: StepKind = "auto",
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+) -> list[Run]:
+    """Train several models of one shape together, for the same number of epochs.
+
+    A :class:`Run` with ``epoch > 0`` resumes from its saved state. With ``outs``, each
+    run is saved atomically at every snapshot and at the end, so a killed job resumes
+    from its last snapshot. ``step="fast"`` insists on the table forward; ``"plain"``
+    uses each model's own forward; ``"auto"`` picks fast where it is exact.
+    """
+    device = torch.device(device)
+    runs = [s if isinstance(s, Run) else new_run(s) for s in specs]
+    _check_compatible(runs)
+    members = [
+        _member(r, None if outs is None else Path(outs[i]), device) for i, r in enumerate(runs)
+    ]
+    loop = _Loop(members, device, step, callbacks)
+    loop.run(progress)
+    return runs
+
+
+def _check_compatible(runs: Sequence[Run]) -> None:
+    first = runs[0]
+    for r in runs[1:]:
+        def key(x: Run) -> tuple[object, ...]:
+            return (x.task, x.model, len(x.train_idx), x.train.epochs, x.epoch)
+
+        if key(r) != key(first):
+            raise ValueError(
+                "train_many needs runs of one task, model shape, training-set size, epoch "
+                "count and starting epoch; train the others separately"
+            )
+
+
+class _Loop:
+    """The epoch loop shared by every member; only shapes are shared, not state."""
+
+    def __init__(
+        self, members: list[_Member], device: torch.device, step: StepKind,
+        callbacks: Sequence[Callback],
+    ) -> None:  # fmt: skip
+        self.members = members
+        self.callbacks = callbacks
+        task = members[0].run.task
+        self.all_tokens = task.tokens().to(device)
+        self.all_labels = task.labels().to(device)
+        idx = torch.stack([m.run.train_idx for m in members]).to(device)
+        self.tokens = self.all_tokens[idx]  # (model, batch, pos)
+        self.labels = self.all_labels[idx]
+        self.fast = self._use_fast(step)
+
+    def _use_fast(self, step: StepKind) -> bool:
+        if step == "plain":
+            return False
+        reason = fast.unsupported_reason(self.members[0].model, self.tokens)
+        if step == "fast" and reason:
+            raise ValueError(f"the fast step cannot reproduce this model: {reason}")
+        return reason is None
+
+    def logits(self, tokens: Tensor, train: bool) -> Tensor:
+        cfg = self.members[0].run.train
+        p_drop = cfg.dropout if train else 0.0
+        if self.fast:
+            params = fast.stacked_params([m.model for m in self.members])
+            act = self.members[0].model.cfg.act_fn or "relu"
+            gens = [m.gen for m in self.members]
+            return fast.last_logits(params, tokens, act_fn=act, dropout=p_drop, generators=gens)
+        pairs = zip(self.members, tokens, strict=True)
+        return torch.stack([self._plain(m, t, p_drop) for m, t in pairs])
+
+    @staticmethod
+    def _plain(m: _Member, tokens: Tensor, p_drop: float) -> Tensor:
+        if p_drop == 0:
+            return m.model(tokens)[:, -1]
+        hooks: list[tuple[str | Callable[..., Any], Callable[..., Any]]] = [
+            (f"blocks.{i}.mlp.hook_post", dropout_hook(p_drop, m.gen))
+            for i in range(m.model.cfg.n_layers)
+        ]
+        return m.model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1]
+
+    def step(self, epoch: int) -> None:
+        for m in self.members:
+            m.opt.zero_grad(set_to_none=True)
+        losses = cross_entropy64(self.logits(self.tokens, train=True), self.labels)
+        total = losses.sum() + sum(_l1(m) for m in self.members)
+        total.backward()
+        for m in self.members:
+            cfg = m.run.train
+            scale = min(epoch / cfg.warmup, 1.0) if cfg.warmup else 1.0
+            for group in m.opt.param_groups:
+                group["lr"] = cfg.lr * scale
+            m.opt.step()
+
+    @torch.no_grad()
+    def evaluate(self, epoch: int) -> list[dict[str, float]]:
+        n = len(self.members)
+        logits = self.logits(self.all_tokens.expand(n, -1, -1), train=False)
+        out = []
+        for m, lg in zip(self.members, logits, strict=False):
+            run = m.run
+            row = {"epoch": float(epoch)}
+            for name, idx in (("train", run.train_idx), ("test", run.test_idx)):
+                lab = self.all_labels[idx.to(lg.device)]
+                sel = lg[idx.to(lg.device)]
+                row[f"{name}_loss"] = cross_entropy64(sel[None], lab[None]).item()
+                row[f"{name}_acc"] = (sel.argmax(-1) == lab).double().mean().item()
+            for cb in self.callbacks:
+                row.update(cb(epoch, m.model, run) or {})
+            for k, v in row.items():
+                run.history.setdefault(k, []).append(v)
+            out.append(row)
+        return out
+
+    def checkpoint(self, epoch: int, snapshot: bool) -> None:
+        for m in self.members:
+            run = m.run
+            run.epoch = epoch
+            run.weights = _params(m.model, torch.float32)
+            if snapshot:
+                run.snapshots[epoch] = _params(m.model, getattr(torch, run.train.snapshot_dtype))
+            run.optimizer = m.opt.state_dict()
+            run.rng = m.gen.get_state()
+            if m.out is not None:
+                save_run(run, m.out)
+
+    def run(self, progress: bool) -> None:
+        first = self.members[0].run
+        cfg = first.train
+        start = first.epoch
+        if start == 0 and not first.history:
+            self.evaluate(0)
+            self.checkpoint(0, snapshot=True)
+        bar = tqdm(range(start, cfg.epochs), disable=not progress, initial=start,
+                   total=cfg.epochs, desc="train", mininterval=1.0)  # fmt: skip
+        for epoch in bar:
+            self.step(epoch)
+            done = epoch + 1
+            snap = done % cfg.snapshot_every == 0 or done == cfg.epochs
+            if done % cfg.eval_every == 0 or done == cfg.epochs:
+                row = self.evaluate(done)[0]
+                bar.set_postfix(train=f"{row['train_loss']:.2e}", test=f"{row['test_loss']:.2e}",
+                                acc=f"{row['test_acc']:.3f}")  # fmt: skip
+            if snap:
+                self.checkpoint(done, snapshot=True)
+
+
+def cross_entropy64(logits: Tensor, labels: Tensor) -> Tensor:
+    """Mean cross-entropy per model, in float64: (model, batch, vocab) -> (model,)."""
+    logp = logits.double().log_softmax(-1)
+    return -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1).mean(-1)
+
+
+def _l1(m: _Member) -> Tensor | float:
+    lam = m.run.train.l1
+    if lam == 0:
+        return 0.0
+    return lam * sum(p.abs().sum() for p in m.opt.param_groups[0]["params"])
+
+
+def _params(model: HookedTransformer, dtype: torch.dtype) -> dict[str, Tensor]:
+    return {k: v.detach().to("cpu", dtype).clone() for k, v in model.named_parameters()}
+
+

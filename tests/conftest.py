@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny tasks and models, and the external checkpoints in ../shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from grok_interp.models import ModelPreset, build_model
+from grok_interp.tasks import Task
+
+EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "external"
+CHUGHTAI = EXTERNAL / "chughtai_C113_T_seed1"
+NANDA_LOW_PRECISION = EXTERNAL / "nanda_low_precision_mod_addition.pth"
+NANDA_NO_WD = EXTERNAL / "nanda_mod_addition_no_wd.pth"
+
+TINY = ModelPreset(d_model=32, n_heads=2, d_head=16, d_mlp=64)
+
+
+def external(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"external fixture {path} is absent (needs ../shared beside the repo)")
+    return path
+
+
+@pytest.fixture
+def tiny_task() -> Task:
+    return Task(op="add", p=13)
+
+
+@pytest.fixture
+def tiny_model(tiny_task: Task):
+    return build_model(TINY, tiny_task, seed=0)
+
+
+def randomize(model, scale: float = 0.3, seed: int = 0) -> None:
+    """Perturb every parameter (biases included) so no zero hides a bug."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * scale)

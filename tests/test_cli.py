@@ -1,0 +1,22 @@
+import json
+
+from grok_interp.cli import main
+
+
+def test_train_info_resume(tmp_path, capsys):
+    out = str(tmp_path / "r{seed}.pt")
+    args = ["train", "--p", "7", "--d-model", "16", "--n-heads", "2", "--d-head", "8",
+            "--d-mlp", "32", "--epochs", "20", "--snapshot-every", "10", "--eval-every", "10",
+            "--frac-train", "0.5", "--seed", "0", "1", "--out", out, "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    assert main(["info", str(tmp_path / "r1.pt")]) == 0
+    info = json.loads(capsys.readouterr().out.split("\n", 2)[2])
+    assert info["seed"] == 1 and info["snapshots"] == [0, 10, 20] and info["model"]["d_mlp"] == 32
+    assert main(["train", "--resume", "--seed", "0", "--out", out, "--quiet"]) == 0
+
+
+def test_clear_errors(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "missing.pt")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["train", "--task", "div", "--p", "12", "--out", str(tmp_path / "x.pt")]) == 2
+    assert "prime" in capsys.readouterr().err

@@ -1,0 +1,82 @@
+import pytest
+import torch
+from jaxtyping import TypeCheckError
+
+from grok_interp.tasks import OPERATIONS, Task, TaskError, heldout_indices, split
+
+
+def test_add_layout_and_labels():
+    t = Task(op="add", p=7)
+    toks, labels = t.tokens(), t.labels()
+    assert toks.shape == (49, 3) and t.d_vocab == 8 and t.n_ctx == 3
+    assert (toks[:, 2] == 7).all()
+    i = 3 * 7 + 5  # a-major order
+    assert toks[i].tolist() == [3, 5, 7] and labels[i] == (3 + 5) % 7
+    assert labels.reshape(7, 7)[4, 6] == (4 + 6) % 7
+
+
+def test_power_format():
+    t = Task(op="sub", p=5, token_format="a o b =")
+    assert t.d_vocab == 7 and t.n_ctx == 4 and t.eq_token == 6
+    assert t.tokens()[2 * 5 + 4].tolist() == [2, 5, 4, 6]
+    assert t.labels()[2 * 5 + 4] == (2 - 4) % 5
+
+
+@pytest.mark.parametrize("op", list(OPERATIONS))
+def test_every_operation_matches_python(op):
+    t = Task(op=op, p=11)
+    ab, labels = t.pairs(), t.labels()
+    formulas = {
+        "add": lambda a, b: a + b,
+        "sub": lambda a, b: a - b,
+        "mul": lambda a, b: a * b,
+        "div": lambda a, b: a * pow(b, -1, 11),
+        "x2_plus_y2": lambda a, b: a * a + b * b,
+        "x2_plus_xy_plus_y2": lambda a, b: a * a + a * b + b * b,
+        "x3_plus_xy": lambda a, b: a**3 + a * b,
+    }
+    expected = [formulas[op](int(a), int(b)) % 11 for a, b in ab]
+    assert labels.tolist() == expected
+
+
+def test_div_skips_zero_divisor():
+    t = Task(op="div", p=7)
+    assert t.n_pairs == 42 and (t.pairs()[:, 1] != 0).all() and not t.full_grid
+
+
+def test_errors_are_clear():
+    with pytest.raises(TaskError, match="prime"):
+        Task(op="div", p=12)
+    with pytest.raises(TaskError, match="known tasks: add, sub"):
+        Task(op="pow")
+    # Under the test suite's runtime type checker the Literal is checked first.
+    with pytest.raises((TaskError, TypeCheckError), match="token.format"):
+        Task(token_format="a+b=")  # type: ignore[arg-type]
+    t = Task(p=7)
+    with pytest.raises(TaskError, match=r"\(0, 1\]"):
+        split(t, frac_train=1.5)
+    with pytest.raises(TaskError, match="training set would be empty"):
+        split(t, frac_train=0.001)
+    with pytest.raises(TaskError, match="test set would be empty"):
+        split(t, frac_train=1.0)
+    with pytest.raises(TaskError, match="exactly one"):
+        split(t, frac_train=0.3, n_train=10)
+
+
+def test_split_is_seeded_and_exact():
+    t = Task(p=13)
+    a, b = split(t, frac_train=0.3, seed=1), split(t, frac_train=0.3, seed=1)
+    assert torch.equal(a, b) and len(a) == round(0.3 * 169)
+    assert not torch.equal(a, split(t, frac_train=0.3, seed=2))
+    n = split(t, n_train=50, seed=0)
+    assert len(n) == 50 and len(torch.unique(n)) == 50
+    test = heldout_indices(t, n)
+    assert len(test) == 119 and not set(test.tolist()) & set(n.tolist())
+
+
+def test_split_leaves_global_rng_alone():
+    torch.manual_seed(0)
+    before = torch.rand(1)
+    torch.manual_seed(0)
+    split(Task(p=13), frac_train=0.5, seed=3)
+    assert torch.equal(before, torch.rand(1))
