@@ -13,7 +13,19 @@ from grok_interp.tasks import Task, TaskError, split
 from grok_interp.training import RunSpec, train, train_many
 
 __all__ = [
-    "CheckpointError", "ModelPreset", "Run", "RunSpec", "Task", "TaskError", "TrainConfig",
-    "build_model", "load_model", "load_run", "preset", "save_run", "split", "train",
+    "CheckpointError",
+    "ModelPreset",
+    "Run",
+    "RunSpec",
+    "Task",
+    "TaskError",
+    "TrainConfig",
+    "build_model",
+    "load_model",
+    "load_run",
+    "preset",
+    "save_run",
+    "split",
+    "train",
     "train_many",
-]  # fmt: skip
+]

@@ -25,12 +25,14 @@ SKIP = {"frozen_biases", "betas", "normalization"}
 
 def _tune_malloc() -> None:
     """Keep freed large blocks in the heap (glibc): training re-allocates the same
-    multi-MB activations every step, and returning them to the OS costs page faults
-    (~20% of a CPU step). Process-wide, so only the CLI does it."""
+    multi-MB activations every step, and mmap-ing each one afresh costs page faults
+    (~20% of a CPU step, far more for batched models). M_MMAP_THRESHOLD is capped at
+    32 MB, so mmap is switched off (M_MMAP_MAX = 0) and the heap is never trimmed.
+    Process-wide, so only the CLI does it."""
     try:
         libc = ctypes.CDLL("libc.so.6")
-        for option in (-1, -3):  # M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
-            libc.mallopt(option, 1 << 30)
+        libc.mallopt(-4, 0)  # M_MMAP_MAX
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
     except (OSError, AttributeError):
         pass
 
@@ -43,8 +45,9 @@ def _add_fields(parser: argparse.ArgumentParser, cls: type, defaults: Any) -> No
         kind = {bool: int, type(None): float if f.name == "frac_train" else int}.get(
             type(default), type(default)
         )
-        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None,
-                            help=f"default {default}")  # fmt: skip
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"), type=kind, default=None, help=f"default {default}"
+        )
 
 
 def _overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
@@ -65,6 +68,12 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--step", default="auto", choices=["auto", "fast", "plain"])
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--save-every",
+        type=int,
+        default=None,
+        help="write the Run file every N epochs (default: every snapshot)",
+    )
     _add_fields(p, ModelPreset, PRESETS["mainline"])
     _add_fields(p, TrainConfig, TrainConfig())
 
@@ -89,8 +98,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model = preset(args.preset, **_overrides(args, ModelPreset))
         cfg = TrainConfig(**train_kw)
         specs = [RunSpec(task=task, model=model, train=cfg, seed=s) for s in args.seed]
-    runs = train_many(specs, outs=outs, device=args.device, step=args.step,
-                      progress=not args.quiet)  # fmt: skip
+    runs = train_many(
+        specs,
+        outs=outs,
+        device=args.device,
+        step=args.step,
+        progress=not args.quiet,
+        save_every=args.save_every,
+    )
     for out, run in zip(outs, runs, strict=False):
         print(f"{out}: {_metrics_line(run)}")
     return 0
@@ -135,14 +150,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     fit = h["epoch"][h["train_acc"] >= 1.0]
     grok = h["epoch"][h["test_acc"] >= 0.99]
     print(f"final: {_metrics_line(run)}")
-    print(f"train accuracy 1 at epoch {int(fit[0]) if len(fit) else 'never'}; "
-          f"test accuracy >= 0.99 at epoch {int(grok[0]) if len(grok) else 'never'}")  # fmt: skip
+    print(
+        f"train accuracy 1 at epoch {int(fit[0]) if len(fit) else 'never'}; "
+        f"test accuracy >= 0.99 at epoch {int(grok[0]) if len(grok) else 'never'}"
+    )
     model = model_from_run(run)
     w_e = fourier.freq_norms(fourier.dft(model.W_E[: run.task.p].detach(), 0))[1:]
     top = w_e.argsort(descending=True)[:6]
-    print("largest Fourier components of W_E (k: norm): "
-          + ", ".join(f"{int(k) + 1}: {w_e[k]:.2f}" for k in top))  # fmt: skip
+    print(
+        "largest Fourier components of W_E (k: norm): "
+        + ", ".join(f"{int(k) + 1}: {w_e[k]:.2f}" for k in top)
+    )
     print(f"Gini of W_E's frequency norms: {fourier.gini(w_e):.3f} (sparse when near 1)")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from grok_interp.bench import format_bench, run_bench
+
+    _tune_malloc()
+    res = run_bench(
+        args.device, repeats=args.repeats, n_models=args.models, rss_epochs=args.rss_epochs
+    )
+    print(format_bench(res))
     return 0
 
 
@@ -157,8 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--out", default=None, help="also save the Run file here")
     demo.add_argument("--quiet", action="store_true")
+    bench = sub.add_parser("bench", help="speed and memory ratios, measured side by side")
+    bench.add_argument("--device", default="cpu")
+    bench.add_argument("--repeats", type=int, default=10)
+    bench.add_argument("--models", type=int, default=5)
+    bench.add_argument("--rss-epochs", type=int, default=300)
     args = parser.parse_args(argv)
-    commands = {"train": _cmd_train, "info": _cmd_info, "demo": _cmd_demo}
+    commands = {"train": _cmd_train, "info": _cmd_info, "demo": _cmd_demo, "bench": _cmd_bench}
     try:
         return commands[args.cmd](args)
     except (CheckpointError, TaskError, ValueError) as e:
@@ -168,4 +203,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -34,12 +34,23 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 PARAMS = (
-    "embed.W_E", "pos_embed.W_pos",
-    "blocks.0.attn.W_Q", "blocks.0.attn.W_K", "blocks.0.attn.W_V", "blocks.0.attn.W_O",
-    "blocks.0.attn.b_Q", "blocks.0.attn.b_K", "blocks.0.attn.b_V", "blocks.0.attn.b_O",
-    "blocks.0.mlp.W_in", "blocks.0.mlp.b_in", "blocks.0.mlp.W_out", "blocks.0.mlp.b_out",
-    "unembed.W_U", "unembed.b_U",
-)  # fmt: skip
+    "embed.W_E",
+    "pos_embed.W_pos",
+    "blocks.0.attn.W_Q",
+    "blocks.0.attn.W_K",
+    "blocks.0.attn.W_V",
+    "blocks.0.attn.W_O",
+    "blocks.0.attn.b_Q",
+    "blocks.0.attn.b_K",
+    "blocks.0.attn.b_V",
+    "blocks.0.attn.b_O",
+    "blocks.0.mlp.W_in",
+    "blocks.0.mlp.b_in",
+    "blocks.0.mlp.W_out",
+    "blocks.0.mlp.b_out",
+    "unembed.W_U",
+    "unembed.b_U",
+)
 
 
 def unsupported_reason(model: HookedTransformer, tokens: Tensor | None = None) -> str | None:
@@ -146,9 +157,7 @@ class _WeightedGather(torch.autograd.Function):
         return grad_table, None, grad_w
 
 
-def _dropout_mask(
-    post: Tensor, p: float, generators: Sequence[torch.Generator] | None
-) -> Tensor:
+def _dropout_mask(post: Tensor, p: float, generators: Sequence[torch.Generator] | None) -> Tensor:
     keep = torch.full(post.shape[1:], 1 - p, device=post.device)
     gens = generators or [None] * post.shape[0]  # type: ignore[list-item]
     return torch.stack([torch.bernoulli(keep, generator=g) for g in gens]) / (1 - p)

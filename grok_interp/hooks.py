@@ -24,3 +24,76 @@ def dropout_hook(p: float, generator: torch.Generator | None = None) -> HookFn:
         return act * torch.bernoulli(keep, generator=generator) / (1 - p)
 
     return hook
+
+
+def replace_last(values: Tensor, index: Tensor | slice = slice(None)) -> HookFn:
+    """Set the last position's ``act[:, -1, index]`` to ``values[:, index]``.
+
+    Used to swap neurons for their fitted polynomials (Nanda et al. Section 4.4)."""
+
+    def hook(act: Tensor, hook: HookPoint) -> Tensor:
+        act = act.clone()
+        act[:, -1, index] = values[:, index].to(act)
+        return act
+
+    return hook
+
+
+def project_last(projector: Tensor) -> HookFn:
+    """Replace the last position's activation ``x`` by ``x @ projector`` (Section 4.4)."""
+
+    def hook(act: Tensor, hook: HookPoint) -> Tensor:
+        act = act.clone()
+        act[:, -1] = act[:, -1] @ projector.to(act)
+        return act
+
+    return hook
+
+
+def ablate_last(mode: str) -> HookFn:
+    """Zero- or mean-ablate the last position's activation (mean over the batch)."""
+
+    def hook(act: Tensor, hook: HookPoint) -> Tensor:
+        act = act.clone()
+        act[:, -1] = 0 if mode == "zero" else act[:, -1].mean(0, keepdim=True)
+        return act
+
+    return hook
+
+
+def store(cache: dict[str, Tensor]) -> HookFn:
+    """Keep the activation under its hook's name, unchanged (for a later hook to use)."""
+
+    def hook(act: Tensor, hook: HookPoint) -> Tensor:
+        cache[str(hook.name)] = act
+        return act
+
+    return hook
+
+
+def ablate_stored_term(cache: dict[str, Tensor], name: str, mode: str) -> HookFn:
+    """Zero- or mean-ablate one summand of a residual stream at the last position.
+
+    ``resid_post = resid_mid + mlp_out``: removing the stored ``resid_mid`` from
+    ``resid_post`` zero-ablates the skip connection around the MLP (Appendix A.1);
+    adding back its mean over the batch mean-ablates it.
+    """
+
+    def hook(act: Tensor, hook: HookPoint) -> Tensor:
+        term = cache[name][:, -1]
+        act = act.clone()
+        act[:, -1] -= term if mode == "zero" else term - term.mean(0, keepdim=True)
+        return act
+
+    return hook
+
+
+def set_pattern_last(pattern: Tensor) -> HookFn:
+    """Overwrite the attention pattern of the last query position (batch, head, key)."""
+
+    def hook(act: Tensor, hook: HookPoint) -> Tensor:
+        act = act.clone()
+        act[:, :, -1, :] = pattern.to(act)
+        return act
+
+    return hook

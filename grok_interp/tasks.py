@@ -160,8 +160,7 @@ def _n_train(task: Task, frac_train: float | None, n_train: int | None) -> int:
     assert n_train is not None
     if n_train < 1:
         raise TaskError(
-            f"the training set would be empty ({task.n_pairs} pairs); "
-            "raise frac_train or n_train"
+            f"the training set would be empty ({task.n_pairs} pairs); raise frac_train or n_train"
         )
     if n_train >= task.n_pairs:
         raise TaskError(

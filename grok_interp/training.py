@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
@@ -72,7 +73,10 @@ def _member(run: Run, out: Path | None, device: torch.device) -> _Member:
     model = build_model(run.model, run.task, seed=run.seed, device=device)
     cfg = run.train
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    # fused: one kernel for the whole update, ~3x faster than foreach on the CPU
+    opt = torch.optim.AdamW(
+        params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=True
+    )
     gen = torch.Generator(device=device).manual_seed(run.seed + 1)
     if run.epoch > 0:  # resume
         load_params(model, run.weights)
@@ -90,11 +94,19 @@ def train(
     step: StepKind = "auto",
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
+    save_every: int | None = None,
 ) -> Run:
     """Train one model (or resume a :class:`Run`); see :func:`train_many`."""
     outs = None if out is None else [out]
-    return train_many([spec], outs=outs, device=device, step=step, callbacks=callbacks,
-                      progress=progress)[0]  # fmt: skip
+    return train_many(
+        [spec],
+        outs=outs,
+        device=device,
+        step=step,
+        callbacks=callbacks,
+        progress=progress,
+        save_every=save_every,
+    )[0]
 
 
 def train_many(
@@ -105,13 +117,15 @@ def train_many(
     step: StepKind = "auto",
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
+    save_every: int | None = None,
 ) -> list[Run]:
     """Train several models of one shape together, for the same number of epochs.
 
     A :class:`Run` with ``epoch > 0`` resumes from its saved state. With ``outs``, each
-    run is saved atomically at every snapshot and at the end, so a killed job resumes
-    from its last snapshot. ``step="fast"`` insists on the table forward; ``"plain"``
-    uses each model's own forward; ``"auto"`` picks fast where it is exact.
+    run is saved atomically every ``save_every`` epochs (default: at every snapshot; a
+    multiple of ``snapshot_every``) and at the end, so a killed job resumes from there.
+    ``step="fast"`` insists on the table forward; ``"plain"`` uses each model's own
+    forward; ``"auto"`` picks fast where it is exact.
     """
     device = torch.device(device)
     runs = [s if isinstance(s, Run) else new_run(s) for s in specs]
@@ -120,13 +134,14 @@ def train_many(
         _member(r, None if outs is None else Path(outs[i]), device) for i, r in enumerate(runs)
     ]
     loop = _Loop(members, device, step, callbacks)
-    loop.run(progress)
+    loop.run(progress, save_every or runs[0].train.snapshot_every)
     return runs
 
 
 def _check_compatible(runs: Sequence[Run]) -> None:
     first = runs[0]
     for r in runs[1:]:
+
         def key(x: Run) -> tuple[object, ...]:
             return (x.task, x.model, len(x.train_idx), x.train.epochs, x.epoch)
 
@@ -141,9 +156,12 @@ class _Loop:
     """The epoch loop shared by every member; only shapes are shared, not state."""
 
     def __init__(
-        self, members: list[_Member], device: torch.device, step: StepKind,
+        self,
+        members: list[_Member],
+        device: torch.device,
+        step: StepKind,
         callbacks: Sequence[Callback],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.members = members
         self.callbacks = callbacks
         task = members[0].run.task
@@ -216,7 +234,7 @@ class _Loop:
             out.append(row)
         return out
 
-    def checkpoint(self, epoch: int, snapshot: bool) -> None:
+    def checkpoint(self, epoch: int, snapshot: bool, save: bool = True) -> None:
         for m in self.members:
             run = m.run
             run.epoch = epoch
@@ -225,34 +243,45 @@ class _Loop:
                 run.snapshots[epoch] = _params(m.model, getattr(torch, run.train.snapshot_dtype))
             run.optimizer = m.opt.state_dict()
             run.rng = m.gen.get_state()
-            if m.out is not None:
+            if m.out is not None and save:
                 save_run(run, m.out)
 
-    def run(self, progress: bool) -> None:
+    def run(self, progress: bool, save_every: int) -> None:
         first = self.members[0].run
         cfg = first.train
         start = first.epoch
         if start == 0 and not first.history:
             self.evaluate(0)
             self.checkpoint(0, snapshot=True)
-        bar = tqdm(range(start, cfg.epochs), disable=not progress, initial=start,
-                   total=cfg.epochs, desc="train", mininterval=1.0)  # fmt: skip
+        bar = tqdm(
+            range(start, cfg.epochs),
+            disable=not progress,
+            initial=start,
+            total=cfg.epochs,
+            desc="train",
+            mininterval=1.0,
+        )
         for epoch in bar:
             self.step(epoch)
             done = epoch + 1
             snap = done % cfg.snapshot_every == 0 or done == cfg.epochs
             if done % cfg.eval_every == 0 or done == cfg.epochs:
                 row = self.evaluate(done)[0]
-                bar.set_postfix(train=f"{row['train_loss']:.2e}", test=f"{row['test_loss']:.2e}",
-                                acc=f"{row['test_acc']:.3f}")  # fmt: skip
+                bar.set_postfix(
+                    train=f"{row['train_loss']:.2e}",
+                    test=f"{row['test_loss']:.2e}",
+                    acc=f"{row['test_acc']:.3f}",
+                )
             if snap:
-                self.checkpoint(done, snapshot=True)
+                save = done % save_every == 0 or done == cfg.epochs
+                self.checkpoint(done, snapshot=True, save=save)
 
 
 def cross_entropy64(logits: Tensor, labels: Tensor) -> Tensor:
     """Mean cross-entropy per model, in float64: (model, batch, vocab) -> (model,)."""
-    logp = logits.double().log_softmax(-1)
-    return -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1).mean(-1)
+    flat = logits.double().reshape(-1, logits.shape[-1])
+    per = F.cross_entropy(flat, labels.reshape(-1), reduction="none")
+    return per.reshape(labels.shape).mean(-1)
 
 
 def _l1(m: _Member) -> Tensor | float:
@@ -264,5 +293,3 @@ def _l1(m: _Member) -> Tensor | float:
 
 def _params(model: HookedTransformer, dtype: torch.dtype) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu", dtype).clone() for k, v in model.named_parameters()}
-
-

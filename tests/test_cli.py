@@ -5,9 +5,33 @@ from grok_interp.cli import main
 
 def test_train_info_resume(tmp_path, capsys):
     out = str(tmp_path / "r{seed}.pt")
-    args = ["train", "--p", "7", "--d-model", "16", "--n-heads", "2", "--d-head", "8",
-            "--d-mlp", "32", "--epochs", "20", "--snapshot-every", "10", "--eval-every", "10",
-            "--frac-train", "0.5", "--seed", "0", "1", "--out", out, "--quiet"]  # fmt: skip
+    args = [
+        "train",
+        "--p",
+        "7",
+        "--d-model",
+        "16",
+        "--n-heads",
+        "2",
+        "--d-head",
+        "8",
+        "--d-mlp",
+        "32",
+        "--epochs",
+        "20",
+        "--snapshot-every",
+        "10",
+        "--eval-every",
+        "10",
+        "--frac-train",
+        "0.5",
+        "--seed",
+        "0",
+        "1",
+        "--out",
+        out,
+        "--quiet",
+    ]
     assert main(args) == 0
     assert main(["info", str(tmp_path / "r1.pt")]) == 0
     info = json.loads(capsys.readouterr().out.split("\n", 2)[2])

@@ -19,8 +19,12 @@ from grok_interp.training import RunSpec, train
 
 from .conftest import TINY
 
-SPEC = RunSpec(task=Task(p=7), model=TINY, seed=3,
-               train=TrainConfig(epochs=20, eval_every=5, snapshot_every=10))  # fmt: skip
+SPEC = RunSpec(
+    task=Task(p=7),
+    model=TINY,
+    seed=3,
+    train=TrainConfig(epochs=20, eval_every=5, snapshot_every=10),
+)
 
 
 @pytest.fixture(scope="module")

@@ -25,10 +25,13 @@ def _assert_equal_weights(a, b):
 
 
 def test_deterministic_for_a_seed():
-    _assert_equal_weights(train(_spec(), progress=False).weights,
-                          train(_spec(), progress=False).weights)  # fmt: skip
-    assert not torch.equal(train(_spec(seed=1), progress=False).weights["embed.W_E"],
-                           train(_spec(), progress=False).weights["embed.W_E"])  # fmt: skip
+    _assert_equal_weights(
+        train(_spec(), progress=False).weights, train(_spec(), progress=False).weights
+    )
+    assert not torch.equal(
+        train(_spec(seed=1), progress=False).weights["embed.W_E"],
+        train(_spec(), progress=False).weights["embed.W_E"],
+    )
 
 
 @pytest.mark.parametrize("kw", [{}, {"dropout": 0.2}, {"l1": 1e-4, "weight_decay": 0.0}])
@@ -63,8 +66,9 @@ def test_batched_matches_sequential():
     together = train_many(specs, progress=False)
     for spec, run in zip(specs, together, strict=False):
         alone = train(spec, progress=False)
-        np.testing.assert_allclose(run.history["train_loss"], alone.history["train_loss"],
-                                   rtol=1e-3)  # fmt: skip
+        np.testing.assert_allclose(
+            run.history["train_loss"], alone.history["train_loss"], rtol=1e-3
+        )
         assert torch.equal(run.train_idx, alone.train_idx)
 
 
@@ -75,8 +79,11 @@ def test_batched_needs_same_shapes():
 
 
 def test_plain_step_for_two_layers():
-    spec = RunSpec(task=Task(p=7), model=preset("small", n_layers=2),
-                   train=TrainConfig(epochs=20, eval_every=10, frac_train=0.5))  # fmt: skip
+    spec = RunSpec(
+        task=Task(p=7),
+        model=preset("small", n_layers=2),
+        train=TrainConfig(epochs=20, eval_every=10, frac_train=0.5),
+    )
     run = train(spec, progress=False)
     assert run.history["train_loss"][-1] < run.history["train_loss"][0]
     with pytest.raises(ValueError, match="2 layers"):
@@ -100,9 +107,14 @@ def test_warmup_starts_at_zero_learning_rate():
 @pytest.mark.slow
 def test_small_model_groks():
     """Train accuracy reaches 1 long before test accuracy passes 0.99 (about a minute)."""
-    spec = RunSpec(task=Task(p=31), model=preset("small"), seed=0,
-                   train=TrainConfig(epochs=GROK_EPOCHS, lr=1e-3, frac_train=GROK_FRAC,
-                                     eval_every=50, snapshot_every=10**6))  # fmt: skip
+    spec = RunSpec(
+        task=Task(p=31),
+        model=preset("small"),
+        seed=0,
+        train=TrainConfig(
+            epochs=GROK_EPOCHS, lr=1e-3, frac_train=GROK_FRAC, eval_every=50, snapshot_every=10**6
+        ),
+    )
     h = train(spec, progress=False).history
     epoch = np.array(h["epoch"])
     fit = epoch[np.array(h["train_acc"]) >= 1.0][0]

@@ -1,0 +1,263 @@
+"""Attention heads as waves of one frequency (Nanda et al. 2023, Appendix A.1, C.1.2,
+C.1.3, Table 2, Figures 9-11). First layer, per head j:
+
+- **= -> =**: mean attention from ``=`` to itself (paper: 0.1 to 0.4%).
+- **Score lookup** ``C_j[a] = (W_E[a] W_K^j) . q_j / sqrt(d_head)`` with the ``=`` query
+  ``q_j = (W_E[=] + W_pos[last]) W_Q^j + b_Q^j``: the token-dependent part of the score
+  (positional and bias terms add a constant per position). Its best single-frequency fit
+  ``C_j[a] ~ c + F_j cos(w_k a) + G_j sin(w_k a)`` with FVE (paper: 99.02, 95.21, 99.10,
+  92.42%). That frequency ``k_j`` is the head's frequency below.
+- **Pattern fit** (Table 2): attention from ``=`` to ``a`` over the (a, b) grid fitted by
+  ``c + alpha (cos w_k a - cos w_k b) + beta (sin w_k a - sin w_k b)``; the paper fixes
+  ``c = 0.5``; we fit it and report it (it is 0.5 by symmetry when the positional offsets
+  cancel).
+- **Sigmoid linearity** (``a b =`` only): with ``= -> =`` ignored the pattern is
+  ``sigma(x)``, x the score difference of positions 0 and 1 (all terms included). The
+  linear fit ``sigma(x) ~ c_j + E_j x`` per head, its FVE per head and pooled (paper:
+  97.5%), and the loss when the sigmoid is replaced by the fit through a hook on
+  ``hook_pattern`` (paper: 2.41e-7 -> 2.12e-7), over all pairs. The replacement keeps
+  each example's ``= -> =`` attention and splits the rest between a and b by the linear
+  fit: the same as the paper's where ``= -> =`` is negligible, and faithful where a
+  head attends to ``=`` (one external checkpoint has a head at 13%).
+- **OV circuit** ``(W_E[a] + W_pos[pos_a]) W_V^j + b_V^j) W_O^j`` in the Fourier basis over
+  a (Figure 11), and the score lookup's Fourier norms (Figure 10).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from jaxtyping import Float
+from plotly.subplots import make_subplots
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from grok_interp import fourier
+from grok_interp.analyses.common import ModelData, Result, fve, gather, loss_acc, require, sci
+from grok_interp.hooks import set_pattern_last
+from grok_interp.tasks import Task
+
+PAPER_SCORE_FVE = (0.9902, 0.9521, 0.9910, 0.9242)
+
+
+@dataclass(frozen=True)
+class Head:
+    head: int
+    eq_attention: float
+    k: int
+    F: float
+    G: float
+    score_fve: float
+    intercept: float
+    alpha: float
+    beta: float
+    pattern_fve: float
+    sigmoid_slope: float
+    sigmoid_intercept: float
+    sigmoid_fve: float
+
+
+@dataclass(frozen=True)
+class AttentionResult(Result):
+    """Per-head single-frequency structure of the first attention layer."""
+
+    heads: tuple[Head, ...]
+    sigmoid_fve_pooled: float
+    loss_model: float
+    loss_linear_sigmoid: float
+    score_norms: Float[Tensor, "head n_freqs_plus_1"]
+    ov_norms: Float[Tensor, "head n_freqs_plus_1"]
+    pattern_to_a: Float[Tensor, "head p p"]
+
+    title = "Attention heads"
+    section = "Appendix A.1, C.1.2, C.1.3, Table 2, Figures 9-11"
+
+    def table(self) -> pd.DataFrame:
+        rows = []
+        for h in self.heads:
+            paper = PAPER_SCORE_FVE[h.head] if h.head < 4 else float("nan")
+            rows.append(
+                {
+                    "head": h.head,
+                    "= -> = attn": f"{h.eq_attention:.2%}",
+                    "k": h.k,
+                    "C_j fit F, G": f"{h.F:.3g}, {h.G:.3g}",
+                    "C_j FVE": f"{h.score_fve:.2%}",
+                    "paper C_j FVE": f"{paper:.2%}",
+                    "pattern c, alpha, beta": f"{h.intercept:.3f}, {h.alpha:.3g}, {h.beta:.3g}",
+                    "pattern FVE": f"{h.pattern_fve:.2%}",
+                    "sigmoid ~ c + E x": f"{h.sigmoid_intercept:.3f} + {h.sigmoid_slope:.3g} x",
+                    "sigmoid FVE": f"{h.sigmoid_fve:.2%}",
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def summary(self) -> pd.DataFrame:
+        rows = [
+            (
+                "= -> = attention (range over heads)",
+                f"{min(h.eq_attention for h in self.heads):.2%} to "
+                f"{max(h.eq_attention for h in self.heads):.2%}",
+                "0.1% to 0.4%",
+            ),
+            ("linear sigmoid FVE (pooled over heads)", f"{self.sigmoid_fve_pooled:.2%}", "97.5%"),
+            (
+                "loss, model -> sigmoid replaced by linear fit",
+                f"{sci(self.loss_model)} -> {sci(self.loss_linear_sigmoid)}",
+                "2.41e-7 -> 2.12e-7",
+            ),
+        ]
+        return pd.DataFrame(rows, columns=["quantity", "ours", "paper (mainline)"])
+
+    def _repr_html_(self) -> str:
+        return super()._repr_html_() + self.summary().to_html(index=False)
+
+    def to_markdown(self) -> str:
+        return super().to_markdown() + "\n" + self.summary().to_markdown(index=False) + "\n"
+
+    def figure(self) -> go.Figure:
+        """Attention from = to a over (a, b), per head (Figure 9)."""
+        n = len(self.heads)
+        fig = make_subplots(rows=1, cols=n, subplot_titles=[f"head {h.head}" for h in self.heads])
+        for i in range(n):
+            fig.add_trace(
+                go.Heatmap(z=self.pattern_to_a[i].tolist(), coloraxis="coloraxis"), row=1, col=i + 1
+            )
+        fig.update_layout(
+            title="Attention from = to a (Figure 9); y: a, x: b",
+            coloraxis={"colorscale": "Viridis"},
+        )
+        return fig
+
+    def fourier_figure(self) -> go.Figure:
+        """Score lookup C_j (Figure 10) and OV circuit (Figure 11) in the Fourier basis."""
+        fig = make_subplots(rows=2, cols=1, subplot_titles=["C_j (Figure 10)", "OV (Figure 11)"])
+        ks = list(range(len(self.score_norms[0])))
+        for h in self.heads:
+            for r, norms in ((1, self.score_norms), (2, self.ov_norms)):
+                fig.add_trace(
+                    go.Bar(
+                        x=ks, y=norms[h.head].tolist(), name=f"head {h.head}", showlegend=r == 1
+                    ),
+                    row=r,
+                    col=1,
+                )
+        fig.update_layout(title="Attention heads in the Fourier basis", barmode="group")
+        return fig
+
+    def notes(self) -> list[str]:
+        return [
+            "Pattern fit: the intercept c is fitted (the paper fixes 0.5).",
+            "Losses are over all p^2 pairs.",
+        ]
+
+
+def _wave_fit(c: Tensor) -> tuple[int, float, float, float, Tensor]:
+    """Best single frequency of a lookup over Z_p: k, F, G, FVE, and the norms."""
+    p = c.shape[0]
+    coeffs = fourier.dft(c.double(), 0)
+    norms = fourier.freq_norms(coeffs)
+    k = int(norms[1:].argmax()) + 1
+    scale = math.sqrt(2 / p)  # basis rows are cos(w_k a) * sqrt(2/p)
+    fve_k = float(norms[k] ** 2 / (norms[1:] ** 2).sum())
+    return k, float(coeffs[2 * k - 1]) * scale, float(coeffs[2 * k]) * scale, fve_k, norms
+
+
+@torch.no_grad()
+def attention_heads(
+    model: HookedTransformer, task: Task, *, data: ModelData | None = None
+) -> AttentionResult:
+    """Per-head analyses of the first attention layer (module docstring)."""
+    data = data or gather(model, task)
+    require(
+        model.cfg.normalization_type is None,
+        "attention",
+        "the score lookup assumes no LayerNorm before attention",
+    )
+    assert data.pattern is not None
+    p, attn = task.p, model.blocks[0].attn
+    W_E, W_pos = model.W_E.detach().double(), model.W_pos.detach().double()
+    d_head = model.cfg.d_head
+    x_eq = W_E[task.eq_token] + W_pos[-1]
+    q = torch.einsum("d,hde->he", x_eq, attn.W_Q.double()) + attn.b_Q.double()
+    lookup = torch.einsum("ad,hde,he->ha", W_E[:p], attn.W_K.double(), q) / math.sqrt(d_head)
+    a = torch.arange(p, dtype=torch.float64)
+    heads, score_norms, ov_norms, patterns = [], [], [], []
+    sig_x, sig_y, sig_fit = [], [], []
+    replaced = data.pattern.clone().double()
+    for j in range(model.cfg.n_heads):
+        k, F, G, s_fve, norms = _wave_fit(lookup[j])
+        score_norms.append(norms)
+        pat = data.pattern[:, j, data.a_pos].double().reshape(p, p)
+        patterns.append(pat)
+        w = 2 * math.pi * k * a / p
+        regs = [
+            torch.cos(w)[:, None] - torch.cos(w)[None, :],
+            torch.sin(w)[:, None] - torch.sin(w)[None, :],
+        ]
+        coefs = [float(((pat - pat.mean()) * r).sum() / r.square().sum()) for r in regs]
+        fit = pat.mean() + coefs[0] * regs[0] + coefs[1] * regs[1]
+        sig = _sigmoid_fit(model, task, data, j) if task.n_ctx == 3 else None
+        if sig is not None:
+            x, y, slope, icpt = sig
+            sig_x.append(x)
+            sig_y.append(y)
+            sig_fit.append(icpt + slope * x)
+            rest = replaced[:, j, 0] + replaced[:, j, 1]  # 1 - (attention = -> =)
+            replaced[:, j, 0] = rest * (icpt + slope * x)
+            replaced[:, j, 1] = rest * (1 - icpt - slope * x)
+        ov = (W_E[:p] + W_pos[data.a_pos]) @ attn.W_V[j].double() + attn.b_V[j].double()
+        ov_norms.append(fourier.freq_norms(fourier.dft(ov @ attn.W_O[j].double(), 0)))
+        heads.append(
+            Head(
+                head=j,
+                eq_attention=float(data.pattern[:, j, -1].mean()),
+                k=k,
+                F=F,
+                G=G,
+                score_fve=s_fve,
+                intercept=float(pat.mean()),
+                alpha=coefs[0],
+                beta=coefs[1],
+                pattern_fve=float(fve(pat, fit)),
+                sigmoid_slope=sig[2] if sig else float("nan"),
+                sigmoid_intercept=sig[3] if sig else float("nan"),
+                sigmoid_fve=float(fve(sig[1], sig[3] + sig[2] * sig[0])) if sig else float("nan"),
+            )
+        )
+    loss_model = loss_acc(data.logits, data.labels)[0]
+    if sig_x:
+        pooled = float(fve(torch.cat(sig_y), torch.cat(sig_fit)))
+        with torch.no_grad():
+            hook = ("blocks.0.attn.hook_pattern", set_pattern_last(replaced.float()))
+            logits = model.run_with_hooks(task.tokens(), fwd_hooks=[hook])[:, -1]
+        loss_lin = loss_acc(logits, data.labels)[0]
+    else:
+        pooled = loss_lin = float("nan")
+    return AttentionResult(
+        heads=tuple(heads),
+        sigmoid_fve_pooled=pooled,
+        loss_model=loss_model,
+        loss_linear_sigmoid=loss_lin,
+        score_norms=torch.stack(score_norms).float(),
+        ov_norms=torch.stack(ov_norms).float(),
+        pattern_to_a=torch.stack(patterns).float(),
+    )
+
+
+def _sigmoid_fit(
+    model: HookedTransformer, task: Task, data: ModelData, j: int
+) -> tuple[Tensor, Tensor, float, float]:
+    """x = score(pos 0) - score(pos 1), y = sigma(x), and the linear fit y ~ c + E x."""
+    assert data.pattern is not None
+    pat = data.pattern[:, j].double()
+    # softmax over (0, 1) alone: sigma(x) = A0 / (A0 + A1); x = log(A0 / A1)
+    y = pat[:, 0] / (pat[:, 0] + pat[:, 1])
+    x = torch.log(pat[:, 0]) - torch.log(pat[:, 1])
+    design = torch.stack([torch.ones_like(x), x], 1)
+    icpt, slope = torch.linalg.lstsq(design, y[:, None]).solution[:, 0].tolist()
+    return x, y, slope, icpt

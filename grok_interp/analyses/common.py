@@ -1,0 +1,224 @@
+"""What every analysis shares: one cached forward over all p^2 inputs, fits, and Results.
+
+:func:`gather` runs the model once on every pair (a-major, so per-pair values reshape to
+``(p, p)``) with ``run_with_cache`` and keeps only the last position: the logits, the
+final layer's MLP neuron activations ``MLP(a, b)``, and the first layer's attention
+pattern from ``=``. ``W_L = W_out W_U`` is the neuron-logit map (d_mlp x p; Nanda et al.
+write its transpose, Section 3). For models of several layers the analyses read the
+final layer's MLP, as in the paper's Table 5 ("for 2 Layer models, we use the final
+layer MLP activations").
+
+FVE (fraction of variance explained) is ``1 - SS_res / SS_tot`` with ``SS_tot`` taken
+about the mean, everywhere in this package.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from grok_interp.tasks import Task
+
+
+class AnalysisError(ValueError):
+    """An analysis that does not apply to this model or task, and why."""
+
+
+def require(ok: bool, analysis: str, why: str) -> None:
+    if not ok:
+        raise AnalysisError(f"{analysis}: {why}")
+
+
+@dataclass(frozen=True, eq=False)
+class ModelData:
+    """Activations of one model over every input pair (see module docstring)."""
+
+    model: HookedTransformer
+    task: Task
+    logits: Float[Tensor, "pairs d_vocab_out"]
+    post: Float[Tensor, "pairs d_mlp"]
+    pattern: Float[Tensor, "pairs head pos"] | None
+    W_L: Float[Tensor, "d_mlp d_vocab_out"]
+    resid_pre: Float[Tensor, "pairs d_model"]
+    attn_out: Float[Tensor, "pairs d_model"]
+
+    @property
+    def p(self) -> int:
+        return self.task.p
+
+    @property
+    def labels(self) -> Tensor:
+        return self.task.labels()
+
+    @property
+    def a_pos(self) -> int:
+        return 0
+
+    @property
+    def b_pos(self) -> int:
+        return 1 if self.task.token_format == "a b =" else 2
+
+
+def check_model(model: HookedTransformer, task: Task, analysis: str = "analyze") -> None:
+    """Clear errors for models whose shapes do not fit the task."""
+    cfg = model.cfg
+    require(
+        cfg.d_vocab == task.d_vocab and cfg.n_ctx == task.n_ctx,
+        analysis,
+        f"the model (d_vocab {cfg.d_vocab}, n_ctx {cfg.n_ctx}) does not fit "
+        f"{task.describe()} (d_vocab {task.d_vocab}, n_ctx {task.n_ctx}); pass the right task",
+    )
+    require(
+        cfg.d_vocab_out == task.p,
+        analysis,
+        f"d_vocab_out is {cfg.d_vocab_out}, expected p = {task.p}",
+    )
+    require(not cfg.attn_only and cfg.d_mlp is not None, analysis, "the model has no MLP")
+
+
+@torch.no_grad()
+def gather(model: HookedTransformer, task: Task) -> ModelData:
+    """One cached forward over all pairs, last position only (module docstring)."""
+    check_model(model, task)
+    require(
+        task.full_grid,
+        "analyze",
+        f"{task.op} has no answer for every pair (b = 0); "
+        "the Fourier analyses need the full p x p grid",
+    )
+    last = model.cfg.n_layers - 1
+    names = {
+        f"blocks.{last}.mlp.hook_post",
+        "blocks.0.attn.hook_pattern",
+        f"blocks.{last}.hook_resid_pre",
+        f"blocks.{last}.hook_attn_out",
+    }
+    tokens = task.tokens().to(model.cfg.device)
+    out, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
+    logits = out if isinstance(out, Tensor) else out[0]
+    pattern = cache["blocks.0.attn.hook_pattern"][:, :, -1, :]
+    W_L = model.blocks[last].mlp.W_out @ model.W_U
+    return ModelData(
+        model=model,
+        task=task,
+        logits=logits[:, -1].float().cpu(),
+        post=cache[f"blocks.{last}.mlp.hook_post"][:, -1].float().cpu(),
+        pattern=pattern.float().cpu(),
+        W_L=W_L.detach().float().cpu(),
+        resid_pre=cache[f"blocks.{last}.hook_resid_pre"][:, -1].float().cpu(),
+        attn_out=cache[f"blocks.{last}.hook_attn_out"][:, -1].float().cpu(),
+    )
+
+
+Hooks = list[tuple[str | Callable[..., Any], Callable[..., Any]]]
+
+
+@torch.no_grad()
+def run_hooked(data: ModelData, hooks: Hooks) -> Float[Tensor, "pairs d_vocab_out"]:
+    """Last-position logits with ``hooks`` applied, as ``model.run_with_hooks`` gives.
+
+    When every hook sits in the final block after its attention (``hook_resid_pre``,
+    ``hook_attn_out``, ``hook_resid_mid``, ``mlp.*``, ``hook_mlp_out``,
+    ``hook_resid_post``) and the model has no LayerNorm, only that block's tail runs, at
+    the last position, through the model's own modules and HookPoints (so the same hook
+    functions fire), starting from the cached ``resid_pre`` and ``attn_out``; this skips
+    the attention over every position and the MLP on the positions nobody reads.
+    Otherwise the whole model runs.
+    """
+    model, last = data.model, data.model.cfg.n_layers - 1
+    tail = (
+        f"blocks.{last}.hook_resid_pre",
+        f"blocks.{last}.hook_attn_out",
+        f"blocks.{last}.hook_resid_mid",
+        f"blocks.{last}.mlp.",
+        f"blocks.{last}.hook_mlp_out",
+        f"blocks.{last}.hook_resid_post",
+    )
+    if model.cfg.normalization_type is not None or not all(
+        isinstance(n, str) and n.startswith(tail) for n, _ in hooks
+    ):
+        tokens = data.task.tokens().to(model.cfg.device)
+        return model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].float().cpu()
+    block = model.blocks[last]
+    dev = model.cfg.device
+    with model.hooks(fwd_hooks=hooks):
+        pre = block.hook_resid_pre(data.resid_pre[:, None].to(dev))
+        mid = block.hook_resid_mid(pre + block.hook_attn_out(data.attn_out[:, None].to(dev)))
+        post = block.hook_resid_post(mid + block.hook_mlp_out(block.mlp(mid)))
+        return model.unembed(post)[:, -1].float().cpu()
+
+
+def fve(y: Tensor, fit: Tensor, dim: int | tuple[int, ...] | None = None) -> Tensor:
+    """``1 - SS_res / SS_tot`` about the mean (over ``dim``; all axes when None)."""
+    y, fit = y.double(), fit.double()
+    if dim is None:
+        return 1 - (y - fit).square().sum() / (y - y.mean()).square().sum()
+    res = (y - fit).square().sum(dim)
+    tot = (y - y.mean(dim, keepdim=True)).square().sum(dim)
+    return 1 - res / tot
+
+
+def loss_acc(logits: Tensor, labels: Tensor) -> tuple[float, float]:
+    """Float64 cross-entropy and accuracy of last-position logits."""
+    lg = logits.double()
+    loss = torch.nn.functional.cross_entropy(lg, labels).item()
+    return loss, (lg.argmax(-1) == labels).double().mean().item()
+
+
+def sci(x: float) -> str:
+    return f"{x:.3g}"
+
+
+class Result:
+    """Shared display for analysis results: ``table()``, ``figure()``, ``_repr_html_``.
+
+    Subclasses are frozen dataclasses; ``notes()`` states decisions the paper leaves open.
+    """
+
+    title: ClassVar[str] = ""
+    section: ClassVar[str] = ""
+
+    def table(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def figure(self) -> go.Figure:
+        raise NotImplementedError
+
+    def notes(self) -> list[str]:
+        return []
+
+    def heading(self) -> str:
+        return f"{self.title} ({self.section})"
+
+    def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes())
+        return (
+            f"<h4>{html.escape(self.heading())}</h4>"
+            + self.table().to_html(index=False)
+            + (f"<ul>{notes}</ul>" if notes else "")
+        )
+
+    def to_markdown(self) -> str:
+        notes = "".join(f"\n- {n}" for n in self.notes())
+        return f"### {self.heading()}\n\n{self.table().to_markdown(index=False)}\n{notes}\n"
+
+
+def to_jsonable(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return x.tolist()
+    if isinstance(x, dict):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_jsonable(v) for v in x]
+    if isinstance(x, float) and x != x:
+        return None
+    return x

@@ -1,0 +1,66 @@
+"""Periodicity of the embedding (Nanda et al. 2023, Section 4.1, Figure 3 left).
+
+The DFT is taken along W_E's input axis over the p number tokens (the ``=`` and operator
+tokens are left out, as the paper's footnote does) and the L2 norm over d_model. Norms
+of k and p-k coincide, so only k = 0 .. (p-1)/2 are reported (k = 0 is the constant).
+The Gini coefficient (Section 5.1) is taken over the norms of k = 1 .. (p-1)/2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from grok_interp import fourier
+from grok_interp.analyses.common import Result, check_model
+from grok_interp.tasks import Task
+
+
+@dataclass(frozen=True)
+class FourierNormsResult(Result):
+    """L2 norm of a matrix's Fourier components per frequency (index 0: constant)."""
+
+    name: str
+    norms: Float[Tensor, " n_freqs_plus_1"]
+
+    title = "Fourier components"
+    section = "Section 4.1, Figure 3"
+
+    def heading(self) -> str:
+        return f"Fourier norms of {self.name} ({self.section})"
+
+    @property
+    def gini(self) -> float:
+        return fourier.gini(self.norms[1:])
+
+    def top(self, n: int = 8) -> list[int]:
+        return [int(k) + 1 for k in self.norms[1:].argsort(descending=True)[:n]]
+
+    def table(self) -> pd.DataFrame:
+        rel = self.norms[1:] / self.norms[1:].max()
+        rows: list[dict[str, object]] = [
+            {"k": k, "norm": float(self.norms[k]), "relative": float(rel[k - 1])}
+            for k in self.top()
+        ]
+        rows.append({"k": "Gini (k>=1)", "norm": self.gini, "relative": None})
+        return pd.DataFrame(rows)
+
+    def figure(self) -> go.Figure:
+        ks = list(range(1, len(self.norms)))
+        fig = go.Figure(go.Bar(x=ks, y=self.norms[1:].tolist()))
+        fig.update_layout(title=self.heading(), xaxis_title="frequency k", yaxis_title="norm")
+        return fig
+
+
+@torch.no_grad()
+def embedding_fourier(model: HookedTransformer, task: Task) -> FourierNormsResult:
+    """Norms of W_E's Fourier components per frequency (Figure 3, left)."""
+    check_model(model, task, "embedding")
+    w_e = model.W_E[: task.p].detach().float().cpu()
+    return FourierNormsResult(name="W_E", norms=fourier.freq_norms(fourier.dft(w_e, 0)))

@@ -1,0 +1,234 @@
+"""MLP neurons as degree-2 polynomials of one frequency (Nanda et al. 2023, Section 4.3,
+Figure 5).
+
+For each neuron and key frequency k the activations over the (a, b) grid are fitted by
+least squares on a degree-2 basis of that frequency, and the FVE (about the mean) is
+reported. Two bases:
+
+- ``"fourier"`` (default, as in the authors' code): the products
+  ``{1, cos w_k a, sin w_k a} x {1, cos w_k b, sin w_k b}``, i.e. the 3x3 block of the 2D
+  Fourier basis. Being orthonormal on the full grid, the fit is the block of the 2D DFT
+  and costs one transform for every neuron and frequency at once.
+- ``"monomials"``: all 15 monomials of degree <= 2 in ``cos w_k a, sin w_k a, cos w_k b,
+  sin w_k b`` (which adds the 2k harmonics ``cos^2``, ``sin cos``), fitted by batched
+  least squares.
+
+Each neuron is assigned its best key frequency; neurons whose best FVE exceeds 0.85 are
+clustered by it (paper: 433 of 512). For each cluster, the share of its W_L rows' squared
+norm that lies on its own frequency's cos/sin (Figure 5 right: "only two non-trivial
+components").
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from grok_interp import fourier
+from grok_interp.analyses.common import ModelData, Result, gather
+from grok_interp.analyses.logits import _check_keys, wl_coeffs
+from grok_interp.tasks import Task
+
+FVE_THRESHOLD = 0.85
+
+
+@dataclass(frozen=True)
+class Cluster:
+    k: int
+    n_neurons: int
+    wl_share: float  # share of the cluster's W_L squared norm on cos/sin of k
+
+
+@dataclass(frozen=True)
+class NeuronsResult(Result):
+    """Per-neuron degree-2 fits, their frequency clusters, and W_L's localisation."""
+
+    key_freqs: tuple[int, ...]
+    fve: Float[Tensor, "d_mlp key"]
+    best_freq: Int[Tensor, " d_mlp"]
+    best_fve: Float[Tensor, " d_mlp"]
+    clusters: tuple[Cluster, ...]
+    basis: str
+    wl_fourier: Float[Tensor, "d_mlp p"]
+
+    title = "MLP neurons as degree-2 polynomials of one frequency"
+    section = "Section 4.3, Figure 5"
+
+    @property
+    def well_fit(self) -> Tensor:
+        return self.best_fve > FVE_THRESHOLD
+
+    def table(self) -> pd.DataFrame:
+        n, d = int(self.well_fit.sum()), len(self.best_fve)
+        rows: list[dict[str, object]] = [
+            {
+                "cluster": "all",
+                "neurons": f"{n}/{d} ({n / d:.1%}) with FVE > 0.85",
+                "W_L share on own frequency": "-",
+                "paper": "433/512 (84.6%)",
+            }
+        ]
+        rows += [
+            {
+                "cluster": f"k = {c.k}",
+                "neurons": c.n_neurons,
+                "W_L share on own frequency": f"{c.wl_share:.2%}",
+                "paper": "only sin/cos of k non-trivial",
+            }
+            for c in self.clusters
+        ]
+        return pd.DataFrame(rows)
+
+    def figure(self) -> go.Figure:
+        fig = go.Figure()
+        for k in self.key_freqs:
+            mask = self.best_freq == k
+            fig.add_trace(
+                go.Histogram(
+                    x=self.best_fve[mask].tolist(),
+                    name=f"k={k}",
+                    xbins={"start": 0, "end": 1, "size": 0.02},
+                )
+            )
+        fig.update_layout(
+            barmode="stack",
+            title=self.heading(),
+            xaxis_title="FVE by best key frequency",
+            yaxis_title="neurons",
+        )
+        return fig
+
+    def cluster_heatmap(self, k: int | None = None) -> go.Figure:
+        """W_L rows of one cluster in the Fourier basis (Figure 5, right)."""
+        k = k if k is not None else self.clusters[0].k
+        rows = self.wl_fourier[(self.best_freq == k) & self.well_fit]
+        fig = go.Figure(
+            go.Heatmap(
+                z=rows.tolist(),
+                x=fourier.labels(self.wl_fourier.shape[1]),
+                colorscale="RdBu",
+                zmid=0,
+            )
+        )
+        fig.update_layout(
+            title=f"W_L of the {len(rows)} neurons of frequency {k} (Figure 5)",
+            yaxis_title="neuron",
+            xaxis_title="Fourier component of the logits",
+        )
+        return fig
+
+    def notes(self) -> list[str]:
+        basis = (
+            "the 3x3 block {1, cos, sin}(a) x {1, cos, sin}(b) of the 2D Fourier basis"
+            if self.basis == "fourier"
+            else "all 15 degree-2 monomials"
+        )
+        return [f"Degree-2 basis: {basis}; frequencies searched: the key frequencies."]
+
+
+def block_fve(grid: Tensor, key_freqs: list[int]) -> tuple[Tensor, Tensor]:
+    """FVE of the 3x3 Fourier block per key frequency, and the 2D DFT: (n, key), (p, p, n)."""
+    c = fourier.dft2(grid.double())
+    sq = c.square()
+    const = sq[0, 0]
+    total = sq.sum((0, 1)) - const
+    out = []
+    for k in key_freqs:
+        idx = torch.tensor([0, 2 * k - 1, 2 * k])
+        out.append((sq[idx][:, idx].sum((0, 1)) - const) / total)
+    return torch.stack(out, 1), c
+
+
+def monomial_fve(grid: Tensor, key_freqs: list[int]) -> Tensor:
+    """FVE of all degree-2 monomials in cos/sin of w_k a and w_k b: (n, key)."""
+    p = grid.shape[0]
+    y = grid.double().reshape(p * p, -1)
+    x = torch.arange(p, dtype=torch.float64)
+    out = []
+    for k in key_freqs:
+        w = 2 * math.pi * k * x / p
+        a, b = torch.meshgrid(w, w, indexing="ij")
+        vars_ = [torch.cos(a), torch.sin(a), torch.cos(b), torch.sin(b)]
+        cols = [torch.ones_like(a)] + vars_
+        cols += [u * v for u, v in itertools.combinations_with_replacement(vars_, 2)]
+        design = torch.stack([c.reshape(-1) for c in cols], 1)
+        coef = torch.linalg.lstsq(design, y).solution
+        out.append(1 - (y - design @ coef).square().sum(0) / (y - y.mean(0)).square().sum(0))
+    return torch.stack(out, 1)
+
+
+@torch.no_grad()
+def neuron_fits(
+    model: HookedTransformer,
+    task: Task,
+    *,
+    key_freqs: list[int],
+    basis: Literal["fourier", "monomials"] = "fourier",
+    data: ModelData | None = None,
+) -> NeuronsResult:
+    """Degree-2 fits of every neuron, clusters, and W_L localisation (module docstring)."""
+    data = data or gather(model, task)
+    _check_keys(key_freqs, task.p)
+    p = task.p
+    grid = data.post.reshape(p, p, -1)
+    if basis == "fourier":
+        fves, _ = block_fve(grid, key_freqs)
+    else:
+        fves = monomial_fve(grid, key_freqs)
+    fves = torch.nan_to_num(fves, nan=0.0)  # dead neurons have no variance
+    best_fve, best_i = fves.max(1)
+    best_freq = torch.tensor(key_freqs)[best_i]
+    coeffs = wl_coeffs(data.W_L)
+    clusters = []
+    for k in key_freqs:
+        members = (best_freq == k) & (best_fve > FVE_THRESHOLD)
+        if not members.any():
+            continue
+        rows = coeffs[members]
+        share = rows[:, 2 * k - 1 : 2 * k + 1].square().sum() / rows.square().sum()
+        clusters.append(Cluster(k=k, n_neurons=int(members.sum()), wl_share=float(share)))
+    return NeuronsResult(
+        key_freqs=tuple(key_freqs),
+        fve=fves.float(),
+        best_freq=best_freq,
+        best_fve=best_fve.float(),
+        clusters=tuple(clusters),
+        basis=basis,
+        wl_fourier=coeffs.float(),
+    )
+
+
+def fitted_activations(
+    post: Tensor, p: int, best_freq: Tensor, *, restricted: bool = False
+) -> Float[Tensor, "pairs d_mlp"]:
+    """Each neuron's fit on its best frequency: the 3x3 Fourier block, or with
+    ``restricted`` only the constant and cos/sin(w_k(a+b)) (Section 4.4)."""
+    from grok_interp.analyses.logits import wave
+
+    grid = post.double().reshape(p, p, -1)
+    out = torch.empty_like(grid)
+    b = fourier.basis(p, torch.float64)
+    for k in best_freq.unique().tolist():
+        sel = best_freq == k
+        g = grid[:, :, sel]
+        if restricted:
+            mean = g.mean((0, 1))
+            fit = mean.expand_as(g).clone()
+            for kind in ("cos", "sin"):
+                f = wave(p, k, kind)[:, :, None]
+                fit += ((g - mean) * f).sum((0, 1)) / f.square().sum() * f
+        else:
+            idx = torch.tensor([0, 2 * k - 1, 2 * k])
+            c = torch.einsum("ia,jb,abn->ijn", b[idx], b[idx], g)
+            fit = torch.einsum("ia,jb,ijn->abn", b[idx], b[idx], c)
+        out[:, :, sel] = fit
+    return out.reshape(p * p, -1).float()

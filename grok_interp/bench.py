@@ -1,0 +1,121 @@
+"""``grok-interp bench``: speed and memory figures measured side by side in one run.
+
+Each figure is a ratio of two timings taken in the same process, one after the other,
+so machine load and clock changes affect both sides: plain loop vs fast step (epochs/s,
+the same maths), N models batched vs N sequential, the fast step's achieved GFLOP/s vs a
+measured matmul peak, ``analyze()`` on the mainline, and the peak RSS of a training run
+in a fresh process. Timings live here, never in asserts in tests.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from grok_interp.models import preset
+from grok_interp.runs import TrainConfig
+from grok_interp.tasks import Task
+from grok_interp.training import RunSpec, _Loop, _member, new_run
+
+
+def _time(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> float:
+    """Median seconds of ``fn`` over ``repeats`` calls, after two warm-up calls."""
+    for _ in range(2):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _loop(specs: list[RunSpec], step: str, device: torch.device) -> _Loop:
+    members = [_member(new_run(s), None, device) for s in specs]
+    return _Loop(members, device, step, ())  # type: ignore[arg-type]
+
+
+def matmul_peak(device: torch.device, sync: Callable[[], None], n: int = 2048) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    return 2 * n**3 / _time(lambda: a @ b, 5, sync) / 1e9
+
+
+def step_flops(
+    task: Task, n_train: int, d_model: int, d_mlp: int, n_heads: int, d_head: int
+) -> float:
+    """Matmul FLOPs of one fast step: forward (2 per MAC) and backward (twice forward)."""
+    per_example = d_model * d_mlp * 2 + d_model * task.d_vocab_out + n_heads * d_head * d_model
+    return 3 * 2 * n_train * per_example
+
+
+def peak_rss_mb(epochs: int) -> float:
+    """Peak RSS of ``grok-interp train`` on the mainline in a fresh process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            sys.executable,
+            "-m",
+            "grok_interp.cli",
+            "train",
+            "--epochs",
+            str(epochs),
+            "--out",
+            str(Path(tmp) / "run.pt"),
+            "--quiet",
+        ]
+        subprocess.run(cmd, check=True, capture_output=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def run_bench(
+    device: str = "cpu",
+    repeats: int = 10,
+    n_models: int = 5,
+    rss_epochs: int = 300,
+    analyze_fn: Callable[[], object] | None = None,
+) -> dict[str, float]:
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    task = Task(p=113)
+    spec = RunSpec(task=task, model=preset("mainline"), train=TrainConfig())
+    out: dict[str, float] = {}
+    epoch = [10]  # past the warm-up, so each step really updates
+
+    def stepper(loop: _Loop) -> Callable[[], None]:
+        return lambda: loop.step(epoch[0])
+
+    plain = _time(stepper(_loop([spec], "plain", dev)), repeats, sync)
+    fast = _time(stepper(_loop([spec], "fast", dev)), repeats, sync)
+    out["plain_epochs_per_s"] = 1 / plain
+    out["fast_epochs_per_s"] = 1 / fast
+    out["fast_vs_plain"] = plain / fast
+    seeds = [
+        RunSpec(task=task, model=spec.model, train=spec.train, seed=s) for s in range(n_models)
+    ]
+    batched = _time(stepper(_loop(seeds, "fast", dev)), repeats, sync)
+    out[f"batched_{n_models}_vs_sequential"] = n_models * fast / batched
+    m = spec.model
+    n_train = len(new_run(spec).train_idx)
+    flops = step_flops(task, n_train, m.d_model, m.d_mlp, m.n_heads, m.d_head)
+    out["fast_gflops"] = flops / fast / 1e9
+    out["matmul_peak_gflops"] = matmul_peak(dev, sync)
+    out["fast_fraction_of_peak"] = out["fast_gflops"] / out["matmul_peak_gflops"]
+    out["mainline_40k_epochs_minutes_est"] = 40_000 * fast / 60
+    if analyze_fn is not None:
+        out["analyze_s"] = _time(analyze_fn, 3, sync)
+    if rss_epochs and dev.type == "cpu":
+        out["train_peak_rss_mb"] = peak_rss_mb(rss_epochs)
+    return out
+
+
+def format_bench(res: dict[str, float]) -> str:
+    return "\n".join(f"{k:34s} {v:10.3f}" for k, v in res.items())

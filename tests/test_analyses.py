@@ -1,0 +1,271 @@
+"""Known-answer tests (hand-built tensors and weights whose Fourier structure is exact)
+and real checkpoints for the Nanda et al. analyses."""
+
+import math
+
+import pytest
+import torch
+
+from grok_interp import fourier
+from grok_interp.analyses.ablations import keep_key_blocks, logit_ablations, remove_sum_waves
+from grok_interp.analyses.attention import attention_heads
+from grok_interp.analyses.common import gather, run_hooked
+from grok_interp.analyses.embedding import embedding_fourier
+from grok_interp.analyses.logits import (
+    fit_logits,
+    neuron_logit_map,
+    read_off,
+    select_key_freqs,
+    wave,
+)
+from grok_interp.analyses.neurons import block_fve, fitted_activations, monomial_fve
+from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, store
+from grok_interp.models import build_model, preset
+from grok_interp.report import analyze
+from grok_interp.runs import load_model
+from grok_interp.tasks import Task
+
+from .conftest import CHUGHTAI, NANDA_LOW_PRECISION, NANDA_NO_WD, external, randomize
+
+P = 17
+KEYS = [2, 5]
+TASK = Task(op="add", p=P)
+
+
+def cosk(k, x):
+    return torch.cos(2 * math.pi * k * x / P)
+
+
+def sink(k, x):
+    return torch.sin(2 * math.pi * k * x / P)
+
+
+@pytest.fixture
+def hand_model():
+    """A model whose W_E holds frequencies 2 and 5 only, and whose W_L = W_out W_U holds
+    cos/sin of 2 and 5 plus a known 0.1 cos(w_7 c) leak."""
+    model = build_model(preset("small", d_model=16, n_heads=2, d_head=8, d_mlp=32), TASK, seed=0)
+    x = torch.arange(P, dtype=torch.float32)
+    with torch.no_grad():
+        model.W_E.zero_()
+        model.W_E[:P, 0], model.W_E[:P, 1] = cosk(2, x), sink(2, x)
+        model.W_E[:P, 2], model.W_E[:P, 3] = 3 * cosk(5, x), 3 * sink(5, x)
+        model.W_U.zero_()
+        waves = [cosk(2, x), sink(2, x), cosk(5, x), sink(5, x), 0.1 * cosk(7, x)]
+        for d, w in enumerate(waves):
+            model.W_U[d] = w
+        w_out = model.blocks[0].mlp.W_out
+        w_out.zero_()
+        w_out[:, :5] = torch.randn(32, 5, generator=torch.Generator().manual_seed(0))
+    return model
+
+
+def test_embedding_norms_exact(hand_model):
+    res = embedding_fourier(hand_model, TASK)
+    # norm of (cos, sin) pair over a: sqrt(P/2 + P/2) = sqrt(P); three times for k = 5
+    assert res.norms[2] == pytest.approx(math.sqrt(P), rel=1e-5)
+    assert res.norms[5] == pytest.approx(3 * math.sqrt(P), rel=1e-5)
+    others = [i for i in range(len(res.norms)) if i not in (2, 5)]
+    assert res.norms[others].abs().max() < 1e-4
+    assert res.top(2) == [5, 2]
+    assert res.gini == pytest.approx(fourier.gini(res.norms[1:]))
+
+
+def test_key_frequencies_and_wl_residual_exact(hand_model):
+    res = neuron_logit_map(hand_model, TASK)
+    assert sorted(res.key_freqs) == KEYS
+    w_l = (hand_model.blocks[0].mlp.W_out @ hand_model.W_U).detach().double()
+    leak = w_l - w_l @ _projector(KEYS)  # the part outside the key cos/sin
+    expected = leak.square().sum() / w_l.square().sum()
+    assert res.residual_sq_fraction == pytest.approx(float(expected), rel=1e-4)
+    assert res.residual_norm_fraction == pytest.approx(math.sqrt(float(expected)), rel=1e-4)
+    assert res.residual_sq_fraction > 1e-4  # the k=7 leak is seen
+    given = neuron_logit_map(hand_model, TASK, key_freqs=[2])
+    assert given.key_freqs == (2,) and given.threshold is None
+
+
+def _projector(keys):
+    b = fourier.basis(P, torch.float64)
+    rows = b[[i for k in keys for i in (2 * k - 1, 2 * k)]]
+    return rows.T @ rows
+
+
+def test_threshold_rule():
+    norms = torch.tensor([9.0, 1.0, 0.2, 0.85, 0.29, 0.5])
+    assert select_key_freqs(norms, 0.3) == [1, 3, 5]
+    assert select_key_freqs(norms, 0.6) == [1, 3]
+
+
+def _sum_waves():
+    cols = [wave(P, k, kind).reshape(-1) for k in KEYS for kind in ("cos", "sin")]
+    return torch.stack(cols, 1)  # neurons 0..3: cos2(a+b), sin2(a+b), cos5(a+b), sin5(a+b)
+
+
+def test_table1_directions_exact():
+    post = _sum_waves() * 2 + 1  # offsets must not matter
+    x = torch.arange(P, dtype=torch.float64)
+    w_l = torch.stack([cosk(2, x), sink(2, x), cosk(5, x), sink(5, x)]).float()
+    res = read_off(post.float(), w_l, KEYS)
+    assert [d.fve for d in res.directions] == pytest.approx([1.0] * 4, abs=1e-9)
+    u2 = res.directions[0]
+    assert {t for t, _ in u2.terms} == {"cos 2a cos 2b", "sin 2a sin 2b"}
+    c = [c for _, c in u2.terms]
+    assert c[0] == pytest.approx(-c[1]) and abs(c[0]) == pytest.approx(P, rel=1e-6)
+    assert res.mean_fve == pytest.approx(1.0)
+
+
+def test_logit_fit_exact():
+    a = torch.arange(P, dtype=torch.float64)
+    s = (a[:, None] + a[None, :]).reshape(-1, 1)
+    logits = 3 * torch.cos(2 * math.pi * 2 * (s - a) / P) + 1.5 * torch.cos(
+        2 * math.pi * 5 * (s - a) / P
+    )
+    logits = logits + torch.randn(P * P, 1, dtype=torch.float64)  # per-(a, b) offsets
+    res = fit_logits(logits.float(), TASK.labels(), KEYS)
+    assert res.alphas.tolist() == pytest.approx([3.0, 1.5], rel=1e-5)
+    assert res.fve == pytest.approx(1.0, abs=1e-9)
+    assert res.loss_fit == pytest.approx(res.loss_model, rel=1e-4)
+
+
+def test_logit_ablations_exact():
+    a = torch.arange(P, dtype=torch.float64)
+    s = (a[:, None] + a[None, :]).reshape(-1, 1)
+    logits = 4 * torch.cos(2 * math.pi * 2 * (s - a) / P) + 3 * torch.cos(
+        2 * math.pi * 5 * (s - a) / P
+    )
+    removed = remove_sum_waves(logits, P, KEYS)
+    assert removed.abs().max() < 1e-9
+    torch.testing.assert_close(keep_key_blocks(logits, P, KEYS), logits)
+    noise = torch.randn(P * P, P, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    kept = keep_key_blocks(logits + noise, P, KEYS)
+    # what is kept is the projection: orthogonal to the residual
+    assert float(((logits + noise - kept) * kept).sum()) == pytest.approx(0.0, abs=1e-6)
+    rows = {r.name: r for r in logit_ablations(logits.float(), TASK.labels(), KEYS)}
+    assert rows["excluded (all key frequencies removed)"].loss == pytest.approx(
+        math.log(P), rel=1e-5
+    )
+    assert rows["restricted (only key frequencies)"].loss == pytest.approx(
+        rows["none"].loss, rel=1e-4
+    )
+
+
+def test_neuron_fits_exact():
+    a = torch.arange(P, dtype=torch.float64)
+    A, B = torch.meshgrid(a, a, indexing="ij")
+    grid = torch.stack(
+        [
+            cosk(2, A) * cosk(2, B) + 0.5 * sink(2, A),  # exactly degree-2 in frequency 2
+            2 * sink(5, A) * cosk(5, B) - cosk(5, B),  # exactly degree-2 in frequency 5
+            torch.relu(cosk(2, A) + cosk(2, B)),  # mostly frequency 2, not exactly
+        ],
+        -1,
+    )
+    fves, _ = block_fve(grid, KEYS)
+    assert fves[0].tolist() == pytest.approx([1.0, 0.0], abs=1e-9)
+    assert fves[1].tolist() == pytest.approx([0.0, 1.0], abs=1e-9)
+    assert 0.5 < fves[2, 0] < 1.0 and fves[2, 1] < 0.05
+    mono = monomial_fve(grid, KEYS)
+    assert mono[0, 0] == pytest.approx(1.0) and mono[1, 1] == pytest.approx(1.0)
+    assert mono[2, 0] >= fves[2, 0] - 1e-9  # the larger basis fits at least as well
+    fitted = fitted_activations(grid.reshape(P * P, 3), P, torch.tensor([2, 5, 2]))
+    torch.testing.assert_close(
+        fitted[:, :2].double(), grid.reshape(P * P, 3)[:, :2], atol=1e-5, rtol=0
+    )
+    sums = _sum_waves()
+    restricted = fitted_activations(sums + 1, P, torch.tensor([2, 2, 5, 5]), restricted=True)
+    torch.testing.assert_close(restricted.double(), sums + 1, atol=1e-5, rtol=0)
+
+
+def test_attention_score_lookup_exact():
+    """A head whose score lookup is exactly 2 cos(w_3 a) - 1 sin(w_3 a)."""
+    model = build_model(
+        preset("small", d_model=8, n_heads=1, d_head=4, d_mlp=8, frozen_biases=False), TASK, seed=0
+    )
+    x = torch.arange(P, dtype=torch.float32)
+    with torch.no_grad():
+        model.W_E[:P] = 0
+        model.W_E[:P, 0], model.W_E[:P, 1] = cosk(3, x), sink(3, x)
+        model.W_E[P] = 0
+        model.W_pos.zero_()
+        attn = model.blocks[0].attn
+        attn.W_Q.zero_(), attn.W_K.zero_()
+        attn.W_K[0, 0, 0], attn.W_K[0, 1, 1] = 1.0, 1.0
+        model.W_E[P, 2], attn.W_K[0, 2, 2] = 1.0, 1.0  # '=' scores -40: never attended
+        attn.b_Q[0] = torch.tensor([2.0, -1.0, -40.0, 0.0]) * 2  # sqrt(d_head) = 2
+    res = attention_heads(model, TASK)
+    h = res.heads[0]
+    assert (h.k, h.F, h.G, h.score_fve) == (
+        3,
+        pytest.approx(2.0, rel=1e-5),
+        pytest.approx(-1.0, rel=1e-5),
+        pytest.approx(1.0),
+    )
+    assert h.eq_attention < 1e-12 and h.intercept == pytest.approx(0.5, abs=1e-6)
+    # sigma(C[a] - C[b]) with |C| <= sqrt(5) is close to linear: the wave fit holds
+    assert h.pattern_fve > 0.9 and h.sigmoid_fve > 0.9
+    assert math.copysign(1, h.alpha) == 1 and math.copysign(1, h.beta) == -1
+    assert res.score_norms[0, 3] == res.score_norms[0].max()
+
+
+def test_tail_runner_equals_full_forward():
+    model = build_model(preset("small", frozen_biases=False), TASK, seed=0)
+    randomize(model, 0.2)
+    data = gather(model, TASK)
+    last = "blocks.0."
+    proj = torch.eye(model.cfg.d_mlp)[:, :10] @ torch.eye(model.cfg.d_mlp)[:10]
+    cache = {}
+    hook_sets = [
+        [],
+        [(last + "mlp.hook_post", project_last(proj))],
+        [(last + "hook_attn_out", ablate_last("mean"))],
+        [
+            (last + "hook_resid_mid", store(cache)),
+            (last + "hook_resid_post", ablate_stored_term(cache, last + "hook_resid_mid", "zero")),
+        ],
+    ]
+    for hooks in hook_sets:
+        with torch.no_grad():
+            full = model.run_with_hooks(TASK.tokens(), fwd_hooks=hooks)[:, -1]
+        torch.testing.assert_close(run_hooked(data, hooks), full, rtol=1e-4, atol=1e-4)
+
+
+def test_chughtai_key_frequencies_and_report():
+    report = analyze(external(CHUGHTAI))
+    assert not report.errors
+    assert set(report.results["neuron_logit_map"].key_freqs) == {16, 30, 56}
+    assert report.results["neuron_logit_map"].residual_sq_fraction < 0.01
+    assert report.results["logit_fit"].fve > 0.9
+    assert report.results["directions"].mean_fve > 0.9
+    assert report.results["neurons"].well_fit.float().mean() > 0.8
+    abl = report.results["ablations"]
+    assert abl.get("excluded (all key frequencies removed)").loss > 5
+    assert abl.get("restricted (only key frequencies)").loss < 2 * abl.get("none").loss
+    assert abl.get("skip around attention mean").loss == pytest.approx(
+        abl.get("none").loss, rel=1e-3
+    )
+    md = report.to_markdown()
+    assert "Table 5" in md and "14, 35, 41, 42, 52" in md and "16, 56, 30" in md
+
+
+@pytest.mark.parametrize("path", [NANDA_NO_WD, NANDA_LOW_PRECISION])
+def test_authors_checkpoints_do_not_crash(path, tmp_path):
+    report = analyze(external(path))
+    assert not report.errors, report.errors
+    written = report.save(tmp_path)
+    assert all(p.exists() and p.stat().st_size > 0 for p in written)
+
+
+def test_unsupported_models_explain_themselves():
+    ln = build_model(preset("small", normalization="LN"), Task(p=11), seed=0)
+    report = analyze(ln, Task(p=11))
+    assert "embedding" in report.results
+    assert (
+        "LayerNorm" in report.errors["neuron_logit_map"]
+        or "LN" in report.errors["neuron_logit_map"]
+    )
+    model, _ = load_model(external(CHUGHTAI))
+    sub = analyze(model, Task(op="sub", p=113))
+    assert "logit fit" in sub.errors["logit_fit"] and "sub" in sub.errors["logit_fit"]
+    assert "neurons" in sub.results
+    wrong = analyze(model, Task(op="add", p=97))
+    assert "does not fit" in wrong.errors["activations"]
