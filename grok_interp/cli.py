@@ -14,6 +14,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from grok_interp.models import PRESETS, ModelPreset, preset
@@ -64,7 +65,11 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, nargs="+", default=[0])
     p.add_argument("--betas", type=float, nargs=2, default=None)
     p.add_argument("--out", required=True, help="Run file; may contain {seed}")
-    p.add_argument("--resume", action="store_true", help="continue the Run files at --out")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the Run files at --out (--epochs raises their total)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--step", default="auto", choices=["auto", "fast", "plain"])
     p.add_argument("--quiet", action="store_true")
@@ -87,7 +92,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit("several seeds need --out with {seed} in it")
     specs: list[RunSpec | Run]
     if args.resume:
-        specs = [load_run(o) for o in outs]
+        specs = [_extended(load_run(o), args.epochs) for o in outs]
     else:
         train_kw = _overrides(args, TrainConfig)
         if "n_train" in train_kw:
@@ -109,6 +114,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for out, run in zip(outs, runs, strict=False):
         print(f"{out}: {_metrics_line(run)}")
     return 0
+
+
+def _extended(run: Run, epochs: int | None) -> Run:
+    """A resumed run, with its total epoch count raised to ``epochs`` when given."""
+    if epochs is not None:
+        if epochs < run.epoch:
+            raise ValueError(f"--epochs {epochs} is below the run's epoch {run.epoch}")
+        run.train = dataclasses.replace(run.train, epochs=epochs)
+    return run
 
 
 def _metrics_line(run: Run) -> str:
@@ -165,6 +179,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from grok_interp.analyses.attention import attention_view
+    from grok_interp.report import analyze
+
+    task = Task(op=args.task, p=args.p, token_format=args.format) if args.p else None
+    report = analyze(args.run, task, step=args.step, key_freqs=args.key_freqs, basis=args.basis)
+    print(report.to_markdown() if args.full else report.table5().to_markdown(index=False))
+    for _name, why in report.errors.items():
+        print(f"not run: {why}", file=sys.stderr)
+    if args.out:
+        paths = report.save(args.out)
+        view = attention_view(report.model, report.task, *args.pair)
+        path = Path(args.out) / f"attention_{args.pair[0]}_{args.pair[1]}.html"
+        path.write_text(view.local_src)
+        paths.append(path)
+        print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from grok_interp.bench import format_bench, run_bench
 
@@ -187,13 +220,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--out", default=None, help="also save the Run file here")
     demo.add_argument("--quiet", action="store_true")
+    an = sub.add_parser("analyze", help="the Nanda et al. tables for a Run or checkpoint")
+    an.add_argument("run", help="Run file or foreign checkpoint")
+    an.add_argument("--out", help="write report.md, report.json, figures.html here")
+    an.add_argument("--step", type=int, default=None, help="analyse this snapshot epoch")
+    an.add_argument("--key-freqs", type=int, nargs="+", default=None)
+    an.add_argument("--basis", default="fourier", choices=["fourier", "monomials"])
+    an.add_argument("--task", default="add", choices=list(OPERATIONS))
+    an.add_argument("--p", type=int, default=None, help="override the task (with --task, --format)")
+    an.add_argument("--format", default="a b =", choices=list(TOKEN_FORMATS))
+    an.add_argument("--pair", type=int, nargs=2, default=[3, 7], help="input for attention.html")
+    an.add_argument("--full", action="store_true", help="print every table, not only Table 5")
     bench = sub.add_parser("bench", help="speed and memory ratios, measured side by side")
     bench.add_argument("--device", default="cpu")
     bench.add_argument("--repeats", type=int, default=10)
     bench.add_argument("--models", type=int, default=5)
     bench.add_argument("--rss-epochs", type=int, default=300)
     args = parser.parse_args(argv)
-    commands = {"train": _cmd_train, "info": _cmd_info, "demo": _cmd_demo, "bench": _cmd_bench}
+    commands = {
+        "train": _cmd_train,
+        "info": _cmd_info,
+        "demo": _cmd_demo,
+        "analyze": _cmd_analyze,
+        "bench": _cmd_bench,
+    }
     try:
         return commands[args.cmd](args)
     except (CheckpointError, TaskError, ValueError) as e:

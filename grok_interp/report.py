@@ -53,7 +53,7 @@ class Report:
     errors: dict[str, str]
     test_loss: float | None
     loss_label: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    model: HookedTransformer = field(repr=False)
 
     def table5(self) -> pd.DataFrame:
         """The Table 5 row: test loss, Gini coefficients, key frequencies, FVEs."""
@@ -203,7 +203,13 @@ def analyze(
         else:
             loss, label = None, ""
     return Report(
-        source=name, task=task, results=results, errors=errors, test_loss=loss, loss_label=label
+        source=name,
+        task=task,
+        results=results,
+        errors=errors,
+        test_loss=loss,
+        loss_label=label,
+        model=model,
     )
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -261,3 +262,25 @@ def _sigmoid_fit(
     design = torch.stack([torch.ones_like(x), x], 1)
     icpt, slope = torch.linalg.lstsq(design, y[:, None]).solution[:, 0].tolist()
     return x, y, slope, icpt
+
+
+@torch.no_grad()
+def attention_view(model: HookedTransformer, task: Task, a: int, b: int) -> Any:
+    """Every head's attention pattern on the input (a, b) as a circuitsvis widget.
+
+    Displays itself in Jupyter; ``.local_src`` is HTML with circuitsvis' bundled
+    JavaScript, which works offline (``str()`` gives the CDN version)."""
+    import circuitsvis as cv
+
+    require(
+        0 <= a < task.p and 0 <= b < task.p, "attention view", f"a, b must lie in 0..{task.p - 1}"
+    )
+    row = task.tokens()[a * task.p + b if task.full_grid else 0]
+    if not task.full_grid:
+        row = task.tokens()[(task.pairs() == torch.tensor([a, b])).all(1)][0]
+    _, cache = model.run_with_cache(row[None].to(model.cfg.device))
+    names = {task.p: "=" if task.n_ctx == 3 else "o", task.eq_token: "="}
+    tokens = [names.get(int(t), str(int(t))) for t in row]
+    return cv.attention.attention_heads(
+        attention=cache["blocks.0.attn.hook_pattern"][0].cpu(), tokens=tokens
+    )
