@@ -198,6 +198,27 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_progress(args: argparse.Namespace) -> int:
+    from grok_interp.analyses.progress import phases, progress_measures
+    from grok_interp.runs import save_run
+
+    run = load_run(args.run)
+    res = progress_measures(run, key_freqs=args.key_freqs, chunk=args.chunk)
+    run.progress = {k: [float(v) for v in res.frame[k]] for k in res.frame.columns}
+    run.progress["key_freqs"] = [float(k) for k in res.key_freqs]
+    bounds = phases(res.frame)
+    run.progress["phases"] = [float(b) for b in bounds] if bounds else []
+    if args.keep_every:
+        keep = {e for e in run.snapshots if e % args.keep_every == 0 or e == run.epoch}
+        run.snapshots = {e: w for e, w in run.snapshots.items() if e in keep}
+    save_run(run, args.out or args.run)
+    print(
+        f"key frequencies {list(res.key_freqs)}; phase boundaries {bounds} "
+        f"(paper mainline 1400, 9400, 14000); {len(run.snapshots)} snapshots kept"
+    )
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from grok_interp.bench import format_bench, run_bench
 
@@ -231,6 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     an.add_argument("--format", default="a b =", choices=list(TOKEN_FORMATS))
     an.add_argument("--pair", type=int, nargs=2, default=[3, 7], help="input for attention.html")
     an.add_argument("--full", action="store_true", help="print every table, not only Table 5")
+    pr = sub.add_parser("progress", help="progress measures over a run's snapshots, and phases")
+    pr.add_argument("run")
+    pr.add_argument("--out", help="write the run with its measures here (default: in place)")
+    pr.add_argument("--keep-every", type=int, default=None, help="then keep every Nth epoch")
+    pr.add_argument("--key-freqs", type=int, nargs="+", default=None)
+    pr.add_argument("--chunk", type=int, default=8, help="snapshots per batched forward")
     bench = sub.add_parser("bench", help="speed and memory ratios, measured side by side")
     bench.add_argument("--device", default="cpu")
     bench.add_argument("--repeats", type=int, default=10)
@@ -242,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "info": _cmd_info,
         "demo": _cmd_demo,
         "analyze": _cmd_analyze,
+        "progress": _cmd_progress,
         "bench": _cmd_bench,
     }
     try:

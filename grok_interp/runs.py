@@ -79,7 +79,8 @@ class Run:
     """Everything about one training run; :func:`save_run` / :func:`load_run` persist it.
 
     ``history`` maps a metric name to a list aligned with ``history["epoch"]``;
-    ``snapshots`` maps an epoch to the trainable parameters then (``snapshot_dtype``).
+    ``snapshots`` maps an epoch to the trainable parameters then (``snapshot_dtype``);
+    ``progress`` holds the progress measures per snapshot epoch (``grok-interp progress``).
     """
 
     task: Task
@@ -93,6 +94,7 @@ class Run:
     weights: StateDict = field(default_factory=dict)
     optimizer: dict[str, Any] = field(default_factory=dict)
     rng: Tensor | None = None
+    progress: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def test_idx(self) -> Tensor:
@@ -121,6 +123,7 @@ def _to_dict(run: Run) -> dict[str, Any]:
         "weights": run.weights,
         "optimizer": run.optimizer,
         "rng": run.rng,
+        "progress": run.progress,
     }
 
 
@@ -143,6 +146,7 @@ def _from_dict(d: dict[str, Any], path: str | Path) -> Run:
         weights=d["weights"],
         optimizer=d["optimizer"],
         rng=d["rng"],
+        progress=d.get("progress", {}),
     )
 
 

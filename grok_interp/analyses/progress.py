@@ -1,0 +1,229 @@
+"""Progress measures and the phases of grokking (Nanda et al. 2023, Section 5,
+Figures 7, 13-15, Appendices C.1.5 and C.2).
+
+Per snapshot, from the logits over all p^2 pairs (last position) and the weights:
+
+- train / test loss and accuracy;
+- **restricted** loss and accuracy: the logits' 2D DFT over (a, b) keeps only the constant
+  and the key frequencies' 2x2 blocks (Section 5.1, Fig 7, Fig 13); over all pairs;
+- **excluded** loss on the training pairs: ``cos/sin(w_k(a+b))`` of the key frequencies
+  projected out, all at once and each alone (Fig 15), and the footnote's
+  model-independent variant: the largest single-frequency excluded loss over all
+  (p-1)/2 frequencies;
+- Gini coefficients of the Fourier norms of W_E and W_L (k >= 1), the total sum of
+  squared weights, and each key frequency's coefficient ``alpha_k`` of
+  ``cos(w_k(a+b-c))`` in the logits (Fig 14).
+
+Key frequencies come from the run's final model unless given. For one-layer models the
+logits of many snapshots are computed together by the table forward
+(:mod:`grok_interp.fast`), which stacks snapshots as it stacks batched models.
+
+**Phases** (:func:`phases`) are read off the curves by a rule stated in its docstring;
+the paper's mainline: memorisation 0-1.4k, circuit formation 1.4k-9.4k, cleanup 9.4k-14k.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from grok_interp import fast, fourier
+from grok_interp.analyses.ablations import keep_key_blocks
+from grok_interp.analyses.common import Result
+from grok_interp.analyses.logits import select_key_freqs, wl_coeffs
+from grok_interp.runs import Run, StateDict, load_params, model_from_run
+from grok_interp.tasks import Task
+
+PAPER_PHASES = (1400, 9400, 14000)
+
+
+class _Waves:
+    """cos/sin(w_k(a+b)) over the a-major pairs for every k, and cos/sin(w_k c)."""
+
+    def __init__(self, p: int):
+        a = torch.arange(p, dtype=torch.float64)
+        ks = torch.arange(1, fourier.n_freqs(p) + 1, dtype=torch.float64)
+        s = (a[:, None] + a[None, :]).reshape(-1)
+        self.cos_s = torch.cos(2 * math.pi * s[:, None] * ks / p)  # (p^2, K)
+        self.sin_s = torch.sin(2 * math.pi * s[:, None] * ks / p)
+        self.cos_c = torch.cos(2 * math.pi * ks[:, None] * a / p)  # (K, p)
+        self.sin_c = torch.sin(2 * math.pi * ks[:, None] * a / p)
+        self.sq = p * p / 2  # |cos(w_k(a+b))|^2 over the grid, k != 0 (odd p)
+
+
+def _ce(logits: Tensor, labels: Tensor) -> Tensor:
+    """Cross-entropy over the last two axes' batch: (..., n, p) -> (...)."""
+    logp = logits.log_softmax(-1)
+    return -logp.gather(-1, labels.expand(*logits.shape[:-1]).unsqueeze(-1)).squeeze(-1).mean(-1)
+
+
+def measures_from_logits(
+    logits: Tensor, labels: Tensor, train_idx: Tensor, test_idx: Tensor, keys: list[int],
+    waves: _Waves,
+) -> dict[str, float]:  # fmt: skip
+    """The logit-based measures of one snapshot (module docstring)."""
+    p = logits.shape[1]
+    lg = logits.double()
+    lg = lg - lg.mean(-1, keepdim=True)  # softmax-invariant; makes alpha_k a projection
+    out: dict[str, float] = {}
+    for name, idx in (("train", train_idx), ("test", test_idx)):
+        out[f"{name}_loss"] = float(_ce(lg[idx], labels[idx]))
+        out[f"{name}_acc"] = float((lg[idx].argmax(-1) == labels[idx]).double().mean())
+    restricted = keep_key_blocks(lg, p, keys)
+    out["restricted_loss"] = float(_ce(restricted, labels))
+    out["restricted_acc"] = float((restricted.argmax(-1) == labels).double().mean())
+    c_cos = waves.cos_s.T @ lg / waves.sq  # (K, p): coefficient on cos(w_k(a+b)) per c
+    c_sin = waves.sin_s.T @ lg / waves.sq
+    tr = lg[train_idx]
+    # excluded logits for every single frequency at once: (K, n_train, p)
+    drop = waves.cos_s[train_idx].T[:, :, None] * c_cos[:, None, :]
+    drop = drop + waves.sin_s[train_idx].T[:, :, None] * c_sin[:, None, :]
+    single = _ce(tr[None] - drop, labels[train_idx])
+    ki = torch.tensor(keys) - 1
+    out["excluded_loss"] = float(_ce(tr - drop[ki].sum(0), labels[train_idx]))
+    out["excluded_loss_max_any"] = float(single.max())
+    for k in keys:
+        out[f"excluded_loss_{k}"] = float(single[k - 1])
+        alpha = (waves.cos_c[k - 1] * c_cos[k - 1] + waves.sin_c[k - 1] * c_sin[k - 1]).sum()
+        out[f"alpha_{k}"] = float(alpha * waves.sq / (p**3 / 2))
+    return out
+
+
+def measures_from_weights(params: StateDict, p: int) -> dict[str, float]:
+    """Gini of W_E's and W_L's Fourier norms, and the sum of squared weights."""
+    w_e = params["embed.W_E"][:p].double()
+    last = max(int(k.split(".")[1]) for k in params if k.startswith("blocks."))
+    w_l = params[f"blocks.{last}.mlp.W_out"].double() @ params["unembed.W_U"].double()
+    return {
+        "gini_W_E": fourier.gini(fourier.freq_norms(fourier.dft(w_e, 0))[1:]),
+        "gini_W_L": fourier.gini(fourier.freq_norms(wl_coeffs(w_l), 1)[1:]),
+        "sum_sq_weights": float(sum(v.double().square().sum() for v in params.values())),
+    }
+
+
+def final_key_freqs(model: HookedTransformer, threshold: float = 0.3) -> list[int]:
+    w_l = model.blocks[-1].mlp.W_out.detach() @ model.W_U.detach()
+    return select_key_freqs(fourier.freq_norms(wl_coeffs(w_l.cpu()), 1), threshold)
+
+
+@dataclass(frozen=True)
+class ProgressResult(Result):
+    """Progress measures over a run's snapshots (one row per epoch)."""
+
+    frame: pd.DataFrame
+    key_freqs: tuple[int, ...]
+
+    title = "Progress measures"
+    section = "Section 5.1, Figures 7, 13-15"
+
+    def table(self) -> pd.DataFrame:
+        return self.frame
+
+    def figure(self) -> go.Figure:
+        return progress_figure(self.frame, self.key_freqs, phases(self.frame))
+
+
+def _logits_for(models: list[HookedTransformer], tokens: Tensor) -> Tensor:
+    if fast.unsupported_reason(models[0], tokens) is None:
+        params = fast.stacked_params(models)
+        act = models[0].cfg.act_fn or "relu"
+        return fast.last_logits(params, tokens.expand(len(models), -1, -1), act_fn=act)
+    return torch.stack([m(tokens)[:, -1] for m in models])
+
+
+@torch.no_grad()
+def progress_measures(
+    run: Run, *, key_freqs: list[int] | None = None, steps: Sequence[int] | None = None,
+    chunk: int = 8,
+) -> ProgressResult:  # fmt: skip
+    """Every measure at every snapshot of ``run`` (or ``steps``), a few snapshots at a time."""
+    task = run.task
+    keys = key_freqs or final_key_freqs(model_from_run(run))
+    steps = sorted(run.snapshots) if steps is None else list(steps)
+    waves, tokens, labels = _Waves(task.p), task.tokens(), task.labels()
+    train_idx, test_idx = run.train_idx, run.test_idx
+    models = [model_from_run(run) for _ in range(min(chunk, len(steps)))]
+    rows = []
+    for start in range(0, len(steps), chunk):
+        part = steps[start : start + chunk]
+        for m, step in zip(models, part, strict=False):
+            load_params(m, run.snapshots[step])
+        logits = _logits_for(models[: len(part)], tokens)
+        for i, step in enumerate(part):
+            row: dict[str, float] = {"epoch": float(step)}
+            row.update(measures_from_logits(logits[i], labels, train_idx, test_idx, keys, waves))
+            row.update(measures_from_weights(run.snapshots[step], task.p))
+            rows.append(row)
+    return ProgressResult(frame=pd.DataFrame(rows), key_freqs=tuple(keys))
+
+
+def progress_callback(task: Task, key_freqs: list[int]):  # type: ignore[no-untyped-def]
+    """A trainer callback recording every measure live (Run.history gets the columns)."""
+    waves, tokens, labels = _Waves(task.p), task.tokens(), task.labels()
+
+    def callback(epoch: int, model: HookedTransformer, run: Run) -> dict[str, float]:
+        with torch.no_grad():
+            logits = _logits_for([model], tokens.to(model.cfg.device))[0].cpu()
+        params = {k: v.detach().cpu() for k, v in model.named_parameters()}
+        out = measures_from_logits(logits, labels, run.train_idx, run.test_idx, key_freqs, waves)
+        out.update(measures_from_weights(params, task.p))
+        return {f"pm_{k}": v for k, v in out.items() if not k.startswith(("train", "test"))}
+
+    return callback
+
+
+def phases(frame: pd.DataFrame) -> tuple[int, int, int] | None:
+    """Boundaries (memorisation end, cleanup start, cleanup end) by this rule:
+
+    With ``L`` the log10 test loss, ``L_peak`` its maximum and ``L_end`` its last value,
+    cleanup starts at the first epoch after the peak where ``L`` has fallen 10% of the
+    way from ``L_peak`` to ``L_end``, and ends where it has fallen 90% of the way (test
+    loss drops "suddenly" during cleanup, Section 5.2). Memorisation ends where the
+    excluded loss is lowest before cleanup starts: it falls while the model memorises and
+    rises as the circuit forms. None when the test loss never falls by 10x (no grokking).
+    """
+    epoch = frame["epoch"].to_numpy()
+    log_test = np.log10(frame["test_loss"].to_numpy())
+    peak = int(np.argmax(log_test))
+    top, end = log_test[peak], log_test[-1]
+    if top - end < 1:
+        return None
+    after = np.arange(len(epoch)) > peak
+    start = int(np.argmax(after & (log_test <= top - 0.1 * (top - end))))
+    stop = int(np.argmax(after & (log_test <= end + 0.1 * (top - end))))
+    excl = frame["excluded_loss"].to_numpy()[: start + 1]
+    mem_end = int(np.argmin(excl))
+    return int(epoch[mem_end]), int(epoch[start]), int(epoch[stop])
+
+
+def progress_figure(
+    frame: pd.DataFrame, keys: Sequence[int], bounds: tuple[int, int, int] | None
+) -> go.Figure:
+    """Figure 7: losses, restricted and excluded loss, Gini, weight norm, phase lines."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[
+        "excluded loss (train) vs train/test", "restricted loss vs test",
+        "Gini of W_E, W_L Fourier norms", "sum of squared weights"])  # fmt: skip
+    x = frame["epoch"]
+    panels = [(1, 1, ["train_loss", "test_loss", "excluded_loss"], "log"),
+              (1, 2, ["test_loss", "restricted_loss"], "log"),
+              (2, 1, ["gini_W_E", "gini_W_L"], "linear"),
+              (2, 2, ["sum_sq_weights"], "linear")]  # fmt: skip
+    for r, c, cols, scale in panels:
+        for col in cols:
+            fig.add_trace(go.Scatter(x=x, y=frame[col], name=col, mode="lines"), row=r, col=c)
+        fig.update_yaxes(type=scale, row=r, col=c)
+        for b in bounds or ():
+            fig.add_vline(x=b, line_dash="dot", line_color="grey", row=r, col=c)  # type: ignore[arg-type]
+    fig.update_layout(title=f"Progress measures (Figure 7); key frequencies {list(keys)}",
+                      height=700)  # fmt: skip
+    return fig

@@ -1,0 +1,89 @@
+"""Progress measures: known answers on constructed logits, agreement with the analyses,
+live recording, and the phase rule."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from grok_interp.analyses.ablations import keep_key_blocks, remove_sum_waves
+from grok_interp.analyses.common import loss_acc
+from grok_interp.analyses.logits import fit_logits
+from grok_interp.analyses.progress import (
+    _Waves,
+    measures_from_logits,
+    phases,
+    progress_callback,
+    progress_measures,
+)
+from grok_interp.models import preset
+from grok_interp.runs import TrainConfig
+from grok_interp.tasks import Task, heldout_indices, split
+from grok_interp.training import RunSpec, train
+
+P = 13
+TASK = Task(p=P)
+
+
+def _logits(seed=0):
+    a = torch.arange(P, dtype=torch.float64)
+    s = (a[:, None] + a[None, :]).reshape(-1, 1)
+    waves = 4 * torch.cos(2 * math.pi * 2 * (s - a) / P) + 2 * torch.cos(
+        2 * math.pi * 5 * (s - a) / P
+    )
+    noise = torch.randn(
+        P * P, P, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)
+    )
+    return waves + 0.3 * noise
+
+
+def test_measures_match_the_analyses():
+    logits, labels = _logits(), TASK.labels()
+    train_idx = split(TASK, frac_train=0.4, seed=0)
+    test_idx = heldout_indices(TASK, train_idx)
+    m = measures_from_logits(logits, labels, train_idx, test_idx, [2, 5], _Waves(P))
+    restricted = keep_key_blocks(logits, P, [2, 5])
+    assert m["restricted_loss"] == pytest.approx(loss_acc(restricted, labels)[0], rel=1e-9)
+    excluded = remove_sum_waves(logits, P, [2, 5])[train_idx]
+    assert m["excluded_loss"] == pytest.approx(loss_acc(excluded, labels[train_idx])[0], rel=1e-9)
+    only5 = remove_sum_waves(logits, P, [5])[train_idx]
+    assert m["excluded_loss_5"] == pytest.approx(loss_acc(only5, labels[train_idx])[0], rel=1e-9)
+    fit = fit_logits(logits.float(), labels, [2, 5])
+    assert [m["alpha_2"], m["alpha_5"]] == pytest.approx(fit.alphas.tolist(), rel=1e-5)
+    assert m["alpha_2"] == pytest.approx(4.0, abs=0.05)
+    assert m["excluded_loss_max_any"] >= max(m["excluded_loss_2"], m["excluded_loss_5"])
+    assert m["train_loss"] == pytest.approx(loss_acc(logits[train_idx], labels[train_idx])[0])
+
+
+def test_phase_rule_on_constructed_curves():
+    epoch = np.arange(0, 20000, 100)
+    test = np.where(
+        epoch < 8000, 20.0, np.where(epoch < 12000, 20 * 10 ** (-(epoch - 8000) / 500), 1e-7)
+    )
+    excluded = np.where(epoch < 1500, 1 - epoch / 1500, (epoch - 1500) / 1000)
+    bounds = phases(pd.DataFrame({"epoch": epoch, "test_loss": test, "excluded_loss": excluded}))
+    # log10 test loss falls from 1.301 to -7 (range 8.301): 10% down is reached when
+    # (e - 8000) / 500 >= 0.830 -> e >= 8415 -> 8500 on the grid; 90% down when
+    # (e - 8000) / 500 >= 7.471 -> e >= 11736 -> 11800. Excluded loss is lowest at 1500.
+    assert bounds == (1500, 8500, 11800)
+    flat = pd.DataFrame(
+        {"epoch": epoch, "test_loss": np.full(len(epoch), 3.0), "excluded_loss": excluded}
+    )
+    assert phases(flat) is None
+
+
+def test_progress_over_snapshots_and_live():
+    spec = RunSpec(task=TASK, model=preset("small", d_model=32, d_head=8, d_mlp=64), seed=0,
+                   train=TrainConfig(epochs=200, lr=3e-3, frac_train=0.5, eval_every=50,
+                                     snapshot_every=50))  # fmt: skip
+    run = train(spec, callbacks=[progress_callback(TASK, [1, 3])], progress=False)
+    res = progress_measures(run, key_freqs=[1, 3], chunk=3)
+    frame = res.frame
+    assert list(frame["epoch"]) == [0, 50, 100, 150, 200]
+    np.testing.assert_allclose(frame["train_loss"], run.history["train_loss"], rtol=1e-4)
+    np.testing.assert_allclose(frame["excluded_loss"], run.history["pm_excluded_loss"], rtol=1e-4)
+    np.testing.assert_allclose(frame["gini_W_L"], run.history["pm_gini_W_L"], rtol=1e-4)
+    assert frame["sum_sq_weights"].iloc[0] != frame["sum_sq_weights"].iloc[-1]
+    assert res.figure() is not None
