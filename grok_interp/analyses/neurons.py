@@ -108,9 +108,16 @@ class NeuronsResult(Result):
         return fig
 
     def cluster_heatmap(self, k: int | None = None) -> go.Figure:
-        """W_L rows of one cluster in the Fourier basis (Figure 5, right)."""
-        k = k if k is not None else self.clusters[0].k
-        rows = self.wl_fourier[(self.best_freq == k) & self.well_fit]
+        """W_L rows of one cluster in the Fourier basis (Figure 5, right).
+
+        Default: the largest cluster; with no neuron above 0.85 FVE, the neurons whose
+        best frequency is the most common one (the title says so)."""
+        members = self.well_fit
+        if k is None:
+            pool = self.best_freq[members] if members.any() else self.best_freq
+            k = int(pool.mode().values)
+        rows = self.wl_fourier[(self.best_freq == k) & (members if members.any() else True)]
+        which = "" if members.any() else " (none above 0.85 FVE: all with this best frequency)"
         fig = go.Figure(
             go.Heatmap(
                 z=rows.tolist(),
@@ -120,7 +127,7 @@ class NeuronsResult(Result):
             )
         )
         fig.update_layout(
-            title=f"W_L of the {len(rows)} neurons of frequency {k} (Figure 5)",
+            title=f"W_L of the {len(rows)} neurons of frequency {k}{which} (Figure 5)",
             yaxis_title="neuron",
             xaxis_title="Fourier component of the logits",
         )

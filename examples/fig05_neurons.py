@@ -1,0 +1,28 @@
+"""Figure 5: neurons' FVE by a degree-2 polynomial of one key frequency (left), and W_L of
+one frequency cluster in the Fourier basis (right).
+
+    python examples/fig05_neurons.py OUT [--checkpoint C] [--cluster K]
+"""
+
+import argparse
+
+from _paths import MAINLINE
+
+from grok_interp.plots import write
+from grok_interp.report import analyze
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("out")
+    ap.add_argument("--checkpoint", default=str(MAINLINE))
+    ap.add_argument("--cluster", type=int, default=None, help="frequency of the heatmap")
+    args = ap.parse_args(argv)
+    neurons = analyze(args.checkpoint).results["neurons"]
+    return write(neurons.figure(), args.out, "fig05_neuron_fve") + write(
+        neurons.cluster_heatmap(args.cluster), args.out, "fig05_cluster_wl"
+    )
+
+
+if __name__ == "__main__":
+    print(*main(), sep="\n")

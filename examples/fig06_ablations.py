@@ -1,0 +1,26 @@
+"""Figure 6 and Tables 4, 6: loss under each ablation (key frequencies, restricted,
+excluded, neurons replaced by fits, W_L directions, skip connections, heads).
+
+    python examples/fig06_ablations.py OUT [--checkpoint C]
+"""
+
+import argparse
+
+from _paths import MAINLINE
+
+from grok_interp.plots import write
+from grok_interp.report import analyze
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("out")
+    ap.add_argument("--checkpoint", default=str(MAINLINE))
+    args = ap.parse_args(argv)
+    abl = analyze(args.checkpoint).results["ablations"]
+    print(abl.table().to_string(index=False))
+    return write(abl.figure(), args.out, "fig06_ablations")
+
+
+if __name__ == "__main__":
+    print(*main(), sep="\n")

@@ -1,0 +1,28 @@
+"""Figures 9-11: attention from = to a per head (9), the score lookup C_j (10) and the OV
+circuit (11) in the Fourier basis; prints Table 2 (pattern fits) beside the paper.
+
+    python examples/fig09_11_attention.py OUT [--checkpoint C]
+"""
+
+import argparse
+
+from _paths import MAINLINE
+
+from grok_interp.plots import write
+from grok_interp.report import analyze
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("out")
+    ap.add_argument("--checkpoint", default=str(MAINLINE))
+    args = ap.parse_args(argv)
+    att = analyze(args.checkpoint).results["attention"]
+    print(att.table().to_string(index=False))
+    return write(att.figure(), args.out, "fig09_attention") + write(
+        att.fourier_figure(), args.out, "fig10_11_attention_fourier"
+    )
+
+
+if __name__ == "__main__":
+    print(*main(), sep="\n")

@@ -1,0 +1,28 @@
+"""Figures 13-15: restricted accuracy, the coefficients alpha_k of cos(w_k(a+b-c)) in the
+logits, and the excluded loss of each key frequency over training.
+
+    python examples/fig13_15_progress_extra.py OUT [--run checkpoints/mainline.pt]
+"""
+
+import argparse
+
+from _paths import MAINLINE
+
+from grok_interp.plots import progress_extra, write
+from grok_interp.runs import load_run
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("out")
+    ap.add_argument("--run", default=str(MAINLINE))
+    args = ap.parse_args(argv)
+    run = load_run(args.run)
+    if not run.progress:
+        raise SystemExit(f"{args.run} has no progress measures: run grok-interp progress on it")
+    keys = [int(k) for k in run.progress["key_freqs"]]
+    return write(progress_extra(run.progress, keys), args.out, "fig13_15_progress_extra")
+
+
+if __name__ == "__main__":
+    print(*main(), sep="\n")

@@ -1,0 +1,146 @@
+"""Plotly figures that are not one Result's own ``.figure()``, and writing them to disk.
+
+Used by the scripts in ``examples/`` that redraw the figures of Nanda et al. (2023).
+``write`` produces self-contained HTML (plotly's JavaScript inlined, so it opens
+offline) and a PNG beside it when a static renderer (kaleido) is installed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from grok_interp import fourier
+from grok_interp.analyses.common import ModelData
+from grok_interp.runs import Run
+
+
+def write(fig: go.Figure, out: str | Path, name: str) -> list[Path]:
+    """``out/name.html`` (self-contained) and ``out/name.png`` when kaleido is available."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.html"]
+    fig.write_html(paths[0], include_plotlyjs=True)
+    try:
+        fig.write_image(out / f"{name}.png")
+        paths.append(out / f"{name}.png")
+    except (ImportError, ValueError, RuntimeError):
+        pass  # no static renderer installed: HTML only
+    return paths
+
+
+def loss_curves(runs: Sequence[Run], names: Sequence[str], title: str) -> go.Figure:
+    """Train/test accuracy (left) and loss (right, log) per run (Figure 2 style)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["accuracy", "loss"])
+    for run, name in zip(runs, names, strict=True):
+        h = run.history
+        for split, dash in (("train", "solid"), ("test", "dot")):
+            style = {"dash": dash}
+            fig.add_trace(
+                go.Scatter(
+                    x=h["epoch"],
+                    y=h[f"{split}_acc"],
+                    name=f"{name} {split}",
+                    line=style,
+                    legendgroup=name,
+                ),
+                row=1,
+                col=1,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=h["epoch"],
+                    y=h[f"{split}_loss"],
+                    name=f"{name} {split}",
+                    line=style,
+                    legendgroup=name,
+                    showlegend=False,
+                ),
+                row=1,
+                col=2,
+            )
+    fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_layout(title=title, xaxis_title="epoch")
+    return fig
+
+
+def interference(p: int, keys: Sequence[int]) -> go.Figure:
+    """cos(w_k x) for each key frequency and their sum (Figure 8, Appendix B)."""
+    x = torch.arange(p, dtype=torch.float64)
+    fig = go.Figure()
+    total = torch.zeros(p, dtype=torch.float64)
+    for k in keys:
+        wave = torch.cos(2 * math.pi * k * x / p)
+        total += wave
+        fig.add_trace(go.Scatter(x=x.tolist(), y=wave.tolist(), name=f"cos(w_{k} x)", opacity=0.5))
+    fig.add_trace(go.Scatter(x=x.tolist(), y=total.tolist(), name="sum", line={"width": 3}))
+    fig.update_layout(
+        title=f"Constructive interference at x = 0 mod {p} (Figure 8)",
+        xaxis_title="x = a + b - c mod p",
+    )
+    return fig
+
+
+def periodicity(data: ModelData, head: int = 0, neuron: int = 0) -> go.Figure:
+    """Attention from = to a of one head, one neuron's activation over (a, b), and the
+    logits' 2D Fourier norms over c (Figure 4)."""
+    p = data.p
+    assert data.pattern is not None
+    coeffs = fourier.dft2(data.logits.double().reshape(p, p, -1))
+    norms = coeffs.square().sum(-1).sqrt()
+    labels = fourier.labels(p)
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=[
+            f"attention =→a, head {head}",
+            f"neuron {neuron}",
+            "logits, 2D Fourier norm",
+        ],
+    )
+    fig.add_trace(
+        go.Heatmap(z=data.pattern[:, head, data.a_pos].reshape(p, p).tolist(), showscale=False),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Heatmap(z=data.post[:, neuron].reshape(p, p).tolist(), showscale=False), row=1, col=2
+    )
+    fig.add_trace(
+        go.Heatmap(z=norms.tolist(), x=labels, y=labels, colorscale="Blues"), row=1, col=3
+    )
+    fig.update_layout(title="Periodicity in attention, neurons and logits (Figure 4)", height=500)
+    return fig
+
+
+def progress_extra(progress: dict[str, list[float]], keys: Sequence[int]) -> go.Figure:
+    """Restricted accuracy (Fig 13), alpha_k of cos(w_k(a+b-c)) (Fig 14), excluded loss per
+    key frequency (Fig 15)."""
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=[
+            "restricted vs test accuracy (Fig 13)",
+            "alpha_k (Fig 14)",
+            "excluded loss per key frequency (Fig 15)",
+        ],
+    )
+    x = progress["epoch"]
+    for col in ("test_acc", "restricted_acc"):
+        fig.add_trace(go.Scatter(x=x, y=progress[col], name=col), row=1, col=1)
+    for k in keys:
+        fig.add_trace(go.Scatter(x=x, y=progress[f"alpha_{k}"], name=f"alpha_{k}"), row=1, col=2)
+        fig.add_trace(
+            go.Scatter(x=x, y=progress[f"excluded_loss_{k}"], name=f"excluded {k}"), row=1, col=3
+        )
+    fig.add_trace(
+        go.Scatter(x=x, y=progress["excluded_loss_max_any"], name="max over all k"), row=1, col=3
+    )
+    fig.update_yaxes(type="log", row=1, col=3)
+    fig.update_layout(title="Further progress measures (Appendix C.1.5)")
+    return fig

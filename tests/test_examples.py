@@ -1,0 +1,69 @@
+"""Every example script runs end to end at a tiny scale and writes its figures."""
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+from grok_interp.cli import main as cli
+from grok_interp.models import preset
+from grok_interp.runs import TrainConfig
+from grok_interp.tasks import Task
+from grok_interp.training import RunSpec, train
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ex") / "run.pt"
+    spec = RunSpec(
+        task=Task(p=13),
+        model=preset("small", d_model=32, d_head=8, d_mlp=64),
+        train=TrainConfig(epochs=300, lr=3e-3, frac_train=0.5, eval_every=50, snapshot_every=50),
+    )
+    train(spec, out=path, progress=False)
+    assert cli(["progress", str(path), "--key-freqs", "1", "2"]) == 0
+    return str(path)
+
+
+def _main(name):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        return importlib.import_module(name).main
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+CHECKPOINT_SCRIPTS = [
+    "fig03_fourier_norms",
+    "fig04_periodicity",
+    "fig05_neurons",
+    "fig06_ablations",
+    "fig08_interference",
+    "fig09_11_attention",
+]
+RUN_SCRIPTS = ["fig07_progress", "fig13_15_progress_extra"]
+SWEEPS = ["fig20_21_fraction_sweep", "fig24_p53", "fig26_no_weight_decay", "fig27_weight_decay"]
+
+
+@pytest.mark.parametrize("name", CHECKPOINT_SCRIPTS)
+def test_checkpoint_figures(name, tiny_run, tmp_path):
+    paths = _main(name)([str(tmp_path), "--checkpoint", tiny_run])
+    assert paths and all(p.stat().st_size > 1000 for p in paths)
+
+
+@pytest.mark.parametrize("name", RUN_SCRIPTS)
+def test_progress_figures(name, tiny_run, tmp_path):
+    assert _main(name)([str(tmp_path), "--run", tiny_run])
+
+
+def test_seed_figure(tiny_run, tmp_path):
+    assert _main("fig02_seeds")([str(tmp_path), "--runs", tiny_run, tiny_run])
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_sweeps(name, tmp_path):
+    paths = _main(name)([str(tmp_path), "--p", "11", "--epochs", "20", "--seeds", "1"])
+    assert all(p.exists() for p in paths)
