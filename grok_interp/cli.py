@@ -189,11 +189,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     for _name, why in report.errors.items():
         print(f"not run: {why}", file=sys.stderr)
     if args.out:
-        paths = report.save(args.out)
-        view = attention_view(report.model, report.task, *args.pair)
-        path = Path(args.out) / f"attention_{args.pair[0]}_{args.pair[1]}.html"
-        path.write_text(view.local_src)
-        paths.append(path)
+        paths = report.save(args.out, figures=not args.no_figures)
+        if not args.no_figures:
+            view = attention_view(report.model, report.task, *args.pair)
+            paths.append(Path(args.out) / f"attention_{args.pair[0]}_{args.pair[1]}.html")
+            paths[-1].write_text(view.local_src)
         print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -209,8 +209,12 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     bounds = phases(res.frame)
     run.progress["phases"] = [float(b) for b in bounds] if bounds else []
     if args.keep_every:
-        keep = {e for e in run.snapshots if e % args.keep_every == 0 or e == run.epoch}
-        run.snapshots = {e: w for e, w in run.snapshots.items() if e in keep}
+
+        def kept(e: int) -> bool:
+            every = args.sparse_every if args.sparse_after and e > args.sparse_after else None
+            return e % (every or args.keep_every) == 0 or e == run.epoch
+
+        run.snapshots = {e: w for e, w in run.snapshots.items() if kept(e)}
     save_run(run, args.out or args.run)
     print(
         f"key frequencies {list(res.key_freqs)}; phase boundaries {bounds} "
@@ -221,10 +225,18 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from grok_interp.bench import format_bench, run_bench
+    from grok_interp.models import build_model
+    from grok_interp.report import analyze
 
     _tune_malloc()
+    shipped = Path(args.checkpoint)
+    source = shipped if shipped.exists() else build_model(preset("mainline"), Task())
     res = run_bench(
-        args.device, repeats=args.repeats, n_models=args.models, rss_epochs=args.rss_epochs
+        args.device,
+        repeats=args.repeats,
+        n_models=args.models,
+        rss_epochs=args.rss_epochs,
+        analyze_fn=lambda: analyze(source),
     )
     print(format_bench(res))
     return 0
@@ -252,10 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     an.add_argument("--format", default="a b =", choices=list(TOKEN_FORMATS))
     an.add_argument("--pair", type=int, nargs=2, default=[3, 7], help="input for attention.html")
     an.add_argument("--full", action="store_true", help="print every table, not only Table 5")
+    an.add_argument("--no-figures", action="store_true", help="with --out: Markdown, JSON only")
     pr = sub.add_parser("progress", help="progress measures over a run's snapshots, and phases")
     pr.add_argument("run")
     pr.add_argument("--out", help="write the run with its measures here (default: in place)")
     pr.add_argument("--keep-every", type=int, default=None, help="then keep every Nth epoch")
+    pr.add_argument("--sparse-after", type=int, default=None, help="past this epoch, keep ...")
+    pr.add_argument("--sparse-every", type=int, default=None, help="... only every Nth epoch")
     pr.add_argument("--key-freqs", type=int, nargs="+", default=None)
     pr.add_argument("--chunk", type=int, default=8, help="snapshots per batched forward")
     bench = sub.add_parser("bench", help="speed and memory ratios, measured side by side")
@@ -263,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--repeats", type=int, default=10)
     bench.add_argument("--models", type=int, default=5)
     bench.add_argument("--rss-epochs", type=int, default=300)
+    bench.add_argument("--checkpoint", default="checkpoints/mainline.pt", help="for analyze()")
     args = parser.parse_args(argv)
     commands = {
         "train": _cmd_train,

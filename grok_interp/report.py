@@ -130,12 +130,14 @@ class Report:
                 continue
         return figs
 
-    def save(self, out: str | Path) -> list[Path]:
-        """Write report.md, report.json and figures.html into ``out``."""
+    def save(self, out: str | Path, figures: bool = True) -> list[Path]:
+        """Write report.md, report.json and (with ``figures``) figures.html into ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.md").write_text(self.to_markdown())
         (out / "report.json").write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        if not figures:
+            return [out / "report.md", out / "report.json"]
         figs = self.figures()
         body = "".join(
             f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs)

@@ -1,0 +1,45 @@
+"""The committed reports in analyses/ match what analyze() computes now from the
+committed checkpoints, and checkpoints/ stays within its size budget."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grok_interp.report import analyze
+from grok_interp.runs import load_run
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = sorted(p.parent for p in (ROOT / "analyses").glob("*/report.json"))
+
+
+@pytest.mark.parametrize("folder", REPORTS, ids=[p.name for p in REPORTS])
+def test_committed_report_is_current(folder):
+    checkpoint = ROOT / "checkpoints" / f"{folder.name}.pt"
+    committed = json.loads((folder / "report.json").read_text())
+    fresh = analyze(checkpoint).to_json()
+    fresh["source"] = committed["source"]  # the path it was run from
+    assert json.loads(json.dumps(fresh)) == committed, "stale: rerun scripts/make_checkpoints.sh"
+    assert (folder / "report.md").read_text().count("|") > 100
+
+
+def test_checkpoints_fit_the_budget():
+    total = sum(p.stat().st_size for p in (ROOT / "checkpoints").glob("*.pt"))
+    assert total < 40 * 2**20
+
+
+@pytest.mark.skipif(not (ROOT / "checkpoints" / "mainline.pt").exists(), reason="not shipped")
+def test_mainline_story():
+    """Nanda et al. Section 5.2, in order: excluded loss rises while test loss stays flat
+    (circuit formation), restricted loss falls before test loss, Gini rises and the weight
+    norm drops in cleanup."""
+    run = load_run(ROOT / "checkpoints" / "mainline.pt")
+    pr = run.progress
+    mem_end, cleanup, end = (int(b) for b in pr["phases"])
+    at = {int(e): i for i, e in enumerate(pr["epoch"])}
+    i0, i1, i2 = at[mem_end], at[cleanup], at[end]
+    assert pr["excluded_loss"][i1] > 10 * pr["excluded_loss"][i0]
+    assert pr["test_loss"][i1] > 0.1 * max(pr["test_loss"][: i1 + 1])
+    assert pr["restricted_loss"][i1] < 0.5 * pr["test_loss"][i1]
+    assert pr["gini_W_L"][i2] - pr["gini_W_L"][i1] > 2 * (pr["gini_W_L"][i1] - pr["gini_W_L"][i0])
+    assert pr["sum_sq_weights"][i2] < 0.8 * pr["sum_sq_weights"][i1]
