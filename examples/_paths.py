@@ -5,3 +5,13 @@ from pathlib import Path
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 MAINLINE = CHECKPOINTS / "mainline.pt"
 SEEDS = [MAINLINE] + [CHECKPOINTS / f"seed{s}.pt" for s in range(1, 5)]
+
+
+def load_progress(path):
+    """A Run with its progress measures (``grok-interp progress``), and its key frequencies."""
+    from grok_interp.runs import load_run
+
+    run = load_run(path)
+    if not run.progress:
+        raise SystemExit(f"{path} has no progress measures: run grok-interp progress on it")
+    return run, [int(k) for k in run.progress["key_freqs"]]

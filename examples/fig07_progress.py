@@ -8,11 +8,10 @@ squared weights. Reads the measures stored by ``grok-interp progress``.
 import argparse
 
 import pandas as pd
-from _paths import MAINLINE
+from _paths import MAINLINE, load_progress
 
 from grok_interp.analyses.progress import phases, progress_figure
 from grok_interp.plots import write
-from grok_interp.runs import load_run
 
 
 def main(argv=None):
@@ -20,10 +19,7 @@ def main(argv=None):
     ap.add_argument("out")
     ap.add_argument("--run", default=str(MAINLINE))
     args = ap.parse_args(argv)
-    run = load_run(args.run)
-    if not run.progress:
-        raise SystemExit(f"{args.run} has no progress measures: run grok-interp progress on it")
-    keys = [int(k) for k in run.progress["key_freqs"]]
+    run, keys = load_progress(args.run)
     frame = pd.DataFrame(
         {k: v for k, v in run.progress.items() if len(v) == len(run.progress["epoch"])}
     )

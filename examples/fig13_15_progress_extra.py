@@ -6,10 +6,9 @@ logits, and the excluded loss of each key frequency over training.
 
 import argparse
 
-from _paths import MAINLINE
+from _paths import MAINLINE, load_progress
 
 from grok_interp.plots import progress_extra, write
-from grok_interp.runs import load_run
 
 
 def main(argv=None):
@@ -17,10 +16,7 @@ def main(argv=None):
     ap.add_argument("out")
     ap.add_argument("--run", default=str(MAINLINE))
     args = ap.parse_args(argv)
-    run = load_run(args.run)
-    if not run.progress:
-        raise SystemExit(f"{args.run} has no progress measures: run grok-interp progress on it")
-    keys = [int(k) for k in run.progress["key_freqs"]]
+    run, keys = load_progress(args.run)
     return write(progress_extra(run.progress, keys), args.out, "fig13_15_progress_extra")
 
 
