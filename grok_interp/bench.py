@@ -9,7 +9,6 @@ in a fresh process. Timings live here, never in asserts in tests.
 
 from __future__ import annotations
 
-import resource
 import statistics
 import subprocess
 import sys
@@ -59,12 +58,17 @@ def step_flops(
 
 
 def peak_rss_mb(epochs: int) -> float:
-    """Peak RSS of ``grok-interp train`` on the mainline in a fresh process."""
+    """Peak RSS of ``grok-interp train`` on the mainline in a fresh process, as that process
+    reports it (``RUSAGE_CHILDREN`` would also count the parent's pages it forked with)."""
+    code = (
+        "import resource, sys; from grok_interp.cli import main; main(sys.argv[1:]); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
             sys.executable,
-            "-m",
-            "grok_interp.cli",
+            "-c",
+            code,
             "train",
             "--epochs",
             str(epochs),
@@ -72,8 +76,8 @@ def peak_rss_mb(epochs: int) -> float:
             str(Path(tmp) / "run.pt"),
             "--quiet",
         ]
-        subprocess.run(cmd, check=True, capture_output=True)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return int(out.strip().splitlines()[-1]) / 1024
 
 
 def run_bench(
