@@ -80,6 +80,18 @@ def peak_rss_mb(epochs: int) -> float:
     return int(out.strip().splitlines()[-1]) / 1024
 
 
+def _batched_ratio(
+    spec: RunSpec, n: int, dev: torch.device, repeats: int, sync: Callable[[], None]
+) -> float:
+    """Throughput of n models in one batched step over n single-model steps."""
+    seeds = [RunSpec(task=spec.task, model=spec.model, train=spec.train, seed=s) for s in range(n)]
+    one = _loop(seeds[:1], "fast", dev)
+    many = _loop(seeds, "fast", dev)
+    return (
+        n * _time(lambda: one.step(10), repeats, sync) / _time(lambda: many.step(10), repeats, sync)
+    )
+
+
 def run_bench(
     device: str = "cpu",
     repeats: int = 10,

@@ -13,10 +13,10 @@ mkdir -p out/dense
 [ -f out/dense/mainline.pt ] || $G train --seed 0 --epochs 40000 $DENSE --out out/dense/mainline.pt
 $G progress out/dense/mainline.pt --out checkpoints/mainline.pt \
   --keep-every 1000 --sparse-after 16000 --sparse-every 4000
-[ -f out/dense/seed1.pt ] || $G train --seed 1 2 3 4 --epochs "${SEED_EPOCHS:-18000}" $DENSE \
+[ -f out/dense/seed1.pt ] || $G train --seed 1 2 3 4 --epochs "${SEED_EPOCHS:-15000}" $DENSE \
   --out "out/dense/seed{seed}.pt"
 for s in 1 2 3 4; do
-  $G progress "out/dense/seed$s.pt" --out "checkpoints/seed$s.pt" --keep-every 6000
+  $G progress "out/dense/seed$s.pt" --out "checkpoints/seed$s.pt" --keep-every 5000
 done
 for r in mainline seed1 seed2 seed3 seed4; do
   $G analyze "checkpoints/$r.pt" --out "analyses/$r" --no-figures > /dev/null
