@@ -44,12 +44,11 @@ class FourierNormsResult(Result):
 
     def table(self) -> pd.DataFrame:
         rel = self.norms[1:] / self.norms[1:].max()
-        rows: list[dict[str, object]] = [
-            {"k": k, "norm": float(self.norms[k]), "relative": float(rel[k - 1])}
-            for k in self.top()
+        rows = [
+            (str(k), f"{float(self.norms[k]):.4g}", f"{float(rel[k - 1]):.3f}") for k in self.top()
         ]
-        rows.append({"k": "Gini (k>=1)", "norm": self.gini, "relative": None})
-        return pd.DataFrame(rows)
+        rows.append(("Gini (k>=1)", f"{self.gini:.3f}", ""))
+        return pd.DataFrame(rows, columns=["k", "norm", "relative to largest"])
 
     def figure(self) -> go.Figure:
         ks = list(range(1, len(self.norms)))
