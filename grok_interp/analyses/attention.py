@@ -181,11 +181,12 @@ def attention_heads(
     )
     assert data.pattern is not None
     p, attn = task.p, model.blocks[0].attn
-    W_E, W_pos = model.W_E.detach().double(), model.W_pos.detach().double()
+    wt = {n: t.detach().cpu().double() for n, t in attn.named_parameters()}
+    W_E, W_pos = model.W_E.detach().cpu().double(), model.W_pos.detach().cpu().double()
     d_head = model.cfg.d_head
     x_eq = W_E[task.eq_token] + W_pos[-1]
-    q = torch.einsum("d,hde->he", x_eq, attn.W_Q.double()) + attn.b_Q.double()
-    lookup = torch.einsum("ad,hde,he->ha", W_E[:p], attn.W_K.double(), q) / math.sqrt(d_head)
+    q = torch.einsum("d,hde->he", x_eq, wt["W_Q"]) + wt["b_Q"]
+    lookup = torch.einsum("ad,hde,he->ha", W_E[:p], wt["W_K"], q) / math.sqrt(d_head)
     a = torch.arange(p, dtype=torch.float64)
     heads, score_norms, ov_norms, patterns = [], [], [], []
     sig_x, sig_y, sig_fit = [], [], []
@@ -211,8 +212,8 @@ def attention_heads(
             rest = replaced[:, j, 0] + replaced[:, j, 1]  # 1 - (attention = -> =)
             replaced[:, j, 0] = rest * (icpt + slope * x)
             replaced[:, j, 1] = rest * (1 - icpt - slope * x)
-        ov = (W_E[:p] + W_pos[data.a_pos]) @ attn.W_V[j].double() + attn.b_V[j].double()
-        ov_norms.append(fourier.freq_norms(fourier.dft(ov @ attn.W_O[j].double(), 0)))
+        ov = (W_E[:p] + W_pos[data.a_pos]) @ wt["W_V"][j] + wt["b_V"][j]
+        ov_norms.append(fourier.freq_norms(fourier.dft(ov @ wt["W_O"][j], 0)))
         heads.append(
             Head(
                 head=j,
@@ -235,7 +236,8 @@ def attention_heads(
         pooled = float(fve(torch.cat(sig_y), torch.cat(sig_fit)))
         with torch.no_grad():
             hook = ("blocks.0.attn.hook_pattern", set_pattern_last(replaced.float()))
-            logits = model.run_with_hooks(task.tokens(), fwd_hooks=[hook])[:, -1]
+            tokens = task.tokens().to(model.cfg.device)
+            logits = model.run_with_hooks(tokens, fwd_hooks=[hook])[:, -1].cpu()
         loss_lin = loss_acc(logits, data.labels)[0]
     else:
         pooled = loss_lin = float("nan")
