@@ -28,12 +28,15 @@ def test_checkpoints_fit_the_budget():
     assert total < 40 * 2**20
 
 
-@pytest.mark.skipif(not (ROOT / "checkpoints" / "mainline.pt").exists(), reason="not shipped")
-def test_mainline_story():
+RUNS = sorted((ROOT / "checkpoints").glob("*.pt"))
+
+
+@pytest.mark.parametrize("path", RUNS, ids=[p.stem for p in RUNS])
+def test_grokking_story(path):
     """Nanda et al. Section 5.2, in order: excluded loss rises while test loss stays flat
     (circuit formation), restricted loss falls before test loss, Gini rises and the weight
     norm drops in cleanup."""
-    run = load_run(ROOT / "checkpoints" / "mainline.pt")
+    run = load_run(path)
     pr = run.progress
     mem_end, cleanup, end = (int(b) for b in pr["phases"])
     at = {int(e): i for i, e in enumerate(pr["epoch"])}
