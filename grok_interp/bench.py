@@ -58,11 +58,12 @@ def step_flops(
 
 
 def peak_rss_mb(epochs: int) -> float:
-    """Peak RSS of ``grok-interp train`` on the mainline in a fresh process, as that process
-    reports it (``RUSAGE_CHILDREN`` would also count the parent's pages it forked with)."""
+    """Peak RSS of ``grok-interp train`` on the mainline in a fresh process: its VmHWM,
+    which starts afresh at exec (getrusage's maxrss keeps the high-water mark of the
+    parent's pages the child was forked with)."""
     code = (
-        "import resource, sys; from grok_interp.cli import main; main(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "import re, sys; from grok_interp.cli import main; main(sys.argv[1:]); "
+        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
     )
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
@@ -114,11 +115,11 @@ def run_bench(
     out["plain_epochs_per_s"] = 1 / plain
     out["fast_epochs_per_s"] = 1 / fast
     out["fast_vs_plain"] = plain / fast
-    seeds = [
-        RunSpec(task=task, model=spec.model, train=spec.train, seed=s) for s in range(n_models)
-    ]
-    batched = _time(stepper(_loop(seeds, "fast", dev)), repeats, sync)
-    out[f"batched_{n_models}_vs_sequential"] = n_models * fast / batched
+    out[f"batched_{n_models}_vs_sequential"] = _batched_ratio(spec, n_models, dev, repeats, sync)
+    small = RunSpec(task=Task(p=31), model=preset("small"), train=TrainConfig(frac_train=0.6))
+    out[f"batched_{n_models}_vs_sequential_small"] = _batched_ratio(
+        small, n_models, dev, repeats, sync
+    )
     m = spec.model
     n_train = len(new_run(spec).train_idx)
     flops = step_flops(task, n_train, m.d_model, m.d_mlp, m.n_heads, m.d_head)
