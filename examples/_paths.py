@@ -15,3 +15,13 @@ def load_progress(path):
     if not run.progress:
         raise SystemExit(f"{path} has no progress measures: run grok-interp progress on it")
     return run, [int(k) for k in run.progress["key_freqs"]]
+
+
+def parser(doc, source="--checkpoint"):
+    """The figure scripts' common arguments: the output folder and the model to read."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("out")
+    ap.add_argument(source, default=str(MAINLINE), help="Run file or checkpoint")
+    return ap

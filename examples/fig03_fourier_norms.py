@@ -3,9 +3,7 @@
 python examples/fig03_fourier_norms.py OUT [--checkpoint RUN_OR_CHECKPOINT]
 """
 
-import argparse
-
-from _paths import MAINLINE
+from _paths import parser
 from plotly.subplots import make_subplots
 
 from grok_interp import load_model
@@ -15,9 +13,7 @@ from grok_interp.plots import write
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out")
-    ap.add_argument("--checkpoint", default=str(MAINLINE))
+    ap = parser(__doc__)
     args = ap.parse_args(argv)
     model, task = load_model(args.checkpoint)
     w_e, w_l = embedding_fourier(model, task), neuron_logit_map(model, task).fourier

@@ -4,9 +4,7 @@ the logits in the 2D Fourier basis (norm over c).
     python examples/fig04_periodicity.py OUT [--checkpoint C] [--head 0] [--neuron 0]
 """
 
-import argparse
-
-from _paths import MAINLINE
+from _paths import parser
 
 from grok_interp import load_model
 from grok_interp.analyses.common import gather
@@ -14,9 +12,7 @@ from grok_interp.plots import periodicity, write
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out")
-    ap.add_argument("--checkpoint", default=str(MAINLINE))
+    ap = parser(__doc__)
     ap.add_argument("--head", type=int, default=0)
     ap.add_argument("--neuron", type=int, default=0)
     args = ap.parse_args(argv)

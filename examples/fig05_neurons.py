@@ -4,18 +4,14 @@ one frequency cluster in the Fourier basis (right).
     python examples/fig05_neurons.py OUT [--checkpoint C] [--cluster K]
 """
 
-import argparse
-
-from _paths import MAINLINE
+from _paths import parser
 
 from grok_interp.plots import write
 from grok_interp.report import analyze
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out")
-    ap.add_argument("--checkpoint", default=str(MAINLINE))
+    ap = parser(__doc__)
     ap.add_argument("--cluster", type=int, default=None, help="frequency of the heatmap")
     args = ap.parse_args(argv)
     neurons = analyze(args.checkpoint).results["neurons"]

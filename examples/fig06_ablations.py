@@ -4,18 +4,14 @@ excluded, neurons replaced by fits, W_L directions, skip connections, heads).
     python examples/fig06_ablations.py OUT [--checkpoint C]
 """
 
-import argparse
-
-from _paths import MAINLINE
+from _paths import parser
 
 from grok_interp.plots import write
 from grok_interp.report import analyze
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out")
-    ap.add_argument("--checkpoint", default=str(MAINLINE))
+    ap = parser(__doc__)
     args = ap.parse_args(argv)
     abl = analyze(args.checkpoint).results["ablations"]
     print(abl.table().to_string(index=False))

@@ -5,19 +5,15 @@ squared weights. Reads the measures stored by ``grok-interp progress``.
     python examples/fig07_progress.py OUT [--run checkpoints/mainline.pt]
 """
 
-import argparse
-
 import pandas as pd
-from _paths import MAINLINE, load_progress
+from _paths import load_progress, parser
 
 from grok_interp.analyses.progress import phases, progress_figure
 from grok_interp.plots import write
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out")
-    ap.add_argument("--run", default=str(MAINLINE))
+    ap = parser(__doc__, "--run")
     args = ap.parse_args(argv)
     run, keys = load_progress(args.run)
     frame = pd.DataFrame(

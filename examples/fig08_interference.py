@@ -3,9 +3,7 @@
 python examples/fig08_interference.py OUT [--checkpoint C | --keys 14 35 41 42 52]
 """
 
-import argparse
-
-from _paths import MAINLINE
+from _paths import parser
 
 from grok_interp import load_model
 from grok_interp.analyses.logits import neuron_logit_map
@@ -13,9 +11,7 @@ from grok_interp.plots import interference, write
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out")
-    ap.add_argument("--checkpoint", default=str(MAINLINE))
+    ap = parser(__doc__)
     ap.add_argument("--keys", type=int, nargs="+", default=None, help="skip the checkpoint")
     ap.add_argument("--p", type=int, default=113)
     args = ap.parse_args(argv)

@@ -4,18 +4,14 @@ circuit (11) in the Fourier basis; prints Table 2 (pattern fits) beside the pape
     python examples/fig09_11_attention.py OUT [--checkpoint C]
 """
 
-import argparse
-
-from _paths import MAINLINE
+from _paths import parser
 
 from grok_interp.plots import write
 from grok_interp.report import analyze
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out")
-    ap.add_argument("--checkpoint", default=str(MAINLINE))
+    ap = parser(__doc__)
     args = ap.parse_args(argv)
     att = analyze(args.checkpoint).results["attention"]
     print(att.table().to_string(index=False))

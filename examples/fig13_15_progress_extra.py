@@ -4,17 +4,13 @@ logits, and the excluded loss of each key frequency over training.
     python examples/fig13_15_progress_extra.py OUT [--run checkpoints/mainline.pt]
 """
 
-import argparse
-
-from _paths import MAINLINE, load_progress
+from _paths import load_progress, parser
 
 from grok_interp.plots import progress_extra, write
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out")
-    ap.add_argument("--run", default=str(MAINLINE))
+    ap = parser(__doc__, "--run")
     args = ap.parse_args(argv)
     run, keys = load_progress(args.run)
     return write(progress_extra(run.progress, keys), args.out, "fig13_15_progress_extra")
