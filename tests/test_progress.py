@@ -62,15 +62,14 @@ def test_phase_rule_on_constructed_curves():
     test = np.where(
         epoch < 8000, 20.0, np.where(epoch < 12000, 20 * 10 ** (-(epoch - 8000) / 500), 1e-7)
     )
-    excluded = np.where(epoch < 1500, 1 - epoch / 1500, (epoch - 1500) / 1000)
-    bounds = phases(pd.DataFrame({"epoch": epoch, "test_loss": test, "excluded_loss": excluded}))
+    train = np.maximum(10 ** (-epoch / 200), 1e-7)  # falls 10x per 200 epochs to a floor
+    frame = pd.DataFrame({"epoch": epoch, "test_loss": test, "train_loss": train})
     # log10 test loss falls from 1.301 to -7 (range 8.301): 10% down is reached when
     # (e - 8000) / 500 >= 0.830 -> e >= 8415 -> 8500 on the grid; 90% down when
-    # (e - 8000) / 500 >= 7.471 -> e >= 11736 -> 11800. Excluded loss is lowest at 1500.
-    assert bounds == (1500, 8500, 11800)
-    flat = pd.DataFrame(
-        {"epoch": epoch, "test_loss": np.full(len(epoch), 3.0), "excluded_loss": excluded}
-    )
+    # (e - 8000) / 500 >= 7.471 -> e >= 11736 -> 11800. The train loss is 1e-7 at cleanup
+    # start and first within 2x of it where 10^(-e/200) <= 2e-7: e >= 1340 -> 1400.
+    assert phases(frame) == (1400, 8500, 11800)
+    flat = frame.assign(test_loss=3.0)
     assert phases(flat) is None
 
 
