@@ -30,7 +30,15 @@ from grok_interp.analyses.logits import (
     read_off_directions,
 )
 from grok_interp.analyses.neurons import NeuronsResult, neuron_fits
-from grok_interp.runs import Run, is_run_dict, load_model, load_run, read_checkpoint
+from grok_interp.foreign import model_from_foreign
+from grok_interp.runs import (
+    CheckpointError,
+    Run,
+    is_run_dict,
+    model_from_run,
+    read_checkpoint,
+    run_from_checkpoint,
+)
 from grok_interp.tasks import Task
 
 PAPER_TABLE5 = {
@@ -157,15 +165,19 @@ def _task_from_model(model: HookedTransformer) -> Task:
 def _resolve(
     source: str | Path | Run | HookedTransformer, task: Task | None, step: int | None
 ) -> tuple[HookedTransformer, Task, Run | None, str]:
+    """The model, task and Run (if any) behind ``source``, reading a file once."""
     if isinstance(source, HookedTransformer):
         return source, task or _task_from_model(source), None, "a HookedTransformer"
-    if isinstance(source, Run):
-        run: Run | None = source
-    else:
-        run = load_run(source) if is_run_dict(read_checkpoint(source)) else None
-    model, found = load_model(run or source, step, task=task)
-    name = str(source) if not isinstance(source, Run) else "a Run"
-    return model, task or found, run, name
+    run, name = (source, "a Run") if isinstance(source, Run) else (None, str(source))
+    if run is None:
+        obj = read_checkpoint(source)  # type: ignore[arg-type]
+        if not is_run_dict(obj):
+            if step is not None:
+                raise CheckpointError(f"{source} is a foreign checkpoint: it has no snapshots")
+            model, found = model_from_foreign(obj, name, task=task)
+            return model, task or found, None, name
+        run = run_from_checkpoint(obj, name)
+    return model_from_run(run, step), task or run.task, run, name
 
 
 def analyze(

@@ -201,7 +201,11 @@ def is_run_dict(obj: Any) -> bool:
 
 
 def load_run(path: str | Path) -> Run:
-    obj = read_checkpoint(path)
+    return run_from_checkpoint(read_checkpoint(path), path)
+
+
+def run_from_checkpoint(obj: Any, path: str | Path) -> Run:
+    """The Run in an object already read by :func:`read_checkpoint`."""
     if not is_run_dict(obj):
         raise CheckpointError(
             f"{path} is not a grok_interp Run file; use load_model() for foreign checkpoints"
@@ -257,7 +261,7 @@ def load_model(
         return model_from_run(source, step, device), source.task
     obj = read_checkpoint(source)
     if is_run_dict(obj):
-        run = load_run(source)
+        run = run_from_checkpoint(obj, source)
         return model_from_run(run, step, device), run.task
     from grok_interp.foreign import model_from_foreign
 
