@@ -278,7 +278,9 @@ class _Loop:
 
 
 def cross_entropy64(logits: Tensor, labels: Tensor) -> Tensor:
-    """Mean cross-entropy per model, in float64: (model, batch, vocab) -> (model,)."""
+    """Mean cross-entropy over the batch axis, in float64: (..., batch, vocab) -> (...).
+
+    ``labels`` has the logits' shape without the vocabulary axis."""
     flat = logits.double().reshape(-1, logits.shape[-1])
     per = F.cross_entropy(flat, labels.reshape(-1), reduction="none")
     return per.reshape(labels.shape).mean(-1)

@@ -27,6 +27,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from grok_interp.tasks import Task
+from grok_interp.training import cross_entropy64
 
 
 class AnalysisError(ValueError):
@@ -168,10 +169,9 @@ def fve(y: Tensor, fit: Tensor, dim: int | tuple[int, ...] | None = None) -> Ten
 
 
 def loss_acc(logits: Tensor, labels: Tensor) -> tuple[float, float]:
-    """Float64 cross-entropy and accuracy of last-position logits."""
-    lg = logits.double()
-    loss = torch.nn.functional.cross_entropy(lg, labels).item()
-    return loss, (lg.argmax(-1) == labels).double().mean().item()
+    """Float64 cross-entropy and accuracy of last-position logits (pairs, p)."""
+    loss = cross_entropy64(logits, labels).item()
+    return loss, (logits.argmax(-1) == labels).double().mean().item()
 
 
 def sci(x: float) -> str:

@@ -37,10 +37,11 @@ from transformer_lens import HookedTransformer
 
 from grok_interp import fast, fourier
 from grok_interp.analyses.ablations import keep_key_blocks
-from grok_interp.analyses.common import Result
+from grok_interp.analyses.common import Result, loss_acc
 from grok_interp.analyses.logits import select_key_freqs, wl_coeffs
 from grok_interp.runs import Run, StateDict, load_params, model_from_run
 from grok_interp.tasks import Task
+from grok_interp.training import cross_entropy64
 
 PAPER_PHASES = (1400, 9400, 14000)
 
@@ -59,12 +60,6 @@ class _Waves:
         self.sq = p * p / 2  # |cos(w_k(a+b))|^2 over the grid, k != 0 (odd p)
 
 
-def _ce(logits: Tensor, labels: Tensor) -> Tensor:
-    """Cross-entropy over the last two axes' batch: (..., n, p) -> (...)."""
-    logp = logits.log_softmax(-1)
-    return -logp.gather(-1, labels.expand(*logits.shape[:-1]).unsqueeze(-1)).squeeze(-1).mean(-1)
-
-
 def measures_from_logits(
     logits: Tensor, labels: Tensor, train_idx: Tensor, test_idx: Tensor, keys: list[int],
     waves: _Waves,
@@ -75,20 +70,18 @@ def measures_from_logits(
     lg = lg - lg.mean(-1, keepdim=True)  # softmax-invariant; makes alpha_k a projection
     out: dict[str, float] = {}
     for name, idx in (("train", train_idx), ("test", test_idx)):
-        out[f"{name}_loss"] = float(_ce(lg[idx], labels[idx]))
-        out[f"{name}_acc"] = float((lg[idx].argmax(-1) == labels[idx]).double().mean())
+        out[f"{name}_loss"], out[f"{name}_acc"] = loss_acc(lg[idx], labels[idx])
     restricted = keep_key_blocks(lg, p, keys)
-    out["restricted_loss"] = float(_ce(restricted, labels))
-    out["restricted_acc"] = float((restricted.argmax(-1) == labels).double().mean())
+    out["restricted_loss"], out["restricted_acc"] = loss_acc(restricted, labels)
     c_cos = waves.cos_s.T @ lg / waves.sq  # (K, p): coefficient on cos(w_k(a+b)) per c
     c_sin = waves.sin_s.T @ lg / waves.sq
-    tr = lg[train_idx]
+    tr, tr_labels = lg[train_idx], labels[train_idx]
     # excluded logits for every single frequency at once: (K, n_train, p)
     drop = waves.cos_s[train_idx].T[:, :, None] * c_cos[:, None, :]
     drop = drop + waves.sin_s[train_idx].T[:, :, None] * c_sin[:, None, :]
-    single = _ce(tr[None] - drop, labels[train_idx])
+    single = cross_entropy64(tr[None] - drop, tr_labels.expand(len(drop), -1))
     ki = torch.tensor(keys) - 1
-    out["excluded_loss"] = float(_ce(tr - drop[ki].sum(0), labels[train_idx]))
+    out["excluded_loss"] = float(cross_entropy64(tr - drop[ki].sum(0), tr_labels))
     out["excluded_loss_max_any"] = float(single.max())
     for k in keys:
         out[f"excluded_loss_{k}"] = float(single[k - 1])
