@@ -139,17 +139,14 @@ def train_many(
 
 
 def _check_compatible(runs: Sequence[Run]) -> None:
-    first = runs[0]
-    for r in runs[1:]:
+    def key(x: Run) -> tuple[object, ...]:
+        return (x.task, x.model, len(x.train_idx), x.train.epochs, x.epoch)
 
-        def key(x: Run) -> tuple[object, ...]:
-            return (x.task, x.model, len(x.train_idx), x.train.epochs, x.epoch)
-
-        if key(r) != key(first):
-            raise ValueError(
-                "train_many needs runs of one task, model shape, training-set size, epoch "
-                "count and starting epoch; train the others separately"
-            )
+    if any(key(r) != key(runs[0]) for r in runs[1:]):
+        raise ValueError(
+            "train_many needs runs of one task, model shape, training-set size, epoch "
+            "count and starting epoch; train the others separately"
+        )
 
 
 class _Loop:
@@ -170,6 +167,10 @@ class _Loop:
         idx = torch.stack([m.run.train_idx for m in members]).to(device)
         self.tokens = self.all_tokens[idx]  # (model, batch, pos)
         self.labels = self.all_labels[idx]
+        self.splits = [
+            (("train", m.run.train_idx.to(device)), ("test", m.run.test_idx.to(device)))
+            for m in members
+        ]
         self.fast = self._use_fast(step)
 
     def _use_fast(self, step: StepKind) -> bool:
@@ -219,12 +220,11 @@ class _Loop:
         n = len(self.members)
         logits = self.logits(self.all_tokens.expand(n, -1, -1), train=False)
         out = []
-        for m, lg in zip(self.members, logits, strict=False):
+        for m, lg, splits in zip(self.members, logits, self.splits, strict=True):
             run = m.run
             row = {"epoch": float(epoch)}
-            for name, idx in (("train", run.train_idx), ("test", run.test_idx)):
-                lab = self.all_labels[idx.to(lg.device)]
-                sel = lg[idx.to(lg.device)]
+            for name, idx in splits:
+                lab, sel = self.all_labels[idx], lg[idx]
                 row[f"{name}_loss"] = cross_entropy64(sel[None], lab[None]).item()
                 row[f"{name}_acc"] = (sel.argmax(-1) == lab).double().mean().item()
             for cb in self.callbacks:

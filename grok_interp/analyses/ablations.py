@@ -47,7 +47,7 @@ from grok_interp.analyses.common import (
     sci,
 )
 from grok_interp.analyses.logits import _check_keys, wave, wl_coeffs
-from grok_interp.analyses.neurons import FVE_THRESHOLD, NeuronsResult, fitted_activations
+from grok_interp.analyses.neurons import NeuronsResult, fitted_activations
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, replace_last, store
 from grok_interp.tasks import Task
 
@@ -210,14 +210,3 @@ def ablations(
             )
         )
     return AblationsResult(rows=tuple(rows))
-
-
-__all__ = [
-    "AblationsResult",
-    "Ablation",
-    "ablations",
-    "remove_sum_waves",
-    "keep_key_blocks",
-    "logit_ablations",
-    "FVE_THRESHOLD",
-]

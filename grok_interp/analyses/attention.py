@@ -277,9 +277,9 @@ def attention_view(model: HookedTransformer, task: Task, a: int, b: int) -> Any:
     require(
         0 <= a < task.p and 0 <= b < task.p, "attention view", f"a, b must lie in 0..{task.p - 1}"
     )
-    row = task.tokens()[a * task.p + b if task.full_grid else 0]
-    if not task.full_grid:
-        row = task.tokens()[(task.pairs() == torch.tensor([a, b])).all(1)][0]
+    found = (task.pairs() == torch.tensor([a, b])).all(1)
+    require(bool(found.any()), "attention view", f"({a}, {b}) is not an input of {task.op}")
+    row = task.tokens()[found][0]
     _, cache = model.run_with_cache(row[None].to(model.cfg.device))
     names = {task.p: "=" if task.n_ctx == 3 else "o", task.eq_token: "="}
     tokens = [names.get(int(t), str(int(t))) for t in row]

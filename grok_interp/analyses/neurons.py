@@ -35,7 +35,7 @@ from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
 from grok_interp.analyses.common import ModelData, Result, gather
-from grok_interp.analyses.logits import _check_keys, wl_coeffs
+from grok_interp.analyses.logits import _check_keys, wave, wl_coeffs
 from grok_interp.tasks import Task
 
 FVE_THRESHOLD = 0.85
@@ -219,8 +219,6 @@ def fitted_activations(
 ) -> Float[Tensor, "pairs d_mlp"]:
     """Each neuron's fit on its best frequency: the 3x3 Fourier block, or with
     ``restricted`` only the constant and cos/sin(w_k(a+b)) (Section 4.4)."""
-    from grok_interp.analyses.logits import wave
-
     grid = post.double().reshape(p, p, -1)
     out = torch.empty_like(grid)
     b = fourier.basis(p, torch.float64)
