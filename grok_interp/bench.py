@@ -39,9 +39,11 @@ def _time(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> f
     return statistics.median(times)
 
 
-def _loop(specs: list[RunSpec], step: str, device: torch.device) -> _Loop:
+def _loop(
+    specs: list[RunSpec], step: str, device: torch.device, stack: int | None = None
+) -> _Loop:
     members = [_member(new_run(s), None, device) for s in specs]
-    return _Loop(members, device, step, ())  # type: ignore[arg-type]
+    return _Loop(members, device, step, (), stack)  # type: ignore[arg-type]
 
 
 def matmul_peak(device: torch.device, sync: Callable[[], None], n: int = 2048) -> float:
@@ -51,7 +53,7 @@ def matmul_peak(device: torch.device, sync: Callable[[], None], n: int = 2048) -
 
 def step_flops(
     task: Task, n_train: int, d_model: int, d_mlp: int, n_heads: int, d_head: int
-) -> float:
+) -> int:
     """Matmul FLOPs of one fast step: forward (2 per MAC) and backward (twice forward)."""
     per_example = d_model * d_mlp * 2 + d_model * task.d_vocab_out + n_heads * d_head * d_model
     return 3 * 2 * n_train * per_example
@@ -82,12 +84,18 @@ def peak_rss_mb(epochs: int) -> float:
 
 
 def _batched_ratio(
-    spec: RunSpec, n: int, dev: torch.device, repeats: int, sync: Callable[[], None]
+    spec: RunSpec,
+    n: int,
+    dev: torch.device,
+    repeats: int,
+    sync: Callable[[], None],
+    stack: int | None = None,
 ) -> float:
-    """Throughput of n models in one batched step over n single-model steps."""
+    """Throughput of n models trained in one loop (``stack`` per batched forward; default
+    :func:`~grok_interp.training.default_stack`) over n single-model steps."""
     seeds = [RunSpec(task=spec.task, model=spec.model, train=spec.train, seed=s) for s in range(n)]
     one = _loop(seeds[:1], "fast", dev)
-    many = _loop(seeds, "fast", dev)
+    many = _loop(seeds, "fast", dev, stack)
     return (
         n * _time(lambda: one.step(10), repeats, sync) / _time(lambda: many.step(10), repeats, sync)
     )
@@ -113,6 +121,9 @@ def run_bench(
     out["fast_epochs_per_s"] = 1 / fast
     out["fast_vs_plain"] = plain / fast
     out[f"batched_{n_models}_vs_sequential"] = _batched_ratio(spec, n_models, dev, repeats, sync)
+    out[f"batched_{n_models}_one_stack_vs_sequential"] = _batched_ratio(
+        spec, n_models, dev, repeats, sync, stack=n_models
+    )
     small = RunSpec(task=Task(p=31), model=preset("small"), train=TrainConfig(frac_train=0.6))
     out[f"batched_{n_models}_vs_sequential_small"] = _batched_ratio(
         small, n_models, dev, repeats, sync

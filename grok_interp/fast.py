@@ -93,7 +93,8 @@ def last_logits(
     """Logits at the last position of stacked one-layer models (module docstring)."""
     mlp_in = residual_mid(params, tokens)
     pre = _affine(mlp_in, params["blocks.0.mlp.W_in"], params["blocks.0.mlp.b_in"])
-    post = F.relu(pre) if act_fn == "relu" else F.gelu(pre)
+    # in place: the GEMM's output is not needed by its own backward
+    post = F.relu(pre, inplace=True) if act_fn == "relu" else F.gelu(pre)
     if dropout > 0:
         post = post * _dropout_mask(post, dropout, generators)
     resid = mlp_in + _affine(post, params["blocks.0.mlp.W_out"], params["blocks.0.mlp.b_out"])
@@ -101,9 +102,10 @@ def last_logits(
 
 
 def _affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    """``x @ w + b`` per model; one model takes the (faster) 2-D GEMM path."""
+    """``x @ w + b`` per model; one model takes the (faster) 2-D GEMM path. (``squeeze``,
+    not ``x[0]``: the backward of a select allocates and fills the whole stacked input.)"""
     if x.shape[0] == 1:
-        return torch.addmm(b[0], x[0], w[0]).unsqueeze(0)
+        return torch.addmm(b.squeeze(0), x.squeeze(0), w.squeeze(0)).unsqueeze(0)
     return torch.baddbmm(b.unsqueeze(1), x, w)
 
 
@@ -135,8 +137,8 @@ def residual_mid(
     weights = pattern.transpose(2, 3).reshape(-1, n_ctx)
     z = _WeightedGather.apply(v.reshape(-1, d_head), bags.reshape(-1, n_ctx), weights)
     z = z.reshape(n_models, batch, n_heads * d_head)
-    attn = torch.bmm(z, params["blocks.0.attn.W_O"].reshape(n_models, n_heads * d_head, d_model))
-    return x_last[:, None, :] + attn + params["blocks.0.attn.b_O"][:, None, :]
+    W_O = params["blocks.0.attn.W_O"].reshape(n_models, n_heads * d_head, d_model)
+    return x_last[:, None, :] + _affine(z, W_O, params["blocks.0.attn.b_O"])
 
 
 class _WeightedGather(torch.autograd.Function):

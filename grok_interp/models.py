@@ -10,6 +10,8 @@ biases train. ``n_ctx``, ``d_vocab`` and ``d_vocab_out`` follow the task.
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -83,7 +85,10 @@ def build_model(
     spec: ModelPreset, task: Task, *, seed: int = 0, device: str | torch.device = "cpu"
 ) -> HookedTransformer:
     """A freshly initialised HookedTransformer; seeded without touching the global RNG."""
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        # transformer-lens 3.x warns on every HookedTransformer that 4.0 removes it; the
+        # dependency is pinned below 4, so the warning says nothing a user can act on.
+        warnings.filterwarnings("ignore", "HookedTransformer is deprecated", DeprecationWarning)
         torch.manual_seed(seed)
         model = HookedTransformer(to_config(spec, task, device), move_to_device=True)
     if spec.frozen_biases:

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from grok_interp.models import preset
+from grok_interp.models import build_model, preset
 from grok_interp.runs import TrainConfig, load_run
 from grok_interp.tasks import Task
-from grok_interp.training import RunSpec, train, train_many
+from grok_interp.training import RunSpec, default_stack, train, train_many
 
 from .conftest import TINY
 
@@ -70,6 +70,25 @@ def test_batched_matches_sequential():
             run.history["train_loss"], alone.history["train_loss"], rtol=1e-3
         )
         assert torch.equal(run.train_idx, alone.train_idx)
+
+
+def test_stack_groups_do_not_change_results():
+    specs = [_spec(seed=s, epochs=40) for s in range(3)]
+    one_stack = train_many(specs, progress=False)
+    for stack in (1, 2):
+        grouped = train_many(specs, progress=False, stack=stack)
+        for a, b in zip(one_stack, grouped, strict=True):
+            np.testing.assert_allclose(a.history["train_loss"], b.history["train_loss"], rtol=1e-4)
+            torch.testing.assert_close(a.weights, b.weights, rtol=1e-3, atol=1e-5)
+
+
+def test_default_stack():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    tiny = build_model(TINY, Task(p=11)).cfg
+    main = build_model(preset("mainline"), Task(p=113)).cfg
+    assert default_stack(tiny, 60, cpu) >= 5  # small models stack on the CPU
+    assert default_stack(main, 3830, cpu) == 1  # the mainline runs one model per forward
+    assert default_stack(main, 3830, cuda) >= 5
 
 
 def test_batched_needs_same_shapes():
