@@ -9,14 +9,9 @@ import argparse
 
 import numpy as np
 import plotly.graph_objects as go
-from sweep import add_sweep_args, sweep
+from sweep import add_sweep_args, first_epoch, summary, sweep
 
 from grok_interp.plots import loss_curves, write
-
-
-def first_below(history, key, level=1e-6):
-    hit = np.nonzero(np.array(history[key]) < level)[0]
-    return history["epoch"][hit[0]] if len(hit) else float("nan")
 
 
 def main(argv=None):
@@ -35,10 +30,14 @@ def main(argv=None):
     )
     fig = go.Figure()
     for key in ("train_loss", "test_loss"):
-        ys = [np.nanmean([first_below(r.history, key) for r in rs]) for rs in runs.values()]
+        hits = [
+            [first_epoch(r.history, key, lambda v: v < 1e-6) for r in rs] for rs in runs.values()
+        ]
+        ys = [np.nan if np.isnan(h).all() else np.nanmean(h) for h in hits]  # nan: never
         fig.add_trace(go.Scatter(x=args.fractions, y=ys, name=key, mode="lines+markers"))
     fig.update_layout(title="Epochs until loss < 1e-6 (Figure 21)", xaxis_title="fraction")
-    return paths + write(fig, args.out, "fig21_epochs_to_1e-6")
+    paths += write(fig, args.out, "fig21_epochs_to_1e-6")
+    return paths + summary(runs, args.out, "fig20_21_fraction_sweep")
 
 
 if __name__ == "__main__":

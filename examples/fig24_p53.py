@@ -6,7 +6,7 @@ for a laptop CPU; the paper trains 40k (--epochs 40000 --seeds 5).
 
 import argparse
 
-from sweep import add_sweep_args, sweep
+from sweep import add_sweep_args, summary, sweep
 
 from grok_interp.plots import loss_curves, write
 
@@ -24,7 +24,7 @@ def main(argv=None):
     flat = [r for rs in runs.values() for r in rs]
     names = [f"{n} seed {r.seed}" for n, rs in runs.items() for r in rs]
     fig = loss_curves(flat, names, f"p = {args.p}: weight decay 5 vs 1 (Figure 24)")
-    return write(fig, args.out, "fig24_p53")
+    return write(fig, args.out, "fig24_p53") + summary(runs, args.out, "fig24_p53")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ laptop CPU (--epochs 40000 for the paper's scale).
 import argparse
 
 import plotly.graph_objects as go
-from sweep import add_sweep_args, sweep
+from sweep import add_sweep_args, summary, sweep
 
 from grok_interp.analyses.progress import progress_measures
 from grok_interp.plots import write
@@ -18,7 +18,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     add_sweep_args(ap, epochs=3000, seeds=1)
     args = ap.parse_args(argv)
-    (run,) = sweep({"no wd": {"weight_decay": 0.0}}, p=args.p, epochs=args.epochs, seeds=1)["no wd"]
+    runs = sweep({"no wd": {"weight_decay": 0.0}}, p=args.p, epochs=args.epochs, seeds=1)
+    (run,) = runs["no wd"]
     frame = progress_measures(run, steps=sorted(run.snapshots)).frame
     fig = go.Figure()
     for col in ("train_loss", "test_loss"):
@@ -31,7 +32,9 @@ def main(argv=None):
     fig.update_layout(
         title="No weight decay: no grokking (Figure 26)", yaxis_type="log", xaxis_title="epoch"
     )
-    return write(fig, args.out, "fig26_no_weight_decay")
+    return write(fig, args.out, "fig26_no_weight_decay") + summary(
+        runs, args.out, "fig26_no_weight_decay"
+    )
 
 
 if __name__ == "__main__":

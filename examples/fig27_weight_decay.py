@@ -6,7 +6,7 @@ train together in one batch. Default epochs are short for a laptop CPU (--epochs
 
 import argparse
 
-from sweep import add_sweep_args, sweep
+from sweep import add_sweep_args, summary, sweep
 
 from grok_interp.plots import loss_curves, write
 
@@ -24,10 +24,9 @@ def main(argv=None):
     )
     flat = [r for rs in runs.values() for r in rs]
     names = [f"{n} seed {r.seed}" for n, rs in runs.items() for r in rs]
-    return write(
-        loss_curves(flat, names, "Time to grok by weight decay (Figure 27)"),
-        args.out,
-        "fig27_weight_decay",
+    fig = loss_curves(flat, names, "Time to grok by weight decay (Figure 27)")
+    return write(fig, args.out, "fig27_weight_decay") + summary(
+        runs, args.out, "fig27_weight_decay"
     )
 
 

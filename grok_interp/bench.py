@@ -39,9 +39,7 @@ def _time(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> f
     return statistics.median(times)
 
 
-def _loop(
-    specs: list[RunSpec], step: str, device: torch.device, stack: int | None = None
-) -> _Loop:
+def _loop(specs: list[RunSpec], step: str, device: torch.device, stack: int | None = None) -> _Loop:
     members = [_member(new_run(s), None, device) for s in specs]
     return _Loop(members, device, step, (), stack)  # type: ignore[arg-type]
 

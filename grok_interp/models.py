@@ -11,7 +11,6 @@ biases train. ``n_ctx``, ``d_vocab`` and ``d_vocab_out`` follow the task.
 from __future__ import annotations
 
 import warnings
-
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 

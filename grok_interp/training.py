@@ -15,8 +15,9 @@ MB. A mainline step (3,830 x 512 activations, 7.8 MB) already runs its GEMMs nea
 matmul peak of a 2-core CPU, and stacking five makes every elementwise pass
 (ReLU, its backward, the gathers) stream 39 MB out of cache: measured 0.74-0.94x the
 throughput of running them one by one. Small models (p = 31) do gain from stacking
-(1.6x for five); ``grok-interp bench`` prints both. Each model has its own ``torch.optim.AdamW`` and dropout generator,
-so every run's state saves and resumes on its own.
+(1.6x for five); ``grok-interp bench`` prints both. Each model has its own
+``torch.optim.AdamW`` and dropout generator, so every run's state saves and resumes on
+its own.
 
 Determinism: initialisation, split and dropout derive from the run's seed through
 private generators; the global RNG is untouched. A run saved mid-way and resumed ends

@@ -67,3 +67,8 @@ def test_seed_figure(tiny_run, tmp_path):
 def test_sweeps(name, tmp_path):
     paths = _main(name)([str(tmp_path), "--p", "11", "--epochs", "20", "--seeds", "1"])
     assert all(p.exists() for p in paths)
+    (table,) = [p for p in paths if p.suffix == ".md"]
+    n_settings = {"fig20_21_fraction_sweep": 3, "fig24_p53": 2, "fig27_weight_decay": 3}
+    rows = table.read_text().splitlines()[2:]
+    assert len(rows) == n_settings.get(name, 1)  # one row per run (1 seed each)
+    assert all(row.count("|") == 8 for row in rows)
