@@ -202,6 +202,7 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     from grok_interp.analyses.progress import phases, progress_measures
     from grok_interp.runs import save_run
 
+    _tune_malloc()
     run = load_run(args.run)
     res = progress_measures(run, key_freqs=args.key_freqs, chunk=args.chunk)
     run.progress = {k: [float(v) for v in res.frame[k]] for k in res.frame.columns}

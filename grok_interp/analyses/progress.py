@@ -76,12 +76,20 @@ def measures_from_logits(
     c_cos = waves.cos_s.T @ lg / waves.sq  # (K, p): coefficient on cos(w_k(a+b)) per c
     c_sin = waves.sin_s.T @ lg / waves.sq
     tr, tr_labels = lg[train_idx], labels[train_idx]
-    # excluded logits for every single frequency at once: (K, n_train, p)
-    drop = waves.cos_s[train_idx].T[:, :, None] * c_cos[:, None, :]
-    drop = drop + waves.sin_s[train_idx].T[:, :, None] * c_sin[:, None, :]
-    single = cross_entropy64(tr[None] - drop, tr_labels.expand(len(drop), -1))
+    cos_tr, sin_tr = waves.cos_s[train_idx].T, waves.sin_s[train_idx].T  # (K, n_train)
+
+    def drop(ks: slice | Tensor) -> Tensor:  # the (k, a+b) terms of the logits: (k, n_train, p)
+        return cos_tr[ks, :, None] * c_cos[ks, None, :] + sin_tr[ks, :, None] * c_sin[ks, None, :]
+
+    # Excluded loss for each single frequency, a few frequencies at a time: all 56 at
+    # once would allocate ~200 MB per snapshot (p = 113), most of a progress run's time.
+    parts = []
+    for i in range(0, len(c_cos), 4):
+        d = drop(slice(i, i + 4))
+        parts.append(cross_entropy64(tr - d, tr_labels.expand(len(d), -1)))
+    single = torch.cat(parts)
     ki = torch.tensor(keys) - 1
-    out["excluded_loss"] = float(cross_entropy64(tr - drop[ki].sum(0), tr_labels))
+    out["excluded_loss"] = float(cross_entropy64(tr - drop(ki).sum(0), tr_labels))
     out["excluded_loss_max_any"] = float(single.max())
     for k in keys:
         out[f"excluded_loss_{k}"] = float(single[k - 1])
