@@ -13,9 +13,9 @@ batched matmuls in groups (``stack``): on a GPU all at once, where one small mod
 the device idle; on the CPU only as many as keep a group's MLP activations within a few
 MB. A mainline step (3,830 x 512 activations, 7.8 MB) already runs its GEMMs near the
 matmul peak of a 2-core CPU, and stacking five makes every elementwise pass
-(ReLU, its backward, the gathers) stream 39 MB out of cache: measured 0.74-0.94x the
+(ReLU, its backward, the gathers) stream 39 MB out of cache: measured 0.68-1.03x the
 throughput of running them one by one. Small models (p = 31) do gain from stacking
-(1.6x for five); ``grok-interp bench`` prints both. Each model has its own
+(1.6-2.1x for five); ``grok-interp bench`` prints both. Each model has its own
 ``torch.optim.AdamW`` and dropout generator, so every run's state saves and resumes on
 its own.
 
@@ -136,6 +136,8 @@ def train_many(
     forward; ``"auto"`` picks fast where it is exact. ``stack`` caps how many models share
     one batched forward (default: :func:`default_stack`); results do not depend on it.
     """
+    if stack is not None and stack < 1:
+        raise ValueError(f"stack is the number of models per forward, at least 1; got {stack}")
     device = torch.device(device)
     runs = [s if isinstance(s, Run) else new_run(s) for s in specs]
     _check_compatible(runs)
@@ -182,7 +184,8 @@ class _Loop:
             for m in members
         ]
         self.fast = self._use_fast(step)
-        size = stack or default_stack(members[0].model.cfg, self.tokens.shape[1], device)
+        cfg0 = members[0].model.cfg
+        size = stack if stack is not None else default_stack(cfg0, self.tokens.shape[1], device)
         self.groups = [slice(i, i + size) for i in range(0, len(members), size)]
 
     def _use_fast(self, step: StepKind) -> bool:

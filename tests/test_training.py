@@ -82,6 +82,11 @@ def test_stack_groups_do_not_change_results():
             torch.testing.assert_close(a.weights, b.weights, rtol=1e-3, atol=1e-5)
 
 
+def test_stack_must_be_positive():
+    with pytest.raises(ValueError, match="at least 1"):
+        train_many([_spec()], progress=False, stack=0)
+
+
 def test_default_stack():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     tiny = build_model(TINY, Task(p=11)).cfg
