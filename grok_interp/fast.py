@@ -91,19 +91,28 @@ def last_logits(
     generators: Sequence[torch.Generator] | None = None,
 ) -> Float[Tensor, "model batch d_vocab_out"]:
     """Logits at the last position of stacked one-layer models (module docstring)."""
-    mlp_in = residual_mid(params, tokens)
-    pre = _affine(mlp_in, params["blocks.0.mlp.W_in"], params["blocks.0.mlp.b_in"])
-    # in place: the GEMM's output is not needed by its own backward
+    resid = residual_mid(params, tokens)
+    n_models = resid.shape[0]
+    names = ("mlp.W_in", "mlp.b_in", "mlp.W_out", "mlp.b_out")
+    w = [params[f"blocks.0.{k}"] for k in names] + [params["unembed.W_U"], params["unembed.b_U"]]
+    if n_models == 1:  # 2-D tensors: the faster GEMM path, and in-place ops on a base
+        resid, w = resid.squeeze(0), [v.squeeze(0) for v in w]
+    W_in, b_in, W_out, b_out, W_U, b_U = w
+    pre = _affine(resid, W_in, b_in)
+    # In place: the GEMM's output is not needed by its own backward. (On a view, such as
+    # ``unsqueeze(0)`` of it, autograd would copy the whole activation twice per step.)
     post = F.relu(pre, inplace=True) if act_fn == "relu" else F.gelu(pre)
     if dropout > 0:
-        post = post * _dropout_mask(post, dropout, generators)
-    resid = mlp_in + _affine(post, params["blocks.0.mlp.W_out"], params["blocks.0.mlp.b_out"])
-    return _affine(resid, params["unembed.W_U"], params["unembed.b_U"])
+        post = post * _dropout_mask(post, n_models, dropout, generators)
+    logits = _affine(resid + _affine(post, W_out, b_out), W_U, b_U)
+    return logits.reshape(n_models, *logits.shape[-2:])
 
 
 def _affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    """``x @ w + b`` per model; one model takes the (faster) 2-D GEMM path. (``squeeze``,
-    not ``x[0]``: the backward of a select allocates and fills the whole stacked input.)"""
+    """``x @ w + b``, per model where stacked; one model takes the (faster) 2-D GEMM path.
+    (``squeeze``, not ``x[0]``: the backward of a select fills the whole stacked input.)"""
+    if x.dim() == 2:
+        return torch.addmm(b, x, w)
     if x.shape[0] == 1:
         return torch.addmm(b.squeeze(0), x.squeeze(0), w.squeeze(0)).unsqueeze(0)
     return torch.baddbmm(b.unsqueeze(1), x, w)
@@ -159,10 +168,14 @@ class _WeightedGather(torch.autograd.Function):
         return grad_table, None, grad_w
 
 
-def _dropout_mask(post: Tensor, p: float, generators: Sequence[torch.Generator] | None) -> Tensor:
-    keep = torch.full(post.shape[1:], 1 - p, device=post.device)
-    gens = generators or [None] * post.shape[0]  # type: ignore[list-item]
-    return torch.stack([torch.bernoulli(keep, generator=g) for g in gens]) / (1 - p)
+def _dropout_mask(
+    post: Tensor, n_models: int, p: float, generators: Sequence[torch.Generator] | None
+) -> Tensor:
+    """Inverted-dropout mask of ``post``'s shape, drawn per model from its own generator."""
+    keep = torch.full(post.shape[-2:], 1 - p, device=post.device)
+    gens = generators or [None] * n_models  # type: ignore[list-item]
+    mask = torch.stack([torch.bernoulli(keep, generator=g) for g in gens]) / (1 - p)
+    return mask.reshape(post.shape)
 
 
 def model_last_logits(
