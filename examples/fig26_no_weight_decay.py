@@ -2,6 +2,9 @@
 loss (key frequencies of the final model) stays low. Default epochs are short for a
 laptop CPU (--epochs 40000 for the paper's scale).
 
+Ours with --epochs 10000: train loss below 1e-6 at 900 epochs (1.9e-10 at the end), test
+loss 60.8 at 10k and test accuracy never near 99%.
+
     python examples/fig26_no_weight_decay.py OUT [--epochs N]
 """
 
