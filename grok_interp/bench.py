@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from grok_interp.models import preset
+from grok_interp.models import preset, resolve_device
 from grok_interp.runs import TrainConfig
 from grok_interp.tasks import Task
 from grok_interp.training import RunSpec, _Loop, _member, new_run
@@ -106,7 +106,7 @@ def run_bench(
     rss_epochs: int = 300,
     analyze_fn: Callable[[], object] | None = None,
 ) -> dict[str, float]:
-    dev = torch.device(device)
+    dev = resolve_device(device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     task = Task(p=113)
     spec = RunSpec(task=task, model=preset("mainline"), train=TrainConfig())

@@ -184,7 +184,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from grok_interp.report import analyze
 
     task = Task(op=args.task, p=args.p, token_format=args.format) if args.p else None
-    report = analyze(args.run, task, step=args.step, key_freqs=args.key_freqs, basis=args.basis)
+    report = analyze(
+        args.run,
+        task,
+        step=args.step,
+        key_freqs=args.key_freqs,
+        basis=args.basis,
+        device=args.device,
+    )
     print(report.to_markdown() if args.full else report.table5().to_markdown(index=False))
     for _name, why in report.errors.items():
         print(f"not run: {why}", file=sys.stderr)
@@ -204,7 +211,7 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
     _tune_malloc()
     run = load_run(args.run)
-    res = progress_measures(run, key_freqs=args.key_freqs, chunk=args.chunk)
+    res = progress_measures(run, key_freqs=args.key_freqs, chunk=args.chunk, device=args.device)
     run.progress = {k: [float(v) for v in res.frame[k]] for k in res.frame.columns}
     run.progress["key_freqs"] = [float(k) for k in res.key_freqs]
     bounds = phases(res.frame)
@@ -266,6 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     an.add_argument("--pair", type=int, nargs=2, default=[3, 7], help="input for attention.html")
     an.add_argument("--full", action="store_true", help="print every table, not only Table 5")
     an.add_argument("--no-figures", action="store_true", help="with --out: Markdown, JSON only")
+    an.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
     pr = sub.add_parser("progress", help="progress measures over a run's snapshots, and phases")
     pr.add_argument("run")
     pr.add_argument("--out", help="write the run with its measures here (default: in place)")
@@ -274,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--sparse-every", type=int, default=None, help="... only every Nth epoch")
     pr.add_argument("--key-freqs", type=int, nargs="+", default=None)
     pr.add_argument("--chunk", type=int, default=8, help="snapshots per batched forward")
+    pr.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
     bench = sub.add_parser("bench", help="speed and memory ratios, measured side by side")
     bench.add_argument("--device", default="cpu")
     bench.add_argument("--repeats", type=int, default=10)

@@ -80,10 +80,27 @@ def to_config(
     )
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device``, or a ValueError that says what this machine has
+    (rather than torch's error from deep inside the first tensor moved there)."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'cuda:N'") from None
+    have = torch.cuda.device_count()  # 0 with a CPU-only torch
+    if dev.type == "cuda" and (dev.index or 0) >= have:
+        raise ValueError(
+            f"device {str(dev)!r} is not available: this machine has {have} CUDA device(s)"
+            f"{'' if have else ' or a CPU-only torch'}; use 'cpu'"
+        )
+    return dev
+
+
 def build_model(
     spec: ModelPreset, task: Task, *, seed: int = 0, device: str | torch.device = "cpu"
 ) -> HookedTransformer:
     """A freshly initialised HookedTransformer; seeded without touching the global RNG."""
+    device = resolve_device(device)
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         # transformer-lens 3.x warns on every HookedTransformer that 4.0 removes it; the
         # dependency is pinned below 4, so the warning says nothing a user can act on.

@@ -163,7 +163,10 @@ def _task_from_model(model: HookedTransformer) -> Task:
 
 
 def _resolve(
-    source: str | Path | Run | HookedTransformer, task: Task | None, step: int | None
+    source: str | Path | Run | HookedTransformer,
+    task: Task | None,
+    step: int | None,
+    device: str | torch.device = "cpu",
 ) -> tuple[HookedTransformer, Task, Run | None, str]:
     """The model, task and Run (if any) behind ``source``, reading a file once."""
     if isinstance(source, HookedTransformer):
@@ -174,10 +177,10 @@ def _resolve(
         if not is_run_dict(obj):
             if step is not None:
                 raise CheckpointError(f"{source} is a foreign checkpoint: it has no snapshots")
-            model, found = model_from_foreign(obj, name, task=task)
+            model, found = model_from_foreign(obj, name, task=task, device=device)
             return model, task or found, None, name
         run = run_from_checkpoint(obj, name)
-    return model_from_run(run, step), task or run.task, run, name
+    return model_from_run(run, step, device), task or run.task, run, name
 
 
 def analyze(
@@ -188,13 +191,16 @@ def analyze(
     key_freqs: list[int] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     basis: Literal["fourier", "monomials"] = "fourier",
+    device: str | torch.device = "cpu",
 ) -> Report:
     """Run every analysis of Nanda et al. 2023 on a checkpoint, Run or HookedTransformer.
 
     ``task`` defaults to the Run's, or ``add`` with the layout the shapes imply;
     ``key_freqs`` defaults to those found in W_L (``threshold``, Appendix C.2).
+    The forwards run on ``device`` (a HookedTransformer stays where it is); the fits
+    and tables are computed on the CPU from the activations.
     """
-    model, task, run, name = _resolve(source, task, step)
+    model, task, run, name = _resolve(source, task, step, device)
     results: dict[str, Result] = {}
     errors: dict[str, str] = {}
 

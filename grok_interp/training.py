@@ -39,7 +39,7 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from grok_interp import fast
 from grok_interp.hooks import dropout_hook
-from grok_interp.models import ModelPreset, build_model
+from grok_interp.models import ModelPreset, build_model, resolve_device
 from grok_interp.runs import Run, TrainConfig, load_params, save_run
 from grok_interp.tasks import Task, split
 
@@ -138,7 +138,7 @@ def train_many(
     """
     if stack is not None and stack < 1:
         raise ValueError(f"stack is the number of models per forward, at least 1; got {stack}")
-    device = torch.device(device)
+    device = resolve_device(device)
     runs = [s if isinstance(s, Run) else new_run(s) for s in specs]
     _check_compatible(runs)
     members = [

@@ -1,5 +1,7 @@
 import json
 
+import torch
+
 from grok_interp.cli import main
 
 
@@ -44,3 +46,15 @@ def test_clear_errors(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["train", "--task", "div", "--p", "12", "--out", str(tmp_path / "x.pt")]) == 2
     assert "prime" in capsys.readouterr().err
+
+
+def test_device_errors_say_what_the_machine_has(tmp_path, capsys):
+    shipped = "checkpoints/mainline.pt"
+    assert main(["analyze", shipped, "--device", "gpu"]) == 2
+    assert "unknown device 'gpu'" in capsys.readouterr().err
+    n_gpus = torch.cuda.device_count()
+    out = str(tmp_path / "x.pt")
+    for cmd in (["train", "--p", "7", "--out", out], ["progress", shipped, "--out", out]):
+        assert main([*cmd, "--device", f"cuda:{n_gpus}"]) == 2
+        assert f"this machine has {n_gpus} CUDA device(s)" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()  # nothing trained or written

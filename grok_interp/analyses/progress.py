@@ -39,6 +39,7 @@ from grok_interp import fast, fourier
 from grok_interp.analyses.ablations import keep_key_blocks
 from grok_interp.analyses.common import Result, loss_acc
 from grok_interp.analyses.logits import select_key_freqs, wl_coeffs
+from grok_interp.models import resolve_device
 from grok_interp.runs import Run, StateDict, load_params, model_from_run
 from grok_interp.tasks import Task
 from grok_interp.training import cross_entropy64
@@ -143,21 +144,23 @@ def _logits_for(models: list[HookedTransformer], tokens: Tensor) -> Tensor:
 @torch.no_grad()
 def progress_measures(
     run: Run, *, key_freqs: list[int] | None = None, steps: Sequence[int] | None = None,
-    chunk: int = 8,
+    chunk: int = 8, device: str | torch.device = "cpu",
 ) -> ProgressResult:  # fmt: skip
-    """Every measure at every snapshot of ``run`` (or ``steps``), a few snapshots at a time."""
+    """Every measure at every snapshot of ``run`` (or ``steps``), a few snapshots at a time;
+    the forwards run on ``device``, the measures on the CPU."""
     task = run.task
     keys = key_freqs or final_key_freqs(model_from_run(run))
     steps = sorted(run.snapshots) if steps is None else list(steps)
     waves, tokens, labels = _Waves(task.p), task.tokens(), task.labels()
     train_idx, test_idx = run.train_idx, run.test_idx
-    models = [model_from_run(run) for _ in range(min(chunk, len(steps)))]
+    models = [model_from_run(run, device=device) for _ in range(min(chunk, len(steps)))]
+    tokens = tokens.to(resolve_device(device))
     rows = []
     for start in range(0, len(steps), chunk):
         part = steps[start : start + chunk]
         for m, step in zip(models, part, strict=False):
             load_params(m, run.snapshots[step])
-        logits = _logits_for(models[: len(part)], tokens)
+        logits = _logits_for(models[: len(part)], tokens).cpu()
         for i, step in enumerate(part):
             row: dict[str, float] = {"epoch": float(step)}
             row.update(measures_from_logits(logits[i], labels, train_idx, test_idx, keys, waves))
