@@ -148,13 +148,12 @@ def progress_measures(
 ) -> ProgressResult:  # fmt: skip
     """Every measure at every snapshot of ``run`` (or ``steps``), a few snapshots at a time;
     the forwards run on ``device``, the measures on the CPU."""
-    task = run.task
+    task, device = run.task, resolve_device(device)
     keys = key_freqs or final_key_freqs(model_from_run(run))
     steps = sorted(run.snapshots) if steps is None else list(steps)
-    waves, tokens, labels = _Waves(task.p), task.tokens(), task.labels()
+    waves, tokens, labels = _Waves(task.p), task.tokens().to(device), task.labels()
     train_idx, test_idx = run.train_idx, run.test_idx
     models = [model_from_run(run, device=device) for _ in range(min(chunk, len(steps)))]
-    tokens = tokens.to(resolve_device(device))
     rows = []
     for start in range(0, len(steps), chunk):
         part = steps[start : start + chunk]
