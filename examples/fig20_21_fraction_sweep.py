@@ -2,6 +2,11 @@
 test loss fall below 1e-6 against the fraction. The paper trains 40k epochs; the default
 here is shorter for a laptop CPU (--epochs 40000 --seeds 3 for the paper's scale).
 
+Ours with --epochs 5000 --fractions 0.4 0.5 0.6 0.8 (seed 0): test accuracy reaches 99% at
+900 epochs with 40% of pairs and at 400 with 50-80%, no later than the train loss falls
+below 1e-6 (1.0-1.1k): no grokking from 40% up, against 6.6k-13k on the five shipped 30% runs.
+The paper (Appendix C.2.2) sees grokking up to 50% and immediate generalisation from 60%.
+
     python examples/fig20_21_fraction_sweep.py OUT [--epochs N] [--fractions 0.3 0.5 0.7]
 """
 

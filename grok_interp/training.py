@@ -13,7 +13,7 @@ batched matmuls in groups (``stack``): on a GPU all at once, where one small mod
 the device idle; on the CPU only as many as keep a group's MLP activations within a few
 MB. A mainline step (3,830 x 512 activations, 7.8 MB) already runs its GEMMs near the
 matmul peak of a 2-core CPU, and stacking five makes every elementwise pass
-(ReLU, its backward, the gathers) stream 39 MB out of cache: measured 0.68-1.03x the
+(ReLU, its backward, the gathers) stream 39 MB out of cache: measured 0.68-1.05x the
 throughput of running them one by one. Small models (p = 31) do gain from stacking
 (1.6-2.1x for five); ``grok-interp bench`` prints both. Each model has its own
 ``torch.optim.AdamW`` and dropout generator, so every run's state saves and resumes on
