@@ -95,8 +95,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         specs = [_extended(load_run(o), args.epochs) for o in outs]
     else:
         train_kw = _overrides(args, TrainConfig)
-        if "n_train" in train_kw:
-            train_kw["frac_train"] = None
         if args.betas:
             train_kw["betas"] = tuple(args.betas)
         task = Task(op=args.task, p=args.p, token_format=args.format)
@@ -190,10 +188,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         step=args.step,
         key_freqs=args.key_freqs,
         basis=args.basis,
+        restricted=args.restricted,
+        act_fn=args.act_fn,
         device=args.device,
     )
     print(report.to_markdown() if args.full else report.table5().to_markdown(index=False))
-    for _name, why in report.errors.items():
+    for note in report.summary_notes():
+        print(note, file=sys.stderr)
+    for why in report.not_run.values():
         print(f"not run: {why}", file=sys.stderr)
     if args.out:
         paths = report.save(args.out, figures=not args.no_figures)
@@ -211,7 +213,10 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
     _tune_malloc()
     run = load_run(args.run)
-    res = progress_measures(run, key_freqs=args.key_freqs, chunk=args.chunk, device=args.device)
+    res = progress_measures(
+        run, key_freqs=args.key_freqs, chunk=args.chunk, device=args.device,
+        restricted=args.restricted,
+    )  # fmt: skip
     run.progress = {k: [float(v) for v in res.frame[k]] for k in res.frame.columns}
     run.progress["key_freqs"] = [float(k) for k in res.key_freqs]
     bounds = phases(res.frame)
@@ -267,6 +272,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     an.add_argument("--step", type=int, default=None, help="analyse this snapshot epoch")
     an.add_argument("--key-freqs", type=int, nargs="+", default=None)
     an.add_argument("--basis", default="fourier", choices=["fourier", "monomials"])
+    an.add_argument(
+        "--restricted",
+        default="authors",
+        choices=["authors", "blocks2", "blocks3"],
+        help="restricted-loss definition (authors' code; Section 5.1; Section 4.4)",
+    )
+    an.add_argument(
+        "--act-fn",
+        default=None,
+        choices=["relu", "gelu"],
+        help="a foreign checkpoint's MLP activation (assumed relu when not given)",
+    )
     an.add_argument("--task", default="add", choices=list(OPERATIONS))
     an.add_argument("--p", type=int, default=None, help="override the task (with --task, --format)")
     an.add_argument("--format", default="a b =", choices=list(TOKEN_FORMATS))
@@ -281,7 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--sparse-after", type=int, default=None, help="past this epoch, keep ...")
     pr.add_argument("--sparse-every", type=int, default=None, help="... only every Nth epoch")
     pr.add_argument("--key-freqs", type=int, nargs="+", default=None)
-    pr.add_argument("--chunk", type=int, default=8, help="snapshots per batched forward")
+    pr.add_argument("--chunk", type=int, default=4, help="snapshots per batched forward")
+    pr.add_argument("--restricted", default="authors", choices=["authors", "blocks2", "blocks3"])
     pr.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
     bench = sub.add_parser("bench", help="speed and memory ratios, measured side by side")
     bench.add_argument("--device", default="cpu")

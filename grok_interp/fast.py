@@ -91,6 +91,23 @@ def last_logits(
     generators: Sequence[torch.Generator] | None = None,
 ) -> Float[Tensor, "model batch d_vocab_out"]:
     """Logits at the last position of stacked one-layer models (module docstring)."""
+    return _last(params, tokens, act_fn, dropout, generators)[1]
+
+
+def last_post_and_logits(
+    params: dict[str, Tensor], tokens: Int[Tensor, "model batch pos"], *, act_fn: str = "relu"
+) -> tuple[Float[Tensor, "model batch d_mlp"], Float[Tensor, "model batch d_vocab_out"]]:
+    """The MLP's activations and the logits at the last position (no dropout)."""
+    return _last(params, tokens, act_fn, 0.0, None)
+
+
+def _last(
+    params: dict[str, Tensor],
+    tokens: Tensor,
+    act_fn: str,
+    dropout: float,
+    generators: Sequence[torch.Generator] | None,
+) -> tuple[Tensor, Tensor]:
     resid = residual_mid(params, tokens)
     n_models = resid.shape[0]
     names = ("mlp.W_in", "mlp.b_in", "mlp.W_out", "mlp.b_out")
@@ -105,7 +122,10 @@ def last_logits(
     if dropout > 0:
         post = post * _dropout_mask(post, n_models, dropout, generators)
     logits = _affine(resid + _affine(post, W_out, b_out), W_U, b_U)
-    return logits.reshape(n_models, *logits.shape[-2:])
+    return (
+        post.reshape(n_models, *post.shape[-2:]),
+        logits.reshape(n_models, *logits.shape[-2:]),
+    )
 
 
 def _affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:

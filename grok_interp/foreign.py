@@ -10,9 +10,16 @@ Two layouts are recognised from the tensors themselves:
   ``(d_model, n_heads*d_head)`` matrix, no attention or unembedding biases, and an
   unembedding over all ``p + 1`` tokens, of which the first ``p`` columns are kept.
 
-The model's shape comes from the tensors. The task is ``add`` with ``p = d_vocab_out``
-and the token layout the vocabulary and context imply (``p + 1`` tokens and 3 positions:
-``a b =``; ``p + 2`` and 4: ``a o b =``), unless the caller passes one.
+The model's shape comes from the tensors. What the tensors cannot tell is assumed unless
+the caller gives it, and each assumption is returned in words (:func:`model_from_foreign`;
+``analyze()`` prints them in its report):
+
+- the task: ``add`` with ``p = d_vocab_out`` and the token layout the vocabulary and
+  context imply (``p + 1`` tokens and 3 positions: ``a b =``; ``p + 2`` and 4:
+  ``a o b =``); pass ``task=``;
+- the MLP's activation: ReLU (the Nanda et al. authors' and Chughtai et al.'s models use
+  it; a state dict does not store it, and a GELU model read as ReLU gives other logits);
+  pass ``act_fn=``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from transformer_lens import HookedTransformer
 from grok_interp.models import ModelPreset, build_model
 from grok_interp.runs import CheckpointError, StateDict, load_params
 from grok_interp.tasks import Task, TaskError
+
+ACT_FNS = ("relu", "gelu")
 
 
 def _state_dict_of(obj: Any, path: str | Path) -> StateDict:
@@ -73,7 +82,8 @@ def _n_layers(sd: StateDict) -> int:
 def _preset_from_shapes(sd: StateDict) -> ModelPreset:
     try:
         n_heads, d_model, d_head = sd["blocks.0.attn.W_Q"].shape
-        d_mlp = sd["blocks.0.mlp.W_in"].shape[1]
+        attn_only = "blocks.0.mlp.W_in" not in sd
+        d_mlp = 4 * d_model if attn_only else sd["blocks.0.mlp.W_in"].shape[1]
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"state dict shapes fit no supported layout ({e})") from e
     has_ln = any(".ln1." in k or ".ln2." in k for k in sd)
@@ -85,6 +95,7 @@ def _preset_from_shapes(sd: StateDict) -> ModelPreset:
         d_mlp=d_mlp,
         normalization="LN" if has_ln else None,
         frozen_biases=False,
+        attn_only=attn_only,
     )
 
 
@@ -98,7 +109,7 @@ def _task_from_shapes(sd: StateDict) -> Task:
             return task
     raise CheckpointError(
         f"cannot infer the task: d_vocab={d_vocab}, d_vocab_out={p}, n_ctx={n_ctx} match "
-        "neither 'a b =' (p+1 tokens, 3 positions) nor 'a o b =' (p+2, 4); pass task="
+        "neither 'a b =' (p+1 tokens, 3 positions) nor 'a o b =' (p+2, 4); give the task"
     )
 
 
@@ -107,19 +118,29 @@ def model_from_foreign(
     path: str | Path,
     *,
     task: Task | None = None,
-    act_fn: str = "relu",
+    act_fn: str | None = None,
     device: str | torch.device = "cpu",
-) -> tuple[HookedTransformer, Task]:
-    """Convert a loaded foreign checkpoint (see module docstring) to a HookedTransformer."""
+) -> tuple[HookedTransformer, Task, list[str]]:
+    """Convert a loaded foreign checkpoint (see module docstring) to a HookedTransformer;
+    also returns the assumptions made, in words."""
     sd = _state_dict_of(obj, path)
     w_o = sd.get("blocks.0.attn.W_O")
     if w_o is not None and w_o.ndim == 2:
         sd = _from_authors_layout(sd)
-    spec = replace(_preset_from_shapes(sd), act_fn=act_fn)  # type: ignore[arg-type]
-    try:
-        task = task or _task_from_shapes(sd)
-    except TaskError as e:
-        raise CheckpointError(f"{path}: {e}; pass task=") from e
+    if act_fn is not None and act_fn not in ACT_FNS:
+        raise CheckpointError(f"act_fn must be one of {', '.join(ACT_FNS)}; got {act_fn!r}")
+    assumed = []
+    if act_fn is None:
+        assumed.append("activation ReLU assumed (a state dict does not store it; give act_fn)")
+    spec = replace(_preset_from_shapes(sd), act_fn=act_fn or "relu")  # type: ignore[arg-type]
+    if task is None:
+        try:
+            task = _task_from_shapes(sd)
+        except TaskError as e:
+            raise CheckpointError(f"{path}: {e}; give the task") from e
+        assumed.append(
+            f"task {task.describe()} assumed from the shapes (d_vocab, n_ctx); give the task"
+        )
     model = build_model(spec, task, device=device)
     for name, value in model.named_parameters():
         if name in sd and sd[name].shape != value.shape:
@@ -132,4 +153,4 @@ def model_from_foreign(
     if missing:
         raise CheckpointError(f"{path}: state dict lacks {missing[:5]}; not a supported layout")
     load_params(model, params)
-    return model.eval(), task
+    return model.eval(), task, assumed

@@ -39,12 +39,16 @@ def replace_last(values: Tensor, index: Tensor | slice = slice(None)) -> HookFn:
     return hook
 
 
-def project_last(projector: Tensor) -> HookFn:
-    """Replace the last position's activation ``x`` by ``x @ projector`` (Section 4.4)."""
+def project_last(projector: Tensor, mean: Tensor | None = None) -> HookFn:
+    """Replace the last position's activation ``x`` by ``x @ projector`` (Section 4.4);
+    with ``mean``, by ``(x - mean) @ projector + mean``: the part of the mean outside the
+    projector's range is kept, as the Nanda et al. authors' ``test_logits(...,
+    bias_correction=True)`` does."""
 
     def hook(act: Tensor, hook: HookPoint) -> Tensor:
         act = act.clone()
-        act[:, -1] = act[:, -1] @ projector.to(act)
+        m = 0 if mean is None else mean.to(act)
+        act[:, -1] = (act[:, -1] - m) @ projector.to(act) + m
         return act
 
     return hook

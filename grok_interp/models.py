@@ -35,6 +35,7 @@ class ModelPreset:
     act_fn: Literal["relu", "gelu"] = "relu"
     normalization: Literal["LN"] | None = None
     frozen_biases: bool = True
+    attn_only: bool = False  # no MLPs (d_mlp is then unused)
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
@@ -71,6 +72,7 @@ def to_config(
         d_mlp=spec.d_mlp,
         act_fn=spec.act_fn,
         normalization_type=spec.normalization,
+        attn_only=spec.attn_only,
         d_vocab=task.d_vocab,
         d_vocab_out=task.d_vocab_out,
         n_ctx=task.n_ctx,

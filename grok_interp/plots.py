@@ -108,8 +108,9 @@ def periodicity(data: ModelData, head: int = 0, neuron: int = 0) -> go.Figure:
         row=1,
         col=1,
     )
+    post, _ = data.mlp("Figure 4")
     fig.add_trace(
-        go.Heatmap(z=data.post[:, neuron].reshape(p, p).tolist(), showscale=False), row=1, col=2
+        go.Heatmap(z=post[:, neuron].reshape(p, p).tolist(), showscale=False), row=1, col=2
     )
     fig.add_trace(
         go.Heatmap(z=norms.tolist(), x=labels, y=labels, colorscale="Blues"), row=1, col=3

@@ -1,9 +1,12 @@
 """``analyze()``: every Nanda et al. (2023) analysis of one checkpoint, as a Report.
 
-The Report renders in Jupyter as the paper's tables with the paper's mainline values
-beside ours, and saves as Markdown, JSON (the tables' rows) and one self-contained plotly
-HTML file. An analysis that does not apply to the model (LayerNorm, another task) is
-listed with its reason; the others still run.
+The Report renders in Jupyter as the paper's tables, and saves as Markdown, JSON (the
+tables' rows) and one self-contained plotly HTML file. The paper's mainline values stand
+beside ours only for a model of the paper's setup, and a loss beside a loss on the same
+pair set (test, train or all pairs; see :mod:`grok_interp.analyses.common`). An analysis
+that does not apply to the model (LayerNorm, no MLP, another task, no sparse Fourier
+structure) is listed with its reason, and so is each analysis that needed it; the others
+still run. What was assumed about a foreign checkpoint is stated.
 """
 
 from __future__ import annotations
@@ -19,12 +22,25 @@ import pandas as pd
 import torch
 from transformer_lens import HookedTransformer
 
-from grok_interp.analyses.ablations import ablations
+from grok_interp.analyses.ablations import Restricted, ablations
 from grok_interp.analyses.attention import attention_heads
-from grok_interp.analyses.common import ModelData, Result, gather, loss_acc, to_jsonable
+from grok_interp.analyses.common import (
+    AnalysisError,
+    ModelData,
+    Result,
+    check_model,
+    gather,
+    losses_by_set,
+    paper_setup_differences,
+    pct,
+    sci,
+    setup_note,
+    to_jsonable,
+)
 from grok_interp.analyses.embedding import embedding_fourier
 from grok_interp.analyses.logits import (
     DEFAULT_THRESHOLD,
+    NeuronLogitMapResult,
     logit_fit,
     neuron_logit_map,
     read_off_directions,
@@ -41,65 +57,80 @@ from grok_interp.runs import (
 )
 from grok_interp.tasks import Task
 
-PAPER_TABLE5 = {
-    "test loss": "2.41e-7",
-    "Gini(W_E)": "-",
-    "Gini(W_L)": "-",
-    "key frequencies": "14, 35, 41, 42, 52",
-    "logit FVE": "95%",
-    "mean FVE of u_k, v_k projections": "> 90%",
+# Table 5's mainline row (Appendix C.2), with the pair set each loss is read on.
+PAPER_TABLE5: dict[str, tuple[str, str | None]] = {
+    "loss (test pairs)": ("2.41e-7", "test"),
+    "key frequencies": ("14, 35, 41, 42, 52", None),
+    "logit FVE": ("95%", None),
+    "mean FVE of u_k, v_k projections": ("> 90%", None),
 }
+ANALYSES = (
+    "embedding",
+    "neuron_logit_map",
+    "directions",
+    "logit_fit",
+    "neurons",
+    "attention",
+    "ablations",
+)
 
 
 @dataclass(frozen=True)
 class Report:
-    """The tables of Nanda et al. 2023 for one model (module docstring)."""
+    """The tables of Nanda et al. 2023 for one model (module docstring).
+
+    ``results`` maps each analysis that ran to its Result; ``not_run`` maps each one that
+    did not to the reason; ``assumptions`` lists what was assumed about a foreign
+    checkpoint; ``losses`` gives (loss, accuracy) per pair set."""
 
     source: str
     task: Task
     results: dict[str, Result]
-    errors: dict[str, str]
-    test_loss: float | None
-    loss_label: str
-    model: HookedTransformer = field(repr=False)
+    not_run: dict[str, str]
+    losses: dict[str, tuple[float, float]]
+    setup_differences: tuple[str, ...]
+    assumptions: tuple[str, ...] = ()
+    model: HookedTransformer = field(repr=False, default=None)  # type: ignore[assignment]
 
     def table5(self) -> pd.DataFrame:
-        """The Table 5 row: test loss, Gini coefficients, key frequencies, FVEs."""
+        """The Table 5 row: losses per pair set, Gini coefficients, key frequencies, FVEs."""
         r = self.results
-        vals: dict[str, str] = {
-            "test loss": f"{self.test_loss:.3g} ({self.loss_label})"
-            if self.test_loss is not None
-            else "-",
-        }
+        vals: dict[str, str] = {f"loss ({s} pairs)": sci(v[0]) for s, v in self.losses.items()}
         if "embedding" in r:
             vals["Gini(W_E)"] = f"{r['embedding'].gini:.3f}"  # type: ignore[attr-defined]
         if "neuron_logit_map" in r:
             wl = r["neuron_logit_map"]
             vals["Gini(W_L)"] = f"{wl.fourier.gini:.3f}"  # type: ignore[attr-defined]
-            vals["key frequencies"] = ", ".join(map(str, wl.key_freqs))  # type: ignore[attr-defined]
+            vals["key frequencies"] = wl.table().iloc[0]["ours"]
         if "logit_fit" in r:
-            vals["logit FVE"] = f"{r['logit_fit'].fve:.2%}"  # type: ignore[attr-defined]
+            vals["logit FVE"] = pct(r["logit_fit"].fve)  # type: ignore[attr-defined]
         if "directions" in r:
-            vals["mean FVE of u_k, v_k projections"] = f"{r['directions'].mean_fve:.2%}"  # type: ignore[attr-defined]
-        return pd.DataFrame(
-            [
-                {"quantity": k, "ours": v, "paper (mainline)": PAPER_TABLE5.get(k, "-")}
-                for k, v in vals.items()
-            ]
-        )
+            vals["mean FVE of u_k, v_k projections"] = pct(r["directions"].mean_fve)  # type: ignore[attr-defined]
+        rows = [{"quantity": k, "ours": v} for k, v in vals.items()]
+        if not self.setup_differences:
+            for row in rows:
+                paper = PAPER_TABLE5.get(row["quantity"])
+                row["paper (mainline)"] = "-" if paper is None else paper[0]
+        return pd.DataFrame(rows)
 
     def header(self) -> str:
         return f"Nanda et al. 2023 analyses of {self.source}: {self.task.describe()}"
 
+    def summary_notes(self) -> list[str]:
+        """Assumptions about the model, and why a paper column is or is not shown."""
+        return [f"Assumed: {a}." for a in self.assumptions] + setup_note(self.setup_differences)
+
     def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.summary_notes())
         parts = [
             f"<h3>{html.escape(self.header())}</h3>",
             "<h4>Summary (Table 5 row)</h4>",
             self.table5().to_html(index=False),
+            f"<ul>{notes}</ul>",
         ]
         parts += [r._repr_html_() for r in self.results.values()]
-        if self.errors:
-            items = "".join(f"<li>{html.escape(m)}</li>" for m in self.errors.values())
+        if self.not_run:
+            items = "".join(f"<li>{html.escape(m)}</li>" for m in self.not_run.values())
             parts.append(f"<h4>Analyses not run</h4><ul>{items}</ul>")
         return "\n".join(parts)
 
@@ -108,11 +139,12 @@ class Report:
             f"# {self.header()}\n",
             "### Summary (Table 5 row)\n",
             self.table5().to_markdown(index=False) + "\n",
+            "".join(f"- {n}\n" for n in self.summary_notes()),
         ]
         parts += [r.to_markdown() for r in self.results.values()]
-        if self.errors:
+        if self.not_run:
             parts.append(
-                "### Analyses not run\n" + "".join(f"\n- {m}" for m in self.errors.values())
+                "### Analyses not run\n" + "".join(f"\n- {m}" for m in self.not_run.values())
             )
         return "\n".join(parts) + "\n"
 
@@ -125,7 +157,8 @@ class Report:
                 "results": {
                     k: r.table().to_dict(orient="records") for k, r in self.results.items()
                 },
-                "errors": self.errors,
+                "not_run": self.not_run,
+                "assumptions": list(self.assumptions),
             }
         )
 
@@ -156,31 +189,37 @@ class Report:
         return [out / "report.md", out / "report.json", out / "figures.html"]
 
 
-def _task_from_model(model: HookedTransformer) -> Task:
+def _task_from_model(model: HookedTransformer) -> tuple[Task, list[str]]:
     cfg = model.cfg
     fmt = "a b =" if cfg.n_ctx == 3 else "a o b ="
-    return Task(op="add", p=cfg.d_vocab_out, token_format=fmt)  # type: ignore[arg-type]
+    task = Task(op="add", p=cfg.d_vocab_out, token_format=fmt)  # type: ignore[arg-type]
+    return task, [f"task {task.describe()} assumed from the shapes (d_vocab, n_ctx); give the task"]
 
 
 def _resolve(
     source: str | Path | Run | HookedTransformer,
     task: Task | None,
     step: int | None,
+    act_fn: str | None,
     device: str | torch.device = "cpu",
-) -> tuple[HookedTransformer, Task, Run | None, str]:
-    """The model, task and Run (if any) behind ``source``, reading a file once."""
+) -> tuple[HookedTransformer, Task, Run | None, str, list[str]]:
+    """The model, task, Run (if any), name and assumptions behind ``source``, reading a
+    file once."""
     if isinstance(source, HookedTransformer):
-        return source, task or _task_from_model(source), None, "a HookedTransformer"
+        found, assumed = _task_from_model(source) if task is None else (task, [])
+        return source, found, None, "a HookedTransformer", assumed
     run, name = (source, "a Run") if isinstance(source, Run) else (None, str(source))
     if run is None:
         obj = read_checkpoint(source)  # type: ignore[arg-type]
         if not is_run_dict(obj):
             if step is not None:
                 raise CheckpointError(f"{source} is a foreign checkpoint: it has no snapshots")
-            model, found = model_from_foreign(obj, name, task=task, device=device)
-            return model, task or found, None, name
+            model, found, assumed = model_from_foreign(
+                obj, name, task=task, act_fn=act_fn, device=device
+            )
+            return model, found, None, name, assumed
         run = run_from_checkpoint(obj, name)
-    return model_from_run(run, step, device), task or run.task, run, name
+    return model_from_run(run, step, device), task or run.task, run, name, []
 
 
 def analyze(
@@ -191,44 +230,59 @@ def analyze(
     key_freqs: list[int] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     basis: Literal["fourier", "monomials"] = "fourier",
+    restricted: Restricted = "authors",
+    act_fn: str | None = None,
     device: str | torch.device = "cpu",
 ) -> Report:
     """Run every analysis of Nanda et al. 2023 on a checkpoint, Run or HookedTransformer.
 
-    ``task`` defaults to the Run's, or ``add`` with the layout the shapes imply;
-    ``key_freqs`` defaults to those found in W_L (``threshold``, Appendix C.2).
-    The forwards run on ``device`` (a HookedTransformer stays where it is); the fits
-    and tables are computed on the CPU from the activations.
-    """
-    model, task, run, name = _resolve(source, task, step, device)
-    results: dict[str, Result] = {}
-    errors: dict[str, str] = {}
+    ``task`` defaults to the Run's, or ``add`` with the layout the shapes imply (an
+    assumption the report states; so is ``act_fn``, ReLU unless given, for foreign
+    checkpoints). ``key_freqs`` defaults to those found in W_L (``threshold``, Appendix
+    C.2); ``restricted`` picks the restricted-loss definition (see
+    :mod:`grok_interp.analyses.ablations`). The forwards run on ``device`` (a
+    HookedTransformer stays where it is); the fits and tables are computed on the CPU.
 
-    def attempt(key: str, fn: Callable[[], Result]) -> None:
+    An analysis that does not apply to the model (an :class:`AnalysisError`: LayerNorm,
+    no MLP, another task, no sparse Fourier structure) is listed in ``not_run`` with its
+    reason; a model that does not fit the task raises, and so does any other error.
+    """
+    model, task, run, name, assumed = _resolve(source, task, step, act_fn, device)
+    check_model(model, task)
+    results: dict[str, Result] = {}
+    not_run: dict[str, str] = {}
+
+    def attempt(key: str, fn: Callable[[], Result], needs: str | None = None) -> None:
+        if needs is not None:
+            not_run[key] = f"{key.replace('_', ' ')}: {needs}"
+            return
         try:
             results[key] = fn()
-        except Exception as e:  # one analysis failing must not hide the others
-            msg = str(e) if type(e).__name__ == "AnalysisError" else f"{type(e).__name__}: {e}"
-            errors[key] = msg if msg.startswith(key.replace("_", " ")) else f"{key}: {msg}"
+        except AnalysisError as e:
+            msg = str(e)
+            not_run[key] = msg if msg.startswith(key.replace("_", " ")) else f"{key}: {msg}"
 
     with torch.no_grad():
         attempt("embedding", lambda: embedding_fourier(model, task))
+        train_idx = None if run is None else run.train_idx
         try:
-            data: ModelData | None = gather(model, task)
-        except Exception as e:
-            data, errors["activations"] = None, f"activations: {e}"
+            data: ModelData | None = gather(model, task, train_idx)
+        except AnalysisError as e:
+            data = None
+            for key in ANALYSES[1:]:
+                attempt(key, lambda: results["embedding"], needs=str(e))
+        losses: dict[str, tuple[float, float]] = {}
         if data is not None:
-            _run_all(model, task, data, key_freqs, threshold, basis, attempt, results)
-            loss, label = _test_loss(data, run)
-        else:
-            loss, label = None, ""
+            _run_all(model, task, data, key_freqs, threshold, basis, restricted, attempt, results)
+            losses = losses_by_set(data.logits, data.labels, data.sets)
     return Report(
         source=name,
         task=task,
         results=results,
-        errors=errors,
-        test_loss=loss,
-        loss_label=label,
+        not_run={k: not_run[k] for k in ANALYSES if k in not_run},
+        losses=losses,
+        setup_differences=tuple(paper_setup_differences(model, task)),
+        assumptions=tuple(assumed),
         model=model,
     )
 
@@ -240,30 +294,51 @@ def _run_all(
     key_freqs: list[int] | None,
     threshold: float,
     basis: Literal["fourier", "monomials"],
-    attempt: Callable[[str, Callable[[], Result]], None],
+    restricted: Restricted,
+    attempt: Callable[..., None],
     results: dict[str, Result],
 ) -> None:
     attempt(
         "neuron_logit_map",
         lambda: neuron_logit_map(model, task, key_freqs=key_freqs, threshold=threshold, data=data),
     )
-    if "neuron_logit_map" not in results and not key_freqs:
-        return
-    keys = key_freqs or list(results["neuron_logit_map"].key_freqs)  # type: ignore[attr-defined]
-    attempt("directions", lambda: read_off_directions(model, task, key_freqs=keys, data=data))
-    attempt("logit_fit", lambda: logit_fit(model, task, key_freqs=keys, data=data))
-    attempt("neurons", lambda: neuron_fits(model, task, key_freqs=keys, basis=basis, data=data))
+    wl = results.get("neuron_logit_map")
+    keys = key_freqs or (list(wl.key_freqs) if isinstance(wl, NeuronLogitMapResult) else [])
+    why = None if keys else _no_keys_reason(wl)
+    attempt("directions", lambda: read_off_directions(model, task, key_freqs=keys, data=data), why)
+    attempt("logit_fit", lambda: logit_fit(model, task, key_freqs=keys, data=data), why)
+    attempt(
+        "neurons",
+        lambda: neuron_fits(model, task, key_freqs=keys, basis=basis, data=data),
+        why,
+    )
     attempt("attention", lambda: attention_heads(model, task, data=data))
     neurons = results.get("neurons")
-    if isinstance(neurons, NeuronsResult):
-        attempt(
-            "ablations",
-            lambda: ablations(model, task, key_freqs=keys, data=data, neurons=neurons),
+    attempt(
+        "ablations",
+        lambda: ablations(
+            model,
+            task,
+            key_freqs=keys,
+            data=data,
+            neurons=neurons,  # type: ignore[arg-type]
+            restricted=restricted,
+        ),
+        why
+        or (
+            None
+            if isinstance(neurons, NeuronsResult)
+            else "needs the neuron fits, which did not run"
+        ),
+    )
+
+
+def _no_keys_reason(wl: Result | None) -> str:
+    if isinstance(wl, NeuronLogitMapResult):
+        n = len(wl.norms) - 1
+        return (
+            f"needs key frequencies, and W_L has no sparse Fourier structure "
+            f"({wl.n_above_threshold} of {n} frequencies cross the rule; Gini "
+            f"{wl.fourier.gini:.3f}); give key_freqs to run it anyway"
         )
-
-
-def _test_loss(data: ModelData, run: Run | None) -> tuple[float, str]:
-    if run is None:
-        return loss_acc(data.logits, data.labels)[0], "all p^2 pairs"
-    idx = run.test_idx
-    return loss_acc(data.logits[idx], data.labels[idx])[0], "test pairs of the run"
+    return "needs key frequencies from the neuron-logit map, which did not run; give key_freqs"

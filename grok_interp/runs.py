@@ -47,7 +47,8 @@ class TrainConfig:
     Adam's moments. Regularisers (Appendix D.1): ``weight_decay`` (decoupled, AdamW),
     ``dropout`` (probability on the MLP neurons), ``l1`` (lambda times the sum of
     absolute trainable weights, added to the loss, not decoupled); all zero is none.
-    Give exactly one of ``frac_train`` and ``n_train``.
+    The training set is ``n_train`` pairs, or the fraction ``frac_train`` of all pairs;
+    giving neither means the paper's 30%, giving both is an error.
     """
 
     epochs: int = 40_000
@@ -57,7 +58,7 @@ class TrainConfig:
     warmup: int = 10
     dropout: float = 0.0
     l1: float = 0.0
-    frac_train: float | None = 0.3
+    frac_train: float | None = None
     n_train: int | None = None
     eval_every: int = 100
     snapshot_every: int = 1000
@@ -72,6 +73,22 @@ class TrainConfig:
             raise ValueError("lr must be > 0; weight_decay, l1 and warmup >= 0")
         if self.snapshot_dtype not in ("float32", "float16", "bfloat16"):
             raise ValueError("snapshot_dtype must be float32, float16 or bfloat16")
+        if self.frac_train is not None and self.n_train is not None:
+            raise ValueError(
+                f"give frac_train ({self.frac_train}) or n_train ({self.n_train}), not both"
+            )
+        if self.frac_train is not None and not 0 < self.frac_train <= 1:
+            raise ValueError(f"frac_train must lie in (0, 1], got {self.frac_train}")
+        if self.n_train is not None and self.n_train < 1:
+            raise ValueError(f"n_train must be at least 1, got {self.n_train}")
+
+    @property
+    def train_size(self) -> dict[str, float | int]:
+        """The keyword for :func:`~grok_interp.tasks.split`: n_train, or frac_train
+        (default 0.3)."""
+        if self.n_train is not None:
+            return {"n_train": self.n_train}
+        return {"frac_train": 0.3 if self.frac_train is None else self.frac_train}
 
 
 @dataclass(kw_only=True)
@@ -249,13 +266,15 @@ def load_model(
     step: int | None = None,
     *,
     task: Task | None = None,
+    act_fn: str | None = None,
     device: str | torch.device = "cpu",
 ) -> tuple[HookedTransformer, Task]:
     """A HookedTransformer and its Task from a Run, a Run file or a foreign checkpoint.
 
     ``step`` picks a snapshot of a Run. For foreign checkpoints (TransformerLens state
-    dicts, the Nanda et al. authors' format) ``task`` overrides what is inferred from
-    shapes (``add`` with the layout the vocabulary implies).
+    dicts, the Nanda et al. authors' format) ``task`` and ``act_fn`` give what the
+    tensors cannot tell; otherwise ``add`` with the layout the vocabulary implies, and
+    ReLU, are assumed (:mod:`grok_interp.foreign`; ``analyze()`` states them).
     """
     if isinstance(source, Run):
         return model_from_run(source, step, device), source.task
@@ -267,4 +286,5 @@ def load_model(
 
     if step is not None:
         raise CheckpointError(f"{source} is a foreign checkpoint: it has no snapshots")
-    return model_from_foreign(obj, source, task=task, device=device)
+    model, found, _ = model_from_foreign(obj, source, task=task, act_fn=act_fn, device=device)
+    return model, found

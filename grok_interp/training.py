@@ -7,8 +7,8 @@ decay; linear warm-up (:class:`~grok_interp.runs.TrainConfig`).
 
 Speed: one-layer models use the table forward of :mod:`grok_interp.fast` (same function,
 several times fewer FLOPs); other models fall back to ``model(tokens)[:, -1]``.
-``train_many`` trains N models of one shape in one loop; each keeps its own seed, split,
-optimizer and hyperparameters (those that do not change shapes). Models are stacked into
+``train_many`` trains N models in as few loops as their shapes and schedules allow;
+each keeps its own seed, split, optimizer and hyperparameters. Models are stacked into
 batched matmuls in groups (``stack``): on a GPU all at once, where one small model leaves
 the device idle; on the CPU only as many as keep a group's MLP activations within a few
 MB. A mainline step (3,830 x 512 activations, 7.8 MB) already runs its GEMMs near the
@@ -61,7 +61,7 @@ class RunSpec:
 
 def new_run(spec: RunSpec) -> Run:
     cfg = spec.train
-    idx = split(spec.task, frac_train=cfg.frac_train, n_train=cfg.n_train, seed=spec.seed)
+    idx = split(spec.task, **cfg.train_size, seed=spec.seed)  # type: ignore[arg-type]
     return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed, train_idx=idx)
 
 
@@ -127,37 +127,44 @@ def train_many(
     save_every: int | None = None,
     stack: int | None = None,
 ) -> list[Run]:
-    """Train several models of one shape together, for the same number of epochs.
+    """Train several models together, each with its own configuration and state.
+
+    Members that can share a step (same task, model shape, training-set size, epoch
+    count, starting epoch, dropout probability, evaluation and snapshot spacing) form one
+    loop and are stacked into batched matmuls (``stack`` caps how many share one forward;
+    default :func:`default_stack`); the others train in loops of their own, one after
+    another. Learning rate, warm-up, betas, weight decay, L1 and seed are per member
+    inside a loop. Each member ends as it would alone: bit for bit when members step
+    separately (``stack=1``), and within float32 rounding when stacked (a batched GEMM
+    sums in another order than a single one).
 
     A :class:`Run` with ``epoch > 0`` resumes from its saved state. With ``outs``, each
     run is saved atomically every ``save_every`` epochs (default: at every snapshot; a
     multiple of ``snapshot_every``) and at the end, so a killed job resumes from there.
     ``step="fast"`` insists on the table forward; ``"plain"`` uses each model's own
-    forward; ``"auto"`` picks fast where it is exact. ``stack`` caps how many models share
-    one batched forward (default: :func:`default_stack`); results do not depend on it.
+    forward; ``"auto"`` picks fast where it is exact. Returns the runs in input order.
     """
     if stack is not None and stack < 1:
         raise ValueError(f"stack is the number of models per forward, at least 1; got {stack}")
+    if outs is not None and len(outs) != len(specs):
+        raise ValueError(f"{len(specs)} runs but {len(outs)} output paths")
     device = resolve_device(device)
     runs = [s if isinstance(s, Run) else new_run(s) for s in specs]
-    _check_compatible(runs)
-    members = [
-        _member(r, None if outs is None else Path(outs[i]), device) for i, r in enumerate(runs)
-    ]
-    loop = _Loop(members, device, step, callbacks, stack)
-    loop.run(progress, save_every or runs[0].train.snapshot_every)
+    loops: dict[tuple[object, ...], list[int]] = {}
+    for i, r in enumerate(runs):
+        loops.setdefault(_step_key(r), []).append(i)
+    for idx in loops.values():
+        members = [_member(runs[i], None if outs is None else Path(outs[i]), device) for i in idx]
+        loop = _Loop(members, device, step, callbacks, stack)
+        loop.run(progress, save_every or runs[idx[0]].train.snapshot_every)
     return runs
 
 
-def _check_compatible(runs: Sequence[Run]) -> None:
-    def key(x: Run) -> tuple[object, ...]:
-        return (x.task, x.model, len(x.train_idx), x.train.epochs, x.epoch)
-
-    if any(key(r) != key(runs[0]) for r in runs[1:]):
-        raise ValueError(
-            "train_many needs runs of one task, model shape, training-set size, epoch "
-            "count and starting epoch; train the others separately"
-        )
+def _step_key(r: Run) -> tuple[object, ...]:
+    """What members of one loop share: shapes, the epoch schedule and dropout."""
+    cfg = r.train
+    schedule = (cfg.epochs, r.epoch, bool(r.history), cfg.eval_every, cfg.snapshot_every)
+    return (r.task, r.model, len(r.train_idx), cfg.dropout, *schedule)
 
 
 class _Loop:

@@ -2,7 +2,11 @@
 
 import math
 
+from torch.utils.flop_counter import FlopCounterMode
+
+from grok_interp import fast
 from grok_interp.bench import format_bench, run_bench, step_flops
+from grok_interp.models import ModelPreset, build_model
 from grok_interp.tasks import Task
 
 
@@ -26,6 +30,14 @@ def test_bench_runs_and_reports_every_figure():
     assert len(format_bench(res).splitlines()) == len(expected)
 
 
-def test_step_flops_counts_the_three_gemm_sites():
-    # one example, d_model 2, d_mlp 3, 1 head of 1, p = 5: MACs 2*3*2 + 2*5 + 1*2 = 24
-    assert step_flops(Task(p=5), 1, 2, 3, 1, 1) == 3 * 2 * 24
+def test_step_flops_matches_torchs_flop_counter():
+    """torch's FlopCounterMode counts every matmul of a real fast step, forward and
+    backward; the per-(position, token) tables add a little on top of step_flops."""
+    task = Task(p=7)
+    model = build_model(ModelPreset(d_model=8, n_heads=2, d_head=4, d_mlp=16), task)
+    tokens = task.tokens().repeat(40, 1)
+    with FlopCounterMode(display=False) as counter:
+        fast.last_logits(fast.stacked_params([model]), tokens[None]).sum().backward()
+    counted = counter.get_total_flops()
+    estimate = step_flops(task, len(tokens), 8, 16, 2, 4)
+    assert estimate <= counted <= 1.01 * estimate

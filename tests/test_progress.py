@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from grok_interp.analyses.ablations import keep_key_blocks, remove_sum_waves
+from grok_interp.analyses.ablations import keep_key_blocks, remove_sum_waves, restrict
 from grok_interp.analyses.common import loss_acc
 from grok_interp.analyses.logits import fit_logits
 from grok_interp.analyses.progress import (
@@ -19,6 +19,7 @@ from grok_interp.analyses.progress import (
     progress_measures,
 )
 from grok_interp.models import preset
+from grok_interp.report import analyze
 from grok_interp.runs import TrainConfig
 from grok_interp.tasks import Task, heldout_indices, split
 from grok_interp.training import RunSpec, train
@@ -43,9 +44,13 @@ def test_measures_match_the_analyses():
     logits, labels = _logits(), TASK.labels()
     train_idx = split(TASK, frac_train=0.4, seed=0)
     test_idx = heldout_indices(TASK, train_idx)
-    m = measures_from_logits(logits, labels, train_idx, test_idx, [2, 5], _Waves(P))
-    restricted = keep_key_blocks(logits, P, [2, 5])
-    assert m["restricted_loss"] == pytest.approx(loss_acc(restricted, labels)[0], rel=1e-9)
+    m = measures_from_logits(
+        logits, labels, train_idx, test_idx, [2, 5], _Waves(P), restricted="blocks2"
+    )
+    restricted = keep_key_blocks(logits, P, [2, 5])[test_idx]
+    assert m["restricted_loss"] == pytest.approx(
+        loss_acc(restricted, labels[test_idx])[0], rel=1e-9
+    )
     excluded = remove_sum_waves(logits, P, [2, 5])[train_idx]
     assert m["excluded_loss"] == pytest.approx(loss_acc(excluded, labels[train_idx])[0], rel=1e-9)
     only5 = remove_sum_waves(logits, P, [5])[train_idx]
@@ -84,5 +89,29 @@ def test_progress_over_snapshots_and_live():
     np.testing.assert_allclose(frame["train_loss"], run.history["train_loss"], rtol=1e-4)
     np.testing.assert_allclose(frame["excluded_loss"], run.history["pm_excluded_loss"], rtol=1e-4)
     np.testing.assert_allclose(frame["gini_W_L"], run.history["pm_gini_W_L"], rtol=1e-4)
+    np.testing.assert_allclose(
+        frame["restricted_loss"], run.history["pm_restricted_loss"], rtol=1e-4
+    )
     assert frame["sum_sq_weights"].iloc[0] != frame["sum_sq_weights"].iloc[-1]
-    assert res.figure() is not None
+    # the curve's last point is the ablation table's restricted row on the test pairs
+    report = analyze(run, key_freqs=[1, 3])
+    row = report.results["ablations"].get("restricted (only key frequencies)")
+    assert frame["restricted_loss"].iloc[-1] == pytest.approx(row.loss["test"], rel=1e-4)
+    fig = res.figure()
+    names = [t.name for t in fig.data]
+    assert {"train_loss", "test_loss", "excluded_loss", "restricted_loss"} <= set(names)
+
+
+def test_authors_restricted_loss_from_activations():
+    """Activations const + cos(w_2(a+b)) + a nuisance through W_L = cos(w_2 c) rows: the
+    authors' restricted logits are the mean logit plus the cos(w_2(a+b)) part alone."""
+    a = torch.arange(P, dtype=torch.float64)
+    s = (a[:, None] + a[None, :]).reshape(-1, 1)
+    wave = torch.cos(2 * math.pi * 2 * s / P)
+    nuisance = torch.cos(2 * math.pi * 3 * a[:, None].expand(P, P).reshape(-1, 1) / P)
+    post = torch.cat([1 + 3 * wave + nuisance, 2 + nuisance], 1)
+    W_L = torch.stack([torch.cos(2 * math.pi * 2 * a / P), torch.sin(2 * math.pi * 4 * a / P)])
+    logits = post @ W_L + 0.7
+    kept = restrict(logits, [2], "authors", post=post, W_L=W_L)
+    want = logits.mean(0) + 3 * wave @ W_L[:1]
+    torch.testing.assert_close(kept, want)

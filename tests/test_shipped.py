@@ -4,8 +4,11 @@ committed checkpoints, and checkpoints/ stays within its size budget."""
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from grok_interp.analyses.progress import phases, progress_measures
 from grok_interp.report import analyze
 from grok_interp.runs import load_run
 
@@ -29,6 +32,25 @@ def test_checkpoints_fit_the_budget():
 
 
 RUNS = sorted((ROOT / "checkpoints").glob("*.pt"))
+
+
+@pytest.mark.parametrize("path", RUNS, ids=[p.stem for p in RUNS])
+def test_stored_curves_are_what_the_snapshots_give(path):
+    """The stored progress measures, recomputed from the shipped snapshots (three of them,
+    first, middle and last), by today's definitions."""
+    run = load_run(path)
+    pr = run.progress
+    at = {int(e): i for i, e in enumerate(pr["epoch"])}
+    shipped = [e for e in sorted(run.snapshots) if e in at]
+    steps = sorted({shipped[0], shipped[len(shipped) // 2], shipped[-1]})
+    keys = [int(k) for k in pr["key_freqs"]]
+    fresh = progress_measures(run, key_freqs=keys, steps=steps).frame
+    assert set(fresh.columns) <= set(pr)
+    for col in fresh.columns:
+        stored = [pr[col][at[e]] for e in steps]
+        np.testing.assert_allclose(fresh[col], stored, rtol=1e-6, err_msg=col)
+    frame = pd.DataFrame({c: pr[c] for c in ("epoch", "train_loss", "test_loss")})
+    assert list(phases(frame)) == [int(b) for b in pr["phases"]]
 
 
 @pytest.mark.parametrize("path", RUNS, ids=[p.stem for p in RUNS])

@@ -1,33 +1,54 @@
 """Ablations (Nanda et al. 2023, Section 4.4, Figure 6, Appendix A.1, Tables 4 and 6).
 
-Each row reports loss and accuracy over all p^2 pairs; interventions on activations go
-through TransformerLens hooks (:mod:`grok_interp.hooks`), those on the logits through
-their 2D DFT over (a, b).
+Every row's logits are computed over all p^2 pairs (:func:`ablated_logits`); loss and
+accuracy are reported on each pair set (test and train where the run's split is known,
+and all pairs). Interventions on activations go through TransformerLens hooks
+(:mod:`grok_interp.hooks`) on the final layer at the last position; those on the logits
+act on their components along waves over (a, b).
 
-- **Neurons.** Neurons with FVE > 0.85 replaced by their degree-2 fits (paper:
-  2.41e-7 -> 2.48e-7); or restricted to the constant and their frequency's
-  ``cos/sin(w_k(a+b))`` terms (paper: 5.54e-8). The constant is kept: dropping it would
-  shift every logit of c by a constant vector, which is not a trig term.
-- **Logit frequencies.** The component of the logits (as functions of (a, b), for each c)
-  along ``cos(w_k(a+b))`` and ``sin(w_k(a+b))`` is removed for each key frequency alone
-  (Figure 6) and for all of them ("excluded", Section 5.1; Table 4: ~6.5); or everything
-  but the constant and the 2x2 blocks ``{cos, sin}(w_k a) x {cos, sin}(w_k b)`` of the key
-  frequencies is set to zero ("restricted": the paper's "20 terms" for 5 frequencies;
-  paper: 7.24e-8).
-- **W_L directions.** MLP activations projected onto the 2K directions u_k, v_k (paper:
-  1.19e-7) or onto their orthogonal complement (paper: 5.27).
+- **Neurons -> degree-2 fits**: the neurons with FVE > 0.85 replaced by their fitted
+  polynomial, "leaving the other neurons untouched" (Section 4.4; paper: 2.41e-7 ->
+  2.48e-7).
+- **Neurons -> cos/sin(w_k(a+b)) terms**: *every* neuron restricted to its mean plus its
+  projections on ``cos/sin(w_k(a+b))`` of its best key frequency (Section 4.4: "restrict
+  each neuron's activation"; paper: 5.54e-8). The mean is kept: dropping it would shift
+  every logit of c by a constant vector, which is not a trig term. A separately named
+  row restricts only the well-fit neurons: that is a different ablation, which breaks the
+  cancellation of the other neurons' terms through W_L.
+- **Restricted** (only the key frequencies), by ``restricted``:
+  ``"authors"`` (default), the Nanda et al. authors' ``get_restricted_loss``: the final
+  MLP's activations reduced to their mean plus their projections on
+  ``cos/sin(w_k(a+b))`` of the key frequencies, mapped through W_L, with the model's
+  mean logit (over all pairs) kept;
+  ``"blocks2"``, Section 5.1's text: the logits' 2D DFT over (a, b) reduced to the
+  constant and "the 20 terms corresponding to cos(w_k(a+b)) and sin(w_k(a+b))", read as
+  the 2x2 blocks ``{cos, sin}(w_k a) x {cos, sin}(w_k b)``;
+  ``"blocks3"``, Section 4.4's text: everything but the constant and the "40" key
+  components, read as the 3x3 blocks ``{1, cos, sin}(w_k a) x {1, cos, sin}(w_k b)``
+  (paper: 7.24e-8).
+- **Excluded**: the logits' components along ``cos/sin(w_k(a+b))`` removed for all key
+  frequencies (Section 5.1, measured "on the training data"; Table 4: 6.5 to 11) and for
+  each alone (Figure 6).
+- **W_L directions**: the MLP activations, centred on their mean over all pairs,
+  projected on the 2K directions u_k, v_k or on their orthogonal complement, and the
+  mean added back (the authors' ``test_logits(..., bias_correction=True)``; paper: 1.19e-7
+  and 5.27). Projecting the raw activations would also remove the part of the mean
+  outside the span and shift every logit row.
 - **Skip connections and heads** (Appendix A.1, Table 6): zero or mean ablation of the
-  skip connection around the final MLP (paper: 9.12e-7, 7.25e-7), of all attention
-  heads' output (paper: 24.3 when zeroed), and of the skip connection around attention
-  (paper: 19.1 when zeroed), all in the final layer at the last position. Means are
-  over all pairs. At the last position the skip around attention carries
-  ``W_E[=] + W_pos[last]``, the same for every pair, so its mean ablation changes
-  nothing in a one-layer model (a check that the hooks do what they say).
+  skip connection around the final MLP (paper: 9.12e-7, 7.25e-7), of the final layer's
+  attention output (paper: 24.3 zeroed) and of the skip connection around it (paper: 19.1
+  zeroed). Means are over all pairs. Appendix A.1 does not say which pairs it uses; its
+  baseline, 2.4e-7, is the mainline's test loss, so its values are read as test losses.
+  At the last position the skip around attention of a one-layer model carries
+  ``W_E[=] + W_pos[last]``, the same for every pair, so its mean ablation changes nothing
+  there (a check that the hooks do what they say).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -37,40 +58,58 @@ from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
 from grok_interp.analyses.common import (
+    UNKNOWN_SETUP,
     Hooks,
     ModelData,
     Result,
     gather,
-    loss_acc,
+    losses_by_set,
+    paper_value,
     require,
     run_hooked,
     sci,
+    setup_note,
 )
 from grok_interp.analyses.logits import _check_keys, wave, wl_coeffs
 from grok_interp.analyses.neurons import NeuronsResult, fitted_activations
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, replace_last, store
 from grok_interp.tasks import Task
 
-PAPER = {
-    "none": "2.41e-7",
-    "neurons -> degree-2 fits": "2.48e-7",
-    "neurons -> cos/sin(w_k(a+b)) terms": "5.54e-8",
-    "restricted (only key frequencies)": "7.24e-8",
-    "excluded (all key frequencies removed)": "6.5 (Table 4, seeds)",
-    "MLP acts projected on u_k, v_k": "1.19e-7",
-    "MLP acts projected on their null space": "5.27",
-    "skip around MLP zeroed": "9.12e-7",
-    "skip around MLP mean": "7.25e-7",
-    "attention heads zeroed": "24.3",
-    "skip around attention zeroed": "19.1",
+Restricted = Literal["authors", "blocks2", "blocks3"]
+RESTRICTED_TEXT = {
+    "authors": "the authors' code: MLP activations -> mean + cos/sin(w_k(a+b)), via W_L",
+    "blocks2": "Section 5.1: logits -> constant + 2x2 key blocks of the 2D DFT",
+    "blocks3": "Section 4.4: logits -> constant + 3x3 key blocks of the 2D DFT",
+}
+RESTRICTED_ROW = "restricted (only key frequencies)"
+EXCLUDED_ROW = "excluded (all key frequencies removed)"
+
+# The paper's values for its mainline, with the pair set each is read as (module doc).
+PAPER: dict[str, tuple[str, str]] = {
+    "none": ("2.41e-7", "test"),
+    "neurons -> degree-2 fits": ("2.48e-7", "test"),
+    "neurons -> cos/sin(w_k(a+b)) terms": ("5.54e-8", "test"),
+    EXCLUDED_ROW: ("6.5 to 11, Table 4 seeds", "train"),
+    "MLP acts projected on u_k, v_k": ("1.19e-7", "test"),
+    "MLP acts projected on their null space": ("5.27", "test"),
+    "skip around MLP zeroed": ("9.12e-7", "test"),
+    "skip around MLP mean": ("7.25e-7", "test"),
+    "attention heads zeroed": ("24.3", "test"),
+    "skip around attention zeroed": ("19.1", "test"),
+}
+PAPER_RESTRICTED: dict[str, tuple[str, str]] = {
+    "authors": ("5.5e-8 to 6.2e-8, Table 4 seeds", "test"),
+    "blocks3": ("7.24e-8", "test"),
 }
 
 
 @dataclass(frozen=True)
 class Ablation:
+    """One row: loss and accuracy on each pair set (``"test"``, ``"train"``, ``"all"``)."""
+
     name: str
-    loss: float
-    accuracy: float
+    loss: dict[str, float]
+    accuracy: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -78,52 +117,79 @@ class AblationsResult(Result):
     """Loss and accuracy of the model under each ablation (module docstring)."""
 
     rows: tuple[Ablation, ...]
+    restricted: Restricted = "authors"
+    layer: int = 0
+    setup_differences: tuple[str, ...] = UNKNOWN_SETUP
 
     title = "Ablations"
     section = "Section 4.4, Figure 6, Appendix A.1, Tables 4 and 6"
 
     def get(self, name: str) -> Ablation:
-        return next(r for r in self.rows if r.name == name)
+        found = [r for r in self.rows if r.name == name]
+        if not found:
+            raise KeyError(f"no ablation {name!r}; rows: {[r.name for r in self.rows]}")
+        return found[0]
+
+    def paper(self, name: str) -> tuple[str, str] | None:
+        if name == RESTRICTED_ROW:
+            return PAPER_RESTRICTED.get(self.restricted)
+        return PAPER.get(name)
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [
-                {
-                    "ablation": r.name,
-                    "loss": sci(r.loss),
-                    "accuracy": f"{r.accuracy:.4f}",
-                    "paper loss (mainline)": PAPER.get(r.name, "-"),
-                }
-                for r in self.rows
-            ]
-        )
+        rows = []
+        for r in self.rows:
+            row: dict[str, str] = {"ablation": r.name}
+            for s in r.loss:
+                row[f"loss ({s} pairs)"] = sci(r.loss[s])
+                row[f"accuracy ({s} pairs)"] = f"{r.accuracy[s]:.4f}"
+            if not self.setup_differences:
+                row["paper (mainline)"] = paper_value(self.paper(r.name), r.loss)
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def figure(self) -> go.Figure:
-        fig = go.Figure(go.Bar(x=[r.name for r in self.rows], y=[r.loss for r in self.rows]))
-        fig.update_layout(title=self.heading(), yaxis_type="log", yaxis_title="loss")
+        fig = go.Figure()
+        for s in self.rows[0].loss:
+            fig.add_trace(
+                go.Bar(x=[r.name for r in self.rows], y=[r.loss[s] for r in self.rows], name=s)
+            )
+        fig.update_layout(
+            title=self.heading(), yaxis_type="log", yaxis_title="loss", legend_title="pairs"
+        )
         return fig
 
     def notes(self) -> list[str]:
         return [
-            "All losses over all p^2 pairs; the paper's are test losses.",
+            f"Interventions in layer {self.layer} (the final one), at the last position.",
+            f"Restricted: {RESTRICTED_TEXT[self.restricted]}.",
             "Single-frequency rows remove cos/sin(w_k(a+b)) of that frequency.",
+            "W_L projections keep the activations' mean (bias correction).",
+            *setup_note(self.setup_differences),
         ]
+
+
+def sum_wave_part(x: Tensor, p: int, freqs: list[int]) -> Tensor:
+    """The projections of each column of ``x`` (a-major pairs) on cos(w_k(a+b)) and
+    sin(w_k(a+b)) for ``freqs``, summed (float64). The waves sum to zero over the grid,
+    so the projections ignore the columns' means."""
+    x = x.double()
+    out = torch.zeros_like(x)
+    for k in freqs:
+        for kind in ("cos", "sin"):
+            f = wave(p, k, kind).reshape(-1, 1)
+            out += f @ (f.T @ x) / f.square().sum()
+    return out
 
 
 def remove_sum_waves(logits: Tensor, p: int, freqs: list[int]) -> Tensor:
     """Project out cos(w_k(a+b)) and sin(w_k(a+b)) (over the a-major pairs) per output c."""
-    out = logits.double().clone()
-    for k in freqs:
-        for kind in ("cos", "sin"):
-            f = wave(p, k, kind).reshape(-1, 1)
-            out -= f @ (f.T @ out) / f.square().sum()
-    return out
+    return logits.double() - sum_wave_part(logits, p, freqs)
 
 
-def keep_key_blocks(logits: Tensor, p: int, freqs: list[int]) -> Tensor:
-    """Zero every 2D Fourier component over (a, b) except the constant and key 2x2 blocks.
-
-    Only the kept basis rows are used: project on them, mask, and map back."""
+def keep_key_blocks(logits: Tensor, p: int, freqs: list[int], size: int = 2) -> Tensor:
+    """Zero every 2D Fourier component over (a, b) except the constant and the key
+    frequencies' ``size`` x ``size`` blocks (2: {cos, sin} x {cos, sin}; 3: with the
+    constant row and column). Only the kept basis rows are used: project, mask, map back."""
     idx = [0] + [i for k in freqs for i in (2 * k - 1, 2 * k)]
     rows = fourier.basis(p, torch.float64)[idx]  # (m, p)
     grid = logits.double().reshape(p, p, -1)
@@ -132,26 +198,90 @@ def keep_key_blocks(logits: Tensor, p: int, freqs: list[int]) -> Tensor:
     mask = torch.zeros(len(idx), len(idx), dtype=torch.bool)
     mask[0, 0] = True
     for n in range(len(freqs)):
-        mask[1 + 2 * n : 3 + 2 * n, 1 + 2 * n : 3 + 2 * n] = True
+        block = [1 + 2 * n, 2 + 2 * n] + ([0] if size == 3 else [])
+        mask[torch.tensor(block)[:, None], torch.tensor(block)[None, :]] = True
     c = c * mask[:, :, None]
     out = torch.einsum("jb,ijc->ibc", rows, c)
     return torch.einsum("ia,ibc->abc", rows, out).reshape(p * p, -1)
 
 
-def logit_ablations(logits: Tensor, labels: Tensor, freqs: list[int]) -> list[Ablation]:
-    """The logit-level rows: none, restricted, excluded, each key frequency."""
+def restrict(
+    logits: Tensor,
+    freqs: list[int],
+    definition: Restricted = "authors",
+    *,
+    post: Tensor | None = None,
+    W_L: Tensor | None = None,
+) -> Tensor:
+    """Restricted logits (module docstring); ``"authors"`` needs the final MLP's
+    activations ``post`` (pairs, d_mlp) and ``W_L``."""
     p = logits.shape[1]
+    if definition == "authors":
+        require(
+            post is not None and W_L is not None,
+            "restricted loss",
+            "the authors' definition needs the MLP activations and W_L",
+        )
+        assert post is not None and W_L is not None
+        return logits.double().mean(0) + sum_wave_part(post, p, freqs) @ W_L.double()
+    require(definition in ("blocks2", "blocks3"), "restricted loss", f"unknown {definition!r}")
+    return keep_key_blocks(logits, p, freqs, size=2 if definition == "blocks2" else 3)
 
-    def row(name: str, logits: Tensor) -> Ablation:
-        return Ablation(name, *loss_acc(logits, labels))
 
-    rows = [
-        row("none", logits),
-        row("restricted (only key frequencies)", keep_key_blocks(logits, p, freqs)),
-        row("excluded (all key frequencies removed)", remove_sum_waves(logits, p, freqs)),
-    ]
-    rows += [row(f"frequency {k} removed", remove_sum_waves(logits, p, [k])) for k in freqs]
-    return rows
+@torch.no_grad()
+def ablated_logits(
+    model: HookedTransformer,
+    task: Task,
+    *,
+    key_freqs: list[int],
+    neurons: NeuronsResult,
+    data: ModelData | None = None,
+    restricted: Restricted = "authors",
+) -> Iterator[tuple[str, Tensor]]:
+    """(row name, logits over all pairs) for every ablation of the module docstring."""
+    data = data or gather(model, task)
+    post, W_L = data.mlp("ablations")
+    _check_keys(key_freqs, task.p)
+    require(task.op == "add", "ablations", f"the key-frequency waves describe add, not {task.op}")
+    p, last, logits = task.p, data.last, data.logits
+    b = f"blocks.{last}."
+    post_hook, mid, pre = b + "mlp.hook_post", b + "hook_resid_mid", b + "hook_resid_pre"
+
+    def hooked(hooks: Hooks) -> Tensor:
+        return run_hooked(data, hooks)
+
+    yield "none", logits
+    yield RESTRICTED_ROW, restrict(logits, key_freqs, restricted, post=post, W_L=W_L)
+    yield EXCLUDED_ROW, remove_sum_waves(logits, p, key_freqs)
+    for k in key_freqs:
+        yield f"frequency {k} removed", remove_sum_waves(logits, p, [k])
+    well = neurons.well_fit
+    fits = fitted_activations(post, p, neurons.best_freq)
+    yield "neurons -> degree-2 fits", hooked([(post_hook, replace_last(fits, well))])
+    sums = fitted_activations(post, p, neurons.best_freq, restricted=True)
+    yield "neurons -> cos/sin(w_k(a+b)) terms", hooked([(post_hook, replace_last(sums))])
+    yield (
+        "well-fit neurons only -> cos/sin(w_k(a+b)) terms",
+        hooked([(post_hook, replace_last(sums, well))]),
+    )
+    cols = [i for k in key_freqs for i in (2 * k - 1, 2 * k)]
+    q, _ = torch.linalg.qr(wl_coeffs(W_L)[:, cols])  # orthonormal basis of span{u_k, v_k}
+    proj, mean = (q @ q.T).float(), post.mean(0)
+    yield "MLP acts projected on u_k, v_k", hooked([(post_hook, project_last(proj, mean))])
+    null = torch.eye(len(proj)) - proj
+    yield "MLP acts projected on their null space", hooked([(post_hook, project_last(null, mean))])
+    for mode, label in (("zero", "zeroed"), ("mean", "mean")):
+        cache: dict[str, Tensor] = {}
+        skip_mlp = [
+            (mid, store(cache)),
+            (b + "hook_resid_post", ablate_stored_term(cache, mid, mode)),
+        ]
+        yield f"skip around MLP {label}", hooked(skip_mlp)  # type: ignore[arg-type]
+    for mode, label in (("zero", "zeroed"), ("mean", "mean")):
+        yield f"attention heads {label}", hooked([(b + "hook_attn_out", ablate_last(mode))])
+        cache = {}
+        skip_attn = [(pre, store(cache)), (mid, ablate_stored_term(cache, pre, mode))]
+        yield f"skip around attention {label}", hooked(skip_attn)  # type: ignore[arg-type]
 
 
 @torch.no_grad()
@@ -162,51 +292,26 @@ def ablations(
     key_freqs: list[int],
     neurons: NeuronsResult,
     data: ModelData | None = None,
+    restricted: Restricted = "authors",
 ) -> AblationsResult:
-    """Every ablation of the module docstring, in one table."""
+    """Every ablation of the module docstring, in one table (loss per pair set)."""
     data = data or gather(model, task)
-    _check_keys(key_freqs, task.p)
-    require(task.op == "add", "ablations", f"the key-frequency waves describe add, not {task.op}")
-    labels, last = data.labels, model.cfg.n_layers - 1
-    post, mid = f"blocks.{last}.mlp.hook_post", f"blocks.{last}.hook_resid_mid"
-    pre, attn_out = f"blocks.{last}.hook_resid_pre", f"blocks.{last}.hook_attn_out"
-
-    def run(name: str, hooks: Hooks) -> Ablation:
-        return Ablation(name, *loss_acc(run_hooked(data, hooks), labels))
-
-    rows = logit_ablations(data.logits, labels, key_freqs)
-    well = neurons.well_fit
-    for name, restricted in (
-        ("neurons -> degree-2 fits", False),
-        ("neurons -> cos/sin(w_k(a+b)) terms", True),
-    ):
-        fits = fitted_activations(data.post, task.p, neurons.best_freq, restricted=restricted)
-        rows.append(run(name, [(post, replace_last(fits, well))]))
-    coeffs = wl_coeffs(data.W_L)
-    cols = [i for k in key_freqs for i in (2 * k - 1, 2 * k)]
-    q, _ = torch.linalg.qr(coeffs[:, cols])  # orthonormal basis of span{u_k, v_k}
-    proj = (q @ q.T).float()
-    rows.append(run("MLP acts projected on u_k, v_k", [(post, project_last(proj))]))
-    null = torch.eye(len(proj)) - proj
-    rows.append(run("MLP acts projected on their null space", [(post, project_last(null))]))
-    for mode in ("zero", "mean"):
-        cache: dict[str, Tensor] = {}
+    rows = []
+    gen = ablated_logits(
+        model, task, key_freqs=key_freqs, neurons=neurons, data=data, restricted=restricted
+    )
+    for name, logits in gen:
+        by_set = losses_by_set(logits, data.labels, data.sets)
         rows.append(
-            run(
-                f"skip around MLP {mode}" if mode == "mean" else "skip around MLP zeroed",
-                [
-                    (mid, store(cache)),
-                    (f"blocks.{last}.hook_resid_post", ablate_stored_term(cache, mid, mode)),
-                ],
+            Ablation(
+                name,
+                loss={s: v[0] for s, v in by_set.items()},
+                accuracy={s: v[1] for s, v in by_set.items()},
             )
         )
-    for mode, label in (("zero", "zeroed"), ("mean", "mean")):
-        rows.append(run(f"attention heads {label}", [(attn_out, ablate_last(mode))]))
-        cache = {}
-        rows.append(
-            run(
-                f"skip around attention {label}",
-                [(pre, store(cache)), (mid, ablate_stored_term(cache, pre, mode))],
-            )
-        )
-    return AblationsResult(rows=tuple(rows))
+    return AblationsResult(
+        rows=tuple(rows),
+        restricted=restricted,
+        layer=data.last,
+        setup_differences=data.differences,
+    )

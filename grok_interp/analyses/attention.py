@@ -15,7 +15,7 @@ C.1.3, Table 2, Figures 9-11). First layer, per head j:
   ``sigma(x)``, x the score difference of positions 0 and 1 (all terms included). The
   linear fit ``sigma(x) ~ c_j + E_j x`` per head, its FVE per head and pooled (paper:
   97.5%), and the loss when the sigmoid is replaced by the fit through a hook on
-  ``hook_pattern`` (paper: 2.41e-7 -> 2.12e-7), over all pairs. The replacement keeps
+  ``hook_pattern`` (paper, test pairs: 2.41e-7 -> 2.12e-7), on each pair set. The replacement keeps
   each example's ``= -> =`` attention and splits the rest between a and b by the linear
   fit: the same as the paper's where ``= -> =`` is negligible, and faithful where a
   head attends to ``=`` (one external checkpoint has a head at 13%).
@@ -38,11 +38,23 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
-from grok_interp.analyses.common import ModelData, Result, fve, gather, loss_acc, require, sci
+from grok_interp.analyses.common import (
+    UNKNOWN_SETUP,
+    ModelData,
+    Result,
+    fve,
+    gather,
+    losses_by_set,
+    paper_value,
+    pct,
+    require,
+    sci,
+    setup_note,
+)
 from grok_interp.hooks import set_pattern_last
 from grok_interp.tasks import Task
 
-PAPER_SCORE_FVE = (0.9902, 0.9521, 0.9910, 0.9242)
+PAPER_SCORE_FVE = (0.9902, 0.9521, 0.9910, 0.9242)  # Appendix C.1.2, the paper's heads 0-3
 
 
 @dataclass(frozen=True)
@@ -68,11 +80,12 @@ class AttentionResult(Result):
 
     heads: tuple[Head, ...]
     sigmoid_fve_pooled: float
-    loss_model: float
-    loss_linear_sigmoid: float
+    loss_model: dict[str, float]
+    loss_linear_sigmoid: dict[str, float]
     score_norms: Float[Tensor, "head n_freqs_plus_1"]
     ov_norms: Float[Tensor, "head n_freqs_plus_1"]
     pattern_to_a: Float[Tensor, "head p p"]
+    setup_differences: tuple[str, ...] = UNKNOWN_SETUP
 
     title = "Attention heads"
     section = "Appendix A.1, C.1.2, C.1.3, Table 2, Figures 9-11"
@@ -80,39 +93,46 @@ class AttentionResult(Result):
     def table(self) -> pd.DataFrame:
         rows = []
         for h in self.heads:
-            paper = PAPER_SCORE_FVE[h.head] if h.head < 4 else float("nan")
             rows.append(
                 {
                     "head": h.head,
-                    "= -> = attn": f"{h.eq_attention:.2%}",
+                    "= -> = attn": pct(h.eq_attention),
                     "k": h.k,
                     "C_j fit F, G": f"{h.F:.3g}, {h.G:.3g}",
-                    "C_j FVE": f"{h.score_fve:.2%}",
-                    "paper C_j FVE": f"{paper:.2%}",
+                    "C_j FVE": pct(h.score_fve),
                     "pattern c, alpha, beta": f"{h.intercept:.3f}, {h.alpha:.3g}, {h.beta:.3g}",
-                    "pattern FVE": f"{h.pattern_fve:.2%}",
-                    "sigmoid ~ c + E x": f"{h.sigmoid_intercept:.3f} + {h.sigmoid_slope:.3g} x",
-                    "sigmoid FVE": f"{h.sigmoid_fve:.2%}",
+                    "pattern FVE": pct(h.pattern_fve),
+                    "sigmoid ~ c + E x": "-"
+                    if h.sigmoid_slope != h.sigmoid_slope
+                    else f"{h.sigmoid_intercept:.3f} + {h.sigmoid_slope:.3g} x",
+                    "sigmoid FVE": pct(h.sigmoid_fve),
                 }
             )
         return pd.DataFrame(rows)
 
     def summary(self) -> pd.DataFrame:
+        def span(xs: list[float]) -> str:
+            return f"{pct(min(xs))} to {pct(max(xs))}"
+
         rows = [
-            (
-                "= -> = attention (range over heads)",
-                f"{min(h.eq_attention for h in self.heads):.2%} to "
-                f"{max(h.eq_attention for h in self.heads):.2%}",
-                "0.1% to 0.4%",
-            ),
-            ("linear sigmoid FVE (pooled over heads)", f"{self.sigmoid_fve_pooled:.2%}", "97.5%"),
-            (
-                "loss, model -> sigmoid replaced by linear fit",
-                f"{sci(self.loss_model)} -> {sci(self.loss_linear_sigmoid)}",
-                "2.41e-7 -> 2.12e-7",
-            ),
-        ]
-        return pd.DataFrame(rows, columns=["quantity", "ours", "paper (mainline)"])
+            ("= -> = attention (range over heads)",
+             span([h.eq_attention for h in self.heads]), "0.1% to 0.4%"),
+            ("C_j FVE of the best frequency (range over heads)",
+             span([h.score_fve for h in self.heads]),
+             f"{pct(min(PAPER_SCORE_FVE))} to {pct(max(PAPER_SCORE_FVE))}"),
+            ("linear sigmoid FVE (pooled over heads)", pct(self.sigmoid_fve_pooled), "97.5%"),
+        ]  # fmt: skip
+        for s in self.loss_model:
+            lin = self.loss_linear_sigmoid.get(s, float("nan"))
+            rows.append(
+                (
+                    f"loss, model -> sigmoid replaced by linear fit ({s} pairs)",
+                    f"{sci(self.loss_model[s])} -> {'-' if lin != lin else sci(lin)}",
+                    paper_value(("2.41e-7 -> 2.12e-7", "test"), [s]),
+                )
+            )
+        frame = pd.DataFrame(rows, columns=["quantity", "ours", "paper (mainline)"])
+        return frame if not self.setup_differences else frame.drop(columns="paper (mainline)")
 
     def _repr_html_(self) -> str:
         return super()._repr_html_() + self.summary().to_html(index=False)
@@ -151,9 +171,16 @@ class AttentionResult(Result):
         return fig
 
     def notes(self) -> list[str]:
+        sigmoid = (
+            []
+            if self.sigmoid_fve_pooled == self.sigmoid_fve_pooled
+            else ["The sigmoid fit needs the 'a b =' layout (softmax over a and b alone)."]
+        )
         return [
+            "Heads of layer 0, attending from the last position.",
             "Pattern fit: the intercept c is fitted (the paper fixes 0.5).",
-            "Losses are over all p^2 pairs.",
+            *sigmoid,
+            *setup_note(self.setup_differences),
         ]
 
 
@@ -179,7 +206,6 @@ def attention_heads(
         "attention",
         "the score lookup assumes no LayerNorm before attention",
     )
-    assert data.pattern is not None
     p, attn = task.p, model.blocks[0].attn
     wt = {n: t.detach().cpu().double() for n, t in attn.named_parameters()}
     W_E, W_pos = model.W_E.detach().cpu().double(), model.W_pos.detach().cpu().double()
@@ -231,16 +257,16 @@ def attention_heads(
                 sigmoid_fve=float(fve(sig[1], sig[3] + sig[2] * sig[0])) if sig else float("nan"),
             )
         )
-    loss_model = loss_acc(data.logits, data.labels)[0]
+    loss_model = {s: v[0] for s, v in losses_by_set(data.logits, data.labels, data.sets).items()}
+    loss_lin: dict[str, float] = {}
+    pooled = float("nan")
     if sig_x:
         pooled = float(fve(torch.cat(sig_y), torch.cat(sig_fit)))
         with torch.no_grad():
             hook = ("blocks.0.attn.hook_pattern", set_pattern_last(replaced.float()))
             tokens = task.tokens().to(model.cfg.device)
             logits = model.run_with_hooks(tokens, fwd_hooks=[hook])[:, -1].cpu()
-        loss_lin = loss_acc(logits, data.labels)[0]
-    else:
-        pooled = loss_lin = float("nan")
+        loss_lin = {s: v[0] for s, v in losses_by_set(logits, data.labels, data.sets).items()}
     return AttentionResult(
         heads=tuple(heads),
         sigmoid_fve_pooled=pooled,
@@ -249,6 +275,7 @@ def attention_heads(
         score_norms=torch.stack(score_norms).float(),
         ov_norms=torch.stack(ov_norms).float(),
         pattern_to_a=torch.stack(patterns).float(),
+        setup_differences=data.differences,
     )
 
 

@@ -4,9 +4,19 @@
 ``(p, p)``) with ``run_with_cache`` and keeps only the last position: the logits, the
 final layer's MLP neuron activations ``MLP(a, b)``, and the first layer's attention
 pattern from ``=``. ``W_L = W_out W_U`` is the neuron-logit map (d_mlp x p; Nanda et al.
-write its transpose, Section 3). For models of several layers the analyses read the
-final layer's MLP, as in the paper's Table 5 ("for 2 Layer models, we use the final
-layer MLP activations").
+write its transpose, Section 3).
+
+Layers. The MLP analyses (W_L, Table 1, neuron fits, ablations) read the final layer's
+MLP, the only one whose output reaches the logits through W_L alone, as the paper's
+Table 5 does ("for 2 Layer models, we use the final layer MLP activations"); earlier
+MLPs are not analysed. The attention analysis reads the first layer, the only one whose
+input is the embeddings, which its score lookup ``C_j`` assumes. Each Result says which
+layer it read (``layer``).
+
+Pair sets. Losses are reported per pair set: ``train`` and ``test`` where the split is
+known (a Run), and ``all`` p^2 pairs always (:func:`pair_sets`). A paper value is set
+beside our value on the same pair set only, and only for a model of the paper's setup
+(:func:`paper_setup_differences`).
 
 FVE (fraction of variance explained) is ``1 - SS_res / SS_tot`` with ``SS_tot`` taken
 about the mean, everywhere in this package.
@@ -15,7 +25,7 @@ about the mean, everywhere in this package.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,8 +36,83 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from grok_interp.tasks import Task
+from grok_interp.tasks import Task, heldout_indices
 from grok_interp.training import cross_entropy64
+
+# The paper's mainline (Nanda et al. 2023, Section 3): what a model must match for the
+# paper's numbers to be set beside its own.
+PAPER_SETUP = {
+    "task": "add",
+    "p": 113,
+    "token layout": "a b =",
+    "n_layers": 1,
+    "d_model": 128,
+    "n_heads": 4,
+    "d_head": 32,
+    "d_mlp": 512,
+    "act_fn": "relu",
+    "normalization": None,
+}
+UNKNOWN_SETUP = ("the model behind these tensors is not known",)
+PAPER_SETUP_TEXT = (
+    "the paper's mainline setup: add mod 113 as 'a b =', 1 layer, d_model 128, 4 heads of "
+    "32, d_mlp 512, ReLU, no LayerNorm"
+)
+
+
+def paper_setup_differences(model: HookedTransformer, task: Task) -> list[str]:
+    """How ``model`` and ``task`` differ from the paper's mainline setup (empty: none)."""
+    cfg = model.cfg
+    ours = {
+        "task": task.op,
+        "p": task.p,
+        "token layout": task.token_format,
+        "n_layers": cfg.n_layers,
+        "d_model": cfg.d_model,
+        "n_heads": cfg.n_heads,
+        "d_head": cfg.d_head,
+        "d_mlp": None if cfg.attn_only else cfg.d_mlp,
+        "act_fn": cfg.act_fn,
+        "normalization": cfg.normalization_type,
+    }
+    return [f"{k} {ours[k]} (paper {v})" for k, v in PAPER_SETUP.items() if ours[k] != v]
+
+
+def pair_sets(task: Task, train_idx: Tensor | None) -> dict[str, Tensor]:
+    """Index sets losses are reported on: test, train (split known) and all pairs."""
+    every = torch.arange(task.n_pairs)
+    if train_idx is None:
+        return {"all": every}
+    return {"test": heldout_indices(task, train_idx), "train": train_idx, "all": every}
+
+
+def losses_by_set(
+    logits: Tensor, labels: Tensor, sets: dict[str, Tensor]
+) -> dict[str, tuple[float, float]]:
+    """(loss, accuracy) of ``logits`` on each pair set."""
+    return {name: loss_acc(logits[idx], labels[idx]) for name, idx in sets.items()}
+
+
+def paper_value(paper: tuple[str, str] | None, sets: Collection[str]) -> str:
+    """A paper value (value, pair set) for display: '-' unless we report that pair set."""
+    if paper is None or paper[1] not in sets:
+        return "-"
+    return f"{paper[0]} ({paper[1]})"
+
+
+def setup_note(differences: Sequence[str]) -> list[str]:
+    """The note that explains a missing paper column."""
+    if not differences:
+        return [f"Paper values are for {PAPER_SETUP_TEXT}, as this model is."]
+    return [
+        f"No paper column: the paper's values are for {PAPER_SETUP_TEXT}; this model "
+        f"differs ({'; '.join(differences)})."
+    ]
+
+
+def pct(x: float) -> str:
+    """A fraction as a percentage; '-' for a value that does not exist (nan)."""
+    return "-" if x != x else f"{x:.2%}"
 
 
 class AnalysisError(ValueError):
@@ -46,11 +131,37 @@ class ModelData:
     model: HookedTransformer
     task: Task
     logits: Float[Tensor, "pairs d_vocab_out"]
-    post: Float[Tensor, "pairs d_mlp"]
-    pattern: Float[Tensor, "pairs head pos"] | None
-    W_L: Float[Tensor, "d_mlp d_vocab_out"]
+    post: Float[Tensor, "pairs d_mlp"] | None
+    pattern: Float[Tensor, "pairs head pos"]
+    W_L: Float[Tensor, "d_mlp d_vocab_out"] | None
     resid_pre: Float[Tensor, "pairs d_model"]
     attn_out: Float[Tensor, "pairs d_model"]
+    train_idx: Tensor | None = None
+
+    @property
+    def sets(self) -> dict[str, Tensor]:
+        return pair_sets(self.task, self.train_idx)
+
+    @property
+    def last(self) -> int:
+        return self.model.cfg.n_layers - 1
+
+    @property
+    def differences(self) -> tuple[str, ...]:
+        """How the model differs from the paper's setup (empty: it is that setup)."""
+        return tuple(paper_setup_differences(self.model, self.task))
+
+    def mlp(self, analysis: str) -> tuple[Tensor, Tensor]:
+        """The final MLP's activations and W_L, or why this analysis cannot run."""
+        require(self.post is not None and self.W_L is not None, analysis, "the model has no MLP")
+        require(
+            self.model.cfg.normalization_type is None,
+            analysis,
+            f"W_L = W_out W_U is the neuron-logit map only without a final LayerNorm; this "
+            f"model uses {self.model.cfg.normalization_type}",
+        )
+        assert self.post is not None and self.W_L is not None
+        return self.post, self.W_L
 
     @property
     def p(self) -> int:
@@ -70,7 +181,7 @@ class ModelData:
 
 
 def check_model(model: HookedTransformer, task: Task, analysis: str = "analyze") -> None:
-    """Clear errors for models whose shapes do not fit the task."""
+    """Clear errors for models whose shapes do not fit the task (an MLP is not needed)."""
     cfg = model.cfg
     require(
         cfg.d_vocab == task.d_vocab and cfg.n_ctx == task.n_ctx,
@@ -83,12 +194,12 @@ def check_model(model: HookedTransformer, task: Task, analysis: str = "analyze")
         analysis,
         f"d_vocab_out is {cfg.d_vocab_out}, expected p = {task.p}",
     )
-    require(not cfg.attn_only and cfg.d_mlp is not None, analysis, "the model has no MLP")
 
 
 @torch.no_grad()
-def gather(model: HookedTransformer, task: Task) -> ModelData:
-    """One cached forward over all pairs, last position only (module docstring)."""
+def gather(model: HookedTransformer, task: Task, train_idx: Tensor | None = None) -> ModelData:
+    """One cached forward over all pairs, last position only (module docstring);
+    ``train_idx`` (the run's split, if known) adds train and test pair sets."""
     check_model(model, task)
     require(
         task.full_grid,
@@ -97,26 +208,32 @@ def gather(model: HookedTransformer, task: Task) -> ModelData:
         "the Fourier analyses need the full p x p grid",
     )
     last = model.cfg.n_layers - 1
+    has_mlp = not model.cfg.attn_only
+    post_name = f"blocks.{last}.mlp.hook_post"
     names = {
-        f"blocks.{last}.mlp.hook_post",
         "blocks.0.attn.hook_pattern",
         f"blocks.{last}.hook_resid_pre",
         f"blocks.{last}.hook_attn_out",
-    }
+    } | ({post_name} if has_mlp else set())
     tokens = task.tokens().to(model.cfg.device)
     out, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
     logits = out if isinstance(out, Tensor) else out[0]
     pattern = cache["blocks.0.attn.hook_pattern"][:, :, -1, :]
-    W_L = model.blocks[last].mlp.W_out @ model.W_U
+
+    def last_pos(name: str) -> Tensor:
+        return cache[name][:, -1].float().cpu()
+
+    W_L = (model.blocks[last].mlp.W_out @ model.W_U).detach().float().cpu() if has_mlp else None
     return ModelData(
         model=model,
         task=task,
         logits=logits[:, -1].float().cpu(),
-        post=cache[f"blocks.{last}.mlp.hook_post"][:, -1].float().cpu(),
+        post=last_pos(post_name) if has_mlp else None,
         pattern=pattern.float().cpu(),
-        W_L=W_L.detach().float().cpu(),
-        resid_pre=cache[f"blocks.{last}.hook_resid_pre"][:, -1].float().cpu(),
-        attn_out=cache[f"blocks.{last}.hook_attn_out"][:, -1].float().cpu(),
+        W_L=W_L,
+        resid_pre=last_pos(f"blocks.{last}.hook_resid_pre"),
+        attn_out=last_pos(f"blocks.{last}.hook_attn_out"),
+        train_idx=train_idx,
     )
 
 

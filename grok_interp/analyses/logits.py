@@ -8,7 +8,10 @@ Table 1, Appendix C.2).
   least ``threshold`` (default 0.3) of the largest, largest first. On the external
   fixtures the kept norms are >= 0.58 and the first dropped <= 0.26 (a frequency whose
   directions explain under 6% of their projections), so any threshold in (0.26, 0.58)
-  gives the same keys. Pass ``key_freqs`` to override.
+  gives the same keys. Pass ``key_freqs`` to override. When more than a third of the
+  frequencies cross the threshold (a random or untrained model: 48 of 56), W_L has no
+  sparse Fourier structure: no key frequencies are reported, and the analyses that
+  need them say so (pass ``key_freqs`` to run them anyway).
 - **Rank-2K approximation** ``W_L ~ sum_k u_k cos(w_k)^T + v_k sin(w_k)^T``: with the
   orthonormal basis, ``u_k, v_k`` are W_L's coefficients on the normalised cos/sin
   vectors and the residual is the rest. The paper's "under 0.55% of the norm" is reported
@@ -19,15 +22,17 @@ Table 1, Appendix C.2).
   constant.
 - **Logit fit.** Least squares of the logits by ``sum_k alpha_k cos(w_k(a+b-c))`` over all
   p^3 entries. The logits are first centred over c for each (a, b): that offset does not
-  change the softmax and no cosine of c can fit it. Reported: alpha_k, the FVE (paper:
-  95%), and the loss of the fitted logits against the model's (paper: 2.4e-7 -> 4.7e-8),
-  both over all p^2 pairs.
+  change the softmax and no cosine of c can fit it. Reported: alpha_k, the FVE over all
+  p^3 entries (paper: 95%), and the loss of the fitted logits against the model's on each
+  pair set (paper, test pairs: 2.4e-7 -> 4.7e-8).
+
+All of these read the final layer's MLP (see :mod:`grok_interp.analyses.common`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -38,13 +43,17 @@ from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
 from grok_interp.analyses.common import (
+    UNKNOWN_SETUP,
     ModelData,
     Result,
     fve,
     gather,
-    loss_acc,
+    losses_by_set,
+    paper_value,
+    pct,
     require,
     sci,
+    setup_note,
 )
 from grok_interp.analyses.embedding import FourierNormsResult
 from grok_interp.tasks import Task
@@ -64,15 +73,26 @@ def select_key_freqs(norms: Tensor, threshold: float = DEFAULT_THRESHOLD) -> lis
     return [int(i) + 1 for i in order if rel[i] >= threshold]
 
 
+def is_sparse(n_keys: int, n_freqs: int) -> bool:
+    """Sparse Fourier structure: at most a third of the frequencies are key (module doc)."""
+    return 0 < n_keys <= max(1, n_freqs // 3)
+
+
 @dataclass(frozen=True)
 class NeuronLogitMapResult(Result):
-    """W_L in the Fourier basis, its key frequencies and rank-2K approximation."""
+    """W_L in the Fourier basis, its key frequencies and rank-2K approximation.
+
+    ``key_freqs`` is empty when W_L has no sparse structure (``n_above_threshold`` of the
+    frequencies crossed the threshold; module docstring)."""
 
     norms: Float[Tensor, " n_freqs_plus_1"]
     key_freqs: tuple[int, ...]
     threshold: float | None
     residual_norm_fraction: float
     residual_sq_fraction: float
+    n_above_threshold: int = 0
+    layer: int = 0
+    setup_differences: tuple[str, ...] = UNKNOWN_SETUP
 
     title = "Neuron-logit map W_L in the Fourier basis"
     section = "Section 4.2, Figure 3 right, Appendix C.2"
@@ -81,28 +101,46 @@ class NeuronLogitMapResult(Result):
     def fourier(self) -> FourierNormsResult:
         return FourierNormsResult(name="W_L", norms=self.norms)
 
+    @property
+    def sparse(self) -> bool:
+        return bool(self.key_freqs)
+
     def table(self) -> pd.DataFrame:
         rule = (
             f"norm >= {self.threshold} x largest"
             if self.threshold is not None
             else "given by the caller"
         )
+        n = len(self.norms) - 1
+        keys = (
+            ", ".join(map(str, self.key_freqs))
+            if self.key_freqs
+            else f"none: no sparse structure ({self.n_above_threshold} of {n} cross the rule)"
+        )
+        res = (
+            (pct(self.residual_norm_fraction), pct(self.residual_sq_fraction))
+            if self.key_freqs
+            else ("-", "-")
+        )
         rows = [
-            ("key frequencies", ", ".join(map(str, self.key_freqs)), "14, 35, 41, 42, 52"),
+            ("key frequencies", keys, "14, 35, 41, 42, 52"),
             ("key-frequency rule", rule, "nontrivial coefficients"),
-            ("residual / ‖W_L‖ (Frobenius norm)", f"{self.residual_norm_fraction:.2%}", "-"),
-            ("residual² / ‖W_L‖² (squared norm)", f"{self.residual_sq_fraction:.2%}", "< 0.55%"),
+            ("residual / ‖W_L‖ (Frobenius norm)", res[0], "-"),
+            ("residual² / ‖W_L‖² (squared norm)", res[1], "< 0.55%"),
             ("Gini of frequency norms", f"{self.fourier.gini:.3f}", "-"),
         ]
-        return pd.DataFrame(rows, columns=["quantity", "ours", "paper (mainline)"])
+        frame = pd.DataFrame(rows, columns=["quantity", "ours", "paper (mainline)"])
+        return frame if not self.setup_differences else frame.drop(columns="paper (mainline)")
 
     def figure(self) -> go.Figure:
         return self.fourier.figure()
 
     def notes(self) -> list[str]:
         return [
+            f"W_L = W_out W_U of layer {self.layer} (the final one).",
             "The paper's 0.55% matches the squared-norm fraction on real models; both "
-            "fractions are shown."
+            "fractions are shown.",
+            *setup_note(self.setup_differences),
         ]
 
 
@@ -117,8 +155,9 @@ def neuron_logit_map(
 ) -> NeuronLogitMapResult:
     """Fourier norms of W_L, key frequencies and the rank-2K residual (module docstring)."""
     data = data or gather(model, task)
-    _require_no_ln(model, "neuron-logit map")
-    return wl_analysis(data.W_L, key_freqs=key_freqs, threshold=threshold)
+    _, W_L = data.mlp("neuron-logit map")
+    res = wl_analysis(W_L, key_freqs=key_freqs, threshold=threshold)
+    return replace(res, layer=data.last, setup_differences=data.differences)
 
 
 def wl_analysis(
@@ -130,8 +169,10 @@ def wl_analysis(
     """The tensor-level part of :func:`neuron_logit_map`."""
     coeffs = wl_coeffs(W_L)
     norms = fourier.freq_norms(coeffs, dim=1)
-    keys = key_freqs or select_key_freqs(norms, threshold)
-    _check_keys(keys, W_L.shape[1])
+    found = select_key_freqs(norms, threshold)
+    keys = key_freqs or (found if is_sparse(len(found), len(norms) - 1) else [])
+    if key_freqs:
+        _check_keys(keys, W_L.shape[1])
     cols = [i for k in keys for i in (2 * k - 1, 2 * k)]
     total = coeffs.square().sum()
     res_sq = float((total - coeffs[:, cols].square().sum()) / total)
@@ -141,15 +182,7 @@ def wl_analysis(
         threshold=None if key_freqs else threshold,
         residual_norm_fraction=math.sqrt(max(res_sq, 0.0)),
         residual_sq_fraction=res_sq,
-    )
-
-
-def _require_no_ln(model: HookedTransformer, analysis: str) -> None:
-    require(
-        model.cfg.normalization_type is None,
-        analysis,
-        f"W_L = W_out W_U is the neuron-logit map only without a final LayerNorm; this "
-        f"model uses {model.cfg.normalization_type}",
+        n_above_threshold=len(found),
     )
 
 
@@ -188,6 +221,8 @@ class DirectionsResult(Result):
     """Table 1: MLP activations read off along the W_L directions u_k, v_k."""
 
     directions: tuple[Direction, ...]
+    layer: int = 0
+    setup_differences: tuple[str, ...] = UNKNOWN_SETUP
 
     title = "MLP activations along the W_L directions u_k, v_k (Table 1)"
     section = "Section 4.2, Table 1"
@@ -202,9 +237,9 @@ class DirectionsResult(Result):
                 "direction": f"{'u' if d.kind == 'cos' else 'v'}_{d.k}",
                 "largest 2D DFT terms": "; ".join(f"{t}: {c:.3g}" for t, c in d.terms),
                 "single term": f"{d.kind}(w_{d.k}(a+b))",
-                "FVE": f"{d.fve:.2%}",
-                "paper": "> 90% (Table 1)",
+                "FVE": pct(d.fve),
             }
+            | ({} if self.setup_differences else {"paper": "> 90% (Table 1)"})
             for d in self.directions
         ]
         return pd.DataFrame(rows)
@@ -216,7 +251,11 @@ class DirectionsResult(Result):
         return fig
 
     def notes(self) -> list[str]:
-        return ["Directions are unit vectors; the two largest terms exclude the constant."]
+        return [
+            f"Activations of layer {self.layer}'s MLP (the final one) at the last position.",
+            "Directions are unit vectors; the two largest terms exclude the constant.",
+            *setup_note(self.setup_differences),
+        ]
 
 
 @torch.no_grad()
@@ -229,8 +268,9 @@ def read_off_directions(
 ) -> DirectionsResult:
     """Table 1 (module docstring)."""
     data = data or gather(model, task)
-    _require_no_ln(model, "Table 1 directions")
-    return read_off(data.post, data.W_L, key_freqs)
+    post, W_L = data.mlp("Table 1 directions")
+    res = read_off(post, W_L, key_freqs)
+    return replace(res, layer=data.last, setup_differences=data.differences)
 
 
 def read_off(
@@ -265,30 +305,40 @@ def read_off(
 
 @dataclass(frozen=True)
 class LogitFitResult(Result):
-    """Logits fitted by sum_k alpha_k cos(w_k(a+b-c)) (Section 4.2)."""
+    """Logits fitted by sum_k alpha_k cos(w_k(a+b-c)) (Section 4.2); losses and
+    accuracies of the model and of the fit per pair set (``"test"``, ``"train"``,
+    ``"all"``)."""
 
     key_freqs: tuple[int, ...]
     alphas: Float[Tensor, " key"]
     fve: float
-    loss_model: float
-    loss_fit: float
-    acc_model: float
-    acc_fit: float
+    loss_model: dict[str, float]
+    loss_fit: dict[str, float]
+    acc_model: dict[str, float]
+    acc_fit: dict[str, float]
+    setup_differences: tuple[str, ...] = UNKNOWN_SETUP
 
     title = "Logits as a sum of cos(w_k(a+b-c))"
     section = "Section 4.2"
 
     def table(self) -> pd.DataFrame:
-        rows = [
-            ("FVE of the logits", f"{self.fve:.2%}", "95%"),
-            ("loss, model (all p^2 pairs)", sci(self.loss_model), "2.4e-7 (test)"),
-            ("loss, fitted logits", sci(self.loss_fit), "4.7e-8 (test)"),
-            ("accuracy, model / fitted", f"{self.acc_model:.4f} / {self.acc_fit:.4f}", "-"),
-        ] + [
+        sets = list(self.loss_model)
+        rows = [("FVE of the logits (all p^3 entries)", pct(self.fve), "95%")]
+        for s in sets:
+            rows += [
+                (f"loss, model ({s} pairs)", sci(self.loss_model[s]),
+                 paper_value(("2.4e-7", "test"), [s])),
+                (f"loss, fitted logits ({s} pairs)", sci(self.loss_fit[s]),
+                 paper_value(("4.7e-8", "test"), [s])),
+                (f"accuracy, model / fitted ({s} pairs)",
+                 f"{self.acc_model[s]:.4f} / {self.acc_fit[s]:.4f}", "-"),
+            ]  # fmt: skip
+        rows += [
             (f"alpha_{k}", f"{float(a):.4g}", "-")
             for k, a in zip(self.key_freqs, self.alphas, strict=True)
         ]
-        return pd.DataFrame(rows, columns=["quantity", "ours", "paper (mainline)"])
+        frame = pd.DataFrame(rows, columns=["quantity", "ours", "paper (mainline)"])
+        return frame if not self.setup_differences else frame.drop(columns="paper (mainline)")
 
     def figure(self) -> go.Figure:
         fig = go.Figure(go.Bar(x=[str(k) for k in self.key_freqs], y=self.alphas.tolist()))
@@ -298,7 +348,7 @@ class LogitFitResult(Result):
     def notes(self) -> list[str]:
         return [
             "Logits are centred over c for each (a, b) before the fit (softmax-invariant).",
-            "Losses are over all p^2 pairs, not the paper's test split.",
+            *setup_note(self.setup_differences),
         ]
 
 
@@ -320,13 +370,18 @@ def logit_fit(
     """Least-squares fit of the logits by key-frequency cosines (module docstring)."""
     data = data or gather(model, task)
     require(task.op == "add", "logit fit", f"cos(w(a+b-c)) describes add, not {task.op}")
-    return fit_logits(data.logits, data.labels, key_freqs)
+    res = fit_logits(data.logits, data.labels, key_freqs, sets=data.sets)
+    return replace(res, setup_differences=data.differences)
 
 
 def fit_logits(
-    logits: Float[Tensor, "pairs p"], labels: Tensor, key_freqs: list[int]
+    logits: Float[Tensor, "pairs p"],
+    labels: Tensor,
+    key_freqs: list[int],
+    sets: dict[str, Tensor] | None = None,
 ) -> LogitFitResult:
-    """The tensor-level part of :func:`logit_fit` (pairs a-major over p x p)."""
+    """The tensor-level part of :func:`logit_fit` (pairs a-major over p x p); losses on
+    ``sets`` (default: all pairs)."""
     p = logits.shape[1]
     _check_keys(key_freqs, p)
     logits = logits.double()
@@ -338,14 +393,14 @@ def fit_logits(
         alpha = (centred * f).sum() / f.square().sum()
         fitted += alpha * f
         alphas.append(float(alpha))
-    loss_m, acc_m = loss_acc(logits, labels)
-    loss_f, acc_f = loss_acc(fitted, labels)
+    sets = sets if sets is not None else {"all": torch.arange(len(labels))}
+    model, fit = losses_by_set(logits, labels, sets), losses_by_set(fitted, labels, sets)
     return LogitFitResult(
         key_freqs=tuple(key_freqs),
         alphas=torch.tensor(alphas),
         fve=float(fve(centred, fitted)),
-        loss_model=loss_m,
-        loss_fit=loss_f,
-        acc_model=acc_m,
-        acc_fit=acc_f,
+        loss_model={s: v[0] for s, v in model.items()},
+        loss_fit={s: v[0] for s, v in fit.items()},
+        acc_model={s: v[1] for s, v in model.items()},
+        acc_fit={s: v[1] for s, v in fit.items()},
     )

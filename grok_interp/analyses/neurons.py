@@ -34,7 +34,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
-from grok_interp.analyses.common import ModelData, Result, gather
+from grok_interp.analyses.common import UNKNOWN_SETUP, ModelData, Result, gather, setup_note
 from grok_interp.analyses.logits import _check_keys, wave, wl_coeffs
 from grok_interp.tasks import Task
 
@@ -59,6 +59,8 @@ class NeuronsResult(Result):
     clusters: tuple[Cluster, ...]
     basis: str
     wl_fourier: Float[Tensor, "d_mlp p"]
+    layer: int = 0
+    setup_differences: tuple[str, ...] = UNKNOWN_SETUP
 
     title = "MLP neurons as degree-2 polynomials of one frequency"
     section = "Section 4.3, Figure 5"
@@ -86,7 +88,8 @@ class NeuronsResult(Result):
             }
             for c in self.clusters
         ]
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows)
+        return frame if not self.setup_differences else frame.drop(columns="paper")
 
     def figure(self) -> go.Figure:
         fig = go.Figure()
@@ -139,7 +142,11 @@ class NeuronsResult(Result):
             if self.basis == "fourier"
             else "all 15 degree-2 monomials"
         )
-        return [f"Degree-2 basis: {basis}; frequencies searched: the key frequencies."]
+        return [
+            f"Neurons of layer {self.layer}'s MLP (the final one) at the last position.",
+            f"Degree-2 basis: {basis}; frequencies searched: the key frequencies.",
+            *setup_note(self.setup_differences),
+        ]
 
 
 def block_fve(grid: Tensor, key_freqs: list[int]) -> tuple[Tensor, Tensor]:
@@ -166,7 +173,11 @@ def monomial_fve(grid: Tensor, key_freqs: list[int]) -> Tensor:
         a, b = torch.meshgrid(w, w, indexing="ij")
         vars_ = [torch.cos(a), torch.sin(a), torch.cos(b), torch.sin(b)]
         cols = [torch.ones_like(a)] + vars_
-        cols += [u * v for u, v in itertools.combinations_with_replacement(vars_, 2)]
+        # sin^2 = 1 - cos^2 of each operand: dropping those two products leaves the span
+        # of the 15 monomials unchanged and the design full rank (a rank-deficient
+        # lstsq gave order-dependent wrong fits)
+        pairs = itertools.combinations_with_replacement(range(4), 2)
+        cols += [vars_[i] * vars_[j] for i, j in pairs if not (i == j and i in (1, 3))]
         design = torch.stack([c.reshape(-1) for c in cols], 1)
         coef = torch.linalg.lstsq(design, y).solution
         out.append(1 - (y - design @ coef).square().sum(0) / (y - y.mean(0)).square().sum(0))
@@ -184,9 +195,10 @@ def neuron_fits(
 ) -> NeuronsResult:
     """Degree-2 fits of every neuron, clusters, and W_L localisation (module docstring)."""
     data = data or gather(model, task)
+    post, W_L = data.mlp("neurons")
     _check_keys(key_freqs, task.p)
     p = task.p
-    grid = data.post.reshape(p, p, -1)
+    grid = post.reshape(p, p, -1)
     if basis == "fourier":
         fves, _ = block_fve(grid, key_freqs)
     else:
@@ -194,7 +206,7 @@ def neuron_fits(
     fves = torch.nan_to_num(fves, nan=0.0)  # dead neurons have no variance
     best_fve, best_i = fves.max(1)
     best_freq = torch.tensor(key_freqs)[best_i]
-    coeffs = wl_coeffs(data.W_L)
+    coeffs = wl_coeffs(W_L)
     clusters = []
     for k in key_freqs:
         members = (best_freq == k) & (best_fve > FVE_THRESHOLD)
@@ -211,6 +223,8 @@ def neuron_fits(
         clusters=tuple(clusters),
         basis=basis,
         wl_fourier=coeffs.float(),
+        layer=data.last,
+        setup_differences=data.differences,
     )
 
 

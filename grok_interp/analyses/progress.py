@@ -4,8 +4,12 @@ Figures 7, 13-15, Appendices C.1.5 and C.2).
 Per snapshot, from the logits over all p^2 pairs (last position) and the weights:
 
 - train / test loss and accuracy;
-- **restricted** loss and accuracy: the logits' 2D DFT over (a, b) keeps only the constant
-  and the key frequencies' 2x2 blocks (Section 5.1, Fig 7, Fig 13); over all pairs;
+- **restricted** loss and accuracy on the test pairs, by the Nanda et al. authors'
+  definition (``get_restricted_loss``, evaluated on the test pairs): the final MLP's
+  activations reduced to their mean plus their projections on ``cos/sin(w_k(a+b))`` of
+  the key frequencies, mapped through W_L, the mean logit kept (Fig 7, Fig 13).
+  ``restricted="blocks2"`` / ``"blocks3"`` use the 2D-DFT readings of Sections 5.1 and
+  4.4 instead (:mod:`grok_interp.analyses.ablations`);
 - **excluded** loss on the training pairs: ``cos/sin(w_k(a+b))`` of the key frequencies
   projected out, all at once and each alone (Fig 15), and the footnote's
   model-independent variant: the largest single-frequency excluded loss over all
@@ -36,7 +40,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from grok_interp import fast, fourier
-from grok_interp.analyses.ablations import keep_key_blocks
+from grok_interp.analyses.ablations import Restricted, restrict
 from grok_interp.analyses.common import Result, loss_acc
 from grok_interp.analyses.logits import select_key_freqs, wl_coeffs
 from grok_interp.models import resolve_device
@@ -63,17 +67,19 @@ class _Waves:
 
 def measures_from_logits(
     logits: Tensor, labels: Tensor, train_idx: Tensor, test_idx: Tensor, keys: list[int],
-    waves: _Waves,
+    waves: _Waves, *, post: Tensor | None = None, W_L: Tensor | None = None,
+    restricted: Restricted = "authors",
 ) -> dict[str, float]:  # fmt: skip
-    """The logit-based measures of one snapshot (module docstring)."""
+    """The measures of one snapshot from its logits (and, for the authors' restricted
+    loss, the final MLP's activations ``post`` and ``W_L``; module docstring)."""
     p = logits.shape[1]
     lg = logits.double()
     lg = lg - lg.mean(-1, keepdim=True)  # softmax-invariant; makes alpha_k a projection
     out: dict[str, float] = {}
     for name, idx in (("train", train_idx), ("test", test_idx)):
         out[f"{name}_loss"], out[f"{name}_acc"] = loss_acc(lg[idx], labels[idx])
-    restricted = keep_key_blocks(lg, p, keys)
-    out["restricted_loss"], out["restricted_acc"] = loss_acc(restricted, labels)
+    kept = restrict(lg, keys, restricted, post=post, W_L=W_L)[test_idx]
+    out["restricted_loss"], out["restricted_acc"] = loss_acc(kept, labels[test_idx])
     c_cos = waves.cos_s.T @ lg / waves.sq  # (K, p): coefficient on cos(w_k(a+b)) per c
     c_sin = waves.sin_s.T @ lg / waves.sq
     tr, tr_labels = lg[train_idx], labels[train_idx]
@@ -99,11 +105,16 @@ def measures_from_logits(
     return out
 
 
+def w_l_of(params: StateDict) -> Tensor:
+    """W_L = W_out W_U of the final layer, float64, from a state dict."""
+    last = max(int(k.split(".")[1]) for k in params if k.startswith("blocks."))
+    return params[f"blocks.{last}.mlp.W_out"].double() @ params["unembed.W_U"].double()
+
+
 def measures_from_weights(params: StateDict, p: int) -> dict[str, float]:
     """Gini of W_E's and W_L's Fourier norms, and the sum of squared weights."""
     w_e = params["embed.W_E"][:p].double()
-    last = max(int(k.split(".")[1]) for k in params if k.startswith("blocks."))
-    w_l = params[f"blocks.{last}.mlp.W_out"].double() @ params["unembed.W_U"].double()
+    w_l = w_l_of(params)
     return {
         "gini_W_E": fourier.gini(fourier.freq_norms(fourier.dft(w_e, 0))[1:]),
         "gini_W_L": fourier.gini(fourier.freq_norms(wl_coeffs(w_l), 1)[1:]),
@@ -133,18 +144,25 @@ class ProgressResult(Result):
         return progress_figure(self.frame, self.key_freqs, phases(self.frame))
 
 
-def _logits_for(models: list[HookedTransformer], tokens: Tensor) -> Tensor:
+def _forward(models: list[HookedTransformer], tokens: Tensor) -> tuple[Tensor, Tensor]:
+    """The final MLP's activations and the logits at the last position, per model."""
     if fast.unsupported_reason(models[0], tokens) is None:
         params = fast.stacked_params(models)
         act = models[0].cfg.act_fn or "relu"
-        return fast.last_logits(params, tokens.expand(len(models), -1, -1), act_fn=act)
-    return torch.stack([m(tokens)[:, -1] for m in models])
+        return fast.last_post_and_logits(params, tokens.expand(len(models), -1, -1), act_fn=act)
+    name = f"blocks.{models[0].cfg.n_layers - 1}.mlp.hook_post"
+    posts, logits = [], []
+    for m in models:
+        out, cache = m.run_with_cache(tokens, names_filter=name)
+        posts.append(cache[name][:, -1])
+        logits.append(out[:, -1])  # type: ignore[call-overload]
+    return torch.stack(posts), torch.stack(logits)
 
 
 @torch.no_grad()
 def progress_measures(
     run: Run, *, key_freqs: list[int] | None = None, steps: Sequence[int] | None = None,
-    chunk: int = 8, device: str | torch.device = "cpu",
+    chunk: int = 4, device: str | torch.device = "cpu", restricted: Restricted = "authors",
 ) -> ProgressResult:  # fmt: skip
     """Every measure at every snapshot of ``run`` (or ``steps``), a few snapshots at a time;
     the forwards run on ``device``, the measures on the CPU."""
@@ -159,24 +177,32 @@ def progress_measures(
         part = steps[start : start + chunk]
         for m, step in zip(models, part, strict=False):
             load_params(m, run.snapshots[step])
-        logits = _logits_for(models[: len(part)], tokens).cpu()
+        post, logits = (t.cpu() for t in _forward(models[: len(part)], tokens))
         for i, step in enumerate(part):
             row: dict[str, float] = {"epoch": float(step)}
-            row.update(measures_from_logits(logits[i], labels, train_idx, test_idx, keys, waves))
-            row.update(measures_from_weights(run.snapshots[step], task.p))
+            w = run.snapshots[step]
+            row.update(measures_from_logits(
+                logits[i], labels, train_idx, test_idx, keys, waves, post=post[i],
+                W_L=w_l_of(w), restricted=restricted))  # fmt: skip
+            row.update(measures_from_weights(w, task.p))
             rows.append(row)
     return ProgressResult(frame=pd.DataFrame(rows), key_freqs=tuple(keys))
 
 
-def progress_callback(task: Task, key_freqs: list[int]):  # type: ignore[no-untyped-def]
+def progress_callback(  # type: ignore[no-untyped-def]
+    task: Task, key_freqs: list[int], restricted: Restricted = "authors"
+):
     """A trainer callback recording every measure live (Run.history gets the columns)."""
     waves, tokens, labels = _Waves(task.p), task.tokens(), task.labels()
 
     def callback(epoch: int, model: HookedTransformer, run: Run) -> dict[str, float]:
         with torch.no_grad():
-            logits = _logits_for([model], tokens.to(model.cfg.device))[0].cpu()
+            post, logits = (t[0].cpu() for t in _forward([model], tokens.to(model.cfg.device)))
         params = {k: v.detach().cpu() for k, v in model.named_parameters()}
-        out = measures_from_logits(logits, labels, run.train_idx, run.test_idx, key_freqs, waves)
+        out = measures_from_logits(
+            logits, labels, run.train_idx, run.test_idx, key_freqs, waves,
+            post=post, W_L=w_l_of(params), restricted=restricted,
+        )  # fmt: skip
         out.update(measures_from_weights(params, task.p))
         return {f"pm_{k}": v for k, v in out.items() if not k.startswith(("train", "test"))}
 
