@@ -18,10 +18,23 @@ def load_progress(path):
 
 
 def parser(doc, source="--checkpoint"):
-    """The figure scripts' common arguments: the output folder and the model to read."""
+    """The figure scripts' common arguments: the output folder and the model to read
+    (with ``--checkpoint``, also the key frequencies, found in W_L unless given)."""
     import argparse
 
     ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("out")
     ap.add_argument(source, default=str(MAINLINE), help="Run file or checkpoint")
+    if source == "--checkpoint":
+        ap.add_argument("--key-freqs", type=int, nargs="+", default=None)
     return ap
+
+
+def result(args, name):
+    """One analysis of ``args.checkpoint``, or an exit that says why it did not run."""
+    from grok_interp.report import analyze
+
+    report = analyze(args.checkpoint, key_freqs=args.key_freqs)
+    if name not in report.results:
+        raise SystemExit(f"{args.checkpoint}: {report.not_run[name]}")
+    return report.results[name]

@@ -4,17 +4,16 @@ one frequency cluster in the Fourier basis (right).
     python examples/fig05_neurons.py OUT [--checkpoint C] [--cluster K]
 """
 
-from _paths import parser
+from _paths import parser, result
 
 from grok_interp.plots import write
-from grok_interp.report import analyze
 
 
 def main(argv=None):
     ap = parser(__doc__)
     ap.add_argument("--cluster", type=int, default=None, help="frequency of the heatmap")
     args = ap.parse_args(argv)
-    neurons = analyze(args.checkpoint).results["neurons"]
+    neurons = result(args, "neurons")
     return write(neurons.figure(), args.out, "fig05_neuron_fve") + write(
         neurons.cluster_heatmap(args.cluster), args.out, "fig05_cluster_wl"
     )

@@ -4,16 +4,15 @@ excluded, neurons replaced by fits, W_L directions, skip connections, heads).
     python examples/fig06_ablations.py OUT [--checkpoint C]
 """
 
-from _paths import parser
+from _paths import parser, result
 
 from grok_interp.plots import write
-from grok_interp.report import analyze
 
 
 def main(argv=None):
     ap = parser(__doc__)
     args = ap.parse_args(argv)
-    abl = analyze(args.checkpoint).results["ablations"]
+    abl = result(args, "ablations")
     print(abl.table().to_string(index=False))
     return write(abl.figure(), args.out, "fig06_ablations")
 

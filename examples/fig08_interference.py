@@ -1,24 +1,23 @@
 """Figure 8: the key frequencies' cosines interfere constructively only at x = 0 mod p.
 
-python examples/fig08_interference.py OUT [--checkpoint C | --keys 14 35 41 42 52]
+python examples/fig08_interference.py OUT [--checkpoint C | --key-freqs 14 35 41 42 52 --p 113]
 """
 
-from _paths import parser
+from _paths import parser, result
 
 from grok_interp import load_model
-from grok_interp.analyses.logits import neuron_logit_map
 from grok_interp.plots import interference, write
 
 
 def main(argv=None):
     ap = parser(__doc__)
-    ap.add_argument("--keys", type=int, nargs="+", default=None, help="skip the checkpoint")
-    ap.add_argument("--p", type=int, default=113)
+    ap.add_argument("--p", type=int, default=None, help="with --key-freqs: skip the checkpoint")
     args = ap.parse_args(argv)
-    keys, p = args.keys, args.p
-    if keys is None:
-        model, task = load_model(args.checkpoint)
-        keys, p = list(neuron_logit_map(model, task).key_freqs), task.p
+    keys, p = args.key_freqs, args.p
+    if keys is None or p is None:
+        keys, p = list(result(args, "neuron_logit_map").key_freqs), load_model(args.checkpoint)[1].p
+        if not keys:
+            raise SystemExit(f"{args.checkpoint}: W_L has no sparse Fourier structure")
     return write(interference(p, keys), args.out, "fig08_interference")
 
 

@@ -4,16 +4,15 @@ circuit (11) in the Fourier basis; prints Table 2 (pattern fits) beside the pape
     python examples/fig09_11_attention.py OUT [--checkpoint C]
 """
 
-from _paths import parser
+from _paths import parser, result
 
 from grok_interp.plots import write
-from grok_interp.report import analyze
 
 
 def main(argv=None):
     ap = parser(__doc__)
     args = ap.parse_args(argv)
-    att = analyze(args.checkpoint).results["attention"]
+    att = result(args, "attention")
     print(att.table().to_string(index=False))
     return write(att.figure(), args.out, "fig09_attention") + write(
         att.fourier_figure(), args.out, "fig10_11_attention_fourier"

@@ -50,7 +50,7 @@ SWEEPS = ["fig20_21_fraction_sweep", "fig24_p53", "fig26_no_weight_decay", "fig2
 
 @pytest.mark.parametrize("name", CHECKPOINT_SCRIPTS)
 def test_checkpoint_figures(name, tiny_run, tmp_path):
-    paths = _main(name)([str(tmp_path), "--checkpoint", tiny_run])
+    paths = _main(name)([str(tmp_path), "--checkpoint", tiny_run, "--key-freqs", "1", "2"])
     assert paths and all(p.stat().st_size > 1000 for p in paths)
 
 

@@ -10,11 +10,13 @@ act on their components along waves over (a, b).
   polynomial, "leaving the other neurons untouched" (Section 4.4; paper: 2.41e-7 ->
   2.48e-7).
 - **Neurons -> cos/sin(w_k(a+b)) terms**: *every* neuron restricted to its mean plus its
-  projections on ``cos/sin(w_k(a+b))`` of its best key frequency (Section 4.4: "restrict
-  each neuron's activation"; paper: 5.54e-8). The mean is kept: dropping it would shift
-  every logit of c by a constant vector, which is not a trig term. A separately named
-  row restricts only the well-fit neurons: that is a different ablation, which breaks the
-  cancellation of the other neurons' terms through W_L.
+  projections on ``cos/sin(w_k(a+b))`` of the key frequencies (Section 4.4: "restrict
+  each neuron's activation to just the components ... of the form cos(w_k(a+b)) and
+  sin(w_k(a+b)) in the key frequencies"; paper: 5.54e-8). The mean is kept: dropping it
+  would shift every logit of c by a constant vector, which is not a trig term. A
+  separately named row restricts only the well-fit neurons, each to its own frequency's
+  terms: a different ablation, which breaks the cancellation of the other neurons' terms
+  through W_L.
 - **Restricted** (only the key frequencies), by ``restricted``:
   ``"authors"`` (default), the Nanda et al. authors' ``get_restricted_loss``: the final
   MLP's activations reduced to their mean plus their projections on
@@ -83,6 +85,7 @@ RESTRICTED_TEXT = {
 }
 RESTRICTED_ROW = "restricted (only key frequencies)"
 EXCLUDED_ROW = "excluded (all key frequencies removed)"
+WELL_FIT_ROW = "well-fit neurons only -> own frequency's cos/sin(w_k(a+b))"
 
 # The paper's values for its mainline, with the pair set each is read as (module doc).
 PAPER: dict[str, tuple[str, str]] = {
@@ -258,12 +261,10 @@ def ablated_logits(
     well = neurons.well_fit
     fits = fitted_activations(post, p, neurons.best_freq)
     yield "neurons -> degree-2 fits", hooked([(post_hook, replace_last(fits, well))])
-    sums = fitted_activations(post, p, neurons.best_freq, restricted=True)
+    sums = (post.double().mean(0) + sum_wave_part(post, p, key_freqs)).float()
     yield "neurons -> cos/sin(w_k(a+b)) terms", hooked([(post_hook, replace_last(sums))])
-    yield (
-        "well-fit neurons only -> cos/sin(w_k(a+b)) terms",
-        hooked([(post_hook, replace_last(sums, well))]),
-    )
+    own = fitted_activations(post, p, neurons.best_freq, restricted=True)
+    yield WELL_FIT_ROW, hooked([(post_hook, replace_last(own, well))])
     cols = [i for k in key_freqs for i in (2 * k - 1, 2 * k)]
     q, _ = torch.linalg.qr(wl_coeffs(W_L)[:, cols])  # orthonormal basis of span{u_k, v_k}
     proj, mean = (q @ q.T).float(), post.mean(0)
