@@ -1,9 +1,10 @@
-"""``grok-interp``: train | info | analyze | bench.
+"""The grok-interp command: train, info, analyze, progress, bench, demo.
 
-Every field of :class:`~grok_interp.models.ModelPreset` and
-:class:`~grok_interp.runs.TrainConfig` is a flag of ``train`` (``--d-model``, ``--lr``, ...);
-flags left out keep the preset's or the paper's default. Several ``--seed`` values train
-that many models at once (stacked), one Run file each (``--out`` may contain ``{seed}``).
+Nothing is replaced without being asked: train refuses an existing --out unless --resume
+or --overwrite; progress writes a new file unless --in-place; analyze refuses a
+non-empty --out folder unless --overwrite. Ctrl-C during training saves every run at the
+epoch it reached and says how to continue. Heavy modules (torch, TransformerLens) are
+imported only by the commands that need them.
 """
 
 from __future__ import annotations
@@ -15,13 +16,32 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grok_interp.models import PRESETS, ModelPreset, preset
-from grok_interp.runs import CheckpointError, Run, TrainConfig, load_run
-from grok_interp.tasks import OPERATIONS, TOKEN_FORMATS, Task, TaskError
+from grok_interp.config import OP_NAMES, PRESETS, TOKEN_FORMATS, ModelPreset, TrainConfig, preset
+
+if TYPE_CHECKING:
+    from grok_interp.runs import Run
 
 SKIP = {"frozen_biases", "betas", "normalization"}
+# What may change when a run resumes: its length, its evaluation and snapshot spacing
+# (and, not being part of a run, --device, --step, --save-every, --quiet).
+RESUMABLE = {"epochs", "eval_every", "snapshot_every"}
+# Python's words in messages -> the CLI's flags.
+FLAGS = {
+    "overwrite=True": "--overwrite",
+    "key_freqs=": "--key-freqs",
+    "give key_freqs": "give --key-freqs",
+    "give act_fn": "give --act-fn",
+    "give the task": "give --task, --p and --format",
+    "load_model()": "grok-interp analyze",
+}
+
+
+def _flags(msg: str) -> str:
+    for word, flag in FLAGS.items():
+        msg = msg.replace(word, flag)
+    return msg
 
 
 def _tune_malloc() -> None:
@@ -46,9 +66,12 @@ def _add_fields(parser: argparse.ArgumentParser, cls: type, defaults: Any) -> No
         kind = {bool: int, type(None): float if f.name == "frac_train" else int}.get(
             type(default), type(default)
         )
-        parser.add_argument(
-            "--" + f.name.replace("_", "-"), type=kind, default=None, help=f"default {default}"
-        )
+        if cls is ModelPreset:
+            values = ", ".join(f"{n} {getattr(p, f.name)}" for n, p in PRESETS.items())
+            text = f"default: the preset's ({values})"
+        else:
+            text = f"default {'0.3 (unless --n-train)' if f.name == 'frac_train' else default}"
+        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=None, help=text)
 
 
 def _overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
@@ -57,19 +80,28 @@ def _overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
 
 
 def _train_parser(sub: Any) -> None:
-    p = sub.add_parser("train", help="train models (full-batch AdamW) into Run files")
-    p.add_argument("--task", default="add", choices=list(OPERATIONS))
-    p.add_argument("--p", type=int, default=113)
-    p.add_argument("--format", default="a b =", choices=list(TOKEN_FORMATS))
-    p.add_argument("--preset", default="mainline", choices=list(PRESETS))
+    p = sub.add_parser(
+        "train",
+        help="train models (full-batch AdamW) into Run files",
+        description="Train models into Run files. Every field of the model preset and of "
+        "the trainer's config is a flag; flags left out keep the preset's or the paper's "
+        "default. Several --seed values train that many models together, one Run file "
+        "each (--out must then contain {seed}).",
+    )
+    p.add_argument("--task", default=None, choices=list(OP_NAMES), help="default add")
+    p.add_argument("--p", type=int, default=None, help="default 113")
+    p.add_argument("--format", default=None, choices=list(TOKEN_FORMATS), help="default 'a b ='")
+    p.add_argument("--preset", default=None, choices=list(PRESETS), help="default mainline")
     p.add_argument("--seed", type=int, nargs="+", default=[0])
     p.add_argument("--betas", type=float, nargs=2, default=None)
     p.add_argument("--out", required=True, help="Run file; may contain {seed}")
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue the Run files at --out (--epochs raises their total)",
+        help="continue the Run files at --out; only --epochs (a new total), --eval-every, "
+        "--snapshot-every, --save-every, --device, --step may be given with it",
     )
+    p.add_argument("--overwrite", action="store_true", help="replace existing --out files")
     p.add_argument("--device", default="cpu")
     p.add_argument("--step", default="auto", choices=["auto", "fast", "plain"])
     p.add_argument("--quiet", action="store_true")
@@ -84,42 +116,89 @@ def _train_parser(sub: Any) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from grok_interp.runs import load_run
+    from grok_interp.tasks import Task
     from grok_interp.training import RunSpec, train_many
 
     _tune_malloc()
+    if len(args.seed) > 1 and "{seed}" not in args.out:
+        raise ValueError("several --seed values need --out with {seed} in it, one file each")
     outs = [args.out.format(seed=s) for s in args.seed]
-    if len(set(outs)) != len(outs):
-        raise SystemExit("several seeds need --out with {seed} in it")
     specs: list[RunSpec | Run]
     if args.resume:
-        specs = [_extended(load_run(o), args.epochs) for o in outs]
+        specs = [_resumed(load_run(o), args) for o in outs]
     else:
+        taken = [o for o in outs if Path(o).exists()]
+        if taken and not args.overwrite:
+            raise ValueError(
+                f"{taken[0]} exists; add --resume to continue it or --overwrite to replace it"
+            )
         train_kw = _overrides(args, TrainConfig)
         if args.betas:
             train_kw["betas"] = tuple(args.betas)
-        task = Task(op=args.task, p=args.p, token_format=args.format)
-        model = preset(args.preset, **_overrides(args, ModelPreset))
+        task = Task(op=args.task or "add", p=args.p or 113, token_format=args.format or "a b =")
+        model = preset(args.preset or "mainline", **_overrides(args, ModelPreset))
         cfg = TrainConfig(**train_kw)
         specs = [RunSpec(task=task, model=model, train=cfg, seed=s) for s in args.seed]
-    runs = train_many(
-        specs,
-        outs=outs,
-        device=args.device,
-        step=args.step,
-        progress=not args.quiet,
-        save_every=args.save_every,
-    )
+    try:
+        runs = train_many(
+            specs,
+            outs=outs,
+            device=args.device,
+            step=args.step,
+            progress=not args.quiet,
+            save_every=args.save_every,
+            overwrite=True,  # checked above, with the CLI's words
+        )
+    except KeyboardInterrupt:
+        done = [o for o in outs if Path(o).exists()]
+        epoch = load_run(done[0]).epoch if done else 0
+        print(
+            f"interrupted at epoch {epoch}, saved to {', '.join(done) or 'nothing yet'}; "
+            f"continue with grok-interp train --out {args.out} --resume",
+            file=sys.stderr,
+        )
+        return 130
     for out, run in zip(outs, runs, strict=False):
         print(f"{out}: {_metrics_line(run)}")
     return 0
 
 
-def _extended(run: Run, epochs: int | None) -> Run:
-    """A resumed run, with its total epoch count raised to ``epochs`` when given."""
-    if epochs is not None:
-        if epochs < run.epoch:
-            raise ValueError(f"--epochs {epochs} is below the run's epoch {run.epoch}")
-        run.train = dataclasses.replace(run.train, epochs=epochs)
+def _resumed(run: Run, args: argparse.Namespace) -> Run:
+    """The run to continue, with the settings that may change on resume applied; any
+    other flag that would change the run is refused, listing the differences."""
+    given: dict[str, Any] = {
+        **_overrides(args, ModelPreset),
+        **_overrides(args, TrainConfig),
+        **{k: getattr(args, k) for k in ("task", "p", "format", "preset") if getattr(args, k)},
+    }
+    if args.betas:
+        given["betas"] = tuple(args.betas)
+    have = {
+        **dataclasses.asdict(run.model),
+        **dataclasses.asdict(run.train),
+        "task": run.task.op,
+        "p": run.task.p,
+        "format": run.task.token_format,
+    }
+    if "preset" in given:
+        wanted = dataclasses.asdict(preset(given.pop("preset")))
+        given = {**{k: v for k, v in wanted.items() if v != have[k]}, **given}
+    diff = [
+        f"--{k.replace('_', '-')} {v} (the run has {have[k]})"
+        for k, v in given.items()
+        if k not in RESUMABLE and v != have[k]
+    ]
+    if diff:
+        raise ValueError(
+            "--resume continues a run as it was; these flags would change it: "
+            + "; ".join(diff)
+            + ". Train a new run instead (another --out)"
+        )
+    changes = {k: v for k, v in given.items() if k in RESUMABLE}
+    if changes.get("epochs", run.epoch) < run.epoch:
+        raise ValueError(f"--epochs {changes['epochs']} is below the run's epoch {run.epoch}")
+    run.train = dataclasses.replace(run.train, **changes)
     return run
 
 
@@ -130,6 +209,8 @@ def _metrics_line(run: Run) -> str:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    from grok_interp.runs import load_run
+
     run = load_run(args.run)
     info = {
         "task": dataclasses.asdict(run.task),
@@ -151,6 +232,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from grok_interp import fourier
     from grok_interp.runs import model_from_run
+    from grok_interp.tasks import Task
     from grok_interp.training import RunSpec, train
 
     _tune_malloc()
@@ -178,10 +260,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from grok_interp.analyses.attention import attention_view
     from grok_interp.report import analyze
+    from grok_interp.runs import load_model
+    from grok_interp.tasks import Task
 
-    task = Task(op=args.task, p=args.p, token_format=args.format) if args.p else None
+    if args.out:
+        _check_folder(Path(args.out), args.overwrite)
+    task = None
+    if args.task or args.p or args.format:  # what is not given comes from the checkpoint
+        found = load_model(args.run, act_fn=args.act_fn)[1]
+        task = Task(
+            op=args.task or found.op,
+            p=args.p or found.p,
+            token_format=args.format or found.token_format,
+        )
     report = analyze(
         args.run,
         task,
@@ -192,27 +284,39 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         act_fn=args.act_fn,
         device=args.device,
     )
+    pair = None if args.pair is None else (args.pair[0], args.pair[1])
+    if pair and not (report.task.pairs() == report.task.pairs().new_tensor(pair)).all(1).any():
+        raise ValueError(f"--pair {pair[0]} {pair[1]} is not an input of {report.task.describe()}")
     print(report.to_markdown() if args.full else report.table5().to_markdown(index=False))
     for note in report.summary_notes():
-        print(note, file=sys.stderr)
+        print(_flags(note), file=sys.stderr)
     for why in report.not_run.values():
-        print(f"not run: {why}", file=sys.stderr)
+        print(f"not run: {_flags(why)}", file=sys.stderr)
     if args.out:
-        paths = report.save(args.out, figures=not args.no_figures)
-        if not args.no_figures:
-            view = attention_view(report.model, report.task, *args.pair)
-            paths.append(Path(args.out) / f"attention_{args.pair[0]}_{args.pair[1]}.html")
-            paths[-1].write_text(view.local_src)
+        paths = report.save(args.out, figures=not args.no_figures, overwrite=True, pair=pair)
         print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
+def _check_folder(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the report")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ValueError(
+            f"--out {out} is a folder with files in it; add --overwrite to replace them"
+        )
+
+
 def _cmd_progress(args: argparse.Namespace) -> int:
     from grok_interp.analyses.progress import phases, progress_measures
-    from grok_interp.runs import save_run
+    from grok_interp.runs import load_run, save_run
 
     _tune_malloc()
-    run = load_run(args.run)
+    src = Path(args.run)
+    out = src if args.in_place else Path(args.out or src.with_name(f"{src.stem}-progress.pt"))
+    if out.exists() and not (args.in_place or args.overwrite):
+        raise ValueError(f"{out} exists; add --overwrite to replace it (or --in-place)")
+    run = load_run(src)
     res = progress_measures(
         run, key_freqs=args.key_freqs, chunk=args.chunk, device=args.device,
         restricted=args.restricted,
@@ -228,9 +332,9 @@ def _cmd_progress(args: argparse.Namespace) -> int:
             return e % (every or args.keep_every) == 0 or e == run.epoch
 
         run.snapshots = {e: w for e, w in run.snapshots.items() if kept(e)}
-    save_run(run, args.out or args.run)
+    save_run(run, out)
     print(
-        f"key frequencies {list(res.key_freqs)}; phase boundaries {bounds} "
+        f"{out}: key frequencies {list(res.key_freqs)}; phase boundaries {bounds} "
         f"(paper mainline 1400, 9400, 14000); {len(run.snapshots)} snapshots kept"
     )
     return 0
@@ -240,6 +344,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from grok_interp.bench import format_bench, run_bench
     from grok_interp.models import build_model
     from grok_interp.report import analyze
+    from grok_interp.tasks import Task
 
     _tune_malloc()
     shipped = Path(args.checkpoint)
@@ -257,7 +362,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="grok-interp", description=__doc__)
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     _train_parser(sub)
     info = sub.add_parser("info", help="print a Run file's configs, final metrics, snapshots")
     info.add_argument("run")
@@ -268,7 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--quiet", action="store_true")
     an = sub.add_parser("analyze", help="the Nanda et al. tables for a Run or checkpoint")
     an.add_argument("run", help="Run file or foreign checkpoint")
-    an.add_argument("--out", help="write report.md, report.json, figures.html here")
+    an.add_argument("--out", help="write the report here: index.html, report.md, report.json")
+    an.add_argument("--overwrite", action="store_true", help="replace the files in --out")
     an.add_argument("--step", type=int, default=None, help="analyse this snapshot epoch")
     an.add_argument("--key-freqs", type=int, nargs="+", default=None)
     an.add_argument("--basis", default="fourier", choices=["fourier", "monomials"])
@@ -284,16 +390,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=["relu", "gelu"],
         help="a foreign checkpoint's MLP activation (assumed relu when not given)",
     )
-    an.add_argument("--task", default="add", choices=list(OPERATIONS))
-    an.add_argument("--p", type=int, default=None, help="override the task (with --task, --format)")
-    an.add_argument("--format", default="a b =", choices=list(TOKEN_FORMATS))
-    an.add_argument("--pair", type=int, nargs=2, default=[3, 7], help="input for attention.html")
+    an.add_argument("--task", default=None, choices=list(OP_NAMES), help="default: the run's")
+    an.add_argument("--p", type=int, default=None, help="default: the run's")
+    an.add_argument(
+        "--format", default=None, choices=list(TOKEN_FORMATS), help="default: the run's"
+    )
+    an.add_argument("--pair", type=int, nargs=2, default=None, help="the attention view's input")
     an.add_argument("--full", action="store_true", help="print every table, not only Table 5")
     an.add_argument("--no-figures", action="store_true", help="with --out: Markdown, JSON only")
     an.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
     pr = sub.add_parser("progress", help="progress measures over a run's snapshots, and phases")
     pr.add_argument("run")
-    pr.add_argument("--out", help="write the run with its measures here (default: in place)")
+    pr.add_argument("--out", help="write the run with its measures here (default RUN-progress.pt)")
+    pr.add_argument("--in-place", action="store_true", help="rewrite RUN itself")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     pr.add_argument("--keep-every", type=int, default=None, help="then keep every Nth epoch")
     pr.add_argument("--sparse-after", type=int, default=None, help="past this epoch, keep ...")
     pr.add_argument("--sparse-every", type=int, default=None, help="... only every Nth epoch")
@@ -318,8 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return commands[args.cmd](args)
-    except (CheckpointError, TaskError, ValueError) as e:
-        print(f"grok-interp {args.cmd}: error: {e}", file=sys.stderr)
+    except (ValueError, FileExistsError) as e:  # CheckpointError, TaskError, AnalysisError too
+        print(f"grok-interp {args.cmd}: error: {_flags(str(e))}", file=sys.stderr)
         return 2
 
 

@@ -11,53 +11,19 @@ biases train. ``n_ctx``, ``d_vocab`` and ``d_vocab_out`` follow the task.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from dataclasses import asdict
+from typing import Any
 
 import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
+from grok_interp.config import PRESETS, ModelPreset, preset
 from grok_interp.tasks import Task
+
+__all__ = ["PRESETS", "ModelPreset", "preset", "build_model", "to_config"]
 
 # Parameters that the paper's architecture does not have: kept at zero, never trained.
 FROZEN_BIASES = ("attn.b_Q", "attn.b_K", "attn.b_V", "attn.b_O", "unembed.b_U")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelPreset:
-    """Shape of a HookedTransformer for an algorithmic task (vocabulary comes from the task)."""
-
-    n_layers: int = 1
-    d_model: int = 128
-    n_heads: int = 4
-    d_head: int = 32
-    d_mlp: int = 512
-    act_fn: Literal["relu", "gelu"] = "relu"
-    normalization: Literal["LN"] | None = None
-    frozen_biases: bool = True
-    attn_only: bool = False  # no MLPs (d_mlp is then unused)
-
-    def __post_init__(self) -> None:
-        for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.act_fn not in ("relu", "gelu"):
-            raise ValueError(f"act_fn must be 'relu' or 'gelu', got {self.act_fn!r}")
-
-
-PRESETS: dict[str, ModelPreset] = {
-    "mainline": ModelPreset(),
-    # The small model of the foundation tests: groks on p = 31 in about a minute.
-    "small": ModelPreset(d_model=64, n_heads=4, d_head=16, d_mlp=256),
-    "two_layer": ModelPreset(n_layers=2),
-}
-
-
-def preset(name: str, **overrides: Any) -> ModelPreset:
-    """A registered preset, with any field replaced."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **overrides)
 
 
 def to_config(

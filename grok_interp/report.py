@@ -11,19 +11,22 @@ still run. What was assumed about a foreign checkpoint is stated.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 import torch
+from safetensors.torch import save_file
+from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from grok_interp.analyses.ablations import Restricted, ablations
-from grok_interp.analyses.attention import attention_heads
+from grok_interp.analyses.ablations import AblationsResult, Restricted, ablations
+from grok_interp.analyses.attention import AttentionResult, attention_heads
 from grok_interp.analyses.common import (
     AnalysisError,
     ModelData,
@@ -33,13 +36,16 @@ from grok_interp.analyses.common import (
     losses_by_set,
     paper_setup_differences,
     pct,
+    result_json,
     sci,
     setup_note,
     to_jsonable,
 )
-from grok_interp.analyses.embedding import embedding_fourier
+from grok_interp.analyses.embedding import FourierNormsResult, embedding_fourier
 from grok_interp.analyses.logits import (
     DEFAULT_THRESHOLD,
+    DirectionsResult,
+    LogitFitResult,
     NeuronLogitMapResult,
     logit_fit,
     neuron_logit_map,
@@ -47,6 +53,7 @@ from grok_interp.analyses.logits import (
 )
 from grok_interp.analyses.neurons import NeuronsResult, neuron_fits
 from grok_interp.foreign import model_from_foreign
+from grok_interp.page import page
 from grok_interp.runs import (
     CheckpointError,
     Run,
@@ -75,13 +82,18 @@ ANALYSES = (
 )
 
 
+SCHEMA_VERSION = 2
+_T = TypeVar("_T", bound=Result)
+
+
 @dataclass(frozen=True)
 class Report:
     """The tables of Nanda et al. 2023 for one model (module docstring).
 
-    ``results`` maps each analysis that ran to its Result; ``not_run`` maps each one that
-    did not to the reason; ``assumptions`` lists what was assumed about a foreign
-    checkpoint; ``losses`` gives (loss, accuracy) per pair set."""
+    ``results`` maps each analysis that ran to its Result (typed access: ``report.neurons``
+    and so on, None when it did not run); ``not_run`` maps each one that did not to the
+    reason; ``assumptions`` lists what was assumed about a foreign checkpoint;
+    ``losses`` gives (loss, accuracy) per pair set."""
 
     source: str
     task: Task
@@ -92,20 +104,50 @@ class Report:
     assumptions: tuple[str, ...] = ()
     model: HookedTransformer = field(repr=False, default=None)  # type: ignore[assignment]
 
+    def _get(self, name: str, kind: type[_T]) -> _T | None:
+        res = self.results.get(name)
+        return res if isinstance(res, kind) else None
+
+    @property
+    def embedding(self) -> FourierNormsResult | None:
+        return self._get("embedding", FourierNormsResult)
+
+    @property
+    def neuron_logit_map(self) -> NeuronLogitMapResult | None:
+        return self._get("neuron_logit_map", NeuronLogitMapResult)
+
+    @property
+    def directions(self) -> DirectionsResult | None:
+        return self._get("directions", DirectionsResult)
+
+    @property
+    def logit_fit(self) -> LogitFitResult | None:
+        return self._get("logit_fit", LogitFitResult)
+
+    @property
+    def neurons(self) -> NeuronsResult | None:
+        return self._get("neurons", NeuronsResult)
+
+    @property
+    def attention(self) -> AttentionResult | None:
+        return self._get("attention", AttentionResult)
+
+    @property
+    def ablations(self) -> AblationsResult | None:
+        return self._get("ablations", AblationsResult)
+
     def table5(self) -> pd.DataFrame:
         """The Table 5 row: losses per pair set, Gini coefficients, key frequencies, FVEs."""
-        r = self.results
         vals: dict[str, str] = {f"loss ({s} pairs)": sci(v[0]) for s, v in self.losses.items()}
-        if "embedding" in r:
-            vals["Gini(W_E)"] = f"{r['embedding'].gini:.3f}"  # type: ignore[attr-defined]
-        if "neuron_logit_map" in r:
-            wl = r["neuron_logit_map"]
-            vals["Gini(W_L)"] = f"{wl.fourier.gini:.3f}"  # type: ignore[attr-defined]
-            vals["key frequencies"] = wl.table().iloc[0]["ours"]
-        if "logit_fit" in r:
-            vals["logit FVE"] = pct(r["logit_fit"].fve)  # type: ignore[attr-defined]
-        if "directions" in r:
-            vals["mean FVE of u_k, v_k projections"] = pct(r["directions"].mean_fve)  # type: ignore[attr-defined]
+        if self.embedding:
+            vals["Gini(W_E)"] = f"{self.embedding.gini:.3f}"
+        if self.neuron_logit_map:
+            vals["Gini(W_L)"] = f"{self.neuron_logit_map.fourier.gini:.3f}"
+            vals["key frequencies"] = self.neuron_logit_map.table().iloc[0]["ours"]
+        if self.logit_fit:
+            vals["logit FVE"] = pct(self.logit_fit.fve)
+        if self.directions:
+            vals["mean FVE of u_k, v_k projections"] = pct(self.directions.mean_fve)
         rows = [{"quantity": k, "ours": v} for k, v in vals.items()]
         if not self.setup_differences:
             for row in rows:
@@ -115,6 +157,13 @@ class Report:
 
     def header(self) -> str:
         return f"Nanda et al. 2023 analyses of {self.source}: {self.task.describe()}"
+
+    def __repr__(self) -> str:
+        ran = ", ".join(self.results) or "none"
+        return (
+            f"Report({self.source!r}, {self.task.describe()}; ran: {ran}; "
+            f"not run: {', '.join(self.not_run) or 'none'})"
+        )
 
     def summary_notes(self) -> list[str]:
         """Assumptions about the model, and why a paper column is or is not shown."""
@@ -148,45 +197,62 @@ class Report:
             )
         return "\n".join(parts) + "\n"
 
-    def to_json(self) -> dict[str, Any]:
-        return to_jsonable(
-            {
-                "source": self.source,
-                "task": self.task.__dict__,
-                "table5": self.table5().to_dict(orient="records"),
-                "results": {
-                    k: r.table().to_dict(orient="records") for k, r in self.results.items()
-                },
-                "not_run": self.not_run,
-                "assumptions": list(self.assumptions),
-            }
-        )
+    def to_json(self, tensors: dict[str, Tensor] | None = None) -> dict[str, Any]:
+        """The report as typed JSON (schema ``SCHEMA_VERSION``): numbers, lists and nulls
+        under each Result's field names (``results.NAME.values``), with its notes. Tensors
+        go into ``tensors`` (``save`` writes them to ``tensors.safetensors``) and the JSON
+        names them; without ``tensors`` they are inlined as lists."""
+        out = {
+            "schema": "grok_interp.report",
+            "schema_version": SCHEMA_VERSION,
+            "source": self.source,
+            "task": dataclasses.asdict(self.task),
+            "setup_differences": list(self.setup_differences),
+            "assumptions": list(self.assumptions),
+            "losses": {s: {"loss": v[0], "accuracy": v[1]} for s, v in self.losses.items()},
+            "results": {k: result_json(r, k, tensors) for k, r in self.results.items()},
+            "not_run": self.not_run,
+        }
+        return to_jsonable(out)
 
-    def figures(self) -> list[Any]:
+    def figures(self) -> list[tuple[str, Any]]:
+        """(analysis name, plotly figure) for every Result that draws one."""
         figs = []
-        for r in self.results.values():
+        for name, r in self.results.items():
             try:
-                figs.append(r.figure())
+                figs.append((name, r.figure()))
             except NotImplementedError:
                 continue
         return figs
 
-    def save(self, out: str | Path, figures: bool = True) -> list[Path]:
-        """Write report.md, report.json and (with ``figures``) figures.html into ``out``."""
+    def save(
+        self,
+        out: str | Path,
+        figures: bool = True,
+        overwrite: bool = False,
+        pair: tuple[int, int] | None = None,
+    ) -> list[Path]:
+        """Write report.md, report.json, tensors.safetensors and (with ``figures``)
+        index.html (:mod:`grok_interp.page`; ``pair`` is the attention view's input) into
+        the folder ``out``; a folder holding files is refused unless ``overwrite``."""
         out = Path(out)
+        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
+            raise FileExistsError(
+                f"{out} exists and is not an empty folder; pass overwrite=True to replace "
+                "its report files, or give another folder"
+            )
         out.mkdir(parents=True, exist_ok=True)
-        (out / "report.md").write_text(self.to_markdown())
-        (out / "report.json").write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        if not figures:
-            return [out / "report.md", out / "report.json"]
-        figs = self.figures()
-        body = "".join(
-            f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs)
-        )
-        (out / "figures.html").write_text(
-            f"<html><body><h2>{html.escape(self.header())}</h2>{body}</body></html>"
-        )
-        return [out / "report.md", out / "report.json", out / "figures.html"]
+        tensors: dict[str, Tensor] = {}
+        doc = self.to_json(tensors)
+        doc["tensors_file"] = "tensors.safetensors"
+        paths = [out / "report.md", out / "report.json", out / "tensors.safetensors"]
+        paths[0].write_text(self.to_markdown())
+        paths[1].write_text(json.dumps(doc, indent=1) + "\n")
+        save_file(tensors, str(paths[2]))
+        if figures:
+            paths.append(out / "index.html")
+            paths[-1].write_text(page(self, pair))
+        return paths
 
 
 def _task_from_model(model: HookedTransformer) -> tuple[Task, list[str]]:

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from grok_interp.config import TrainConfig
 from grok_interp.models import ModelPreset, build_model
 from grok_interp.tasks import Task, heldout_indices
 
@@ -35,60 +36,6 @@ StateDict = dict[str, Tensor]
 
 class CheckpointError(ValueError):
     """A file that cannot be read as a run or a supported checkpoint; says what to do."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainConfig:
-    """Full-batch AdamW training, Nanda et al. 2023 Section 3 and Appendix D.1.
-
-    Defaults are the paper's: lr 1e-3, weight decay 1, betas (0.9, 0.98), 30% of pairs,
-    40,000 epochs. The learning rate warms up linearly as ``lr * min(epoch / warmup, 1)``,
-    the authors' ``LambdaLR(lambda step: min(step / 10, 1))``: epoch 0 updates only
-    Adam's moments. Regularisers (Appendix D.1): ``weight_decay`` (decoupled, AdamW),
-    ``dropout`` (probability on the MLP neurons), ``l1`` (lambda times the sum of
-    absolute trainable weights, added to the loss, not decoupled); all zero is none.
-    The training set is ``n_train`` pairs, or the fraction ``frac_train`` of all pairs;
-    giving neither means the paper's 30%, giving both is an error.
-    """
-
-    epochs: int = 40_000
-    lr: float = 1e-3
-    weight_decay: float = 1.0
-    betas: tuple[float, float] = (0.9, 0.98)
-    warmup: int = 10
-    dropout: float = 0.0
-    l1: float = 0.0
-    frac_train: float | None = None
-    n_train: int | None = None
-    eval_every: int = 100
-    snapshot_every: int = 1000
-    snapshot_dtype: str = "float32"
-
-    def __post_init__(self) -> None:
-        if self.epochs < 0 or self.eval_every < 1 or self.snapshot_every < 1:
-            raise ValueError("epochs must be >= 0 and eval_every, snapshot_every >= 1")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
-        if self.lr <= 0 or self.weight_decay < 0 or self.l1 < 0 or self.warmup < 0:
-            raise ValueError("lr must be > 0; weight_decay, l1 and warmup >= 0")
-        if self.snapshot_dtype not in ("float32", "float16", "bfloat16"):
-            raise ValueError("snapshot_dtype must be float32, float16 or bfloat16")
-        if self.frac_train is not None and self.n_train is not None:
-            raise ValueError(
-                f"give frac_train ({self.frac_train}) or n_train ({self.n_train}), not both"
-            )
-        if self.frac_train is not None and not 0 < self.frac_train <= 1:
-            raise ValueError(f"frac_train must lie in (0, 1], got {self.frac_train}")
-        if self.n_train is not None and self.n_train < 1:
-            raise ValueError(f"n_train must be at least 1, got {self.n_train}")
-
-    @property
-    def train_size(self) -> dict[str, float | int]:
-        """The keyword for :func:`~grok_interp.tasks.split`: n_train, or frac_train
-        (default 0.3)."""
-        if self.n_train is not None:
-            return {"n_train": self.n_train}
-        return {"frac_train": 0.3 if self.frac_train is None else self.frac_train}
 
 
 @dataclass(kw_only=True)

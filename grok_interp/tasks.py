@@ -25,14 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from jaxtyping import Int
 from torch import Tensor
 
-TokenFormat = Literal["a b =", "a o b ="]
-TOKEN_FORMATS: tuple[str, ...] = ("a b =", "a o b =")
+from grok_interp.config import OP_NAMES, TOKEN_FORMATS, TokenFormat
 
 Op = Callable[[Tensor, Tensor, int], Tensor]
 
@@ -53,6 +51,9 @@ OPERATIONS: dict[str, tuple[Op, bool, bool]] = {
     "x2_plus_xy_plus_y2": (lambda a, b, p: (a * a + a * b + b * b) % p, False, False),
     "x3_plus_xy": (lambda a, b, p: (a * a * a + a * b) % p, False, False),
 }
+
+
+assert tuple(OPERATIONS) == OP_NAMES  # the CLI's choices come from config.OP_NAMES
 
 
 class TaskError(ValueError):

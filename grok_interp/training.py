@@ -22,10 +22,18 @@ its own.
 Determinism: initialisation, split and dropout derive from the run's seed through
 private generators; the global RNG is untouched. A run saved mid-way and resumed ends
 with the same weights, bit for bit on the CPU, as an uninterrupted one.
+
+Nothing is lost: an existing output file is never replaced unless asked
+(``overwrite=True``; resuming a Run writes to its file), and Ctrl-C (SIGINT) during
+training finishes the epoch under way, saves every member with an output file at that
+epoch (atomically, as always) and then raises ``KeyboardInterrupt``; the saved state
+resumes bit for bit.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +42,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from grok_interp import fast
@@ -102,6 +110,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
     save_every: int | None = None,
+    overwrite: bool = False,
 ) -> Run:
     """Train one model (or resume a :class:`Run`); see :func:`train_many`."""
     outs = None if out is None else [out]
@@ -113,6 +122,7 @@ def train(
         callbacks=callbacks,
         progress=progress,
         save_every=save_every,
+        overwrite=overwrite,
     )[0]
 
 
@@ -126,6 +136,7 @@ def train_many(
     progress: bool = True,
     save_every: int | None = None,
     stack: int | None = None,
+    overwrite: bool = False,
 ) -> list[Run]:
     """Train several models together, each with its own configuration and state.
 
@@ -143,11 +154,21 @@ def train_many(
     multiple of ``snapshot_every``) and at the end, so a killed job resumes from there.
     ``step="fast"`` insists on the table forward; ``"plain"`` uses each model's own
     forward; ``"auto"`` picks fast where it is exact. Returns the runs in input order.
+
+    An existing file in ``outs`` is an error (:class:`OutputExistsError`, before anything
+    trains) unless ``overwrite`` or its run is a :class:`Run` being resumed. Ctrl-C saves
+    every member at the current epoch, then raises ``KeyboardInterrupt`` (module doc).
     """
     if stack is not None and stack < 1:
         raise ValueError(f"stack is the number of models per forward, at least 1; got {stack}")
     if outs is not None and len(outs) != len(specs):
         raise ValueError(f"{len(specs)} runs but {len(outs)} output paths")
+    for spec, out in zip(specs, outs or [], strict=True):
+        if Path(out).exists() and not (overwrite or isinstance(spec, Run)):
+            raise OutputExistsError(
+                f"{out} exists; pass overwrite=True to replace it, or resume it "
+                "(train(load_run(path), out=path))"
+            )
     device = resolve_device(device)
     runs = [s if isinstance(s, Run) else new_run(s) for s in specs]
     loops: dict[tuple[object, ...], list[int]] = {}
@@ -158,6 +179,10 @@ def train_many(
         loop = _Loop(members, device, step, callbacks, stack)
         loop.run(progress, save_every or runs[idx[0]].train.snapshot_every)
     return runs
+
+
+class OutputExistsError(FileExistsError):
+    """An output file that would be replaced without being asked to."""
 
 
 def _step_key(r: Run) -> tuple[object, ...]:
@@ -285,20 +310,43 @@ class _Loop:
             desc="train",
             mininterval=1.0,
         )
-        for epoch in bar:
-            self.step(epoch)
-            done = epoch + 1
-            snap = done % cfg.snapshot_every == 0 or done == cfg.epochs
-            if done % cfg.eval_every == 0 or done == cfg.epochs:
-                row = self.evaluate(done)[0]
-                bar.set_postfix(
-                    train=f"{row['train_loss']:.2e}",
-                    test=f"{row['test_loss']:.2e}",
-                    acc=f"{row['test_acc']:.3f}",
-                )
-            if snap:
-                save = done % save_every == 0 or done == cfg.epochs
-                self.checkpoint(done, snapshot=True, save=save)
+        with _sigint_deferred() as interrupted:
+            for epoch in bar:
+                self.step(epoch)
+                done = epoch + 1
+                snap = done % cfg.snapshot_every == 0 or done == cfg.epochs
+                if done % cfg.eval_every == 0 or done == cfg.epochs:
+                    row = self.evaluate(done)[0]
+                    bar.set_postfix(
+                        train=f"{row['train_loss']:.2e}",
+                        test=f"{row['test_loss']:.2e}",
+                        acc=f"{row['test_acc']:.3f}",
+                    )
+                if snap:
+                    save = done % save_every == 0 or done == cfg.epochs
+                    self.checkpoint(done, snapshot=True, save=save)
+                if interrupted.is_set():
+                    if not snap:
+                        self.checkpoint(done, snapshot=False)
+                    bar.close()
+                    raise KeyboardInterrupt(f"training interrupted at epoch {done}")
+
+
+class _sigint_deferred:
+    """Within the block, SIGINT sets an event instead of raising at once, so the loop
+    stops between epochs with every member's state whole. Only in the main thread (signal
+    handlers can be set nowhere else); elsewhere SIGINT behaves as usual."""
+
+    def __enter__(self) -> threading.Event:
+        self.event = threading.Event()
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, lambda *_: self.event.set())
+        return self.event
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def default_stack(cfg: HookedTransformerConfig, batch: int, device: torch.device) -> int:

@@ -11,4 +11,10 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     | grep -v "WARNING: Location" || true
 fi
 .venv/bin/pip install -q -e ".[dev]" 2>&1 | grep -v "WARNING: Location" || true
+# The report page's browser test drives Debian's headless Chromium (Playwright uses the
+# system browser; it downloads none of its own).
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+    >/dev/null 2>&1 || echo "setup: could not install chromium; the browser test will skip" >&2
+fi
 .venv/bin/python -c "import grok_interp, transformer_lens" >/dev/null

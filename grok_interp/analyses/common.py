@@ -24,6 +24,7 @@ about the mean, everywhere in this package.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -329,13 +330,33 @@ class Result:
         return f"### {self.heading()}\n\n{self.table().to_markdown(index=False)}\n{notes}\n"
 
 
-def to_jsonable(x: Any) -> Any:
+def to_jsonable(x: Any, tensors: dict[str, Tensor] | None = None, name: str = "") -> Any:
+    """Numbers, strings, lists, dicts and nulls (nan -> null) for JSON. A tensor goes into
+    ``tensors`` under ``name`` and is replaced by ``{"tensor": name, "shape": [...]}``
+    (without ``tensors``: by its values as nested lists); a dataclass by its fields."""
     if isinstance(x, Tensor):
-        return x.tolist()
+        if tensors is None:
+            return to_jsonable(x.tolist())
+        tensors[name] = x.detach().cpu().contiguous()
+        return {"tensor": name, "shape": list(x.shape)}
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        x = {f.name: getattr(x, f.name) for f in dataclasses.fields(x)}
     if isinstance(x, dict):
-        return {str(k): to_jsonable(v) for k, v in x.items()}
+        return {str(k): to_jsonable(v, tensors, f"{name}.{k}") for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [to_jsonable(v) for v in x]
+        return [to_jsonable(v, tensors, f"{name}.{i}") for i, v in enumerate(x)]
     if isinstance(x, float) and x != x:
         return None
     return x
+
+
+def result_json(res: Result, name: str, tensors: dict[str, Tensor] | None) -> dict[str, Any]:
+    """A Result as JSON: its title, section and notes, and ``values``, its fields under
+    their own names (the dataclass fields documented on each Result; losses in nats,
+    FVEs and shares as fractions, pair sets named in the keys)."""
+    return {
+        "title": res.title,
+        "section": res.section,
+        "notes": res.notes(),
+        "values": to_jsonable(res, tensors, name),
+    }

@@ -1,0 +1,115 @@
+"""The configurations, with no heavy import: model presets, the trainer's settings, and
+the names of the tasks' operations and token layouts. The CLI builds its flags from these
+without importing torch or TransformerLens, so ``grok-interp --help`` answers at once.
+(:mod:`grok_interp.models`, :mod:`grok_interp.runs` and :mod:`grok_interp.tasks` re-export
+them.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+TokenFormat = Literal["a b =", "a o b ="]
+TOKEN_FORMATS: tuple[str, ...] = ("a b =", "a o b =")
+# Power et al. (2022), Table 1; the functions live in grok_interp.tasks.OPERATIONS.
+OP_NAMES: tuple[str, ...] = (
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "x2_plus_y2",
+    "x2_plus_xy_plus_y2",
+    "x3_plus_xy",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelPreset:
+    """Shape of a HookedTransformer for an algorithmic task (vocabulary comes from the task)."""
+
+    n_layers: int = 1
+    d_model: int = 128
+    n_heads: int = 4
+    d_head: int = 32
+    d_mlp: int = 512
+    act_fn: Literal["relu", "gelu"] = "relu"
+    normalization: Literal["LN"] | None = None
+    frozen_biases: bool = True
+    attn_only: bool = False  # no MLPs (d_mlp is then unused)
+
+    def __post_init__(self) -> None:
+        for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.act_fn not in ("relu", "gelu"):
+            raise ValueError(f"act_fn must be 'relu' or 'gelu', got {self.act_fn!r}")
+
+
+PRESETS: dict[str, ModelPreset] = {
+    "mainline": ModelPreset(),
+    # The small model of the foundation tests: groks on p = 31 in about a minute.
+    "small": ModelPreset(d_model=64, n_heads=4, d_head=16, d_mlp=256),
+    "two_layer": ModelPreset(n_layers=2),
+}
+
+
+def preset(name: str, **overrides: Any) -> ModelPreset:
+    """A registered preset, with any field replaced."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Full-batch AdamW training, Nanda et al. 2023 Section 3 and Appendix D.1.
+
+    Defaults are the paper's: lr 1e-3, weight decay 1, betas (0.9, 0.98), 30% of pairs,
+    40,000 epochs. The learning rate warms up linearly as ``lr * min(epoch / warmup, 1)``,
+    the authors' ``LambdaLR(lambda step: min(step / 10, 1))``: epoch 0 updates only
+    Adam's moments. Regularisers (Appendix D.1): ``weight_decay`` (decoupled, AdamW),
+    ``dropout`` (probability on the MLP neurons), ``l1`` (lambda times the sum of
+    absolute trainable weights, added to the loss, not decoupled); all zero is none.
+    The training set is ``n_train`` pairs, or the fraction ``frac_train`` of all pairs;
+    giving neither means the paper's 30%, giving both is an error.
+    """
+
+    epochs: int = 40_000
+    lr: float = 1e-3
+    weight_decay: float = 1.0
+    betas: tuple[float, float] = (0.9, 0.98)
+    warmup: int = 10
+    dropout: float = 0.0
+    l1: float = 0.0
+    frac_train: float | None = None
+    n_train: int | None = None
+    eval_every: int = 100
+    snapshot_every: int = 1000
+    snapshot_dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.eval_every < 1 or self.snapshot_every < 1:
+            raise ValueError("epochs must be >= 0 and eval_every, snapshot_every >= 1")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.lr <= 0 or self.weight_decay < 0 or self.l1 < 0 or self.warmup < 0:
+            raise ValueError("lr must be > 0; weight_decay, l1 and warmup >= 0")
+        if self.snapshot_dtype not in ("float32", "float16", "bfloat16"):
+            raise ValueError("snapshot_dtype must be float32, float16 or bfloat16")
+        if self.frac_train is not None and self.n_train is not None:
+            raise ValueError(
+                f"give frac_train ({self.frac_train}) or n_train ({self.n_train}), not both"
+            )
+        if self.frac_train is not None and not 0 < self.frac_train <= 1:
+            raise ValueError(f"frac_train must lie in (0, 1], got {self.frac_train}")
+        if self.n_train is not None and self.n_train < 1:
+            raise ValueError(f"n_train must be at least 1, got {self.n_train}")
+
+    @property
+    def train_size(self) -> dict[str, float | int]:
+        """The keyword for :func:`~grok_interp.tasks.split`: n_train, or frac_train
+        (default 0.3)."""
+        if self.n_train is not None:
+            return {"n_train": self.n_train}
+        return {"frac_train": 0.3 if self.frac_train is None else self.frac_train}

@@ -1,0 +1,90 @@
+"""The report page (index.html) in a real browser: headless Chromium (Debian's package,
+installed by scripts/setup.sh) driven by Playwright. Every table is in the DOM, every
+figure has a size, the attention view renders, the screenshot is not blank, and no
+request leaves the machine."""
+
+import base64
+import html
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grok_interp.report import analyze
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+if CHROMIUM is None and os.environ.get("CI"):
+    pytest.fail("CI needs Debian's chromium (bash scripts/setup.sh installs it)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium: bash scripts/setup.sh")
+
+# Pixel statistics of a PNG, computed by the browser itself (no image library needed).
+PIXELS = """async (src) => {
+  const img = new Image(); img.src = src; await img.decode();
+  const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+  const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  const colours = new Set(); let dark = 0;
+  for (let i = 0; i < d.length; i += 4 * 7) {
+    colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    if (d[i] + d[i + 1] + d[i + 2] < 300) dark++;
+  }
+  return [colours.size, dark];
+}"""
+
+
+@pytest.fixture(scope="module")
+def report_page(tmp_path_factory):
+    out = tmp_path_factory.mktemp("page")
+    report = analyze(ROOT / "checkpoints" / "mainline.pt")
+    report.save(out)
+    return report, out / "index.html"
+
+
+def test_page_is_valid_html5_and_self_contained(report_page):
+    report, path = report_page
+    text = path.read_text()
+    assert text.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in text
+    assert f"<title>{html.escape(report.header())}</title>" in text
+    assert not re.search(r"<(script|link|img|iframe)[^>]*(src|href)=", text)  # all inlined
+
+
+def test_page_in_headless_chromium(report_page):
+    report, path = report_page
+    outside = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+        def route(r):
+            if r.request.url.startswith(("file://", "data:", "blob:")):
+                return r.continue_()
+            outside.append(r.request.url)
+            return r.abort()
+
+        page.route("**/*", route)
+        page.goto(path.as_uri(), wait_until="load")
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length > 0")
+        assert page.evaluate("document.compatMode") == "CSS1Compat"  # not quirks mode
+        n_tables = 1 + len(report.results) + 1  # Table 5, each Result, attention summary
+        assert page.locator("table").count() == n_tables
+        body = page.inner_text("body")
+        for res in report.results.values():
+            assert res.heading() in body
+        assert "key frequencies" in body and "2.41e-7" in body
+        plots = page.locator(".js-plotly-plot")
+        assert plots.count() == len(report.figures())
+        for i in range(plots.count()):
+            box = plots.nth(i).bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 200
+        view = page.locator("[id^=circuits-vis]")
+        assert view.count() == 1 and view.first.inner_html()  # circuitsvis rendered
+        shot = base64.b64encode(page.screenshot(full_page=False)).decode()
+        colours, dark = page.evaluate(PIXELS, f"data:image/png;base64,{shot}")
+        browser.close()
+    assert colours > 20 and dark > 100, (colours, dark)  # text and tables drawn
+    assert outside == []
