@@ -326,8 +326,7 @@ class _Loop:
                     save = done % save_every == 0 or done == cfg.epochs
                     self.checkpoint(done, snapshot=True, save=save)
                 if interrupted.is_set():
-                    if not snap:
-                        self.checkpoint(done, snapshot=False)
+                    self.checkpoint(done, snapshot=snap)  # saved, whatever --save-every says
                     bar.close()
                     raise KeyboardInterrupt(f"training interrupted at epoch {done}")
 

@@ -7,7 +7,8 @@ a ReLU MLP cannot compute products of a and b exactly, and the ablations only re
 activations. Neurons 0-3 carry const + cos/sin(w_k(a+b)) of the key frequencies (neuron 0
 with a small non-polynomial nuisance); neurons 4-6 carry nuisance terms that cancel
 through W_L (W_L[4] + W_L[5] = -W_L[6], post[6] = post[4] + post[5]); neuron 7 carries
-(a-b) and single-operand terms, and a little cos(w_5(a+b)) though its best frequency is 2. Attention is uniform (W_Q = W_K = 0) and writes
+(a-b) and single-operand terms, and a little cos(w_5(a+b)) though its best frequency is 2.
+Attention is uniform (W_Q = W_K = 0) and writes
 (cos w_3(a-c) + cos w_3(b-c)) / 3 into logit space; the skip connection writes a constant.
 Every row's logits are then known in closed form.
 """

@@ -1,9 +1,17 @@
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
+import pytest
 import torch
 
 from grok_interp.cli import main
-from grok_interp.runs import load_run
+from grok_interp.runs import TrainConfig, load_run
+from grok_interp.tasks import Task
+from grok_interp.training import RunSpec, train
 
 
 def test_train_info_resume(tmp_path, capsys):
@@ -70,3 +78,120 @@ def test_device_errors_say_what_the_machine_has(tmp_path, capsys):
         assert main([*cmd, "--device", f"cuda:{n_gpus}"]) == 2
         assert f"this machine has {n_gpus} CUDA device(s)" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()  # nothing trained or written
+
+
+SMALL = ["--p", "11", "--preset", "small", "--eval-every", "10", "--snapshot-every", "10",
+         "--quiet"]  # fmt: skip
+
+
+def _train(out, *extra):
+    return main(["train", *SMALL, "--epochs", "20", "--out", str(out), *extra])
+
+
+def test_existing_files_are_not_replaced_without_being_asked(tmp_path, capsys):
+    note = tmp_path / "notes.txt"
+    note.write_text("a user's file")
+    assert _train(note) == 2
+    assert "exists; add --resume to continue it or --overwrite" in capsys.readouterr().err
+    assert note.read_text() == "a user's file"
+    run = tmp_path / "run.pt"
+    assert _train(run) == 0
+    before = run.read_bytes()
+    assert _train(run) == 2 and run.read_bytes() == before
+    assert _train(run, "--overwrite") == 0
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        train(RunSpec(task=Task(p=11), train=TrainConfig(epochs=1)), out=run, progress=False)
+
+
+def test_progress_writes_a_new_file_unless_in_place(tmp_path):
+    run = tmp_path / "run.pt"
+    assert _train(run) == 0
+    before = run.read_bytes()
+    assert main(["progress", str(run), "--key-freqs", "1", "2", "--keep-every", "20"]) == 0
+    assert run.read_bytes() == before  # the input is untouched
+    out = load_run(tmp_path / "run-progress.pt")
+    assert out.progress["epoch"] == [0.0, 10.0, 20.0] and sorted(out.snapshots) == [0, 20]
+    assert main(["progress", str(run), "--key-freqs", "1", "2"]) == 2  # would replace
+    assert main(["progress", str(run), "--key-freqs", "1", "2", "--in-place"]) == 0
+    assert load_run(run).progress
+
+
+def test_resume_refuses_flags_that_change_the_run(tmp_path, capsys):
+    run = tmp_path / "run.pt"
+    assert _train(run) == 0
+    before = run.read_bytes()
+    bad = ["train", "--resume", "--out", str(run), "--lr", "0.01", "--d-mlp", "64", "--quiet"]
+    assert main(bad) == 2
+    err = capsys.readouterr().err
+    assert "--lr 0.01 (the run has 0.001)" in err and "--d-mlp 64 (the run has 256)" in err
+    assert run.read_bytes() == before
+    ok = ["train", "--resume", "--out", str(run), "--epochs", "30", "--eval-every", "5"]
+    assert main([*ok, "--quiet"]) == 0
+    resumed = load_run(run)
+    assert resumed.epoch == 30 and resumed.train.eval_every == 5
+
+
+def test_ctrl_c_saves_the_epoch_reached_and_resumes_bit_for_bit(tmp_path):
+    run = tmp_path / "run.pt"
+    cmd = [sys.executable, "-m", "grok_interp.cli", "train", *SMALL, "--epochs", "1000000",
+           "--save-every", "1000000", "--out", str(run)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not run.exists() and time.time() < deadline:  # saved once, at epoch 0
+        time.sleep(0.2)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted at epoch "), err
+    epoch = load_run(run).epoch
+    assert f"interrupted at epoch {epoch}, saved to {run}" in lines[0] and epoch > 0
+    assert (
+        main(["train", "--resume", "--out", str(run), "--epochs", str(epoch + 15), "--quiet"]) == 0
+    )
+    fresh = tmp_path / "fresh.pt"
+    assert main(["train", *SMALL, "--epochs", str(epoch + 15), "--out", str(fresh)]) == 0
+    a, b = load_run(run), load_run(fresh)
+    for k in b.weights:
+        assert torch.equal(a.weights[k], b.weights[k]), k
+
+
+def test_one_line_errors_and_nothing_written(tmp_path, capsys):
+    shipped = "checkpoints/mainline.pt"
+    assert main(["train", "--seed", "0", "1", "--out", str(tmp_path / "r.pt")]) == 2
+    assert "{seed}" in capsys.readouterr().err and not list(tmp_path.iterdir())
+    full = tmp_path / "report"
+    full.mkdir()
+    (full / "mine.txt").write_text("keep")
+    assert main(["analyze", shipped, "--out", str(full)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and os.listdir(full) == ["mine.txt"]
+    empty = tmp_path / "empty"
+    assert main(["analyze", shipped, "--out", str(empty), "--pair", "3", "200"]) == 2
+    assert "--pair 3 200 is not an input" in capsys.readouterr().err and not empty.exists()
+    assert main(["analyze", shipped, "--p", "97"]) == 2  # the model does not fit the task
+    assert "does not fit" in capsys.readouterr().err
+    assert main(["info", "checkpoints"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_task_flags_without_p_take_the_checkpoints_p(capsys):
+    assert main(["analyze", "checkpoints/mainline.pt", "--task", "mul"]) == 0
+    captured = capsys.readouterr()
+    assert "mul" in captured.err  # logit fit and ablations describe add, not mul
+    assert "loss (test pairs)" in captured.out
+
+
+def test_help_imports_no_torch():
+    code = (
+        "import sys\nfrom grok_interp.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules and 'transformer_lens' not in sys.modules\n"
+        "try:\n    main(['train', '--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "default: the preset's (mainline 512, small 256" in subprocess.run(
+        [sys.executable, "-m", "grok_interp.cli", "train", "--help"], capture_output=True, text=True
+    ).stdout.replace("\n", " ").replace("  ", " ")

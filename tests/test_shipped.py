@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grok_interp.analyses.progress import phases, progress_measures
 from grok_interp.analyses.ablations import keep_key_blocks
 from grok_interp.analyses.common import loss_acc
+from grok_interp.analyses.progress import phases, progress_measures
 from grok_interp.report import analyze
 from grok_interp.runs import load_run, model_from_run
 
