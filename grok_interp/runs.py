@@ -14,6 +14,7 @@ Foreign checkpoints (:func:`load_model` on a path that is not a Run file) are ha
 
 from __future__ import annotations
 
+import html
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -38,7 +39,7 @@ class CheckpointError(ValueError):
     """A file that cannot be read as a run or a supported checkpoint; says what to do."""
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class Run:
     """Everything about one training run; :func:`save_run` / :func:`load_run` persist it.
 
@@ -70,6 +71,29 @@ class Run:
 
     def final_metrics(self) -> dict[str, float]:
         return {k: v[-1] for k, v in self.history.items() if v}
+
+    def _summary(self) -> dict[str, str]:
+        m = self.final_metrics()
+        snaps = sorted(self.snapshots)
+        return {
+            "task": self.task.describe(),
+            "model": ", ".join(f"{k} {v}" for k, v in asdict(self.model).items()),
+            "train": ", ".join(f"{k} {v}" for k, v in asdict(self.train).items()),
+            "seed": str(self.seed),
+            "epoch": f"{self.epoch} of {self.train.epochs}, {len(self.train_idx)} training pairs",
+            "final": ", ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "epoch") or "-",
+            "snapshots": f"{len(snaps)}" + (f": {snaps[0]} ... {snaps[-1]}" if snaps else ""),
+        }
+
+    def __repr__(self) -> str:
+        s = self._summary()
+        return f"Run({s['task']}, seed {s['seed']}, epoch {s['epoch']}; {s['final']})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th>{k}</th><td>{html.escape(v)}</td></tr>" for k, v in self._summary().items()
+        )
+        return f"<table>{rows}</table>"
 
 
 def _to_dict(run: Run) -> dict[str, Any]:

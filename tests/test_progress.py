@@ -100,6 +100,10 @@ def test_progress_over_snapshots_and_live():
     fig = res.figure()
     names = [t.name for t in fig.data]
     assert {"train_loss", "test_loss", "excluded_loss", "restricted_loss"} <= set(names)
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert len(legend) == len(set(legend))  # one legend entry per curve
+    logs = [ax for ax in (fig.layout.yaxis, fig.layout.yaxis2) if ax.type == "log"]
+    assert logs and all(ax.exponentformat == "power" and ax.title.text for ax in logs)
 
 
 def test_authors_restricted_loss_from_activations():

@@ -125,3 +125,13 @@ def test_save_run_round_trip_in_memory(tmp_path):
     run = train(SPEC, progress=False)
     save_run(run, tmp_path / "r.pt")
     assert load_run(tmp_path / "r.pt").history == run.history
+
+
+def test_run_reprs_are_short_summaries():
+    from pathlib import Path
+
+    run = load_run(Path(__file__).resolve().parents[1] / "checkpoints" / "seed1.pt")
+    text = repr([run, run])
+    assert len(text) < 400 and "seed 1" in text and "epoch 40000" in text
+    page = run._repr_html_()
+    assert "<table>" in page and "snapshots" in page and len(page) < 2000

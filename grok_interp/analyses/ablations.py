@@ -156,9 +156,8 @@ class AblationsResult(Result):
             fig.add_trace(
                 go.Bar(x=[r.name for r in self.rows], y=[r.loss[s] for r in self.rows], name=s)
             )
-        fig.update_layout(
-            title=self.heading(), yaxis_type="log", yaxis_title="loss", legend_title="pairs"
-        )
+        fig.update_layout(title=self.heading(), legend_title="pairs", xaxis_title="ablation")
+        fig.update_yaxes(type="log", title_text="loss (nats)", exponentformat="power")
         return fig
 
     def notes(self) -> list[str]:

@@ -236,6 +236,9 @@ def phases(frame: pd.DataFrame) -> tuple[int, int, int] | None:
     return int(epoch[mem_end]), int(epoch[start]), int(epoch[stop])
 
 
+PHASE_NAMES = ("memorisation ends", "cleanup starts", "cleanup ends")
+
+
 def progress_figure(
     frame: pd.DataFrame, keys: Sequence[int], bounds: tuple[int, int, int] | None
 ) -> go.Figure:
@@ -243,19 +246,40 @@ def progress_figure(
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=2, cols=2, subplot_titles=[
-        "excluded loss (train) vs train/test", "restricted loss vs test",
+        "excluded loss (train pairs) vs train/test loss", "restricted loss (test pairs) vs test",
         "Gini of W_E, W_L Fourier norms", "sum of squared weights"])  # fmt: skip
     x = frame["epoch"]
-    panels = [(1, 1, ["train_loss", "test_loss", "excluded_loss"], "log"),
-              (1, 2, ["test_loss", "restricted_loss"], "log"),
-              (2, 1, ["gini_W_E", "gini_W_L"], "linear"),
-              (2, 2, ["sum_sq_weights"], "linear")]  # fmt: skip
-    for r, c, cols, scale in panels:
+    panels = [(1, 1, ["train_loss", "test_loss", "excluded_loss"], "log", "loss"),
+              (1, 2, ["test_loss", "restricted_loss"], "log", "loss"),
+              (2, 1, ["gini_W_E", "gini_W_L"], "linear", "Gini"),
+              (2, 2, ["sum_sq_weights"], "linear", "sum of squares")]  # fmt: skip
+    colours = dict(zip(
+        ["train_loss", "test_loss", "excluded_loss", "restricted_loss", "gini_W_E", "gini_W_L",
+         "sum_sq_weights"], plotly_colours(), strict=False))  # fmt: skip
+    shown: set[str] = set()
+    for r, c, cols, scale, title in panels:
         for col in cols:
-            fig.add_trace(go.Scatter(x=x, y=frame[col], name=col, mode="lines"), row=r, col=c)
-        fig.update_yaxes(type=scale, row=r, col=c)
-        for b in bounds or ():
-            fig.add_vline(x=b, line_dash="dot", line_color="grey", row=r, col=c)  # type: ignore[arg-type]
-    fig.update_layout(title=f"Progress measures (Figure 7); key frequencies {list(keys)}",
-                      height=700)  # fmt: skip
+            fig.add_trace(
+                go.Scatter(x=x, y=frame[col], name=col, mode="lines", legendgroup=col,
+                           showlegend=col not in shown, line={"color": colours[col]}),
+                row=r, col=c,
+            )  # fmt: skip
+            shown.add(col)
+        fig.update_yaxes(type=scale, title_text=title, row=r, col=c,
+                         exponentformat="power" if scale == "log" else None)  # fmt: skip
+        fig.update_xaxes(title_text="epoch", row=r, col=c)
+        for b, label in zip(bounds or (), PHASE_NAMES, strict=False):
+            fig.add_vline(x=b, line_dash="dot", line_color="grey", row=r, col=c,  # type: ignore[arg-type]
+                          annotation_text=f"{label} ({b})" if (r, c) == (1, 1) else None,
+                          annotation_textangle=-90, annotation_font_size=10)  # fmt: skip
+    fig.update_layout(
+        title=f"Progress measures (Section 5.1, Figure 7); key frequencies {list(keys)}",
+        height=700,
+    )
     return fig
+
+
+def plotly_colours() -> list[str]:
+    import plotly.express as px
+
+    return list(px.colors.qualitative.Plotly)

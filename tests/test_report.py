@@ -1,0 +1,102 @@
+"""The Report as a typed object and as files: report.json holds numbers, lists and nulls
+under the Results' own field names (checked against the Results), tensors go to
+tensors.safetensors, and the Report gives typed access by analysis name."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from grok_interp.analyses.ablations import AblationsResult
+from grok_interp.analyses.neurons import NeuronsResult
+from grok_interp.report import ANALYSES, SCHEMA_VERSION, analyze
+from grok_interp.runs import load_run
+
+ROOT = Path(__file__).resolve().parents[1]
+MAINLINE = ROOT / "checkpoints" / "mainline.pt"
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    report = analyze(MAINLINE)
+    report.save(out, figures=False)
+    return (
+        report,
+        json.loads((out / "report.json").read_text()),
+        load_file(out / "tensors.safetensors"),
+    )
+
+
+def _numbers_only(x):
+    if isinstance(x, dict):
+        return all(_numbers_only(v) for v in x.values())
+    if isinstance(x, list):
+        return all(_numbers_only(v) for v in x)
+    return x is None or isinstance(x, (int, float, bool, str))
+
+
+def test_json_is_typed_and_matches_the_results(saved):
+    report, doc, tensors = saved
+    assert doc["schema"] == "grok_interp.report" and doc["schema_version"] == SCHEMA_VERSION
+    assert _numbers_only(doc)
+    assert set(doc["results"]) == set(ANALYSES)
+    assert doc["losses"]["test"]["loss"] == report.losses["test"][0]
+    fit = doc["results"]["logit_fit"]["values"]
+    assert fit["fve"] == report.logit_fit.fve and isinstance(fit["fve"], float)
+    assert fit["loss_model"] == report.logit_fit.loss_model  # per pair set, by name
+    assert doc["results"]["logit_fit"]["notes"] == report.logit_fit.notes()
+    wl = doc["results"]["neuron_logit_map"]["values"]
+    assert wl["key_freqs"] == list(report.neuron_logit_map.key_freqs)
+    heads = doc["results"]["attention"]["values"]["heads"]
+    assert [h["score_fve"] for h in heads] == [h.score_fve for h in report.attention.heads]
+    rows = doc["results"]["ablations"]["values"]["rows"]
+    assert rows[0]["name"] == "none" and rows[0]["loss"] == report.ablations.rows[0].loss
+    ref = doc["results"]["neurons"]["values"]["fve"]
+    assert ref == {"tensor": "neurons.fve", "shape": list(report.neurons.fve.shape)}
+    assert torch.equal(tensors["neurons.fve"], report.neurons.fve)
+    assert torch.equal(tensors["embedding.norms"], report.embedding.norms)
+
+
+def test_nan_is_null_not_a_string(tmp_path):
+    task_run = load_run(MAINLINE)
+    from grok_interp.tasks import Task
+
+    report = analyze(task_run, Task(p=113, token_format="a b ="))
+    doc = report.to_json({})
+    assert "NaN" not in json.dumps(doc)
+    report4 = report.to_json()
+    assert isinstance(report4["results"]["embedding"]["values"]["norms"], list)
+
+
+def test_typed_access():
+    report = analyze(MAINLINE)
+    assert isinstance(report.neurons, NeuronsResult) and report.neurons.clusters
+    assert isinstance(report.ablations, AblationsResult)
+    assert math.isfinite(report.ablations.get("none").loss["test"])
+    assert "ran:" in repr(report) and len(repr(report)) < 300
+
+
+def test_mypy_sees_the_types_from_a_users_script(tmp_path):
+    script = tmp_path / "user.py"
+    script.write_text(
+        "from grok_interp import analyze, load_run\n"
+        "report = analyze('checkpoints/mainline.pt')\n"
+        "assert report.neurons is not None\n"
+        "n: int = len(report.neurons.clusters)\n"
+        "run = load_run('checkpoints/mainline.pt')\n"
+        "epoch: int = run.epoch\n"
+        "wrong: str = report.neurons.clusters\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", str(script)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert "import-not-found" not in out.stdout and "import-untyped" not in out.stdout, out.stdout
+    assert "user.py:7: error: Incompatible types in assignment" in out.stdout, out.stdout
+    assert "Found 1 error in 1 file" in out.stdout, out.stdout  # only the planted one
