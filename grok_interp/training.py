@@ -163,9 +163,7 @@ def train_many(
         raise ValueError(f"stack is the number of models per forward, at least 1; got {stack}")
     if outs is not None and len(outs) != len(specs):
         raise ValueError(f"{len(specs)} runs but {len(outs)} output paths")
-    for spec, out in zip(specs, outs or [None] * len(specs), strict=True):
-        if out is None:
-            continue
+    for spec, out in zip(specs, outs or (), strict=False):  # lengths checked above
         if Path(out).exists() and not (overwrite or isinstance(spec, Run)):
             raise OutputExistsError(
                 f"{out} exists; pass overwrite=True to replace it, or resume it "
