@@ -29,5 +29,7 @@ def test_quickstart_notebook_executes():
     assert f"<td>{', '.join(map(str, keys))}</td>" in joined  # Table 5, computed
     assert "Ablations" in joined and "Neuron-logit map" in joined
     assert "circuits-vis" in joined
+    figures = [h for h in html if "plotly" in h and "Plotly.newPlot" in h]
+    assert len(figures) == 3  # the figures are HTML too, so nbconvert's page shows them
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
