@@ -17,15 +17,18 @@ def load_progress(path):
     return run, [int(k) for k in run.progress["key_freqs"]]
 
 
-def parser(doc, source="--checkpoint"):
-    """The figure scripts' common arguments: the output folder and the model to read
-    (with ``--checkpoint``, also the key frequencies, found in W_L unless given)."""
+def parser(doc, key_freqs=True):
+    """The figure scripts' common arguments: the output folder, the model to read
+    (``--checkpoint``, every script alike) and the key frequencies (found in W_L unless
+    given)."""
     import argparse
 
-    ap = argparse.ArgumentParser(description=doc)
+    ap = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("out")
-    ap.add_argument(source, default=str(MAINLINE), help="Run file or checkpoint")
-    if source == "--checkpoint":
+    ap.add_argument("--checkpoint", default=str(MAINLINE), help="Run file or checkpoint")
+    if key_freqs:
         ap.add_argument("--key-freqs", type=int, nargs="+", default=None)
     return ap
 

@@ -2,7 +2,7 @@
 phase boundaries: excluded, restricted, train and test loss, Gini of W_E and W_L, sum of
 squared weights. Reads the measures stored by ``grok-interp progress``.
 
-    python examples/fig07_progress.py OUT [--run checkpoints/mainline.pt]
+    python examples/fig07_progress.py OUT [--checkpoint checkpoints/mainline.pt]
 """
 
 import pandas as pd
@@ -13,9 +13,9 @@ from grok_interp.plots import write
 
 
 def main(argv=None):
-    ap = parser(__doc__, "--run")
+    ap = parser(__doc__, key_freqs=False)
     args = ap.parse_args(argv)
-    run, keys = load_progress(args.run)
+    run, keys = load_progress(args.checkpoint)
     frame = pd.DataFrame(
         {k: v for k, v in run.progress.items() if len(v) == len(run.progress["epoch"])}
     )

@@ -1,7 +1,7 @@
 """Figures 13-15: restricted accuracy, the coefficients alpha_k of cos(w_k(a+b-c)) in the
 logits, and the excluded loss of each key frequency over training.
 
-    python examples/fig13_15_progress_extra.py OUT [--run checkpoints/mainline.pt]
+    python examples/fig13_15_progress_extra.py OUT [--checkpoint checkpoints/mainline.pt]
 """
 
 from _paths import load_progress, parser
@@ -10,9 +10,9 @@ from grok_interp.plots import progress_extra, write
 
 
 def main(argv=None):
-    ap = parser(__doc__, "--run")
+    ap = parser(__doc__, key_freqs=False)
     args = ap.parse_args(argv)
-    run, keys = load_progress(args.run)
+    run, keys = load_progress(args.checkpoint)
     return write(progress_extra(run.progress, keys), args.out, "fig13_15_progress_extra")
 
 

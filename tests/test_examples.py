@@ -24,7 +24,7 @@ def tiny_run(tmp_path_factory):
         train=TrainConfig(epochs=300, lr=3e-3, frac_train=0.5, eval_every=50, snapshot_every=50),
     )
     train(spec, out=path, progress=False)
-    assert cli(["progress", str(path), "--key-freqs", "1", "2"]) == 0
+    assert cli(["progress", str(path), "--key-freqs", "1", "2", "--in-place"]) == 0
     return str(path)
 
 
@@ -56,11 +56,11 @@ def test_checkpoint_figures(name, tiny_run, tmp_path):
 
 @pytest.mark.parametrize("name", RUN_SCRIPTS)
 def test_progress_figures(name, tiny_run, tmp_path):
-    assert _main(name)([str(tmp_path), "--run", tiny_run])
+    assert _main(name)([str(tmp_path), "--checkpoint", tiny_run])
 
 
 def test_seed_figure(tiny_run, tmp_path):
-    assert _main("fig02_seeds")([str(tmp_path), "--runs", tiny_run, tiny_run])
+    assert _main("fig02_seeds")([str(tmp_path), "--checkpoints", tiny_run, tiny_run])
 
 
 @pytest.mark.parametrize("name", SWEEPS)
