@@ -13,6 +13,7 @@ import argparse
 import ctypes
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,18 +30,18 @@ SKIP = {"frozen_biases", "betas", "normalization"}
 RESUMABLE = {"epochs", "eval_every", "snapshot_every"}
 # Python's words in messages -> the CLI's flags.
 FLAGS = {
-    "overwrite=True": "--overwrite",
-    "key_freqs=": "--key-freqs",
-    "give key_freqs": "give --key-freqs",
-    "give act_fn": "give --act-fn",
+    "pass overwrite=True": "add --overwrite",
     "give the task": "give --task, --p and --format",
     "load_model()": "grok-interp analyze",
 }
+ARGUMENTS = ("key_freqs", "act_fn", "frac_train", "n_train", "snapshot_every", "eval_every")
 
 
 def _flags(msg: str) -> str:
     for word, flag in FLAGS.items():
         msg = msg.replace(word, flag)
+    for name in ARGUMENTS:
+        msg = re.sub(rf"\b{name}\b=?", "--" + name.replace("_", "-"), msg)
     return msg
 
 

@@ -173,6 +173,9 @@ def test_one_line_errors_and_nothing_written(tmp_path, capsys):
     assert "does not fit" in capsys.readouterr().err
     assert main(["info", "checkpoints"]) == 2
     assert "Traceback" not in capsys.readouterr().err
+    assert main(["train", "--p", "7", "--n-train", "49", "--out", str(tmp_path / "n.pt")]) == 2
+    err = capsys.readouterr().err  # the CLI names its flags, Python its arguments
+    assert "--n-train" in err and "n_train" not in err.replace("--n-train", "")
 
 
 def test_task_flags_without_p_take_the_checkpoints_p(capsys):
