@@ -100,3 +100,12 @@ def test_mypy_sees_the_types_from_a_users_script(tmp_path):
     assert "import-not-found" not in out.stdout and "import-untyped" not in out.stdout, out.stdout
     assert "user.py:7: error: Incompatible types in assignment" in out.stdout, out.stdout
     assert "Found 1 error in 1 file" in out.stdout, out.stdout  # only the planted one
+
+
+def test_every_figure_has_a_title_with_its_section_and_axis_titles():
+    report = analyze(MAINLINE)
+    for name, fig in report.figures():
+        title = fig.layout.title.text
+        assert title and any(w in title for w in ("Section", "Appendix", "Figure")), name
+        assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text, name
+    assert "Section 4.2" in report.neuron_logit_map.figure().layout.title.text

@@ -149,9 +149,11 @@ class AttentionResult(Result):
                 go.Heatmap(z=self.pattern_to_a[i].tolist(), coloraxis="coloraxis"), row=1, col=i + 1
             )
         fig.update_layout(
-            title="Attention from = to a (Figure 9); y: a, x: b",
-            coloraxis={"colorscale": "Viridis"},
+            title="Attention from = to a, per head (Appendix A.1, Figure 9)",
+            coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": "attention"}}},
         )
+        fig.update_xaxes(title_text="b")
+        fig.update_yaxes(title_text="a", col=1)
         return fig
 
     def fourier_figure(self) -> go.Figure:
@@ -167,7 +169,12 @@ class AttentionResult(Result):
                     row=r,
                     col=1,
                 )
-        fig.update_layout(title="Attention heads in the Fourier basis", barmode="group")
+        fig.update_layout(
+            title="Attention heads in the Fourier basis (Appendix C.1.2, Figures 10-11)",
+            barmode="group",
+        )
+        fig.update_xaxes(title_text="frequency k")
+        fig.update_yaxes(title_text="norm")
         return fig
 
     def notes(self) -> list[str]:

@@ -33,7 +33,10 @@ class FourierNormsResult(Result):
     section = "Section 4.1, Figure 3"
 
     def heading(self) -> str:
-        return f"Fourier norms of {self.name} ({self.section})"
+        where = (
+            "Section 4.2, Figure 3 right" if self.name == "W_L" else "Section 4.1, Figure 3 left"
+        )
+        return f"Fourier norms of {self.name} ({where})"
 
     @property
     def gini(self) -> float:

@@ -247,7 +247,10 @@ class DirectionsResult(Result):
     def figure(self) -> go.Figure:
         names = [f"{'u' if d.kind == 'cos' else 'v'}_{d.k}" for d in self.directions]
         fig = go.Figure(go.Bar(x=names, y=[d.fve for d in self.directions]))
-        fig.update_layout(title=self.heading(), yaxis_title="FVE of one term", yaxis_range=[0, 1])
+        fig.update_layout(
+            title=self.heading(), xaxis_title="direction", yaxis_title="FVE of one term"
+        )
+        fig.update_yaxes(range=[0, 1])
         return fig
 
     def notes(self) -> list[str]:
