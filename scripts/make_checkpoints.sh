@@ -14,14 +14,14 @@ dense() {  # OUT SEED: train to 40k epochs, or continue an interrupted run (bit-
   else $G train --seed "$2" --epochs 40000 $DENSE --out "$1"; fi
 }
 dense out/dense/mainline.pt 0
-$G progress out/dense/mainline.pt --out checkpoints/mainline.pt \
+$G progress out/dense/mainline.pt --out checkpoints/mainline.pt --overwrite \
   --keep-every 1000 --sparse-after 16000 --sparse-every 4000
 for s in 1 2 3 4; do  # one at a time: on the CPU stacking mainline-sized models buys nothing
   dense "out/dense/seed$s.pt" "$s"
-  $G progress "out/dense/seed$s.pt" --out "checkpoints/seed$s.pt" \
+  $G progress "out/dense/seed$s.pt" --out "checkpoints/seed$s.pt" --overwrite \
     --keep-every 5000 --sparse-after 20000 --sparse-every 20000
 done
 for r in mainline seed1 seed2 seed3 seed4; do
-  $G analyze "checkpoints/$r.pt" --out "analyses/$r" --no-figures > /dev/null
+  $G analyze "checkpoints/$r.pt" --out "analyses/$r" --no-figures --overwrite > /dev/null
 done
 du -sh checkpoints

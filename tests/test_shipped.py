@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from grok_interp.analyses.ablations import keep_key_blocks
 from grok_interp.analyses.common import loss_acc
@@ -22,8 +24,14 @@ REPORTS = sorted(p.parent for p in (ROOT / "analyses").glob("*/report.json"))
 def test_committed_report_is_current(folder):
     checkpoint = ROOT / "checkpoints" / f"{folder.name}.pt"
     committed = json.loads((folder / "report.json").read_text())
-    fresh = analyze(checkpoint).to_json()
+    tensors: dict = {}
+    fresh = analyze(checkpoint).to_json(tensors)
     fresh["source"] = committed["source"]  # the path it was run from
+    fresh["tensors_file"] = "tensors.safetensors"
+    stored = load_file(folder / "tensors.safetensors")
+    assert stored.keys() == tensors.keys()
+    for k, v in tensors.items():
+        torch.testing.assert_close(stored[k], v, rtol=1e-6, atol=1e-7, msg=k)
     assert json.loads(json.dumps(fresh)) == committed, "stale: rerun scripts/make_checkpoints.sh"
     assert (folder / "report.md").read_text().count("|") > 100
 
