@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +250,9 @@ class Report:
         paths[0].write_text(self.to_markdown())
         paths[1].write_text(json.dumps(doc, indent=1) + "\n")
         save_file(tensors, str(paths[2]))
+        umask = os.umask(0)
+        os.umask(umask)
+        paths[2].chmod(0o666 & ~umask)  # safetensors writes 0600; give the usual mode
         if figures:
             paths.append(out / "index.html")
             paths[-1].write_text(page(self, pair))

@@ -295,8 +295,10 @@ def _sigmoid_fit(
     # softmax over (0, 1) alone: sigma(x) = A0 / (A0 + A1); x = log(A0 / A1)
     y = pat[:, 0] / (pat[:, 0] + pat[:, 1])
     x = torch.log(pat[:, 0]) - torch.log(pat[:, 1])
-    design = torch.stack([torch.ones_like(x), x], 1)
-    icpt, slope = torch.linalg.lstsq(design, y[:, None]).solution[:, 0].tolist()
+    # closed-form least squares (lstsq's threaded LAPACK varied in the last bits per run)
+    xc = x - x.mean()
+    slope = float((xc * (y - y.mean())).sum() / xc.square().sum())
+    icpt = float(y.mean() - slope * x.mean())
     return x, y, slope, icpt
 
 
