@@ -19,13 +19,17 @@ from sweep import add_sweep_args, first_epoch, summary, sweep
 from grok_interp.plots import loss_curves, write
 
 
+def _nan(epoch):
+    return np.nan if epoch is None else epoch
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     add_sweep_args(ap, epochs=3000, seeds=1)
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.3, 0.5, 0.7])
     args = ap.parse_args(argv)
     settings = {f"{f:.0%}": {"frac_train": f} for f in args.fractions}
-    runs = sweep(settings, p=args.p, epochs=args.epochs, seeds=args.seeds)
+    runs = sweep(settings, p=args.p, epochs=args.epochs, seeds=args.seeds, out=args.out)
     flat = [r for rs in runs.values() for r in rs]
     names = [f"{n} seed {r.seed}" for n, rs in runs.items() for r in rs]
     paths = write(
@@ -36,7 +40,8 @@ def main(argv=None):
     fig = go.Figure()
     for key in ("train_loss", "test_loss"):
         hits = [
-            [first_epoch(r.history, key, lambda v: v < 1e-6) for r in rs] for rs in runs.values()
+            [_nan(first_epoch(r.history, key, lambda v: v < 1e-6)) for r in rs]
+            for rs in runs.values()
         ]
         ys = [np.nan if np.isnan(h).all() else np.nanmean(h) for h in hits]  # nan: never
         fig.add_trace(go.Scatter(x=args.fractions, y=ys, name=key, mode="lines+markers"))

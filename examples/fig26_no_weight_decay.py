@@ -21,7 +21,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     add_sweep_args(ap, epochs=3000, seeds=1)
     args = ap.parse_args(argv)
-    runs = sweep({"no wd": {"weight_decay": 0.0}}, p=args.p, epochs=args.epochs, seeds=1)
+    runs = sweep(
+        {"no wd": {"weight_decay": 0.0}}, p=args.p, epochs=args.epochs, seeds=1, out=args.out
+    )
     (run,) = runs["no wd"]
     frame = progress_measures(run, steps=sorted(run.snapshots)).frame
     fig = go.Figure()

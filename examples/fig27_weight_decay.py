@@ -26,6 +26,7 @@ def main(argv=None):
         p=args.p,
         epochs=args.epochs,
         seeds=args.seeds,
+        out=args.out,
     )
     flat = [r for rs in runs.values() for r in rs]
     names = [f"{n} seed {r.seed}" for n, rs in runs.items() for r in rs]

@@ -1,43 +1,35 @@
-"""Shared code of the sweep figures (20-21, 24, 26, 27): settings that keep the model's
-and the training set's shape train together in one ``train_many`` loop, and a table of
-when each run groks, written beside the figures."""
+"""Shared code of the sweep figures (20-21, 24, 26, 27): the settings as points of a
+sweep (:mod:`grok_interp.sweeps`, trained into OUT/sweep, resumable: run the script again
+to continue a killed one), and a table of when each run groks, written beside the
+figures."""
 
-import math
 from pathlib import Path
 
-import numpy as np
+from grok_interp import RunSpec, Task, TrainConfig, load_run, preset
+from grok_interp.sweeps import Grid, first_epoch, run_sweep
 
-from grok_interp import RunSpec, Task, TrainConfig, preset, train_many
 
+def sweep(settings, *, p, epochs, seeds, eval_every=100, quiet=True, out=None):
+    """``seeds`` runs per setting (a dict of TrainConfig fields), keyed by setting name;
+    trained as one sweep into ``out``/sweep (a temporary folder without ``out``)."""
+    import tempfile
 
-def sweep(settings, *, p, epochs, seeds, eval_every=100, quiet=True):
-    """``seeds`` runs per setting (a dict of TrainConfig fields), keyed by setting name."""
-    specs = {
-        name: [
-            RunSpec(
-                task=Task(p=p),
-                model=preset("mainline"),
-                seed=s,
-                train=TrainConfig(
-                    epochs=epochs,
-                    eval_every=eval_every,
-                    snapshot_every=max(epochs // 20, 1),
-                    **fields,
-                ),
-            )
-            for s in range(seeds)
-        ]
-        for name, fields in settings.items()
-    }
-    groups = {}
-    for name, fields in settings.items():  # one batch per training fraction
-        groups.setdefault(fields.get("frac_train", 0.3), []).append(name)
-    runs = {}
-    for names in groups.values():
-        batch = [s for n in names for s in specs[n]]
-        done = iter(train_many(batch, progress=not quiet))
-        runs.update({n: [next(done) for _ in specs[n]] for n in names})
-    return runs
+    base = RunSpec(
+        task=Task(p=p),
+        model=preset("mainline"),
+        train=TrainConfig(
+            epochs=epochs, eval_every=eval_every, snapshot_every=max(epochs // 20, 1)
+        ),
+    )
+    points = [
+        {**{f"train.{k}": v for k, v in fields.items()}, "seed": s}
+        for fields in settings.values()
+        for s in range(seeds)
+    ]
+    folder = Path(out) / "sweep" if out else Path(tempfile.mkdtemp()) / "sweep"
+    run_sweep(Grid(points=points, base=base), folder, progress=not quiet)
+    runs = iter(load_run(folder / "runs" / f"{i:04d}.pt") for i in range(len(points)))
+    return {name: [next(runs) for _ in range(seeds)] for name in settings}
 
 
 def add_sweep_args(ap, epochs, seeds, p=113):
@@ -47,15 +39,9 @@ def add_sweep_args(ap, epochs, seeds, p=113):
     ap.add_argument("--p", type=int, default=p)
 
 
-def first_epoch(history, key, hit):
-    """The first evaluated epoch where ``hit(history[key])`` holds, or nan."""
-    idx = np.nonzero(hit(np.asarray(history[key])))[0]
-    return history["epoch"][idx[0]] if len(idx) else math.nan
-
-
 def _when(history, key, hit):
     e = first_epoch(history, key, hit)
-    return f"not by {history['epoch'][-1]:g}" if math.isnan(e) else f"{e:g}"
+    return f"not by {history['epoch'][-1]:g}" if e is None else f"{e:g}"
 
 
 def summary(runs, out, stem):

@@ -1,4 +1,4 @@
-"""The grok-interp command: train, info, analyze, progress, bench, demo.
+"""The grok-interp command: train, info, analyze, progress, sweep, bench, demo.
 
 Nothing is replaced without being asked: train refuses an existing --out unless --resume
 or --overwrite; progress writes a new file unless --in-place; analyze refuses a
@@ -341,6 +341,49 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     return 0
 
 
+def _value(text: str) -> Any:
+    """A grid value from the command line: int, float, None, true/false, or the text."""
+    lowered = text.strip().lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError(f"{flag} takes FIELD=VALUE, got {item!r}")
+        out[name.strip()] = value
+    return out
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from grok_interp.sweeps import Grid, apply, grid_from_toml, run_sweep
+    from grok_interp.training import RunSpec
+
+    _tune_malloc()
+    base = apply(RunSpec(), {k: _value(v) for k, v in _pairs(args.base, "--base").items()})
+    if args.toml:
+        grid = grid_from_toml(args.toml, base)
+    else:
+        values = {
+            k: [_value(x) for x in v.split(",")] for k, v in _pairs(args.set, "--set").items()
+        }
+        grid = Grid(values=values, base=base)
+    table = run_sweep(grid, args.out, device=args.device, stack=args.stack, progress=not args.quiet)
+    print(f"{args.out}: {len(table)} runs; results.csv, results.json")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from grok_interp.bench import format_bench, run_bench
     from grok_interp.models import build_model
@@ -412,6 +455,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--chunk", type=int, default=4, help="snapshots per batched forward")
     pr.add_argument("--restricted", default="authors", choices=["authors", "blocks2", "blocks3"])
     pr.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
+    sw = sub.add_parser(
+        "sweep",
+        help="train a grid of runs into a folder, with a results table",
+        description="Train every point of a grid (the product of --set values, or a TOML "
+        "file's [grid] and [[points]]) into OUT/runs/NNNN.pt, with OUT/results.csv and "
+        "results.json. Started again on the same folder it skips finished points and "
+        "resumes interrupted ones. Fields: seed, task.FIELD, model.FIELD, train.FIELD.",
+    )
+    sw.add_argument("--out", required=True, help="the sweep's folder")
+    sw.add_argument("--set", action="append", default=[], help="FIELD=V1,V2,... (repeatable)")
+    sw.add_argument("--toml", default=None, help="a TOML file with [grid] and [[points]]")
+    sw.add_argument("--base", nargs="+", default=[], help="FIELD=VALUE for every point")
+    sw.add_argument("--stack", type=int, default=None, help="models per batched forward")
+    sw.add_argument("--device", default="cpu")
+    sw.add_argument("--quiet", action="store_true")
     bench = sub.add_parser("bench", help="speed and memory ratios, measured side by side")
     bench.add_argument("--device", default="cpu")
     bench.add_argument("--repeats", type=int, default=10)
@@ -425,6 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _cmd_demo,
         "analyze": _cmd_analyze,
         "progress": _cmd_progress,
+        "sweep": _cmd_sweep,
         "bench": _cmd_bench,
     }
     try:

@@ -102,8 +102,8 @@ class Report:
     not_run: dict[str, str]
     losses: dict[str, tuple[float, float]]
     setup_differences: tuple[str, ...]
+    model: HookedTransformer = field(repr=False)
     assumptions: tuple[str, ...] = ()
-    model: HookedTransformer = field(repr=False, default=None)  # type: ignore[assignment]
 
     def _get(self, name: str, kind: type[_T]) -> _T | None:
         res = self.results.get(name)

@@ -1,5 +1,8 @@
 """Full-batch AdamW training of one or many models (Nanda et al. 2023, Section 3, App. D.1).
 
+Every evaluation records train/test loss and accuracy and the parameter norm (the L2
+norm of all trainable parameters, Varma et al. 2023 Section 2) in the Run's history.
+
 Each epoch is one full-batch step on the training pairs: cross-entropy of the logits at
 the last position, computed in float64 (the papers report losses near 1e-7, below what a
 float32 log-softmax resolves), plus the optional L1 penalty; AdamW with decoupled weight
@@ -32,6 +35,7 @@ resumes bit for bit.
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -276,6 +280,7 @@ class _Loop:
                 lab, sel = self.all_labels[idx], lg[idx]
                 row[f"{name}_loss"] = cross_entropy64(sel[None], lab[None]).item()
                 row[f"{name}_acc"] = (sel.argmax(-1) == lab).double().mean().item()
+            row["param_norm"] = param_norm(m.opt.param_groups[0]["params"])
             for cb in self.callbacks:
                 row.update(cb(epoch, m.model, run) or {})
             for k, v in row.items():
@@ -354,6 +359,11 @@ def default_stack(cfg: HookedTransformerConfig, batch: int, device: torch.device
     if device.type != "cpu":
         return 1 << 30
     return max(1, (1 << 20) // (batch * max(cfg.d_mlp or 0, cfg.d_model)))
+
+
+def param_norm(params: Sequence[Tensor]) -> float:
+    """The L2 norm of all trainable parameters together (Varma et al. 2023, Section 2)."""
+    return math.sqrt(sum(float(p.detach().double().square().sum()) for p in params))
 
 
 def cross_entropy64(logits: Tensor, labels: Tensor) -> Tensor:

@@ -1,0 +1,200 @@
+"""Sweeps: a grid of runs over the task, model and trainer fields and seeds, trained into
+one folder with a results table (the layer that experiments stand on).
+
+A :class:`Grid` is a product of values (``{"train.weight_decay": [0.3, 1, 3], "seed": [0,
+1]}``) over dotted field names (``task.*``, ``model.*``, ``train.*``, ``seed``) on top of a
+base :class:`~grok_interp.training.RunSpec`, plus explicit points. Every point is built and
+validated before anything trains: an unknown field or an invalid value is one error that
+names it.
+
+:func:`run_sweep` writes one Run file per point, ``OUT/runs/NNNN.pt``, and the grid itself,
+``OUT/sweep.json``; a folder holding another sweep is refused. Started again on the same
+folder, it skips the finished points and resumes the interrupted ones from their last save,
+bit for bit (the trainer's resume), so a killed sweep loses at most the epochs since each
+run's last save. The points train through :func:`~grok_interp.training.train_many`, which
+stacks those that can share a step (small models gain 1.5-2x on the CPU; mainline-sized
+ones run one per forward, see ``grok-interp bench``). The results table
+(:func:`results_table`, saved as ``results.csv`` and ``results.json``) has one row per
+point: its configuration, final metrics, parameter norm and when it groks: the first
+evaluated epoch where test accuracy reaches 99%, and where train and test loss fall below
+1e-6 (empty when not by the run's last epoch, which the table also gives).
+
+Executors other than the local one (worker processes, a Ray cluster) are not built yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from grok_interp.config import ModelPreset, TrainConfig
+from grok_interp.runs import Run, load_run
+from grok_interp.tasks import Task
+from grok_interp.training import RunSpec, train_many
+
+SECTIONS = {"task": Task, "model": ModelPreset, "train": TrainConfig}
+
+
+class SweepError(ValueError):
+    """A grid or an output folder that cannot be swept, with what to do instead."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """``values``: dotted field -> the values it takes (the product is swept);
+    ``points``: explicit extra points, each a dotted field -> value mapping."""
+
+    values: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    points: Sequence[Mapping[str, Any]] = ()
+    base: RunSpec = field(default_factory=RunSpec)
+
+    def settings(self) -> list[dict[str, Any]]:
+        names = list(self.values)
+        product = [
+            dict(zip(names, combo, strict=True))
+            for combo in itertools.product(*(self.values[n] for n in names))
+        ]
+        return (product if names else []) + [dict(p) for p in self.points]
+
+    def specs(self) -> list[RunSpec]:
+        """Every point as a RunSpec, all validated before any is returned."""
+        return [apply(self.base, s) for s in self.settings()]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "values": {k: list(v) for k, v in self.values.items()},
+            "points": [dict(p) for p in self.points],
+            "base": spec_dict(self.base),
+        }
+
+
+def spec_dict(spec: RunSpec) -> dict[str, Any]:
+    """A RunSpec as plain values under dotted names (``train.betas`` as a list)."""
+    out: dict[str, Any] = {"seed": spec.seed}
+    for section in SECTIONS:
+        for k, v in dataclasses.asdict(getattr(spec, section)).items():
+            out[f"{section}.{k}"] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
+    """``base`` with the dotted fields of ``setting`` replaced, or a SweepError naming the
+    field or value that does not fit."""
+    changes: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    seed = base.seed
+    for name, value in setting.items():
+        if name == "seed":
+            seed = int(value)
+            continue
+        section, _, key = name.partition(".")
+        kinds = (
+            {f.name: str(f.type) for f in dataclasses.fields(SECTIONS[section])}
+            if section in SECTIONS
+            else {}
+        )
+        if key not in kinds:
+            known = ", ".join(["seed"] + [f"{s}.FIELD" for s in SECTIONS])
+            raise SweepError(f"unknown grid field {name!r}: use {known}")
+        if kinds[key].startswith("float") and type(value) is int:
+            value = float(value)  # 1 on the command line or in TOML means 1.0 here
+        changes[section][key] = tuple(value) if isinstance(value, list) else value
+    try:
+        parts = {s: replace(getattr(base, s), **c) for s, c in changes.items() if c}
+    except (TypeError, ValueError) as e:
+        raise SweepError(f"grid point {dict(setting)}: {e}") from e
+    return replace(base, seed=seed, **parts)
+
+
+def grid_from_toml(path: str | Path, base: RunSpec | None = None) -> Grid:
+    """A Grid from a TOML file: a ``[grid]`` table of dotted fields -> lists of values, and
+    optional ``[[points]]`` tables (``"train.weight_decay" = [0.3, 1]`` quoted, as TOML
+    reads dotted bare keys as nested tables)."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise SweepError(f"{path}: {e}") from e
+    values = {k: v if isinstance(v, list) else [v] for k, v in doc.get("grid", {}).items()}
+    return Grid(values=values, points=doc.get("points", []), base=base or RunSpec())
+
+
+def run_sweep(
+    grid: Grid,
+    out: str | Path,
+    *,
+    device: str = "cpu",
+    stack: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Train every point of ``grid`` into ``out`` (module docstring); the results table."""
+    out = Path(out)
+    specs = grid.specs()
+    if not specs:
+        raise SweepError("the grid has no points: give values or points")
+    _claim(out, grid)
+    paths = [out / "runs" / f"{i:04d}.pt" for i in range(len(specs))]
+    todo: list[tuple[RunSpec | Run, Path]] = []
+    for spec, path in zip(specs, paths, strict=True):
+        if not path.exists():
+            todo.append((spec, path))
+            continue
+        run = load_run(path)
+        if not run.done:
+            todo.append((run, path))
+    if progress:
+        print(f"{out}: {len(specs)} points, {len(specs) - len(todo)} done, {len(todo)} to train")
+    if todo:  # train_many groups the points that can share a step; its bar counts epochs
+        train_many([s for s, _ in todo], outs=[p for _, p in todo], device=device,
+                   stack=stack, progress=progress)  # fmt: skip
+    table = results_table([load_run(p) for p in paths])
+    table.to_csv(out / "results.csv", index=False)
+    (out / "results.json").write_text(table.to_json(orient="records", indent=1) + "\n")
+    return table
+
+
+def _claim(out: Path, grid: Grid) -> None:
+    """Write ``sweep.json``, or check that the folder holds this very sweep."""
+    meta = out / "sweep.json"
+    mine = json.loads(json.dumps(grid.to_json()))
+    if meta.exists():
+        if json.loads(meta.read_text()) != mine:
+            raise SweepError(
+                f"{out} holds another sweep (its sweep.json differs); give another folder"
+            )
+        return
+    if out.exists() and any(out.iterdir()):
+        raise SweepError(f"{out} holds other files; give an empty or new folder")
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps(mine, indent=1) + "\n")
+
+
+def first_epoch(history: Mapping[str, Sequence[float]], key: str, hit: Any) -> float | None:
+    """The first evaluated epoch where ``hit(history[key])`` holds, or None."""
+    idx = np.nonzero(hit(np.asarray(history[key])))[0]
+    return float(history["epoch"][idx[0]]) if len(idx) else None
+
+
+def results_table(runs: Sequence[Run]) -> pd.DataFrame:
+    """One row per run: configuration (dotted names), final metrics, when it groks."""
+    rows = []
+    for run in runs:
+        spec = RunSpec(task=run.task, model=run.model, train=run.train, seed=run.seed)
+        h = run.history
+        rows.append({
+            **{k: v if not isinstance(v, list) else str(v) for k, v in spec_dict(spec).items()},
+            "epoch": run.epoch,
+            **{f"final_{k}": v for k, v in run.final_metrics().items() if k != "epoch"},
+            "epoch_test_acc_99": first_epoch(h, "test_acc", lambda v: v >= 0.99),
+            "epoch_train_loss_1e-6": first_epoch(h, "train_loss", lambda v: v < 1e-6),
+            "epoch_test_loss_1e-6": first_epoch(h, "test_loss", lambda v: v < 1e-6),
+        })  # fmt: skip
+    return pd.DataFrame(rows)

@@ -1,0 +1,80 @@
+"""Sweeps: grids validated before anything trains, one Run file per point, a results
+table, and a killed sweep that resumes bit for bit."""
+
+import json
+
+import pytest
+import torch
+
+from grok_interp.cli import main
+from grok_interp.runs import TrainConfig, load_run
+from grok_interp.sweeps import Grid, SweepError, grid_from_toml, run_sweep
+from grok_interp.tasks import Task
+from grok_interp.training import RunSpec, train
+
+from .conftest import TINY
+
+BASE = RunSpec(task=Task(p=11), model=TINY,
+               train=TrainConfig(epochs=30, eval_every=5, snapshot_every=10, lr=3e-3,
+                                 frac_train=0.5))  # fmt: skip
+GRID = Grid(values={"train.weight_decay": [0.1, 1.0], "seed": [0, 1]},
+            points=[{"train.lr": 1e-3, "seed": 5}], base=BASE)  # fmt: skip
+
+
+def test_bad_grids_fail_before_anything_trains(tmp_path):
+    out = tmp_path / "sweep"
+    with pytest.raises(SweepError, match="unknown grid field 'train.wd'"):
+        run_sweep(Grid(values={"train.wd": [1]}, base=BASE), out, progress=False)
+    with pytest.raises(SweepError, match="dropout"):
+        run_sweep(Grid(values={"train.dropout": [0.1, 1.5]}, base=BASE), out, progress=False)
+    assert not out.exists()
+
+
+def test_sweep_writes_runs_and_a_table_and_resumes_bit_for_bit(tmp_path):
+    out = tmp_path / "sweep"
+    specs = GRID.specs()
+    assert len(specs) == 5 and specs[4].train.lr == 1e-3 and specs[4].seed == 5
+
+    def kill(epoch, model, run):  # a sweep killed while point 0 trains, after a save at 10
+        if epoch == 15:
+            raise KeyboardInterrupt
+
+    (out / "runs").mkdir(parents=True)
+    (out / "sweep.json").write_text(json.dumps(GRID.to_json(), indent=1))
+    with pytest.raises(KeyboardInterrupt):
+        train(specs[0], out=out / "runs" / "0000.pt", callbacks=[kill], progress=False)
+    assert load_run(out / "runs" / "0000.pt").epoch == 10
+    table = run_sweep(GRID, out, stack=1, progress=False)
+    assert len(table) == 5 and list(table["train.weight_decay"][:4]) == [0.1, 0.1, 1.0, 1.0]
+    for i, spec in enumerate(specs):
+        alone = train(spec, progress=False)
+        got = load_run(out / "runs" / f"{i:04d}.pt")
+        assert got.done and got.history == alone.history
+        for k in alone.weights:
+            assert torch.equal(got.weights[k], alone.weights[k]), (i, k)
+    assert {"epoch_test_acc_99", "epoch_train_loss_1e-6", "final_param_norm"} <= set(table)
+    assert (out / "results.csv").exists() and len(
+        json.loads((out / "results.json").read_text())
+    ) == 5
+    before = (out / "runs" / "0001.pt").read_bytes()
+    again = run_sweep(GRID, out, progress=False)  # everything done: nothing retrains
+    assert (out / "runs" / "0001.pt").read_bytes() == before and again.equals(table)
+    other = Grid(values={"seed": [7]}, base=BASE)
+    with pytest.raises(SweepError, match="another sweep"):
+        run_sweep(other, out, progress=False)
+
+
+def test_toml_and_cli(tmp_path, capsys):
+    toml = tmp_path / "grid.toml"
+    toml.write_text('[grid]\n"train.weight_decay" = [0.5, 1.0]\nseed = [0]\n'
+                    '[[points]]\n"train.lr" = 0.002\n')  # fmt: skip
+    grid = grid_from_toml(toml, BASE)
+    assert [s.train.weight_decay for s in grid.specs()] == [0.5, 1.0, 1.0]
+    out = tmp_path / "cli"
+    args = ["sweep", "--out", str(out), "--set", "train.weight_decay=0.5,1", "--set", "seed=0,1",
+            "--base", "task.p=11", "model.d_model=32", "model.n_heads=2", "model.d_head=16",
+            "model.d_mlp=64", "train.epochs=10", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    assert len(load_run(out / "runs" / "0003.pt").history["epoch"]) > 1
+    assert main(["sweep", "--out", str(out), "--set", "train.bogus=1", "--quiet"]) == 2
+    assert "unknown grid field 'train.bogus'" in capsys.readouterr().err
