@@ -18,9 +18,15 @@ OP_NAMES: tuple[str, ...] = (
     "sub",
     "mul",
     "div",
+    "div_or_sub",
     "x2_plus_y2",
     "x2_plus_xy_plus_y2",
+    "x2_plus_xy_plus_y2_plus_x",
     "x3_plus_xy",
+    "x3_plus_xy2_plus_y",
+    "s5_xy",
+    "s5_xyx_inv",
+    "s5_xyx",
 )
 
 
@@ -72,7 +78,10 @@ class TrainConfig:
     ``dropout`` (probability on the MLP neurons), ``l1`` (lambda times the sum of
     absolute trainable weights, added to the loss, not decoupled); all zero is none.
     The training set is ``n_train`` pairs, or the fraction ``frac_train`` of all pairs;
-    giving neither means the paper's 30%, giving both is an error.
+    giving neither means the paper's 30%, giving both is an error. ``random_labels``
+    trains on a seeded uniform relabelling of the training pairs (Varma et al. 2023's
+    memorisation-only networks); the test pairs keep their true labels, and the history's
+    train loss and accuracy are measured on the labels trained on.
     """
 
     epochs: int = 40_000
@@ -87,6 +96,7 @@ class TrainConfig:
     eval_every: int = 100
     snapshot_every: int = 1000
     snapshot_dtype: str = "float32"
+    random_labels: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.eval_every < 1 or self.snapshot_every < 1:

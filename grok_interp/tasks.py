@@ -1,4 +1,11 @@
-"""Algorithmic tasks: modular binary operations over Z_p.
+"""Algorithmic tasks: binary operations over Z_p and over the symmetric group S5.
+
+The operations are Power et al.'s (2022, Table 1), as Varma et al. (2023) use them:
+x+y, x-y, x*y, x/y, x/y if y is odd else x-y, x^2+y^2, x^2+xy+y^2, x^2+xy+y^2+x, x^3+xy,
+x^3+xy^2+y (mod p; division needs p prime), and x∘y, x∘y∘x^-1, x∘y∘x over S5. For the
+group tasks ``p`` is the number of elements, 120: element i is the i-th permutation of
+(0..4) in lexicographic order (:func:`s5_table`), with its own vocabulary of 120 tokens
+plus the operator and ``=``. The Fourier analyses refuse group tasks (``Task.group``).
 
 A :class:`Task` fixes the operation, the modulus and the token layout. Its inputs are
 every valid pair (a, b) in one documented order, **a-major**: pair index ``i = a*p + b``
@@ -23,6 +30,8 @@ et al. sweep dataset sizes by count).
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,16 +50,56 @@ def _div(a: Tensor, b: Tensor, p: int) -> Tensor:
     return a * inv[b] % p
 
 
-# name -> (function, needs a field, excludes b == 0). Power et al. (2022), Table 1.
-OPERATIONS: dict[str, tuple[Op, bool, bool]] = {
-    "add": (lambda a, b, p: (a + b) % p, False, False),
-    "sub": (lambda a, b, p: (a - b) % p, False, False),
-    "mul": (lambda a, b, p: a * b % p, False, False),
-    "div": (_div, True, True),
-    "x2_plus_y2": (lambda a, b, p: (a * a + b * b) % p, False, False),
-    "x2_plus_xy_plus_y2": (lambda a, b, p: (a * a + a * b + b * b) % p, False, False),
-    "x3_plus_xy": (lambda a, b, p: (a * a * a + a * b) % p, False, False),
-}
+def _div_or_sub(a: Tensor, b: Tensor, p: int) -> Tensor:
+    # x/y where y is odd (never 0), x-y where y is even (Power et al. 2022, Table 1)
+    safe = torch.where(b % 2 == 1, b, torch.ones_like(b))
+    return torch.where(b % 2 == 1, _div(a, safe, p), (a - b) % p)
+
+
+S5_ORDER = 120
+
+
+@functools.lru_cache(maxsize=1)
+def s5_table() -> tuple[Tensor, Tensor]:
+    """The 120 permutations of (0, 1, 2, 3, 4) in lexicographic order (element i is
+    ``itertools.permutations(range(5))``'s i-th), their composition table
+    ``table[x, y] = index of x∘y`` with ``(x∘y)(i) = x(y(i))``, and each one's inverse."""
+    perms = list(itertools.permutations(range(5)))
+    index = {q: i for i, q in enumerate(perms)}
+    table = torch.tensor([[index[tuple(x[y[i]] for i in range(5))] for y in perms] for x in perms])
+    inverse = torch.tensor([index[tuple(sorted(range(5), key=lambda i: x[i]))] for x in perms])
+    return table, inverse
+
+
+def _s5(kind: str) -> Op:
+    def op(a: Tensor, b: Tensor, p: int) -> Tensor:
+        table, inverse = s5_table()
+        ab = table[a, b]
+        if kind == "xy":
+            return ab
+        return table[ab, inverse[a]] if kind == "xyx_inv" else table[ab, a]
+
+    return op
+
+
+# name -> (function, needs a field, excludes b == 0, a group task over S5).
+# Power et al. (2022), Table 1; Varma et al. (2023) use the same list.
+OPERATIONS: dict[str, tuple[Op, bool, bool, bool]] = {
+    "add": (lambda a, b, p: (a + b) % p, False, False, False),
+    "sub": (lambda a, b, p: (a - b) % p, False, False, False),
+    "mul": (lambda a, b, p: a * b % p, False, False, False),
+    "div": (_div, True, True, False),
+    "div_or_sub": (_div_or_sub, True, False, False),
+    "x2_plus_y2": (lambda a, b, p: (a * a + b * b) % p, False, False, False),
+    "x2_plus_xy_plus_y2": (lambda a, b, p: (a * a + a * b + b * b) % p, False, False, False),
+    "x2_plus_xy_plus_y2_plus_x": (
+        lambda a, b, p: (a * a + a * b + b * b + a) % p, False, False, False),
+    "x3_plus_xy": (lambda a, b, p: (a * a * a + a * b) % p, False, False, False),
+    "x3_plus_xy2_plus_y": (lambda a, b, p: (a * a * a + a * b * b + b) % p, False, False, False),
+    "s5_xy": (_s5("xy"), False, False, True),
+    "s5_xyx_inv": (_s5("xyx_inv"), False, False, True),
+    "s5_xyx": (_s5("xyx"), False, False, True),
+}  # fmt: skip
 
 
 assert tuple(OPERATIONS) == OP_NAMES  # the CLI's choices come from config.OP_NAMES
@@ -81,11 +130,18 @@ class Task:
             )
         if not isinstance(self.p, int) or self.p < 2:
             raise TaskError(f"the modulus p must be an integer >= 2, got {self.p!r}")
+        if OPERATIONS[self.op][3] and self.p != S5_ORDER:
+            raise TaskError(f"{self.op!r} is over S5: give p = {S5_ORDER} (its elements)")
         if OPERATIONS[self.op][1] and not is_prime(self.p):
             raise TaskError(
                 f"{self.op!r} needs a field, so p must be prime; {self.p} is not "
                 "(try 97, 113 or 127)"
             )
+
+    @property
+    def group(self) -> bool:
+        """A task over the symmetric group S5 (p = 120 elements), not over Z_p."""
+        return OPERATIONS[self.op][3]
 
     @property
     def n_ctx(self) -> int:
@@ -132,7 +188,8 @@ class Task:
         return torch.cat([ab[:, :1], op, ab[:, 1:], eq], dim=1)
 
     def describe(self) -> str:
-        return f"{self.op} mod {self.p}, tokens '{self.token_format}'"
+        where = "over S5 (120 permutations)" if self.group else f"mod {self.p}"
+        return f"{self.op} {where}, tokens '{self.token_format}'"
 
 
 def split(

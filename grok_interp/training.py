@@ -35,11 +35,12 @@ resumes bit for bit.
 
 from __future__ import annotations
 
+import copy
 import math
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -97,11 +98,12 @@ def _member(run: Run, out: Path | None, device: torch.device) -> _Member:
         params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=True
     )
     gen = torch.Generator(device=device).manual_seed(run.seed + 1)
-    if run.epoch > 0:  # resume
+    if run.weights:  # a resumed run, or one continued from another run's weights
         load_params(model, run.weights)
+    if run.optimizer:
         opt.load_state_dict(run.optimizer)
-        if run.rng is not None:
-            gen.set_state(run.rng)
+    if run.rng is not None:
+        gen.set_state(run.rng)
     return _Member(run=run, model=model, opt=opt, gen=gen, out=out)
 
 
@@ -214,10 +216,13 @@ class _Loop:
         self.all_labels = task.labels().to(device)
         idx = torch.stack([m.run.train_idx for m in members]).to(device)
         self.tokens = self.all_tokens[idx]  # (model, batch, pos)
-        self.labels = self.all_labels[idx]
+        self.labels = torch.stack([train_labels(m.run) for m in members]).to(device)
         self.splits = [
-            (("train", m.run.train_idx.to(device)), ("test", m.run.test_idx.to(device)))
-            for m in members
+            (
+                ("train", m.run.train_idx.to(device), self.labels[i]),
+                ("test", m.run.test_idx.to(device), self.all_labels[m.run.test_idx.to(device)]),
+            )
+            for i, m in enumerate(members)
         ]
         self.fast = self._use_fast(step)
         cfg0 = members[0].model.cfg
@@ -276,8 +281,8 @@ class _Loop:
         for m, lg, splits in zip(self.members, logits, self.splits, strict=True):
             run = m.run
             row = {"epoch": float(epoch)}
-            for name, idx in splits:
-                lab, sel = self.all_labels[idx], lg[idx]
+            for name, idx, lab in splits:
+                sel = lg[idx]
                 row[f"{name}_loss"] = cross_entropy64(sel[None], lab[None]).item()
                 row[f"{name}_acc"] = (sel.argmax(-1) == lab).double().mean().item()
             row["param_norm"] = param_norm(m.opt.param_groups[0]["params"])
@@ -359,6 +364,59 @@ def default_stack(cfg: HookedTransformerConfig, batch: int, device: torch.device
     if device.type != "cpu":
         return 1 << 30
     return max(1, (1 << 20) // (batch * max(cfg.d_mlp or 0, cfg.d_model)))
+
+
+def continue_on(
+    run: Run,
+    *,
+    n_train: int,
+    source: Literal["train", "all"] = "train",
+    seed: int = 0,
+    step: int | None = None,
+    optimizer: Literal["fresh", "kept"] = "fresh",
+    **changes: Any,
+) -> Run:
+    """A new Run that starts from ``run``'s weights (its final ones, or the snapshot at
+    epoch ``step``) and trains on ``n_train`` pairs drawn, seeded by ``seed``, from its
+    training set (``source="train"``) or from all inputs; every other pair is a test pair.
+    Varma et al. (2023), Section 5.2: ungrokking trains a network that generalised on a
+    large dataset further on a reduced one. ``optimizer="fresh"`` starts AdamW anew (the
+    default: the paper describes new training, not a resumed one); ``"kept"`` carries the
+    run's AdamW state over (final weights only: snapshots keep no optimizer state). The new
+    run counts its epochs from 0 (so its warm-up runs again unless ``warmup=0`` is among
+    ``changes``, which replace TrainConfig fields: ``epochs``, ``lr``, ``weight_decay``...).
+    Train it with :func:`train`; it saves and resumes like any Run."""
+    pool = run.train_idx if source == "train" else torch.arange(run.task.n_pairs)
+    if not 0 < n_train <= len(pool) or n_train >= run.task.n_pairs:
+        raise ValueError(
+            f"n_train must lie in 1..{min(len(pool), run.task.n_pairs - 1)} "
+            f"(drawn from the {len(pool)} {source} pairs), got {n_train}"
+        )
+    if optimizer == "kept" and step is not None:
+        raise ValueError("optimizer='kept' needs the final weights: snapshots keep no optimizer")
+    gen = torch.Generator().manual_seed(seed)
+    idx = pool[torch.randperm(len(pool), generator=gen)[:n_train]].sort().values
+    weights = run.weights if step is None else run.snapshots[step]
+    cfg = replace(run.train, n_train=n_train, frac_train=None, **changes)
+    return Run(
+        task=run.task,
+        model=run.model,
+        train=cfg,
+        seed=run.seed,
+        train_idx=idx,
+        weights={k: v.float().clone() for k, v in weights.items()},
+        optimizer=copy.deepcopy(run.optimizer) if optimizer == "kept" else {},
+    )
+
+
+def train_labels(run: Run) -> Tensor:
+    """The labels a run trains on: the task's, or with ``random_labels`` a uniform draw
+    over the classes for each training pair from a generator seeded by the run's seed."""
+    true = run.task.labels()[run.train_idx]
+    if not run.train.random_labels:
+        return true
+    gen = torch.Generator().manual_seed(run.seed + 2)  # + 1 seeds the dropout masks
+    return torch.randint(run.task.d_vocab_out, true.shape, generator=gen)
 
 
 def param_norm(params: Sequence[Tensor]) -> float:

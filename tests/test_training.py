@@ -209,3 +209,50 @@ def test_small_model_groks():
 
 GROK_EPOCHS = 2000
 GROK_FRAC = 0.6
+
+
+def test_random_labels_train_on_a_seeded_relabelling_and_test_on_the_truth():
+    from grok_interp.training import train_labels
+
+    spec = _spec(epochs=200, random_labels=True, weight_decay=0.0)
+    run = train(spec, progress=False)
+    trained_on = train_labels(run)
+    true = run.task.labels()[run.train_idx]
+    assert (trained_on != true).float().mean() > 0.5  # most labels are not the true ones
+    assert torch.equal(trained_on, train_labels(train(spec, progress=False)))  # seeded
+    assert run.history["train_acc"][-1] == 1.0  # memorised the random labels
+    assert run.history["test_acc"][-1] < 0.5  # measured on the true test labels
+
+
+def test_continue_on_a_subset_of_the_training_set(tmp_path):
+    from grok_interp.analyses.common import loss_acc
+    from grok_interp.runs import model_from_run
+    from grok_interp.training import continue_on
+
+    parent = train(_spec(epochs=30), progress=False)
+    child = continue_on(parent, n_train=20, seed=3, epochs=30, lr=2e-3)
+    assert len(child.train_idx) == 20 and set(child.train_idx.tolist()) <= set(
+        parent.train_idx.tolist()
+    )
+    assert child.train.n_train == 20 and child.train.lr == 2e-3 and not child.optimizer
+    full = train(child, progress=False)
+    logits = model_from_run(parent)(parent.task.tokens())[:, -1]
+    idx = full.train_idx
+    want = loss_acc(logits[idx], parent.task.labels()[idx])[0]
+    assert full.history["train_loss"][0] == pytest.approx(want, rel=1e-5)  # starts from parent
+    kept = continue_on(parent, n_train=20, seed=3, optimizer="kept")
+    assert kept.optimizer["state"].keys() == parent.optimizer["state"].keys()
+    # a continued run saves and resumes bit for bit like any other
+    path = tmp_path / "child.pt"
+
+    def kill(epoch, model, run):
+        if epoch == 15:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(continue_on(parent, n_train=20, seed=3, epochs=30, lr=2e-3), out=path,
+              callbacks=[kill], progress=False)  # fmt: skip
+    resumed = train(load_run(path), out=path, progress=False)
+    _assert_equal_weights(resumed.weights, full.weights)
+    with pytest.raises(ValueError, match="n_train must lie"):
+        continue_on(parent, n_train=10**6)

@@ -202,6 +202,7 @@ def gather(model: HookedTransformer, task: Task, train_idx: Tensor | None = None
     """One cached forward over all pairs, last position only (module docstring);
     ``train_idx`` (the run's split, if known) adds train and test pair sets."""
     check_model(model, task)
+    require_modular(task, "analyze")
     require(
         task.full_grid,
         "analyze",
@@ -235,6 +236,16 @@ def gather(model: HookedTransformer, task: Task, train_idx: Tensor | None = None
         resid_pre=last_pos(f"blocks.{last}.hook_resid_pre"),
         attn_out=last_pos(f"blocks.{last}.hook_attn_out"),
         train_idx=train_idx,
+    )
+
+
+def require_modular(task: Task, analysis: str) -> None:
+    """The Fourier analyses work over Z_p; a group task (S5) is refused with the reason."""
+    require(
+        not task.group,
+        analysis,
+        f"{task.op} is over S5, and the Fourier analyses need a task over Z_p (training, "
+        "sweeps and the loss, accuracy and norm measures work on it)",
     )
 
 

@@ -18,7 +18,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
-from grok_interp.analyses.common import Result, check_model
+from grok_interp.analyses.common import Result, check_model, require_modular
 from grok_interp.tasks import Task
 
 
@@ -64,5 +64,6 @@ class FourierNormsResult(Result):
 def embedding_fourier(model: HookedTransformer, task: Task) -> FourierNormsResult:
     """Norms of W_E's Fourier components per frequency (Figure 3, left)."""
     check_model(model, task, "embedding")
+    require_modular(task, "embedding")
     w_e = model.W_E[: task.p].detach().float().cpu()
     return FourierNormsResult(name="W_E", norms=fourier.freq_norms(fourier.dft(w_e, 0)))
