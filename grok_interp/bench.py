@@ -9,6 +9,7 @@ in a fresh process. Timings live here, never in asserts in tests.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -99,12 +100,57 @@ def _batched_ratio(
     )
 
 
+def sweep_throughput(
+    device: str = "cpu", points: int = 12, epochs: int = 200, ray: bool = True
+) -> dict[str, float]:
+    """Points x epochs per second of a grid of small models (p = 47, the ``small`` preset)
+    trained one at a time, by the local executor (stacked), and by the Ray executor on a
+    Ray cluster started on this machine (its start-up is not timed, as on a running
+    cluster). Ratios: local / one at a time (target >= 2 on 2 cores), Ray / local."""
+    from grok_interp.sweeps import Grid, run_sweep
+
+    base = RunSpec(
+        task=Task(p=47),
+        model=preset("small"),
+        train=TrainConfig(epochs=epochs, frac_train=0.5, eval_every=50, snapshot_every=epochs),
+    )
+    grid = Grid(values={"seed": list(range(points))}, base=base)
+    work = points * epochs
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        run_sweep(grid, Path(tmp) / "one", device=device, stack=1, progress=False)
+        one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        run_sweep(grid, Path(tmp) / "local", device=device, progress=False)
+        local = time.perf_counter() - t0
+        out["sweep_one_at_a_time_point_epochs_per_s"] = work / one
+        out["sweep_local_point_epochs_per_s"] = work / local
+        out["sweep_local_vs_one_at_a_time"] = one / local
+        if ray:
+            try:
+                import ray as ray_mod
+            except ImportError:
+                return out
+            ray_mod.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+            try:
+                t0 = time.perf_counter()
+                run_sweep(grid, Path(tmp) / "ray", executor="ray", device=device, progress=False)
+                remote = time.perf_counter() - t0
+            finally:
+                ray_mod.shutdown()
+            out["sweep_ray_point_epochs_per_s"] = work / remote
+            out["sweep_ray_vs_local"] = local / remote
+    return out
+
+
 def run_bench(
     device: str = "cpu",
     repeats: int = 10,
     n_models: int = 5,
     rss_epochs: int = 300,
     analyze_fn: Callable[[], object] | None = None,
+    sweep_points: int = 12,
 ) -> dict[str, float]:
     dev = resolve_device(device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -137,6 +183,8 @@ def run_bench(
         out["analyze_s"] = _time(analyze_fn, 3, sync)
     if rss_epochs and dev.type == "cpu":
         out["train_peak_rss_mb"] = peak_rss_mb(rss_epochs)
+    if sweep_points:
+        out.update(sweep_throughput(device, points=sweep_points))
     return out
 
 

@@ -379,7 +379,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             k: [_value(x) for x in v.split(",")] for k, v in _pairs(args.set, "--set").items()
         }
         grid = Grid(values=values, base=base)
-    table = run_sweep(grid, args.out, device=args.device, stack=args.stack, progress=not args.quiet)
+    table = run_sweep(
+        grid,
+        args.out,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        device=args.device,
+        stack=args.stack,
+        progress=not args.quiet,
+    )
     print(f"{args.out}: {len(table)} runs; results.csv, results.json")
     return 0
 
@@ -399,6 +407,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         n_models=args.models,
         rss_epochs=args.rss_epochs,
         analyze_fn=lambda: analyze(source),
+        sweep_points=args.sweep_points,
     )
     print(format_bench(res))
     return 0
@@ -468,6 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sw.add_argument("--toml", default=None, help="a TOML file with [grid] and [[points]]")
     sw.add_argument("--base", nargs="+", default=[], help="FIELD=VALUE for every point")
     sw.add_argument("--stack", type=int, default=None, help="models per batched forward")
+    sw.add_argument("--executor", default="local", choices=["local", "ray"])
+    sw.add_argument("--ray-address", default=None, help="a running Ray cluster (ray start)")
     sw.add_argument("--device", default="cpu")
     sw.add_argument("--quiet", action="store_true")
     bench = sub.add_parser("bench", help="speed and memory ratios, measured side by side")
@@ -476,6 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--models", type=int, default=5)
     bench.add_argument("--rss-epochs", type=int, default=300)
     bench.add_argument("--checkpoint", default="checkpoints/mainline.pt", help="for analyze()")
+    bench.add_argument("--sweep-points", type=int, default=12, help="0 skips the sweep figures")
     args = parser.parse_args(argv)
     commands = {
         "train": _cmd_train,

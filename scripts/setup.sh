@@ -10,7 +10,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     || .venv/bin/pip install -q torch --index-url https://download.pytorch.org/whl/cpu; } 2>&1 \
     | grep -v "WARNING: Location" || true
 fi
-.venv/bin/pip install -q -e ".[dev]" 2>&1 | grep -v "WARNING: Location" || true
+.venv/bin/pip install -q -e ".[dev,ray]" 2>&1 | grep -v "WARNING: Location" || true
 # The report page's browser test drives Debian's headless Chromium (Playwright uses the
 # system browser; it downloads none of its own).
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -11,7 +11,7 @@ from grok_interp.tasks import Task
 
 
 def test_bench_runs_and_reports_every_figure():
-    res = run_bench(repeats=1, n_models=2, rss_epochs=0, analyze_fn=lambda: None)
+    res = run_bench(repeats=1, n_models=2, rss_epochs=0, analyze_fn=lambda: None, sweep_points=0)
     expected = {
         "plain_epochs_per_s",
         "fast_epochs_per_s",
@@ -41,3 +41,12 @@ def test_step_flops_matches_torchs_flop_counter():
     counted = counter.get_total_flops()
     estimate = step_flops(task, len(tokens), 8, 16, 2, 4)
     assert estimate <= counted <= 1.01 * estimate
+
+
+def test_sweep_throughput_runs():
+    from grok_interp.bench import sweep_throughput
+
+    res = sweep_throughput(points=2, epochs=4, ray=False)
+    assert set(res) == {"sweep_one_at_a_time_point_epochs_per_s", "sweep_local_point_epochs_per_s",
+                        "sweep_local_vs_one_at_a_time"}  # fmt: skip
+    assert all(math.isfinite(v) and v > 0 for v in res.values())
