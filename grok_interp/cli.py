@@ -103,6 +103,11 @@ def _train_parser(sub: Any) -> None:
         "--snapshot-every, --save-every, --device, --step may be given with it",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing --out files")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the table forward (pays for long runs of stacked small models)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--step", default="auto", choices=["auto", "fast", "plain"])
     p.add_argument("--quiet", action="store_true")
@@ -150,6 +155,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             save_every=args.save_every,
             overwrite=True,  # checked above, with the CLI's words
+            compile=args.compile,
         )
     except KeyboardInterrupt:
         done = [o for o in outs if Path(o).exists()]

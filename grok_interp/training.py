@@ -117,6 +117,7 @@ def train(
     progress: bool = True,
     save_every: int | None = None,
     overwrite: bool = False,
+    compile: bool = False,
 ) -> Run:
     """Train one model (or resume a :class:`Run`); see :func:`train_many`."""
     outs = None if out is None else [out]
@@ -129,6 +130,7 @@ def train(
         progress=progress,
         save_every=save_every,
         overwrite=overwrite,
+        compile=compile,
     )[0]
 
 
@@ -143,6 +145,7 @@ def train_many(
     save_every: int | None = None,
     stack: int | None = None,
     overwrite: bool = False,
+    compile: bool = False,
 ) -> list[Run]:
     """Train several models together, each with its own configuration and state.
 
@@ -160,6 +163,12 @@ def train_many(
     multiple of ``snapshot_every``) and at the end, so a killed job resumes from there.
     ``step="fast"`` insists on the table forward; ``"plain"`` uses each model's own
     forward; ``"auto"`` picks fast where it is exact. Returns the runs in input order.
+
+    ``compile=True`` runs the table forward through ``torch.compile`` (steps without
+    dropout). Measured on the 2-core CPU: a stack of 5 small models (p = 31) steps 1.36x
+    faster after an 11 s compile; one mainline model steps 0.93x (slower) after 26 s. So
+    it pays for long runs of stacked small models only, and is off by default. Compiled
+    kernels fuse operations, so results differ from the eager ones by float32 rounding.
 
     An existing file in ``outs`` is an error (:class:`OutputExistsError`, before anything
     trains) unless ``overwrite`` or its run is a :class:`Run` being resumed. Ctrl-C saves
@@ -182,7 +191,7 @@ def train_many(
         loops.setdefault(_step_key(r), []).append(i)
     for idx in loops.values():
         members = [_member(runs[i], None if outs is None else Path(outs[i]), device) for i in idx]
-        loop = _Loop(members, device, step, callbacks, stack)
+        loop = _Loop(members, device, step, callbacks, stack, compile)
         loop.run(progress, save_every or runs[idx[0]].train.snapshot_every)
     return runs
 
@@ -208,6 +217,7 @@ class _Loop:
         step: StepKind,
         callbacks: Sequence[Callback],
         stack: int | None = None,
+        compile: bool = False,
     ) -> None:
         self.members = members
         self.callbacks = callbacks
@@ -225,6 +235,8 @@ class _Loop:
             for i, m in enumerate(members)
         ]
         self.fast = self._use_fast(step)
+        # torch.compile of the table forward (opt-in, module docstring): without dropout
+        self.compiled = torch.compile(fast.last_logits, dynamic=False) if compile else None
         cfg0 = members[0].model.cfg
         size = stack if stack is not None else default_stack(cfg0, self.tokens.shape[1], device)
         self.groups = [slice(i, i + size) for i in range(0, len(members), size)]
@@ -245,6 +257,8 @@ class _Loop:
             params = fast.stacked_params([m.model for m in members])
             act = members[0].model.cfg.act_fn or "relu"
             gens = [m.gen for m in members]
+            if p_drop == 0 and self.compiled is not None:
+                return self.compiled(params, tokens, act_fn=act)
             return fast.last_logits(params, tokens, act_fn=act, dropout=p_drop, generators=gens)
         pairs = zip(members, tokens, strict=True)
         return torch.stack([self._plain(m, t, p_drop) for m, t in pairs])

@@ -256,3 +256,28 @@ def test_continue_on_a_subset_of_the_training_set(tmp_path):
     _assert_equal_weights(resumed.weights, full.weights)
     with pytest.raises(ValueError, match="n_train must lie"):
         continue_on(parent, n_train=10**6)
+
+
+COMPILED = """
+import torch
+from grok_interp import RunSpec, Task, TrainConfig, ModelPreset, train_many
+tiny = ModelPreset(d_model=32, n_heads=2, d_head=16, d_mlp=64)
+cfg = TrainConfig(epochs=20, eval_every=5, snapshot_every=10, lr=3e-3, frac_train=0.5)
+specs = [RunSpec(task=Task(p=11), model=tiny, seed=s, train=cfg) for s in range(3)]
+eager = train_many(specs, progress=False)
+compiled = train_many(specs, progress=False, compile=True)
+for a, b in zip(eager, compiled, strict=True):
+    torch.testing.assert_close(a.weights, b.weights, rtol=0, atol=ATOL)
+print("ok")
+"""
+
+
+def test_compiled_table_forward_trains_the_same_runs_within_rounding():
+    """In a fresh process: torch.compile cannot trace the test suite's runtime type checks
+    (jaxtyping + beartype wrap every function), which normal use does not have."""
+    import subprocess
+    import sys
+
+    code = COMPILED.replace("ATOL", repr(STACK_ATOL))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
