@@ -42,6 +42,7 @@ from grok_interp.analyses.common import (
     setup_note,
     to_jsonable,
 )
+from grok_interp.analyses.efficiency import EfficiencyResult, efficiency
 from grok_interp.analyses.embedding import FourierNormsResult, embedding_fourier
 from grok_interp.analyses.logits import (
     DEFAULT_THRESHOLD,
@@ -80,6 +81,7 @@ ANALYSES = (
     "neurons",
     "attention",
     "ablations",
+    "efficiency",
 )
 
 
@@ -136,6 +138,10 @@ class Report:
     @property
     def ablations(self) -> AblationsResult | None:
         return self._get("ablations", AblationsResult)
+
+    @property
+    def efficiency(self) -> EfficiencyResult | None:
+        return self._get("efficiency", EfficiencyResult)
 
     def table5(self) -> pd.DataFrame:
         """The Table 5 row: losses per pair set, Gini coefficients, key frequencies, FVEs."""
@@ -383,6 +389,7 @@ def _run_all(
         why,
     )
     attempt("attention", lambda: attention_heads(model, task, data=data))
+    attempt("efficiency", lambda: efficiency(model, task, data=data))
     neurons = results.get("neurons")
     attempt(
         "ablations",
