@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from grok_interp.config import ModelPreset, TrainConfig
 from grok_interp.models import resolve_device, to_config
@@ -171,8 +172,12 @@ def run_sweep(
     if executor == "ray":
         _on_ray(work, ray_address, device, callbacks, progress)
     else:
-        for part in work:
+        bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc="points",
+                   unit="point", disable=not progress, position=1)  # fmt: skip
+        for part in work:  # the trainer's own bar counts each stack's epochs
             train_stack(part, device=device, callbacks=callbacks, progress=progress)
+            bar.update(len(part))
+        bar.close()
     table = results_table([load_run(p) for p in paths])
     table.to_csv(out / "results.csv", index=False)
     (out / "results.json").write_text(table.to_json(orient="records", indent=1) + "\n")
