@@ -73,3 +73,24 @@ def test_shipped_mainline_is_generalisation_only_by_section_5_1s_test(tmp_path):
     doc = json.loads((tmp_path / "report.json").read_text())
     values = doc["results"]["efficiency"]["values"]
     assert values["o_trig"] == res.o_trig and values["o_mem"] == res.o_mem
+
+
+def test_over_training_matches_the_analysis_and_the_history():
+    from grok_interp.analyses.efficiency import efficiency_figure, efficiency_over_training
+    from grok_interp.models import preset
+    from grok_interp.runs import TrainConfig, model_from_run
+    from grok_interp.training import RunSpec, train
+
+    spec = RunSpec(task=TASK, model=preset("small", d_model=32, d_head=8, d_mlp=64),
+                   train=TrainConfig(epochs=40, lr=3e-3, frac_train=0.5, eval_every=10,
+                                     snapshot_every=20))  # fmt: skip
+    run = train(spec, progress=False)
+    frame = efficiency_over_training(run)
+    assert list(frame["epoch"]) == [0, 20, 40]
+    last = analyze(model_from_run(run), TASK).efficiency
+    assert frame["o_trig_all"].iloc[-1] == pytest.approx(last.o_trig["all"], rel=1e-5)
+    at = run.history["epoch"].index(40.0)
+    assert frame["param_norm"].iloc[-1] == pytest.approx(run.history["param_norm"][at], rel=1e-6)
+    assert frame["test_loss"].iloc[-1] == run.history["test_loss"][at]
+    names = {t.name for t in efficiency_figure(frame).data}
+    assert {"o_trig_train", "o_mem_test", "param_norm", "test_loss"} <= names

@@ -44,7 +44,7 @@ CHECKPOINT_SCRIPTS = [
     "fig08_interference",
     "fig09_11_attention",
 ]
-RUN_SCRIPTS = ["fig07_progress", "fig13_15_progress_extra"]
+RUN_SCRIPTS = ["fig07_progress", "fig13_15_progress_extra", "varma_fig09_efficiency"]
 SWEEPS = ["fig20_21_fraction_sweep", "fig24_p53", "fig26_no_weight_decay", "fig27_weight_decay"]
 
 

@@ -21,6 +21,7 @@ Decisions where the text is silent:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -30,17 +31,20 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from grok_interp import fourier
+from grok_interp import fast, fourier
 from grok_interp.analyses.common import (
     UNKNOWN_SETUP,
     ModelData,
     Result,
     gather,
+    pair_sets,
     pct,
     require,
     setup_note,
 )
+from grok_interp.runs import Run, load_params, model_from_run
 from grok_interp.tasks import Task
+from grok_interp.training import param_norm
 
 
 @dataclass(frozen=True)
@@ -126,3 +130,52 @@ def efficiency(
     require(task.op == "add", "efficiency", f"cos(w(a+b-c)) describes add, not {task.op}")
     res = trig_mem(data.logits, data.labels, data.sets)
     return replace(res, setup_differences=data.differences)
+
+
+@torch.no_grad()
+def efficiency_over_training(run: Run, *, steps: Sequence[int] | None = None) -> pd.DataFrame:
+    """Figure 9 of Varma et al.: per snapshot of ``run`` (or ``steps``), the parameter norm
+    (all trainable parameters), ``o_trig`` and ``o_mem`` per pair set, the trigonometric
+    norm share, and the run's train and test loss at that epoch (from its history)."""
+    require(run.task.op == "add", "efficiency", f"cos(w(a+b-c)) describes add, not {run.task.op}")
+    sets = pair_sets(run.task, run.train_idx)
+    labels, tokens = run.task.labels(), run.task.tokens()
+    at = {int(e): i for i, e in enumerate(run.history.get("epoch", []))}
+    model = model_from_run(run)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    rows = []
+    for step in sorted(run.snapshots) if steps is None else steps:
+        weights = run.snapshots[step]
+        load_params(model, weights)
+        res = trig_mem(fast.model_last_logits(model, tokens), labels, sets)
+        row: dict[str, float] = {"epoch": float(step)}
+        row["param_norm"] = param_norm([v for n, v in weights.items() if n in trainable])
+        for s in sets:
+            row[f"o_trig_{s}"], row[f"o_mem_{s}"] = res.o_trig[s], res.o_mem[s]
+        row["trig_norm_share"] = res.trig_norm_share
+        for k in ("train_loss", "test_loss"):
+            row[k] = run.history[k][at[step]] if step in at else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def efficiency_figure(frame: pd.DataFrame, title: str = "") -> go.Figure:
+    """Figure 9: losses, parameter norm, and the correct-class logits of C_trig and C_mem
+    on the train and test pairs over training."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=3, subplot_titles=["loss", "parameter norm",
+                                                        "correct-class logit"])  # fmt: skip
+    x = frame["epoch"]
+    for col in ("train_loss", "test_loss"):
+        fig.add_trace(go.Scatter(x=x, y=frame[col], name=col), row=1, col=1)
+    fig.add_trace(go.Scatter(x=x, y=frame["param_norm"], name="param_norm"), row=1, col=2)
+    for col in [c for c in frame.columns if c.startswith(("o_trig_", "o_mem_"))]:
+        if not col.endswith("_all"):
+            fig.add_trace(go.Scatter(x=x, y=frame[col], name=col), row=1, col=3)
+    fig.update_yaxes(type="log", exponentformat="power", title_text="loss", row=1, col=1)
+    fig.update_yaxes(title_text="L2 norm", row=1, col=2)
+    fig.update_yaxes(title_text="logit", row=1, col=3)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(title=f"C_trig and C_mem over training (Varma et al. 2023, Figure 9){title}")
+    return fig

@@ -1,0 +1,22 @@
+"""Varma et al. (2023), Figure 9: loss, parameter norm, and the correct-class logits of
+the trigonometric and memorisation circuits (Appendix B) over a run's snapshots.
+
+    python examples/varma_fig09_efficiency.py OUT [--checkpoint checkpoints/mainline.pt]
+"""
+
+from _paths import parser
+
+from grok_interp import load_run
+from grok_interp.analyses.efficiency import efficiency_figure, efficiency_over_training
+from grok_interp.plots import write
+
+
+def main(argv=None):
+    args = parser(__doc__, key_freqs=False).parse_args(argv)
+    frame = efficiency_over_training(load_run(args.checkpoint))
+    print(frame.to_markdown(index=False, floatfmt=".4g"))
+    return write(efficiency_figure(frame, f" for {args.checkpoint}"), args.out, "varma_fig09")
+
+
+if __name__ == "__main__":
+    print(*main(), sep="\n")
