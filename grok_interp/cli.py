@@ -28,6 +28,7 @@ SKIP = {"frozen_biases", "betas", "normalization"}
 # What may change when a run resumes: its length, its evaluation and snapshot spacing
 # (and, not being part of a run, --device, --step, --save-every, --quiet).
 RESUMABLE = {"epochs", "eval_every", "snapshot_every"}
+RESTRICTED = ["authors", "blocks2", "blocks3"]  # analyses.ablations.Restricted
 # Python's words in messages -> the CLI's flags.
 FLAGS = {
     "pass overwrite=True": "add --overwrite",
@@ -267,12 +268,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from grok_interp.report import analyze
+    from grok_interp.report import analyze, check_folder
     from grok_interp.runs import load_model
     from grok_interp.tasks import Task
 
-    if args.out:
-        _check_folder(Path(args.out), args.overwrite)
+    if args.out:  # before any work: the same check Report.save makes
+        check_folder(Path(args.out), args.overwrite)
     task = None
     if args.task or args.p or args.format:  # what is not given comes from the checkpoint
         found = load_model(args.run, act_fn=args.act_fn)[1]
@@ -303,15 +304,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         paths = report.save(args.out, figures=not args.no_figures, overwrite=True, pair=pair)
         print("wrote " + ", ".join(str(p) for p in paths))
     return 0
-
-
-def _check_folder(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder for the report")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ValueError(
-            f"--out {out} is a folder with files in it; add --overwrite to replace them"
-        )
 
 
 def _cmd_progress(args: argparse.Namespace) -> int:
@@ -440,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     an.add_argument(
         "--restricted",
         default="authors",
-        choices=["authors", "blocks2", "blocks3"],
+        choices=RESTRICTED,
         help="restricted-loss definition (authors' code; Section 5.1; Section 4.4)",
     )
     an.add_argument(
@@ -468,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--sparse-every", type=int, default=None, help="... only every Nth epoch")
     pr.add_argument("--key-freqs", type=int, nargs="+", default=None)
     pr.add_argument("--chunk", type=int, default=4, help="snapshots per batched forward")
-    pr.add_argument("--restricted", default="authors", choices=["authors", "blocks2", "blocks3"])
+    pr.add_argument("--restricted", default="authors", choices=RESTRICTED)
     pr.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
     sw = sub.add_parser(
         "sweep",

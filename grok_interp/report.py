@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +62,7 @@ from grok_interp.runs import (
     model_from_run,
     read_checkpoint,
     run_from_checkpoint,
+    usual_mode,
 )
 from grok_interp.tasks import Task
 
@@ -243,11 +243,7 @@ class Report:
         index.html (:mod:`grok_interp.page`; ``pair`` is the attention view's input) into
         the folder ``out``; a folder holding files is refused unless ``overwrite``."""
         out = Path(out)
-        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
-            raise FileExistsError(
-                f"{out} exists and is not an empty folder; pass overwrite=True to replace "
-                "its report files, or give another folder"
-            )
+        check_folder(out, overwrite)
         out.mkdir(parents=True, exist_ok=True)
         tensors: dict[str, Tensor] = {}
         doc = self.to_json(tensors)
@@ -256,13 +252,22 @@ class Report:
         paths[0].write_text(self.to_markdown())
         paths[1].write_text(json.dumps(doc, indent=1) + "\n")
         save_file(tensors, str(paths[2]))
-        umask = os.umask(0)
-        os.umask(umask)
-        paths[2].chmod(0o666 & ~umask)  # safetensors writes 0600; give the usual mode
+        usual_mode(paths[2])  # safetensors writes 0600
         if figures:
             paths.append(out / "index.html")
             paths[-1].write_text(page(self, pair))
         return paths
+
+
+def check_folder(out: Path, overwrite: bool) -> None:
+    """A report folder may be new or empty; one holding files only with ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file; give a folder for the report")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"{out} is a folder with files in it; pass overwrite=True to replace its report "
+            "files, or give another folder"
+        )
 
 
 def _task_from_model(model: HookedTransformer) -> tuple[Task, list[str]]:

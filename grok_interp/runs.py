@@ -138,6 +138,14 @@ def _from_dict(d: dict[str, Any], path: str | Path) -> Run:
     )
 
 
+def usual_mode(path: str | Path) -> None:
+    """Give a file the mode the user's umask gives new files (0666 less the umask), for
+    writers that create theirs 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def atomic_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, fsync, then rename over it."""
     path = Path(path)
@@ -148,9 +156,7 @@ def atomic_save(obj: Any, path: str | Path) -> None:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual mode
+        usual_mode(tmp)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -165,7 +165,8 @@ def run_sweep(
         raise SweepError(f"unknown executor {executor!r}: use 'local' or 'ray'")
     _claim(out, grid)
     paths = [out / "runs" / f"{i:04d}.pt" for i in range(len(specs))]
-    todo = [(spec, path) for spec, path in zip(specs, paths, strict=True) if not _done(path)]
+    states = [(_state(spec, path), spec, path) for spec, path in zip(specs, paths, strict=True)]
+    todo = [(state, spec, path) for state, spec, path in states if state is not None]
     if progress:
         print(f"{out}: {len(specs)} points, {len(specs) - len(todo)} done, {len(todo)} to train")
     work = stacks(todo, stack=stack, device=device)
@@ -184,38 +185,33 @@ def run_sweep(
     return table
 
 
-def _done(path: Path) -> bool:
-    return path.exists() and load_run(path).done
-
-
-def _start(spec: RunSpec, path: Path) -> RunSpec | Run:
-    """The point as it stands: its saved Run to resume, or the spec to start."""
-    return load_run(path) if path.exists() else spec
+def _state(spec: RunSpec, path: Path) -> Run | None:
+    """The point as it stands, read once: its saved Run to resume, a new Run to start, or
+    None when it is done."""
+    if not path.exists():
+        return new_run(spec)
+    run = load_run(path)
+    return None if run.done else run
 
 
 def stacks(
-    todo: Sequence[tuple[RunSpec, Path]], *, stack: int | None = None, device: str = "cpu"
+    todo: Sequence[tuple[Run, RunSpec, Path]], *, stack: int | None = None, device: str = "cpu"
 ) -> list[list[tuple[RunSpec, Path]]]:
-    """The points cut into units of work: those whose runs share a step (the trainer's
-    ``_step_key``, on their current state), in grid order, at most ``stack`` at a time
-    (default :func:`~grok_interp.training.default_stack`)."""
-    groups: dict[tuple[object, ...], list[tuple[RunSpec, Path]]] = {}
-    for spec, path in todo:
-        state = _start(spec, path)
-        run = state if isinstance(state, Run) else new_run(state)
-        groups.setdefault(_step_key(run), []).append((spec, path))
+    """The points (their current state, spec and file) cut into units of work: those whose
+    runs share a step (the trainer's ``_step_key``), in grid order, at most ``stack`` at a
+    time (default :func:`~grok_interp.training.default_stack`)."""
+    groups: dict[tuple[object, ...], list[tuple[Run, RunSpec, Path]]] = {}
+    for item in todo:
+        groups.setdefault(_step_key(item[0]), []).append(item)
     out = []
     for members in groups.values():
-        first = members[0][0]
+        run = members[0][0]
         size = stack or default_stack(
-            to_config(first.model, first.task), _n_train(first), resolve_device(device)
+            to_config(run.model, run.task), len(run.train_idx), resolve_device(device)
         )
-        out += [members[i : i + size] for i in range(0, len(members), size)]
+        parts = [members[i : i + size] for i in range(0, len(members), size)]
+        out += [[(spec, path) for _, spec, path in part] for part in parts]
     return out
-
-
-def _n_train(spec: RunSpec) -> int:
-    return len(new_run(spec).train_idx)
 
 
 def train_stack(
@@ -226,17 +222,18 @@ def train_stack(
     progress: bool = False,
 ) -> None:
     """Train one stack of points into their files, resuming each from its file if it has
-    one and skipping those already done (so a retry loses and repeats nothing)."""
-    left = [(spec, path) for spec, path in part if not _done(path)]
+    one and skipping those already done (so a retry loses and repeats nothing): the files
+    are read here, where the work runs, not where it was planned."""
+    left = [(state, path) for spec, path in part if (state := _state(spec, path)) is not None]
     if left:
         train_many(
-            [_start(spec, path) for spec, path in left],
+            [state for state, _ in left],
             outs=[path for _, path in left],
             device=device,
             stack=len(left),
             callbacks=callbacks,
             progress=progress,
-            overwrite=True,  # a file here is resumed, never replaced: see _start
+            overwrite=True,  # a file here is resumed, never replaced: see _state
         )
 
 
