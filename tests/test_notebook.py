@@ -31,5 +31,13 @@ def test_quickstart_notebook_executes():
     assert "circuits-vis" in joined
     figures = [h for h in html if "plotly" in h and "Plotly.newPlot" in h]
     assert len(figures) == 3  # the figures are HTML too, so nbconvert's page shows them
+    pngs = [
+        o["data"]["image/png"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
+    assert len(pngs) == 3 and all(len(p) > 1000 for p in pngs)  # and PNG, which GitHub shows
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
