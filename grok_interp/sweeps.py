@@ -15,7 +15,8 @@ run's last save. The points train through :func:`~grok_interp.training.train_man
 stacks those that can share a step (small models gain 1.5-2x on the CPU; mainline-sized
 ones run one per forward, see ``grok-interp bench``). The results table
 (:func:`results_table`, saved as ``results.csv`` and ``results.json``) has one row per
-point: its configuration, final metrics, parameter norm and when it groks: the first
+point: its configuration (and the ``init`` run it starts from, if any), final metrics,
+parameter norm and when it groks: the first
 evaluated epoch where test accuracy reaches 99%, and where train and test loss fall below
 1e-6 (empty when not by the run's last epoch, which the table also gives).
 
@@ -84,7 +85,7 @@ class Grid:
 
 def spec_dict(spec: RunSpec) -> dict[str, Any]:
     """A RunSpec as plain values under dotted names (``train.betas`` as a list)."""
-    out: dict[str, Any] = {"seed": spec.seed}
+    out: dict[str, Any] = {"seed": spec.seed} | ({"init": spec.init} if spec.init else {})
     for section in SECTIONS:
         for k, v in dataclasses.asdict(getattr(spec, section)).items():
             out[f"{section}.{k}"] = list(v) if isinstance(v, tuple) else v
@@ -95,10 +96,13 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
     """``base`` with the dotted fields of ``setting`` replaced, or a SweepError naming the
     field or value that does not fit."""
     changes: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-    seed = base.seed
+    seed, init = base.seed, base.init
     for name, value in setting.items():
         if name == "seed":
             seed = int(value)
+            continue
+        if name == "init":
+            init = None if value is None else str(value)
             continue
         section, _, key = name.partition(".")
         kinds = (
@@ -107,7 +111,7 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
             else {}
         )
         if key not in kinds:
-            known = ", ".join(["seed"] + [f"{s}.FIELD" for s in SECTIONS])
+            known = ", ".join(["seed", "init"] + [f"{s}.FIELD" for s in SECTIONS])
             raise SweepError(f"unknown grid field {name!r}: use {known}")
         if kinds[key].startswith("float") and type(value) is int:
             value = float(value)  # 1 on the command line or in TOML means 1.0 here
@@ -116,7 +120,7 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
         parts = {s: replace(getattr(base, s), **c) for s, c in changes.items() if c}
     except (TypeError, ValueError) as e:
         raise SweepError(f"grid point {dict(setting)}: {e}") from e
-    return replace(base, seed=seed, **parts)
+    return replace(base, seed=seed, init=init, **parts)
 
 
 def grid_from_toml(path: str | Path, base: RunSpec | None = None) -> Grid:
@@ -180,6 +184,8 @@ def run_sweep(
             bar.update(len(part))
         bar.close()
     table = results_table([load_run(p) for p in paths])
+    if any(spec.init for spec in specs):
+        table.insert(1, "init", [spec.init for spec in specs])
     table.to_csv(out / "results.csv", index=False)
     (out / "results.json").write_text(table.to_json(orient="records", indent=1) + "\n")
     return table

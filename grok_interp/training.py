@@ -53,7 +53,7 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 from grok_interp import fast
 from grok_interp.hooks import dropout_hook
 from grok_interp.models import ModelPreset, build_model, resolve_device
-from grok_interp.runs import Run, TrainConfig, load_params, save_run
+from grok_interp.runs import Run, TrainConfig, load_params, load_run, save_run
 from grok_interp.tasks import Task, split
 
 # Called at every evaluation with (epoch, model, run); the returned numbers are appended
@@ -64,18 +64,64 @@ StepKind = Literal["auto", "fast", "plain"]
 
 @dataclass(frozen=True, kw_only=True)
 class RunSpec:
-    """What to train: a task, a model preset, a trainer config and a seed."""
+    """What to train: a task, a model preset, a trainer config and a seed.
+
+    ``init``: the path of a Run file whose final weights this run starts from instead of a
+    seeded initialisation (Varma et al. 2023, Section 5.2: ungrokking continues a network
+    that generalised). Its training pairs are then drawn, seeded by ``seed``, from that
+    run's training set (``train.n_train`` of them, or ``train.frac_train`` of all pairs);
+    task and model must be that run's. The optimizer starts afresh."""
 
     task: Task = field(default_factory=Task)
     model: ModelPreset = field(default_factory=ModelPreset)
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
+    init: str | None = None
 
 
 def new_run(spec: RunSpec) -> Run:
     cfg = spec.train
-    idx = split(spec.task, **cfg.train_size, seed=spec.seed)  # type: ignore[arg-type]
-    return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed, train_idx=idx)
+    if spec.init is None:
+        idx = split(spec.task, **cfg.train_size, seed=spec.seed)  # type: ignore[arg-type]
+        return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed, train_idx=idx)
+    parent = load_run(spec.init)
+    for what in ("task", "model"):
+        if getattr(parent, what) != getattr(spec, what):
+            raise ValueError(
+                f"init {spec.init} has {what} {getattr(parent, what)}, the spec "
+                f"{getattr(spec, what)}: give the init run's {what}"
+            )
+    size = cfg.train_size
+    n = int(size.get("n_train", 0)) or round(size["frac_train"] * parent.task.n_pairs)
+    return _continued(parent, cfg, subset(parent, n, seed=spec.seed), spec.seed)
+
+
+def subset(run: Run, n_train: int, *, source: Literal["train", "all"] = "train",
+           seed: int = 0) -> Tensor:  # fmt: skip
+    """``n_train`` pair indices drawn, seeded by ``seed``, from ``run``'s training set
+    (``source="train"``) or from all inputs, sorted; a clear error when they do not fit."""
+    pool = run.train_idx if source == "train" else torch.arange(run.task.n_pairs)
+    if not 0 < n_train <= len(pool) or n_train >= run.task.n_pairs:
+        raise ValueError(
+            f"n_train must lie in 1..{min(len(pool), run.task.n_pairs - 1)} "
+            f"(drawn from the {len(pool)} {source} pairs), got {n_train}"
+        )
+    gen = torch.Generator().manual_seed(seed)
+    return pool[torch.randperm(len(pool), generator=gen)[:n_train]].sort().values
+
+
+def _continued(run: Run, cfg: TrainConfig, idx: Tensor, seed: int, step: int | None = None,
+               optimizer: dict[str, Any] | None = None) -> Run:  # fmt: skip
+    weights = run.weights if step is None else run.snapshots[step]
+    return Run(
+        task=run.task,
+        model=run.model,
+        train=cfg,
+        seed=seed,
+        train_idx=idx,
+        weights={k: v.float().clone() for k, v in weights.items()},
+        optimizer=copy.deepcopy(optimizer) if optimizer else {},
+    )
 
 
 @dataclass
@@ -400,27 +446,12 @@ def continue_on(
     run counts its epochs from 0 (so its warm-up runs again unless ``warmup=0`` is among
     ``changes``, which replace TrainConfig fields: ``epochs``, ``lr``, ``weight_decay``...).
     Train it with :func:`train`; it saves and resumes like any Run."""
-    pool = run.train_idx if source == "train" else torch.arange(run.task.n_pairs)
-    if not 0 < n_train <= len(pool) or n_train >= run.task.n_pairs:
-        raise ValueError(
-            f"n_train must lie in 1..{min(len(pool), run.task.n_pairs - 1)} "
-            f"(drawn from the {len(pool)} {source} pairs), got {n_train}"
-        )
     if optimizer == "kept" and step is not None:
         raise ValueError("optimizer='kept' needs the final weights: snapshots keep no optimizer")
-    gen = torch.Generator().manual_seed(seed)
-    idx = pool[torch.randperm(len(pool), generator=gen)[:n_train]].sort().values
-    weights = run.weights if step is None else run.snapshots[step]
+    idx = subset(run, n_train, source=source, seed=seed)
     cfg = replace(run.train, n_train=n_train, frac_train=None, **changes)
-    return Run(
-        task=run.task,
-        model=run.model,
-        train=cfg,
-        seed=run.seed,
-        train_idx=idx,
-        weights={k: v.float().clone() for k, v in weights.items()},
-        optimizer=copy.deepcopy(run.optimizer) if optimizer == "kept" else {},
-    )
+    kept = run.optimizer if optimizer == "kept" else None
+    return _continued(run, cfg, idx, run.seed, step, kept)
 
 
 def train_labels(run: Run) -> Tensor:

@@ -76,7 +76,11 @@ def test_shipped_mainline_is_generalisation_only_by_section_5_1s_test(tmp_path):
 
 
 def test_over_training_matches_the_analysis_and_the_history():
-    from grok_interp.analyses.efficiency import efficiency_figure, efficiency_over_training
+    from grok_interp.analyses.efficiency import (
+        efficiency_figure,
+        efficiency_over_training,
+        trig_mem_callback,
+    )
     from grok_interp.models import preset
     from grok_interp.runs import TrainConfig, model_from_run
     from grok_interp.training import RunSpec, train
@@ -84,7 +88,7 @@ def test_over_training_matches_the_analysis_and_the_history():
     spec = RunSpec(task=TASK, model=preset("small", d_model=32, d_head=8, d_mlp=64),
                    train=TrainConfig(epochs=40, lr=3e-3, frac_train=0.5, eval_every=10,
                                      snapshot_every=20))  # fmt: skip
-    run = train(spec, progress=False)
+    run = train(spec, callbacks=[trig_mem_callback()], progress=False)
     frame = efficiency_over_training(run)
     assert list(frame["epoch"]) == [0, 20, 40]
     last = analyze(model_from_run(run), TASK).efficiency
@@ -92,5 +96,10 @@ def test_over_training_matches_the_analysis_and_the_history():
     at = run.history["epoch"].index(40.0)
     assert frame["param_norm"].iloc[-1] == pytest.approx(run.history["param_norm"][at], rel=1e-6)
     assert frame["test_loss"].iloc[-1] == run.history["test_loss"][at]
+    # recorded live at every evaluation, the same numbers as read from the snapshots
+    for col in ("o_trig_train", "o_mem_test", "trig_norm_share"):
+        live = [run.history[col][run.history["epoch"].index(e)] for e in frame["epoch"]]
+        assert live == pytest.approx(list(frame[col]), rel=1e-4, abs=1e-5), col
+    assert len(run.history["o_mem_train"]) == len(run.history["epoch"]) == 5
     names = {t.name for t in efficiency_figure(frame).data}
     assert {"o_trig_train", "o_mem_test", "param_norm", "test_loss"} <= names

@@ -16,11 +16,16 @@ from grok_interp.training import RunSpec, train
 
 from .conftest import TINY
 
-BASE = RunSpec(task=Task(p=11), model=TINY,
-               train=TrainConfig(epochs=30, eval_every=5, snapshot_every=10, lr=3e-3,
-                                 frac_train=0.5))  # fmt: skip
-GRID = Grid(values={"train.weight_decay": [0.1, 1.0], "seed": [0, 1]},
-            points=[{"train.lr": 1e-3, "seed": 5}], base=BASE)  # fmt: skip
+BASE = RunSpec(
+    task=Task(p=11),
+    model=TINY,
+    train=TrainConfig(epochs=30, eval_every=5, snapshot_every=10, lr=3e-3, frac_train=0.5),
+)
+GRID = Grid(
+    values={"train.weight_decay": [0.1, 1.0], "seed": [0, 1]},
+    points=[{"train.lr": 1e-3, "seed": 5}],
+    base=BASE,
+)
 
 
 def test_bad_grids_fail_before_anything_trains(tmp_path):
@@ -68,14 +73,29 @@ def test_sweep_writes_runs_and_a_table_and_resumes_bit_for_bit(tmp_path):
 
 def test_toml_and_cli(tmp_path, capsys):
     toml = tmp_path / "grid.toml"
-    toml.write_text('[grid]\n"train.weight_decay" = [0.5, 1.0]\nseed = [0]\n'
-                    '[[points]]\n"train.lr" = 0.002\n')  # fmt: skip
+    toml.write_text(
+        '[grid]\n"train.weight_decay" = [0.5, 1.0]\nseed = [0]\n[[points]]\n"train.lr" = 0.002\n'
+    )
     grid = grid_from_toml(toml, BASE)
     assert [s.train.weight_decay for s in grid.specs()] == [0.5, 1.0, 1.0]
     out = tmp_path / "cli"
-    args = ["sweep", "--out", str(out), "--set", "train.weight_decay=0.5,1", "--set", "seed=0,1",
-            "--base", "task.p=11", "model.d_model=32", "model.n_heads=2", "model.d_head=16",
-            "model.d_mlp=64", "train.epochs=10", "--quiet"]  # fmt: skip
+    args = [
+        "sweep",
+        "--out",
+        str(out),
+        "--set",
+        "train.weight_decay=0.5,1",
+        "--set",
+        "seed=0,1",
+        "--base",
+        "task.p=11",
+        "model.d_model=32",
+        "model.n_heads=2",
+        "model.d_head=16",
+        "model.d_mlp=64",
+        "train.epochs=10",
+        "--quiet",
+    ]
     assert main(args) == 0
     assert len(load_run(out / "runs" / "0003.pt").history["epoch"]) > 1
     assert main(["sweep", "--out", str(out), "--set", "train.bogus=1", "--quiet"]) == 2
@@ -116,10 +136,44 @@ def test_ray_executor_matches_local_and_survives_a_killed_worker(tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         marker = tmp_path / "killed"
-        remote = run_sweep(GRID12, tmp_path / "ray", executor="ray",
-                           callbacks=[KillOnce(marker, 20)], progress=False)  # fmt: skip
+        remote = run_sweep(
+            GRID12,
+            tmp_path / "ray",
+            executor="ray",
+            callbacks=[KillOnce(marker, 20)],
+            progress=False,
+        )
     finally:
         ray.shutdown()
     assert marker.exists()  # a worker died mid-task once; Ray retried its stack
     assert remote.equals(local)
     _same_runs(tmp_path / "local", tmp_path / "ray", len(GRID12.specs()))
+
+
+def test_points_can_continue_a_trained_run_on_subsets_of_its_training_set(tmp_path):
+    from grok_interp.training import continue_on
+
+    parent_path = tmp_path / "parent.pt"
+    parent = train(BASE, out=parent_path, progress=False)
+    base = RunSpec(
+        task=BASE.task,
+        model=BASE.model,
+        init=str(parent_path),
+        train=TrainConfig(epochs=10, eval_every=5, snapshot_every=10, n_train=20),
+    )
+    grid = Grid(
+        values={"train.n_train": [20, 30], "train.weight_decay": [0.1, 2], "seed": [4]}, base=base
+    )
+    table = run_sweep(grid, tmp_path / "sweep", stack=1, progress=False)
+    assert list(table["init"]) == [str(parent_path)] * 4
+    for i, spec in enumerate(grid.specs()):
+        got = load_run(tmp_path / "sweep" / "runs" / f"{i:04d}.pt")
+        fields = {k: v for k, v in vars(spec.train).items() if k not in ("n_train", "frac_train")}
+        alone = train(
+            continue_on(parent, n_train=spec.train.n_train, seed=4, **fields), progress=False
+        )
+        assert torch.equal(got.train_idx, alone.train_idx)
+        assert set(got.train_idx.tolist()) <= set(parent.train_idx.tolist())
+        assert got.history == alone.history
+    with pytest.raises(ValueError, match="init .* has task"):
+        run_sweep(Grid(values={"task.p": [13]}, base=base), tmp_path / "other", progress=False)

@@ -44,7 +44,7 @@ from grok_interp.analyses.common import (
 )
 from grok_interp.runs import Run, load_params, model_from_run
 from grok_interp.tasks import Task
-from grok_interp.training import param_norm
+from grok_interp.training import Callback, param_norm
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,26 @@ def efficiency(
     require(task.op == "add", "efficiency", f"cos(w(a+b-c)) describes add, not {task.op}")
     res = trig_mem(data.logits, data.labels, data.sets)
     return replace(res, setup_differences=data.differences)
+
+
+def trig_mem_callback() -> Callback:
+    """A training callback that records Figure 9's measures live, at every evaluation:
+    ``o_trig_<set>``, ``o_mem_<set>`` (test, train, all) and ``trig_norm_share`` go into the
+    run's history beside the losses and ``param_norm``. Records nothing for tasks other
+    than ``add`` (the basis is addition's)."""
+
+    @torch.no_grad()
+    def record(epoch: int, model: HookedTransformer, run: Run) -> dict[str, float] | None:
+        if run.task.op != "add":
+            return None
+        tokens = run.task.tokens().to(model.cfg.device)
+        res = trig_mem(fast.model_last_logits(model, tokens).cpu(), run.task.labels(),
+                       pair_sets(run.task, run.train_idx))  # fmt: skip
+        row = {f"o_trig_{k}": v for k, v in res.o_trig.items()}
+        row |= {f"o_mem_{k}": v for k, v in res.o_mem.items()}
+        return row | {"trig_norm_share": res.trig_norm_share}
+
+    return record
 
 
 @torch.no_grad()

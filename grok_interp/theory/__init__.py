@@ -1,0 +1,1 @@
+"""Models without networks: Varma et al.'s two-circuit simulation (:mod:`.two_circuits`)."""
