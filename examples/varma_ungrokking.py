@@ -184,6 +184,7 @@ def figures(table, runs, op, n_pairs):
                 y=run.history["test_acc"],
                 name=f"D' {n}, wd {run.train.weight_decay:g}, seed {run.seed}",
                 line={"color": f"rgb({int(255 * (1 - shade))},80,{int(255 * shade)})"},
+                showlegend=False,
             )
         )
     fig7.update_layout(
@@ -217,14 +218,19 @@ def figures(table, runs, op, n_pairs):
 
 
 def experiment(args, op):
-    """Base run, continuations, table and figures for one task; (table, D_crit, paths)."""
+    """Base run, continuations, table and figures for one task; (table, D_crit, paths,
+    base run)."""
     path, base = base_run(args, op)
     table, runs = continuations(args, op, path)
     dcrit = critical_sizes(table)
+    acc = base.history["test_acc"][-1]
     head = (
         f"Base run: {base.task.describe()}, {len(base.train_idx)} training pairs, "
-        f"{base.epoch} epochs, test accuracy {base.history['test_acc'][-1]:.3f}.\n\n"
-    )
+        f"{base.epoch} epochs, test accuracy {acc:.3f}"
+        + (" (below 0.99: it did not generalise, so this is no test of ungrokking)"
+           if acc < 0.99 else "")
+        + ".\n\n"
+    )  # fmt: skip
     text = head + summary(table, dcrit, op)
     out = Path(args.out)
     (out / f"ungrokking_{op}.md").write_text(text)
@@ -233,7 +239,7 @@ def experiment(args, op):
     for name, fig in figures(table, runs, op, base.task.n_pairs).items():
         paths += write(fig, out, f"varma_{name}_{op}")
     print(text)
-    return table, dcrit, paths
+    return table, dcrit, paths, base
 
 
 def main(argv=None):

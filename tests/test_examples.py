@@ -72,3 +72,25 @@ def test_sweeps(name, tmp_path):
     rows = table.read_text().splitlines()[2:]
     assert len(rows) == n_settings.get(name, 1)  # one row per run (1 seed each)
     assert all(row.count("|") == 8 for row in rows)
+
+
+TINY_VARMA = {
+    "varma_fig02_simulation": ["--steps", "2000"],
+    "varma_ungrokking": ["--p", "11", "--base-epochs", "60", "--sizes", "20", "40", "60",
+                         "--weight-decays", "0.5", "2", "--seeds", "1", "--epochs", "30",
+                         "--eval-every", "10", "--quiet"],
+    "varma_fig03_efficiency": ["--p", "11", "--epochs", "30", "--seeds", "1", "--weight-decays",
+                               "0.3", "1", "--gen-fracs", "0.8", "0.9", "--quiet"],
+    "varma_semigrokking": ["--p", "11", "--dcrit", "40", "--factors", "1", "1.3", "--seeds",
+                           "2", "--epochs", "30", "--quiet"],
+    "varma_fig08_other_tasks": ["--p", "11", "--ops", "sub", "s5_xy", "--base-epochs", "30",
+                                "--s5-base-epochs", "2", "--epochs", "20", "--eval-every",
+                                "10", "--size-fracs", "0.05", "0.2", "--quiet"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", TINY_VARMA)
+def test_varma_experiments(name, tmp_path):
+    paths = _main(name)([str(tmp_path), *TINY_VARMA[name]])
+    assert paths and all(p.exists() and p.stat().st_size > 200 for p in paths)
+    assert any(p.suffix == ".md" for p in paths) and any(p.suffix == ".html" for p in paths)
