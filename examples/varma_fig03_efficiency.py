@@ -162,8 +162,9 @@ def main(argv=None):
                 f"- {fam}: log P = a + b log(logit) + c log(D) over {n} runs: "
                 f"c = {c:.3f} +- {se:.3f} (parameter norm at a fixed logit grows as D^c)"
             )
+        iso = isologits(t).to_markdown(floatfmt=".3g") if len(t) else "(none)"
         lines += ["", f"{fam} isologit curves (mean parameter norm per logit bucket and D):",
-                  "", isologits(t).to_markdown(floatfmt=".3g") if len(t) else "(none)", ""]  # fmt: skip
+                  "", iso, ""]  # fmt: skip
     lines += ["All runs:", "", pd.concat([mem, gen])[cols].to_markdown(index=False,
                                                                        floatfmt=".4g")]  # fmt: skip
     text = "\n".join(lines) + "\n"
