@@ -28,7 +28,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from grok_interp import RunSpec, Task, TrainConfig, load_run, preset, train
-from grok_interp.analyses.dataset_size import critical_sizes, geometric_buckets
+from grok_interp.analyses.dataset_size import bucket_edges, critical_sizes, geometric_buckets
 from grok_interp.analyses.efficiency import trig_mem_callback
 from grok_interp.plots import write
 from grok_interp.sweeps import Grid, run_sweep
@@ -196,6 +196,7 @@ def figures(table, runs, op, n_pairs):
     if "final_o_trig_train" in table:
         ratio = table["final_o_trig_train"] / table["final_o_mem_train"]
         bucket = geometric_buckets(table["final_param_norm"], n=4)
+        edges = bucket_edges(table["final_param_norm"], n=4)
         fig10 = go.Figure()
         for b in sorted(set(bucket)):
             sel = bucket == b
@@ -204,14 +205,13 @@ def figures(table, runs, op, n_pairs):
                     x=table["train.n_train"][sel],
                     y=ratio[sel],
                     mode="markers",
-                    name=f"param norm bucket {b}",
+                    name=f"parameter norm {edges[b]:.3g}-{edges[b + 1]:.3g}",
                 )
             )
         fig10.update_xaxes(type="log", title_text="D'")
         fig10.update_yaxes(type="log", exponentformat="power", title_text="o_trig / o_mem on D'")
         fig10.update_layout(
-            title="Logit ratio at the end against D' (Varma et al. 2023, "
-            "Figure 10a; negative ratios not shown)"
+            title="o_trig / o_mem at the end (Varma et al. 2023, Fig. 10a; ratios < 0 not shown)"
         )
         figs["fig10"] = fig10
     return figs
