@@ -1,19 +1,28 @@
 """Varma et al. (2023), Section 5.3 and Appendix A.1: semi-grokking (P4; Figures 1c, 5, 6).
 
-Many seeds train from scratch at dataset sizes just above the critical size D_crit
-(``--dcrit``, or read from an ungrokking run's table with ``--from-ungrokking``), as one
-sweep (OUT/sweep/, resumable). Every run records o_trig and o_mem live (Appendix B). A run
-is flagged as semi-grokking by the documented rule of
-:func:`grok_interp.analyses.dataset_size.semi_grokking`: train accuracy reaches 0.99, then
-test accuracy rises by at least 0.1 and settles (range <= 0.1 over the last 20% of
-evaluations) at a middling value in [0.2, 0.9]. Figures: test accuracy of every run over
-training coloured by its final value (Figure 5), and the clearest flagged run in detail:
-accuracy, loss, parameter norm, o_trig and o_mem (Figures 1c and 6).
+Semi-grokking needs D near the critical size of networks trained from scratch, which is
+not the ungrokking one (Appendix A.2: the paper's semi-grokking run has D ~ 2,000, its
+ungrokking transition lies below 1,500). So the script works in two stages, each a sweep
+(resumable: run it again on the same folder):
 
-Default (2-core CPU): p = 47, the ``small`` preset, D = 1.0, 1.2, 1.4 x D_crit with D_crit
-= 223 (measured by ``varma_ungrokking.py`` at its defaults), 6 seeds each, 10,000 epochs at
-lr 3e-3, weight decay 1. Paper scale: ``--p 113 --preset mainline --dcrit 1500 --factors 0.9
-1 1.1 1.2 --seeds 50 --lr 1e-3 --epochs 30000000`` (Figure 5: 200 runs, up to 3e7 epochs).
+1. scout (OUT/scout/): one seed from scratch at ``--scout-factors`` x D_crit of ungrokking
+   (``--dcrit``, or read from ``varma_ungrokking.py``'s folder with ``--from-ungrokking``);
+   D_crit from scratch is where its final test accuracy crosses 0.5 (log-linear).
+2. seeds (OUT/sweep/): ``--seeds`` seeds at ``--factors`` x that size (or ``--sizes``).
+
+Every run records o_trig and o_mem live (Appendix B). A run is flagged as semi-grokking by
+the documented rule of :func:`grok_interp.analyses.dataset_size.semi_grokking`: train
+accuracy reaches 0.99, then test accuracy rises by at least 0.1 and settles (range <= 0.1
+over the last 20% of evaluations) at a middling value in [0.2, 0.9]. Figures: test
+accuracy of every run over training coloured by its final value (Figure 5), and the
+clearest flagged run in detail: accuracy, loss, parameter norm, o_trig and o_mem (Figures
+1c and 6).
+
+Default (2-core CPU, ~30 min): p = 47, the ``small`` preset, lr 3e-3, weight decay 1,
+10,000 epochs; scout at 1, 1.8, 2.5, 3.2 x 223 (the D_crit ``varma_ungrokking.py``
+measures at its defaults), then 4 seeds at 0.9, 1, 1.1 x D_crit from scratch. Paper
+scale: ``--p 113 --preset mainline --dcrit 1000 --seeds 50 --lr 1e-3 --epochs 30000000``
+(Figure 5: 200 runs, up to 3e7 epochs).
 
     python examples/varma_semigrokking.py OUT [--from-ungrokking OUT_OF_UNGROKKING]
 """
@@ -26,7 +35,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from grok_interp import RunSpec, Task, TrainConfig, load_run, preset
-from grok_interp.analyses.dataset_size import critical_sizes, semi_grokking
+from grok_interp.analyses.dataset_size import critical_sizes, crossing, semi_grokking
 from grok_interp.analyses.efficiency import trig_mem_callback
 from grok_interp.plots import write
 from grok_interp.sweeps import Grid, run_sweep
@@ -41,8 +50,10 @@ def args_parser():
     ap.add_argument("--preset", default="small", help="paper: mainline")
     ap.add_argument("--dcrit", type=float, default=223.0)
     ap.add_argument("--from-ungrokking", help="folder of varma_ungrokking.py: its D_crit")
-    ap.add_argument("--factors", type=float, nargs="+", default=[1.0, 1.2, 1.4])
-    ap.add_argument("--seeds", type=int, default=6)
+    ap.add_argument("--scout-factors", type=float, nargs="+", default=[1.0, 1.8, 2.5, 3.2])
+    ap.add_argument("--factors", type=float, nargs="+", default=[0.9, 1.0, 1.1])
+    ap.add_argument("--sizes", type=int, nargs="+", help="skip the scout: train these sizes")
+    ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=10_000)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--weight-decay", type=float, default=1.0)
@@ -81,10 +92,8 @@ def detail(run, verdict):
     return fig
 
 
-def main(argv=None):
-    args = args_parser().parse_args(argv)
-    d = dcrit(args)
-    sizes = sorted({round(f * d) for f in args.factors})
+def sweep(args, name, sizes, seeds):
+    """Runs from scratch at ``sizes`` x ``seeds`` (OUT/<name>/); the Run objects."""
     base = RunSpec(
         task=Task(p=args.p),
         model=preset(args.preset),
@@ -93,10 +102,36 @@ def main(argv=None):
             eval_every=max(args.epochs // 100, 1), snapshot_every=args.epochs,
         ),
     )  # fmt: skip
-    grid = Grid(values={"train.n_train": sizes, "seed": list(range(args.seeds))}, base=base)
-    folder = Path(args.out) / "sweep"
+    grid = Grid(values={"train.n_train": sizes, "seed": list(range(seeds))}, base=base)
+    folder = Path(args.out) / name
     table = run_sweep(grid, folder, callbacks=[trig_mem_callback()], progress=not args.quiet)
-    runs = [load_run(folder / "runs" / f"{i:04d}.pt") for i in range(len(table))]
+    return [load_run(folder / "runs" / f"{i:04d}.pt") for i in range(len(table))]
+
+
+def scout(args):
+    """Stage 1: D_crit from scratch, and the Markdown lines that report it."""
+    d = dcrit(args)
+    sizes = sorted({round(f * d) for f in args.scout_factors})
+    runs = sweep(args, "scout", sizes, 1)
+    accs = [r.history["test_acc"][-1] for r in runs]
+    found = crossing(sizes, accs)
+    listed = ", ".join(f"{a:.3f}" for a in accs)
+    lines = [f"Scout from scratch (seed 0) at D = {', '.join(map(str, sizes))} (from D_crit "
+             f"of ungrokking {d:.4g}): final test accuracy {listed}; D_crit from scratch "
+             f"{found:.4g}.", ""]  # fmt: skip
+    return found, lines
+
+
+def main(argv=None):
+    args = args_parser().parse_args(argv)
+    if args.sizes:
+        sizes, lines = sorted(args.sizes), []
+    else:
+        d, lines = scout(args)
+        if d != d:  # NaN: no crossing
+            raise SystemExit("the scout's test accuracy never crosses 0.5: widen --scout-factors")
+        sizes = sorted({round(f * d) for f in args.factors})
+    runs = sweep(args, "sweep", sizes, args.seeds)
     verdicts = [semi_grokking(r.history) for r in runs]
     rows = pd.DataFrame(
         [{"D": len(r.train_idx), "seed": r.seed, "train acc fits at": v.fit_epoch,
@@ -109,7 +144,7 @@ def main(argv=None):
     pick = max(flagged or range(len(runs)), key=lambda i: score[i] if flagged else
                -abs(verdicts[i].settled_test_acc - 0.5))  # fmt: skip
     text = "\n".join([
-        f"## Semi-grokking at D = {', '.join(map(str, sizes))} (D_crit = {d:.4g})", "",
+        f"## Semi-grokking at D = {', '.join(map(str, sizes))}", "", *lines,
         f"{len(flagged)} of {len(runs)} runs semi-grok by the rule; shown in detail: run "
         f"{pick} ({'the clearest flagged' if flagged else 'none flagged: the most middling'}).",
         "", rows.to_markdown(floatfmt=".3g"),

@@ -139,14 +139,20 @@ def summary(table, dcrit, op):
     per_wd = dcrit.groupby("train.weight_decay")["D_crit"].median()
     lines += [
         "D_crit per weight decay and seed (test accuracy at the end crosses 0.5, log-linear):",
-        "",
-        dcrit.to_markdown(index=False, floatfmt=".4g"),
-        "",
-        f"D_crit, median over curves: {d.median():.4g} (range {d.min():.4g}-{d.max():.4g}, "
-        f"{d.notna().sum()} of {len(d)} curves cross); median per weight decay: "
-        + ", ".join(f"wd {k:g}: {v:.4g}" for k, v in per_wd.items())
-        + f"; spread of those medians {per_wd.max() - per_wd.min():.3g} "
-        f"({(per_wd.max() - per_wd.min()) / d.median():.1%} of D_crit).",
+        "", dcrit.to_markdown(index=False, floatfmt=".4g"), "",
+    ]  # fmt: skip
+    if d.notna().any():
+        spread = per_wd.max() - per_wd.min()
+        lines.append(
+            f"D_crit, median over curves: {d.median():.4g} (range {d.min():.4g}-{d.max():.4g}, "
+            f"{d.notna().sum()} of {len(d)} curves cross); median per weight decay: "
+            + ", ".join(f"wd {k:g}: {v:.4g}" for k, v in per_wd.items())
+            + f"; spread of those medians {spread:.3g} ({spread / d.median():.1%} of D_crit)."
+        )
+    else:
+        sides = ", ".join(sorted(set(dcrit["no_crossing"])))
+        lines.append(f"No curve crosses 0.5 (every curve lies {sides} it): no D_crit here.")
+    lines += [
         "",
         f"Not converged (test accuracy moved > 0.05 in the last 20% of epochs): "
         f"{int((table['test_acc_moved_last_20pct'] > 0.05).sum())} of {len(table)} runs.",
@@ -227,8 +233,8 @@ def experiment(args, op):
     head = (
         f"Base run: {base.task.describe()}, {len(base.train_idx)} training pairs, "
         f"{base.epoch} epochs, test accuracy {acc:.3f}"
-        + (" (below 0.99: it did not generalise, so this is no test of ungrokking)"
-           if acc < 0.99 else "")
+        + (" (below 0.9: it did not generalise, so this is no test of ungrokking)"
+           if acc < 0.9 else "")
         + ".\n\n"
     )  # fmt: skip
     text = head + summary(table, dcrit, op)
