@@ -45,7 +45,15 @@ from grok_interp.config import ModelPreset, TrainConfig
 from grok_interp.models import resolve_device, to_config
 from grok_interp.runs import Run, load_run
 from grok_interp.tasks import Task
-from grok_interp.training import Callback, RunSpec, _step_key, default_stack, new_run, train_many
+from grok_interp.training import (
+    Callback,
+    RunSpec,
+    _step_key,
+    default_stack,
+    init_run,
+    new_run,
+    train_many,
+)
 
 SECTIONS = {"task": Task, "model": ModelPreset, "train": TrainConfig}
 
@@ -167,6 +175,7 @@ def run_sweep(
         raise SweepError("the grid has no points: give values or points")
     if executor not in ("local", "ray"):
         raise SweepError(f"unknown executor {executor!r}: use 'local' or 'ray'")
+    _check_inits(specs)
     _claim(out, grid)
     paths = [out / "runs" / f"{i:04d}.pt" for i in range(len(specs))]
     states = [(_state(spec, path), spec, path) for spec, path in zip(specs, paths, strict=True)]
@@ -189,6 +198,18 @@ def run_sweep(
     table.to_csv(out / "results.csv", index=False)
     (out / "results.json").write_text(table.to_json(orient="records", indent=1) + "\n")
     return table
+
+
+def _check_inits(specs: Sequence[RunSpec]) -> None:
+    """Every ``init`` run exists, loads and fits its points, before anything is written."""
+    loaded: dict[str, Run] = {}
+    for spec in specs:
+        if spec.init is None:
+            continue
+        try:
+            loaded[spec.init] = init_run(spec, loaded.get(spec.init))
+        except (ValueError, OSError) as e:
+            raise SweepError(f"grid point with init {spec.init}: {e}") from e
 
 
 def _state(spec: RunSpec, path: Path) -> Run | None:

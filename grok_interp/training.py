@@ -84,16 +84,25 @@ def new_run(spec: RunSpec) -> Run:
     if spec.init is None:
         idx = split(spec.task, **cfg.train_size, seed=spec.seed)  # type: ignore[arg-type]
         return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed, train_idx=idx)
-    parent = load_run(spec.init)
+    parent = init_run(spec)
+    size = cfg.train_size
+    n = int(size.get("n_train", 0)) or round(size["frac_train"] * parent.task.n_pairs)
+    return _continued(parent, cfg, subset(parent, n, seed=spec.seed), spec.seed)
+
+
+def init_run(spec: RunSpec, parent: Run | None = None) -> Run:
+    """The Run that ``spec.init`` names (or ``parent``, already loaded from it), checked to
+    have the spec's task and model."""
+    if spec.init is None:
+        raise ValueError("the spec has no init run")
+    parent = parent or load_run(spec.init)
     for what in ("task", "model"):
         if getattr(parent, what) != getattr(spec, what):
             raise ValueError(
                 f"init {spec.init} has {what} {getattr(parent, what)}, the spec "
                 f"{getattr(spec, what)}: give the init run's {what}"
             )
-    size = cfg.train_size
-    n = int(size.get("n_train", 0)) or round(size["frac_train"] * parent.task.n_pairs)
-    return _continued(parent, cfg, subset(parent, n, seed=spec.seed), spec.seed)
+    return parent
 
 
 def subset(run: Run, n_train: int, *, source: Literal["train", "all"] = "train",

@@ -175,5 +175,10 @@ def test_points_can_continue_a_trained_run_on_subsets_of_its_training_set(tmp_pa
         assert torch.equal(got.train_idx, alone.train_idx)
         assert set(got.train_idx.tolist()) <= set(parent.train_idx.tolist())
         assert got.history == alone.history
-    with pytest.raises(ValueError, match="init .* has task"):
+    # a wrong or missing init fails before anything is written, so the fixed grid can run
+    with pytest.raises(SweepError, match="init .* has task"):
         run_sweep(Grid(values={"task.p": [13]}, base=base), tmp_path / "other", progress=False)
+    with pytest.raises(SweepError, match="no such file"):
+        run_sweep(Grid(values={"init": [str(tmp_path / "nope.pt")]}, base=base),
+                  tmp_path / "other", progress=False)  # fmt: skip
+    assert not (tmp_path / "other").exists()
