@@ -32,8 +32,21 @@ def test_committed_report_is_current(folder):
     assert stored.keys() == tensors.keys()
     for k, v in tensors.items():
         torch.testing.assert_close(stored[k], v, rtol=1e-6, atol=1e-7, msg=k)
-    assert json.loads(json.dumps(fresh)) == committed, "stale: rerun scripts/make_checkpoints.sh"
+    # numbers within float rounding: the reduction order, and so the last digit, moves with
+    # the number of threads; anything else differing means the committed report is stale
+    fresh = json.loads(json.dumps(fresh))
+    assert _floats_close(fresh, committed), "stale: rerun scripts/make_checkpoints.sh"
     assert (folder / "report.md").read_text().count("|") > 100
+
+
+def _floats_close(a, b):
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_floats_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_floats_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-9, abs=1e-12, nan_ok=True)
+    return a == b
 
 
 def test_checkpoints_fit_the_budget():
