@@ -69,8 +69,9 @@ def main(argv=None):
     fig.update_layout(title="Ungrokking on other tasks (Varma et al. 2023, Figure 8)")
     frame = pd.DataFrame(rows).pivot_table(index=["task", "D'/pairs"], columns="wd",
                                            values="test acc")  # fmt: skip
-    text = "## Ungrokking on other tasks: test accuracy at the end\n\n" + frame.to_markdown(
-        floatfmt=".3f") + "\n"  # fmt: skip
+    frame.columns = [f"wd {c:g}" for c in frame.columns]
+    text = "## Ungrokking on other tasks: test accuracy at the end\n\n" + frame.reset_index(
+        ).to_markdown(index=False, floatfmt=".3f") + "\n"  # fmt: skip
     out = Path(args.out)
     (out / "varma_fig08.md").write_text(text)
     print(text)
