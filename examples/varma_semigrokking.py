@@ -18,7 +18,7 @@ accuracy of every run over training coloured by its final value (Figure 5), and 
 clearest flagged run in detail: accuracy, loss, parameter norm, o_trig and o_mem (Figures
 1c and 6).
 
-Default (2-core CPU, ~17 min: scout 5, seeds 12): p = 47, the ``small`` preset, lr 3e-3, weight decay 1,
+Default (2-core CPU, ~17 min): p = 47, the ``small`` preset, lr 3e-3, weight decay 1,
 10,000 epochs; scout at 1, 1.8, 2.5, 3.2 x 223 (the D_crit ``varma_ungrokking.py``
 measures at its defaults), then 4 seeds at 0.9, 1, 1.1 x D_crit from scratch. Paper
 scale: ``--p 113 --preset mainline --dcrit 1000 --seeds 50 --lr 1e-3 --epochs 30000000``
