@@ -42,6 +42,7 @@ from grok_interp.analyses.common import (
     to_jsonable,
 )
 from grok_interp.analyses.efficiency import EfficiencyResult, efficiency
+from grok_interp.analyses.representation import RepresentationResult, representation
 from grok_interp.analyses.embedding import FourierNormsResult, embedding_fourier
 from grok_interp.analyses.logits import (
     DEFAULT_THRESHOLD,
@@ -82,6 +83,7 @@ ANALYSES = (
     "attention",
     "ablations",
     "efficiency",
+    "representation",
 )
 
 
@@ -142,6 +144,10 @@ class Report:
     @property
     def efficiency(self) -> EfficiencyResult | None:
         return self._get("efficiency", EfficiencyResult)
+
+    @property
+    def representation(self) -> RepresentationResult | None:
+        return self._get("representation", RepresentationResult)
 
     def table5(self) -> pd.DataFrame:
         """The Table 5 row: losses per pair set, Gini coefficients, key frequencies, FVEs."""
@@ -395,6 +401,7 @@ def _run_all(
     )
     attempt("attention", lambda: attention_heads(model, task, data=data))
     attempt("efficiency", lambda: efficiency(model, task, data=data))
+    attempt("representation", lambda: representation(model, task, data=data))
     neurons = results.get("neurons")
     attempt(
         "ablations",
