@@ -42,7 +42,6 @@ from grok_interp.analyses.common import (
     to_jsonable,
 )
 from grok_interp.analyses.efficiency import EfficiencyResult, efficiency
-from grok_interp.analyses.representation import RepresentationResult, representation
 from grok_interp.analyses.embedding import FourierNormsResult, embedding_fourier
 from grok_interp.analyses.logits import (
     DEFAULT_THRESHOLD,
@@ -54,6 +53,7 @@ from grok_interp.analyses.logits import (
     read_off_directions,
 )
 from grok_interp.analyses.neurons import NeuronsResult, neuron_fits
+from grok_interp.analyses.representation import RepresentationResult, representation
 from grok_interp.foreign import model_from_foreign
 from grok_interp.page import page
 from grok_interp.runs import (

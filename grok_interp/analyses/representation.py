@@ -39,7 +39,6 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-
 from transformer_lens import HookedTransformer
 
 from grok_interp.analyses.common import ModelData, Result, gather, require
