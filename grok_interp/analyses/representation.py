@@ -80,8 +80,12 @@ class RepresentationResult(Result):
         vals = [math.nan if v is None else v
                 for v in (self.rqi, self.predicted_test_acc, self.measured_test_acc)]  # fmt: skip
         fig = go.Figure(go.Bar(x=names, y=vals))
-        fig.update_layout(title=f"{self.title}, delta {self.delta:.3g} ({self.section})",
-                          yaxis_range=[0, 1], xaxis_title="measure", yaxis_title="share")  # fmt: skip
+        fig.update_layout(
+            title=f"{self.title}, delta {self.delta:.3g} ({self.section})",
+            yaxis_range=[0, 1],
+            xaxis_title="measure",
+            yaxis_title="share",
+        )
         return fig
 
     def notes(self) -> list[str]:
@@ -198,5 +202,11 @@ def representation(
     if len(test):
         measured = float((data.logits[sets["test"]].argmax(-1) == task.labels()[sets["test"]])
                          .double().mean())  # fmt: skip
-    return representation_quality(model.W_E[: task.p].detach().cpu(), train, test,
-                                  modulus=task.p, measured_test_acc=measured, **options)  # fmt: skip
+    return representation_quality(
+        model.W_E[: task.p].detach().cpu(),
+        train,
+        test,
+        modulus=task.p,
+        measured_test_acc=measured,
+        **options,
+    )
