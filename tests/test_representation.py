@@ -2,6 +2,7 @@
 checked against a brute-force count, and a real checkpoint."""
 
 import itertools
+from pathlib import Path
 
 import pytest
 import torch
@@ -71,3 +72,26 @@ def test_over_all_pairs_ignores_the_training_set():
     ra = representation_quality(reps, *a, modulus=None, over="all")
     rb = representation_quality(reps, *b, modulus=None, over="all")
     assert ra.rqi == rb.rqi and ra.n_quadruples == _brute(reps, _all_pairs(P), None, 0.0)[0]
+
+
+def test_shipped_mainline_embedding_has_no_parallelograms():
+    """W_E of the grokked transformer is Fourier (a circle per key frequency), not linear:
+    no quadruple is a parallelogram, so the only test pairs reached are those whose swap
+    is a training pair (E_a + E_b is symmetric)."""
+    from grok_interp.analyses.representation import representation_over_training
+    from grok_interp.report import analyze
+    from grok_interp.runs import load_run
+
+    mainline = Path(__file__).resolve().parents[1] / "checkpoints" / "mainline.pt"
+    run = load_run(mainline)
+    res = analyze(mainline).representation
+    assert res.rqi == 0.0 and res.n_quadruples > 40_000 and res.measured_test_acc == 1.0
+    pairs = run.task.pairs()
+    train = {tuple(x) for x in pairs[run.train_idx].tolist()}
+    test = pairs[run.test_idx].tolist()
+    swapped = sum((b, a) in train for a, b in test) / len(test)
+    assert res.predicted_test_acc == pytest.approx(swapped)
+    frame = representation_over_training(run, steps=[0, run.epoch])
+    assert list(frame["rqi"]) == [0.0, 0.0]
+    assert frame["predicted_test_acc"].iloc[-1] == pytest.approx(res.predicted_test_acc)
+    assert frame["test_acc"].iloc[-1] == pytest.approx(res.measured_test_acc)

@@ -31,6 +31,7 @@ Decisions, each a parameter:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,6 +43,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from grok_interp.analyses.common import ModelData, Result, gather, require
+from grok_interp.runs import Run
 from grok_interp.tasks import Task
 
 Over = Literal["train", "all"]
@@ -210,3 +212,24 @@ def representation(
         measured_test_acc=measured,
         **options,
     )
+
+
+@torch.no_grad()
+def representation_over_training(run: Run, *, steps: Sequence[int] | None = None,
+                                 **options: Any) -> pd.DataFrame:  # fmt: skip
+    """RQI and predicted test accuracy of W_E at each snapshot of ``run`` (or ``steps``),
+    beside its measured test accuracy then: representation quality as a progress measure."""
+    require(run.task.op == "add", "representation", f"parallelograms describe add, not "
+            f"{run.task.op}")  # fmt: skip
+    pairs, test_idx = run.task.pairs(), run.test_idx
+    train, test = pairs[run.train_idx], pairs[test_idx]
+    at = {int(e): i for i, e in enumerate(run.history.get("epoch", []))}
+    rows = []
+    for step in sorted(run.snapshots) if steps is None else steps:
+        w_e = run.snapshots[step]["embed.W_E"].float()[: run.task.p]
+        res = representation_quality(w_e, train, test, modulus=run.task.p, **options)
+        acc = run.history["test_acc"][at[step]] if step in at else math.nan
+        rows.append({"epoch": float(step), "rqi": res.rqi, "n_parallelograms":
+                     res.n_parallelograms, "predicted_test_acc": res.predicted_test_acc,
+                     "test_acc": acc})  # fmt: skip
+    return pd.DataFrame(rows)
