@@ -1,0 +1,75 @@
+"""Liu et al. (2022)'s four phases of learning (Kolber's slides, "Definition of phases",
+Table 1), read off a run's history.
+
+With ``threshold`` = 0.9 and a step ``budget`` (1e5 in the slides): t_train and t_val are
+the first evaluated steps at which train and validation (test) accuracy exceed the
+threshold, if within the budget.
+
+| phase | train reached | validation reached | t_val - t_train < ``gap`` (1e3) |
+|---|---|---|---|
+| comprehension | yes | yes | yes |
+| grokking | yes | yes | no |
+| memorization | yes | no | - |
+| confusion | no | no | - |
+
+The table leaves one case open: validation reached, train not. The authors' code labels it
+comprehension (its test falls through to that branch); here it is its own phase,
+``"validation only"``, unless ``code_compatible=True``. A validation step before the train
+step (negative gap) is comprehension, as the table's "< gap" says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+PHASES = ("comprehension", "grokking", "memorization", "confusion", "validation only")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """The phase of one run, with the steps the rule read (None: not within the budget)."""
+
+    phase: str
+    train_step: float | None
+    val_step: float | None
+
+
+def _first(
+    steps: np.ndarray, acc: np.ndarray, threshold: float, budget: float | int
+) -> float | None:
+    hit = np.nonzero((acc > threshold) & (steps <= budget))[0]
+    return float(steps[hit[0]]) if len(hit) else None
+
+
+def liu_phase(
+    history: Mapping[str, ArrayLike],
+    *,
+    budget: float | int = 1e5,
+    gap: float | int = 1e3,
+    threshold: float = 0.9,
+    train: str = "train_acc",
+    val: str = "test_acc",
+    step: str = "epoch",
+    code_compatible: bool = False,
+) -> Phase:
+    """The phase of a history by the slides' Table 1 (module docstring)."""
+    steps = np.asarray(history[step], float)
+    t = _first(steps, np.asarray(history[train], float), threshold, budget)
+    v = _first(steps, np.asarray(history[val], float), threshold, budget)
+    if t is None:
+        name = "confusion" if v is None else ("comprehension" if code_compatible
+                                              else "validation only")  # fmt: skip
+    elif v is None:
+        name = "memorization"
+    else:
+        name = "comprehension" if v - t < gap else "grokking"
+    return Phase(name, t, v)
+
+
+def phases_of(histories: Sequence[Mapping[str, ArrayLike]], **options: float) -> list[str]:
+    """The phase name of each history (the options of :func:`liu_phase`)."""
+    return [liu_phase(h, **options).phase for h in histories]  # type: ignore[arg-type]
