@@ -186,11 +186,24 @@ def run_bench(
     out["mainline_40k_epochs_minutes_est"] = 40_000 * fast / 60
     if analyze_fn is not None:
         out["analyze_s"] = _time(analyze_fn, 3, sync)
+    out["rqi_mainline_split_s"] = _time(_rqi(spec), 3, sync)
     if rss_epochs and dev.type == "cpu":
         out["train_peak_rss_mb"] = peak_rss_mb(rss_epochs)
     if sweep_points:
         out.update(sweep_throughput(device, points=sweep_points))
     return out
+
+
+def _rqi(spec: RunSpec) -> Callable[[], object]:
+    """Liu et al.'s RQI and predicted accuracy for a mainline-sized split (3,831 training
+    pairs, W_E of 113 x 128; the time depends on the sizes only)."""
+    from grok_interp.analyses.representation import representation_quality
+
+    run = new_run(spec)
+    pairs = spec.task.pairs()
+    w_e = torch.randn(spec.task.p, spec.model.d_model, generator=torch.Generator().manual_seed(0))
+    train, test = pairs[run.train_idx], pairs[run.test_idx]
+    return lambda: representation_quality(w_e, train, test, modulus=spec.task.p)
 
 
 def format_bench(res: dict[str, float]) -> str:
