@@ -74,8 +74,9 @@ def test_sweeps(name, tmp_path):
     assert all(row.count("|") == 8 for row in rows)
 
 
-TINY_VARMA = {
+TINY_EXPERIMENTS = {
     "varma_fig02_simulation": ["--steps", "2000"],
+    "liu_grokking_rate": ["--draws", "3", "--flow-size", "20"],
     "varma_ungrokking": ["--p", "11", "--base-epochs", "60", "--sizes", "20", "40", "60",
                          "--weight-decays", "0.5", "2", "--seeds", "1", "--epochs", "30",
                          "--eval-every", "10", "--quiet"],
@@ -89,8 +90,8 @@ TINY_VARMA = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", TINY_VARMA)
-def test_varma_experiments(name, tmp_path):
-    paths = _main(name)([str(tmp_path), *TINY_VARMA[name]])
+@pytest.mark.parametrize("name", TINY_EXPERIMENTS)
+def test_paper_experiments(name, tmp_path):
+    paths = _main(name)([str(tmp_path), *TINY_EXPERIMENTS[name]])
     assert paths and all(p.exists() and p.stat().st_size > 200 for p in paths)
     assert any(p.suffix == ".md" for p in paths) and any(p.suffix == ".html" for p in paths)
