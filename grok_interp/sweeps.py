@@ -30,6 +30,7 @@ two-thread process). ``executor="ray"`` sends each stack to a Ray cluster as a t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -282,11 +283,25 @@ def _on_ray(
 
 
 def _claim(out: Path, grid: Grid) -> None:
-    """Write ``sweep.json``, or check that the folder holds this very sweep."""
+    """Write ``sweep.json``, or check that the folder holds this very sweep. The grid is
+    stored with the SHA-256 of every ``init`` run file, so points trained from one init are
+    never taken for points of a changed one."""
     meta = out / "sweep.json"
     mine = json.loads(json.dumps(grid.to_json()))
+    inits = sorted({spec.init for spec in grid.specs() if spec.init})
+    if inits:
+        mine["init_sha256"] = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in inits}
     if meta.exists():
-        if json.loads(meta.read_text()) != mine:
+        theirs = json.loads(meta.read_text())
+        changed = [p for p in inits if theirs.get("init_sha256", {}).get(p) not in (None,
+                   mine["init_sha256"][p])]  # fmt: skip
+        if changed:
+            raise SweepError(
+                f"the init run {changed[0]} changed since {out} started (its SHA-256 differs):"
+                " its points would mix two inits; give another folder, or restore the file"
+            )
+        theirs.pop("init_sha256", None)  # compared above (absent in older folders)
+        if theirs != {k: v for k, v in mine.items() if k != "init_sha256"}:
             raise SweepError(
                 f"{out} holds another sweep (its sweep.json differs); give another folder"
             )

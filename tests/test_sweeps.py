@@ -175,6 +175,16 @@ def test_points_can_continue_a_trained_run_on_subsets_of_its_training_set(tmp_pa
         assert torch.equal(got.train_idx, alone.train_idx)
         assert set(got.train_idx.tolist()) <= set(parent.train_idx.tolist())
         assert got.history == alone.history
+    # a changed init file is not mistaken for the one the points were trained from
+    again = run_sweep(grid, tmp_path / "sweep", progress=False)  # unchanged: nothing retrains
+    assert again.equals(table)
+    changed = load_run(parent_path)
+    changed.weights = {k: v + 1 for k, v in changed.weights.items()}
+    from grok_interp.runs import save_run
+
+    save_run(changed, parent_path)
+    with pytest.raises(SweepError, match="changed since"):
+        run_sweep(grid, tmp_path / "sweep", progress=False)
     # a wrong or missing init fails before anything is written, so the fixed grid can run
     with pytest.raises(SweepError, match="init .* has task"):
         run_sweep(Grid(values={"task.p": [13]}, base=base), tmp_path / "other", progress=False)
