@@ -77,6 +77,8 @@ def test_sweeps(name, tmp_path):
 TINY_EXPERIMENTS = {
     "varma_fig02_simulation": ["--steps", "2000"],
     "liu_grokking_rate": ["--draws", "3", "--flow-size", "20"],
+    "liu_phase_diagram_transformer": ["--p", "11", "--epochs", "30", "--lrs", "1e-3", "1e-2",
+                                      "--weight-decays", "0", "1", "--quiet"],
     "varma_ungrokking": ["--p", "11", "--base-epochs", "60", "--sizes", "20", "40", "60",
                          "--weight-decays", "0.5", "2", "--seeds", "1", "--epochs", "30",
                          "--eval-every", "10", "--quiet"],

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
 PHASES = ("comprehension", "grokking", "memorization", "confusion", "validation only")
@@ -73,3 +75,35 @@ def liu_phase(
 def phases_of(histories: Sequence[Mapping[str, ArrayLike]], **options: float) -> list[str]:
     """The phase name of each history (the options of :func:`liu_phase`)."""
     return [liu_phase(h, **options).phase for h in histories]  # type: ignore[arg-type]
+
+
+COLOURS = {
+    "comprehension": "#2ca02c",
+    "grokking": "#1f77b4",
+    "memorization": "#d62728",
+    "confusion": "#7f7f7f",
+    "validation only": "#ff7f0e",
+}
+
+
+def phase_diagram(table: pd.DataFrame, x: str, y: str, *, title: str = "") -> go.Figure:
+    """A phase diagram as the slides draw it: one cell per (x, y) value of ``table`` (a
+    sweep's results with a ``phase`` column), one colour per phase; several runs in a
+    cell (seeds) show the phase most of them have."""
+    cells = table.groupby([x, y])["phase"].agg(lambda s: s.mode().iloc[0]).reset_index()
+    xs, ys = sorted(cells[x].unique()), sorted(cells[y].unique())
+    codes = {name: i for i, name in enumerate(PHASES)}
+    z = np.full((len(ys), len(xs)), np.nan)
+    text = np.full((len(ys), len(xs)), "", dtype=object)
+    for _, row in cells.iterrows():
+        i, j = ys.index(row[y]), xs.index(row[x])
+        z[i, j], text[i, j] = codes[row["phase"]], row["phase"]
+    n = len(PHASES)
+    scale = [[(k + e) / n, COLOURS[name]] for k, name in enumerate(PHASES) for e in (0, 1)]
+    fig = go.Figure(go.Heatmap(
+        x=[f"{v:g}" for v in xs], y=[f"{v:g}" for v in ys], z=z, text=text,
+        texttemplate="%{text}", colorscale=scale, zmin=-0.5, zmax=n - 0.5, showscale=False,
+    ))  # fmt: skip
+    fig.update_layout(title=title or "Phase diagram (Liu et al. 2022; slides: Phase diagrams)",
+                      xaxis_title=x, yaxis_title=y)  # fmt: skip
+    return fig
