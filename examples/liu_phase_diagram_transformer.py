@@ -18,10 +18,10 @@ budget. Larger: ``--p 53 --epochs 100000 --gap 1000``.
 import argparse
 from pathlib import Path
 
-from grok_interp import RunSpec, Task, TrainConfig, load_run, preset
+from grok_interp import RunSpec, Task, TrainConfig, preset
 from grok_interp.analyses.learning_phases import liu_phase, phase_diagram
 from grok_interp.plots import write
-from grok_interp.sweeps import Grid, run_sweep
+from grok_interp.sweeps import Grid, load_points, run_sweep
 
 
 def main(argv=None):
@@ -49,7 +49,7 @@ def main(argv=None):
                 base=base)  # fmt: skip
     folder = Path(args.out) / "sweep"
     table = run_sweep(grid, folder, progress=not args.quiet)
-    runs = [load_run(folder / "runs" / f"{i:04d}.pt") for i in range(len(table))]
+    runs = load_points(folder)
     found = [liu_phase(r.history, budget=args.epochs, gap=gap) for r in runs]
     table["phase"] = [f.phase for f in found]
     table["train_step"] = [f.train_step for f in found]

@@ -5,8 +5,8 @@ figures."""
 
 from pathlib import Path
 
-from grok_interp import RunSpec, Task, TrainConfig, load_run, preset
-from grok_interp.sweeps import Grid, first_epoch, run_sweep
+from grok_interp import RunSpec, Task, TrainConfig, preset
+from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
 
 
 def sweep(settings, *, p, epochs, seeds, eval_every=100, quiet=True, out=None):
@@ -28,7 +28,7 @@ def sweep(settings, *, p, epochs, seeds, eval_every=100, quiet=True, out=None):
     ]
     folder = Path(out) / "sweep" if out else Path(tempfile.mkdtemp()) / "sweep"
     run_sweep(Grid(points=points, base=base), folder, progress=not quiet)
-    runs = iter(load_run(folder / "runs" / f"{i:04d}.pt") for i in range(len(points)))
+    runs = iter(load_points(folder))
     return {name: [next(runs) for _ in range(seeds)] for name in settings}
 
 

@@ -31,13 +31,13 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from grok_interp import RunSpec, Task, TrainConfig, load_run, preset
+from grok_interp import RunSpec, Task, TrainConfig, preset
 from grok_interp.analyses.dataset_size import bucket_edges, geometric_buckets
 from grok_interp.analyses.efficiency import trig_mem_callback
 from grok_interp.fast import model_last_logits
 from grok_interp.plots import write
 from grok_interp.runs import model_from_run
-from grok_interp.sweeps import Grid, run_sweep
+from grok_interp.sweeps import Grid, load_points, run_sweep
 from grok_interp.training import train_labels
 
 
@@ -76,8 +76,7 @@ def family(args, name, fracs, random_labels):
     folder = Path(args.out) / name
     table = run_sweep(grid, folder, callbacks=[trig_mem_callback()], progress=not args.quiet)
     logits = []
-    for i in range(len(table)):
-        run = load_run(folder / "runs" / f"{i:04d}.pt")
+    for run in load_points(folder):
         with torch.no_grad():
             z = model_last_logits(model_from_run(run), run.task.tokens()[run.train_idx])
         logits.append(float(z.gather(1, train_labels(run)[:, None]).mean()))

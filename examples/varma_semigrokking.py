@@ -34,11 +34,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from grok_interp import RunSpec, Task, TrainConfig, load_run, preset
+from grok_interp import RunSpec, Task, TrainConfig, preset
 from grok_interp.analyses.dataset_size import critical_sizes, crossing, semi_grokking
 from grok_interp.analyses.efficiency import trig_mem_callback
 from grok_interp.plots import write
-from grok_interp.sweeps import Grid, run_sweep
+from grok_interp.sweeps import Grid, load_points, run_sweep
 
 
 def args_parser():
@@ -104,8 +104,8 @@ def sweep(args, name, sizes, seeds):
     )  # fmt: skip
     grid = Grid(values={"train.n_train": sizes, "seed": list(range(seeds))}, base=base)
     folder = Path(args.out) / name
-    table = run_sweep(grid, folder, callbacks=[trig_mem_callback()], progress=not args.quiet)
-    return [load_run(folder / "runs" / f"{i:04d}.pt") for i in range(len(table))]
+    run_sweep(grid, folder, callbacks=[trig_mem_callback()], progress=not args.quiet)
+    return load_points(folder)
 
 
 def scout(args):

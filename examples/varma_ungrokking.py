@@ -31,7 +31,7 @@ from grok_interp import RunSpec, Task, TrainConfig, load_run, preset, train
 from grok_interp.analyses.dataset_size import bucket_edges, critical_sizes, geometric_buckets
 from grok_interp.analyses.efficiency import trig_mem_callback
 from grok_interp.plots import write
-from grok_interp.sweeps import Grid, run_sweep
+from grok_interp.sweeps import Grid, load_points, run_sweep
 
 
 def add_args(ap, sizes=(60, 120, 200, 300, 450), wds=(0.5, 1.0, 2.0), seeds=2):
@@ -76,9 +76,9 @@ def base_run(args, op):
     return path, train(spec, out=path, progress=not args.quiet)
 
 
-def continuations(args, op, path):
-    """The sweep of continuations of the base run at ``path``; its results table."""
-    base = load_run(path)
+def continuations(args, op, path, base):
+    """The sweep of continuations of ``base`` (the run saved at ``path``); its results
+    table and runs."""
     spec = RunSpec(
         task=base.task,
         model=base.model,
@@ -101,7 +101,7 @@ def continuations(args, op, path):
     )
     folder = Path(args.out) / f"sweep_{op}"
     table = run_sweep(grid, folder, callbacks=[trig_mem_callback()], progress=not args.quiet)
-    runs = [load_run(folder / "runs" / f"{i:04d}.pt") for i in range(len(table))]
+    runs = load_points(folder)
     table["test_acc_moved_last_20pct"] = [_moved(r.history["test_acc"]) for r in runs]
     return table, runs
 
@@ -227,7 +227,7 @@ def experiment(args, op):
     """Base run, continuations, table and figures for one task; (table, D_crit, paths,
     base run)."""
     path, base = base_run(args, op)
-    table, runs = continuations(args, op, path)
+    table, runs = continuations(args, op, path, base)
     dcrit = critical_sizes(table)
     acc = base.history["test_acc"][-1]
     head = (

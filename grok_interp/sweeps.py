@@ -176,10 +176,12 @@ def run_sweep(
         raise SweepError("the grid has no points: give values or points")
     if executor not in ("local", "ray"):
         raise SweepError(f"unknown executor {executor!r}: use 'local' or 'ray'")
-    _check_inits(specs)
-    _claim(out, grid)
-    paths = [out / "runs" / f"{i:04d}.pt" for i in range(len(specs))]
-    states = [(_state(spec, path), spec, path) for spec, path in zip(specs, paths, strict=True)]
+    parents = _load_inits(specs)
+    _claim(out, grid, sorted(parents))
+    paths = point_paths(out, len(specs))
+    states = [
+        (_state(spec, path, parents), spec, path) for spec, path in zip(specs, paths, strict=True)
+    ]
     todo = [(state, spec, path) for state, spec, path in states if state is not None]
     if progress:
         print(f"{out}: {len(specs)} points, {len(specs) - len(todo)} done, {len(todo)} to train")
@@ -201,8 +203,20 @@ def run_sweep(
     return table
 
 
-def _check_inits(specs: Sequence[RunSpec]) -> None:
-    """Every ``init`` run exists, loads and fits its points, before anything is written."""
+def point_paths(out: str | Path, n: int) -> list[Path]:
+    """The Run files of a sweep's ``n`` points, in grid order."""
+    return [Path(out) / "runs" / f"{i:04d}.pt" for i in range(n)]
+
+
+def load_points(out: str | Path) -> list[Run]:
+    """Every point's Run of the sweep in ``out``, in grid order."""
+    n = len(list((Path(out) / "runs").glob("*.pt")))
+    return [load_run(p) for p in point_paths(out, n)]
+
+
+def _load_inits(specs: Sequence[RunSpec]) -> dict[str, Run]:
+    """Every ``init`` run, loaded once and checked to exist and fit its points, before
+    anything is written."""
     loaded: dict[str, Run] = {}
     for spec in specs:
         if spec.init is None:
@@ -211,13 +225,16 @@ def _check_inits(specs: Sequence[RunSpec]) -> None:
             loaded[spec.init] = init_run(spec, loaded.get(spec.init))
         except (ValueError, OSError) as e:
             raise SweepError(f"grid point with init {spec.init}: {e}") from e
+    return loaded
 
 
-def _state(spec: RunSpec, path: Path) -> Run | None:
+def _state(spec: RunSpec, path: Path, parents: dict[str, Run]) -> Run | None:
     """The point as it stands, read once: its saved Run to resume, a new Run to start, or
-    None when it is done."""
+    None when it is done. ``parents`` caches the init runs already read."""
     if not path.exists():
-        return new_run(spec)
+        if spec.init is not None and spec.init not in parents:
+            parents[spec.init] = load_run(spec.init)
+        return new_run(spec, parents.get(spec.init) if spec.init else None)
     run = load_run(path)
     return None if run.done else run
 
@@ -252,7 +269,10 @@ def train_stack(
     """Train one stack of points into their files, resuming each from its file if it has
     one and skipping those already done (so a retry loses and repeats nothing): the files
     are read here, where the work runs, not where it was planned."""
-    left = [(state, path) for spec, path in part if (state := _state(spec, path)) is not None]
+    parents: dict[str, Run] = {}
+    left = [
+        (state, path) for spec, path in part if (state := _state(spec, path, parents)) is not None
+    ]
     if left:
         train_many(
             [state for state, _ in left],
@@ -282,13 +302,12 @@ def _on_ray(
     ray.get([remote.remote(part, device=device, callbacks=callbacks) for part in work])
 
 
-def _claim(out: Path, grid: Grid) -> None:
+def _claim(out: Path, grid: Grid, inits: Sequence[str] = ()) -> None:
     """Write ``sweep.json``, or check that the folder holds this very sweep. The grid is
-    stored with the SHA-256 of every ``init`` run file, so points trained from one init are
-    never taken for points of a changed one."""
+    stored with the SHA-256 of every ``init`` run file (``inits``), so points trained from
+    one init are never taken for points of a changed one."""
     meta = out / "sweep.json"
     mine = json.loads(json.dumps(grid.to_json()))
-    inits = sorted({spec.init for spec in grid.specs() if spec.init})
     if inits:
         mine["init_sha256"] = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in inits}
     if meta.exists():

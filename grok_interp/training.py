@@ -79,12 +79,14 @@ class RunSpec:
     init: str | None = None
 
 
-def new_run(spec: RunSpec) -> Run:
+def new_run(spec: RunSpec, parent: Run | None = None) -> Run:
+    """A fresh Run for ``spec``; with ``spec.init``, continued from that run (``parent``:
+    it, already loaded, so a sweep reads the file once rather than once per point)."""
     cfg = spec.train
     if spec.init is None:
         idx = split(spec.task, **cfg.train_size, seed=spec.seed)  # type: ignore[arg-type]
         return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed, train_idx=idx)
-    parent = init_run(spec)
+    parent = init_run(spec, parent)
     size = cfg.train_size
     n = int(size.get("n_train", 0)) or round(size["frac_train"] * parent.task.n_pairs)
     return _continued(parent, cfg, subset(parent, n, seed=spec.seed), spec.seed)

@@ -42,7 +42,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from grok_interp.analyses.common import ModelData, Result, gather, require
+from grok_interp.analyses.common import ModelData, Result, gather, loss_acc, require
 from grok_interp.runs import Run
 from grok_interp.tasks import Task
 
@@ -103,7 +103,8 @@ def unordered(pairs: Int[Tensor, "n 2"]) -> Int[Tensor, "m 2"]:
     return torch.unique(pairs.sort(dim=1).values, dim=0)
 
 
-def _groups(pairs: Tensor, modulus: int | None) -> Tensor:
+def sum_groups(pairs: Tensor, modulus: int | None) -> Tensor:
+    """Each pair's i + j (mod ``modulus`` when given): quadruples pair within a group."""
     s = pairs.sum(1)
     return s % modulus if modulus else s
 
@@ -121,7 +122,7 @@ def parallelogram_counts(
     equal sums; ``reps`` as given (standardise it first to follow the module's rule)."""
     pairs = unordered(pairs)
     sums = reps[pairs[:, 0]] + reps[pairs[:, 1]]
-    groups = _groups(pairs, modulus)
+    groups = sum_groups(pairs, modulus)
     total = hits = 0
     for g in torch.unique(groups):
         s = sums[groups == g]
@@ -141,8 +142,8 @@ def reachable(
     """For each test pair, whether a training pair with the same sum forms a
     delta-parallelogram with it (the predicted-accuracy rule)."""
     tr = unordered(train)
-    s_tr, g_tr = reps[tr[:, 0]] + reps[tr[:, 1]], _groups(tr, modulus)
-    s_te, g_te = reps[test[:, 0]] + reps[test[:, 1]], _groups(test, modulus)
+    s_tr, g_tr = reps[tr[:, 0]] + reps[tr[:, 1]], sum_groups(tr, modulus)
+    s_te, g_te = reps[test[:, 0]] + reps[test[:, 1]], sum_groups(test, modulus)
     out = torch.zeros(len(test), dtype=torch.bool)
     for g in torch.unique(g_te):
         rows = (g_te == g).nonzero().squeeze(1)
@@ -202,8 +203,7 @@ def representation(
     test = pairs[sets["test"]] if "test" in sets else pairs[:0]
     measured = None
     if len(test):
-        measured = float((data.logits[sets["test"]].argmax(-1) == task.labels()[sets["test"]])
-                         .double().mean())  # fmt: skip
+        measured = loss_acc(data.logits[sets["test"]], task.labels()[sets["test"]])[1]
     return representation_quality(
         model.W_E[: task.p].detach().cpu(),
         train,

@@ -29,14 +29,14 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from grok_interp.analyses.representation import unordered
+from grok_interp.analyses.representation import sum_groups, unordered
 
 
 def quadruple_matrix(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None) -> Tensor:
     """A: one row per quadruple of P_0(D) over the distinct unordered pairs of ``pairs``
     (+1 at i, j; -1 at m, n), float64."""
     pairs = unordered(pairs)
-    sums = pairs.sum(1) % modulus if modulus else pairs.sum(1)
+    sums = sum_groups(pairs, modulus)
     rows = []
     for g in torch.unique(sums):
         members = pairs[sums == g]
