@@ -15,6 +15,7 @@ TOKEN_FORMATS: tuple[str, ...] = ("a b =", "a o b =")
 # Power et al. (2022), Table 1; the functions live in grok_interp.tasks.OPERATIONS.
 OP_NAMES: tuple[str, ...] = (
     "add",
+    "sum",
     "sub",
     "mul",
     "div",
@@ -60,6 +61,49 @@ PRESETS: dict[str, ModelPreset] = {
 }
 
 
+@dataclass(frozen=True, kw_only=True)
+class ToyPreset:
+    """Liu et al. (2022)'s toy model (slides: "Setup"): learnable embeddings E_0..E_{p-1}
+    in R^d_in and a decoder MLP on E_i + E_j. The defaults are the authors' ``train_add``
+    (ejmichaud/grokking-squared, toy/train_add.py): embeddings uniform in [-1/2, 1/2)
+    times ``init_scale_embed``; a decoder of ``depth`` linear layers of ``width`` with
+    tanh between them (PyTorch's default init times ``init_scale_decoder``); with
+    ``loss="mse"`` regression onto fixed random targets Y_c ~ N(0, label_scale^2) in
+    R^d_out, one per class, accuracy by the nearest target; with ``loss="ce"``
+    classification over the task's classes (d_out is then unused). ``kind`` tells a Run
+    file's toy model from a transformer preset."""
+
+    kind: Literal["toy"] = "toy"
+    d_in: int = 1
+    width: int = 200
+    depth: int = 3
+    d_out: int = 30
+    loss: Literal["mse", "ce"] = "mse"
+    init_scale_embed: float = 1.0
+    init_scale_decoder: float = 1.0
+    label_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("d_in", "width", "d_out"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.depth < 1:
+            raise ValueError(f"depth counts the decoder's linear layers, >= 1; got {self.depth}")
+        if self.loss not in ("mse", "ce"):
+            raise ValueError(f"loss must be 'mse' (regression) or 'ce', got {self.loss!r}")
+
+
+# The authors' toy settings (toy/train_add.py): 1-D and 2-D representations, regression
+# and classification.
+TOY_PRESETS: dict[str, ToyPreset] = {
+    "toy_1d": ToyPreset(),
+    "toy_2d": ToyPreset(d_in=2),
+    "toy_1d_ce": ToyPreset(loss="ce"),
+}
+
+Preset = ModelPreset | ToyPreset
+
+
 def preset(name: str, **overrides: Any) -> ModelPreset:
     """A registered preset, with any field replaced."""
     if name not in PRESETS:
@@ -81,7 +125,10 @@ class TrainConfig:
     giving neither means the paper's 30%, giving both is an error. ``random_labels``
     trains on a seeded uniform relabelling of the training pairs (Varma et al. 2023's
     memorisation-only networks); the test pairs keep their true labels, and the history's
-    train loss and accuracy are measured on the labels trained on.
+    train loss and accuracy are measured on the labels trained on. ``lr_embed`` and
+    ``weight_decay_embed`` (toy models only; None: ``lr`` and ``weight_decay``) train the
+    representation with its own settings, as Liu et al.'s toy model does (its decoder
+    takes ``lr`` and ``weight_decay``).
     """
 
     epochs: int = 40_000
@@ -97,6 +144,8 @@ class TrainConfig:
     snapshot_every: int = 1000
     snapshot_dtype: str = "float32"
     random_labels: bool = False
+    lr_embed: float | None = None
+    weight_decay_embed: float | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.eval_every < 1 or self.snapshot_every < 1:
@@ -113,6 +162,10 @@ class TrainConfig:
             )
         if self.frac_train is not None and not 0 < self.frac_train <= 1:
             raise ValueError(f"frac_train must lie in (0, 1], got {self.frac_train}")
+        if (self.lr_embed is not None and self.lr_embed <= 0) or (
+            self.weight_decay_embed is not None and self.weight_decay_embed < 0
+        ):
+            raise ValueError("lr_embed must be > 0 and weight_decay_embed >= 0")
         if self.n_train is not None and self.n_train < 1:
             raise ValueError(f"n_train must be at least 1, got {self.n_train}")
 

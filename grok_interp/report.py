@@ -34,6 +34,7 @@ from grok_interp.analyses.common import (
     check_model,
     gather,
     losses_by_set,
+    pair_sets,
     paper_setup_differences,
     pct,
     result_json,
@@ -53,7 +54,12 @@ from grok_interp.analyses.logits import (
     read_off_directions,
 )
 from grok_interp.analyses.neurons import NeuronsResult, neuron_fits
-from grok_interp.analyses.representation import RepresentationResult, representation
+from grok_interp.analyses.representation import (
+    RepresentationResult,
+    representation,
+    toy_representation,
+)
+from grok_interp.config import ToyPreset
 from grok_interp.foreign import model_from_foreign
 from grok_interp.page import page
 from grok_interp.runs import (
@@ -106,7 +112,7 @@ class Report:
     not_run: dict[str, str]
     losses: dict[str, tuple[float, float]]
     setup_differences: tuple[str, ...]
-    model: HookedTransformer = field(repr=False)
+    model: Any = field(repr=False)  # a HookedTransformer, or a toy model (grok_interp.toy)
     assumptions: tuple[str, ...] = ()
 
     def _get(self, name: str, kind: type[_T]) -> _T | None:
@@ -289,7 +295,7 @@ def _resolve(
     step: int | None,
     act_fn: str | None,
     device: str | torch.device = "cpu",
-) -> tuple[HookedTransformer, Task, Run | None, str, list[str]]:
+) -> tuple[Any, Task, Run | None, str, list[str]]:
     """The model, task, Run (if any), name and assumptions behind ``source``, reading a
     file once."""
     if isinstance(source, HookedTransformer):
@@ -306,6 +312,10 @@ def _resolve(
             )
             return model, found, None, name, assumed
         run = run_from_checkpoint(obj, name)
+    if isinstance(run.model, ToyPreset):
+        from grok_interp.toy import toy_model
+
+        return toy_model(run, step), run.task, run, name, []
     return model_from_run(run, step, device), task or run.task, run, name, []
 
 
@@ -335,6 +345,8 @@ def analyze(
     reason; a model that does not fit the task raises, and so does any other error.
     """
     model, task, run, name, assumed = _resolve(source, task, step, act_fn, device)
+    if not isinstance(model, HookedTransformer):
+        return _toy_report(model, run, name)
     check_model(model, task)
     results: dict[str, Result] = {}
     not_run: dict[str, str] = {}
@@ -370,6 +382,31 @@ def analyze(
         losses=losses,
         setup_differences=tuple(paper_setup_differences(model, task)),
         assumptions=tuple(assumed),
+        model=model,
+    )
+
+
+@torch.no_grad()
+def _toy_report(model: Any, run: Run | None, name: str) -> Report:
+    """The report of Liu et al.'s toy model: its representation's quality; every
+    transformer analysis is listed as not applying."""
+    from grok_interp.toy import loss_of_scores
+
+    task = model.task
+    sets = pair_sets(task, None if run is None else run.train_idx)
+    s, labels = model(task.pairs()), task.labels()
+    losses = {k: (float(loss_of_scores(s[i], labels[i], model.spec).mean()),
+                  float((s[i].argmax(-1) == labels[i]).double().mean()))
+              for k, i in sets.items()}  # fmt: skip
+    why = "the toy model (Liu et al. 2022) has no attention, MLP neurons or unembedding"
+    return Report(
+        source=name,
+        task=task,
+        results={"representation": toy_representation(
+            model, None if run is None else run.train_idx)},  # fmt: skip
+        not_run={k: f"{k.replace('_', ' ')}: {why}" for k in ANALYSES if k != "representation"},
+        losses=losses,
+        setup_differences=(f"Liu et al.'s toy model Dec(E_i + E_j), {model.spec}",),
         model=model,
     )
 

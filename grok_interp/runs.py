@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from grok_interp.config import TrainConfig
+from grok_interp.config import Preset, ToyPreset, TrainConfig
 from grok_interp.models import ModelPreset, build_model
 from grok_interp.tasks import Task, heldout_indices
 
@@ -49,7 +49,7 @@ class Run:
     """
 
     task: Task
-    model: ModelPreset
+    model: Preset
     train: TrainConfig
     seed: int
     train_idx: Tensor
@@ -115,6 +115,11 @@ def _to_dict(run: Run) -> dict[str, Any]:
     }
 
 
+def preset_from_dict(d: dict[str, Any]) -> Preset:
+    """A transformer preset, or a toy one (``kind: "toy"``), from its dict."""
+    return ToyPreset(**d) if d.get("kind") == "toy" else ModelPreset(**d)
+
+
 def _from_dict(d: dict[str, Any], path: str | Path) -> Run:
     if d.get("version") != VERSION:
         raise CheckpointError(
@@ -124,7 +129,7 @@ def _from_dict(d: dict[str, Any], path: str | Path) -> Run:
     train = {**d["train"], "betas": tuple(d["train"]["betas"])}
     return Run(
         task=Task(**d["task"]),
-        model=ModelPreset(**d["model"]),
+        model=preset_from_dict(d["model"]),
         train=TrainConfig(**train),
         seed=int(d["seed"]),
         train_idx=d["train_idx"],
@@ -226,6 +231,10 @@ def model_from_run(
     run: Run, step: int | None = None, device: str | torch.device = "cpu"
 ) -> HookedTransformer:
     """The run's HookedTransformer: final weights, or the snapshot at epoch ``step``."""
+    if isinstance(run.model, ToyPreset):
+        raise CheckpointError(
+            "a toy-model run holds no HookedTransformer: use grok_interp.toy.toy_model(run)"
+        )
     model = build_model(run.model, run.task, seed=run.seed, device=device)
     if step is None:
         load_params(model, run.weights)

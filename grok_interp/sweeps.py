@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from grok_interp.config import ModelPreset, TrainConfig
+from grok_interp.config import ModelPreset, ToyPreset, TrainConfig
 from grok_interp.models import resolve_device, to_config
 from grok_interp.runs import Run, load_run
 from grok_interp.tasks import Task
@@ -115,7 +115,7 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
             continue
         section, _, key = name.partition(".")
         kinds = (
-            {f.name: str(f.type) for f in dataclasses.fields(SECTIONS[section])}
+            {f.name: str(f.type) for f in dataclasses.fields(getattr(base, section))}
             if section in SECTIONS
             else {}
         )
@@ -251,9 +251,9 @@ def stacks(
     out = []
     for members in groups.values():
         run = members[0][0]
-        size = stack or default_stack(
-            to_config(run.model, run.task), len(run.train_idx), resolve_device(device)
-        )
+        toy = isinstance(run.model, ToyPreset)  # the toy loop stacks any number
+        size = stack or (len(members) if toy else default_stack(
+            to_config(run.model, run.task), len(run.train_idx), resolve_device(device)))  # type: ignore[arg-type]  # fmt: skip
         parts = [members[i : i + size] for i in range(0, len(members), size)]
         out += [[(spec, path) for _, spec, path in part] for part in parts]
     return out
@@ -320,6 +320,12 @@ def _claim(out: Path, grid: Grid, inits: Sequence[str] = ()) -> None:
                 " its points would mix two inits; give another folder, or restore the file"
             )
         theirs.pop("init_sha256", None)  # compared above (absent in older folders)
+        # fields added since the folder was written read as their defaults
+        defaults = spec_dict(RunSpec(model=grid.base.model.__class__()))
+        base = theirs.get("base", {})
+        for k, v in mine["base"].items():
+            if k not in base and defaults.get(k, object()) == v:
+                base[k] = v
         if theirs != {k: v for k, v in mine.items() if k != "init_sha256"}:
             raise SweepError(
                 f"{out} holds another sweep (its sweep.json differs); give another folder"

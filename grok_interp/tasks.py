@@ -86,6 +86,7 @@ def _s5(kind: str) -> Op:
 # Power et al. (2022), Table 1; Varma et al. (2023) use the same list.
 OPERATIONS: dict[str, tuple[Op, bool, bool, bool]] = {
     "add": (lambda a, b, p: (a + b) % p, False, False, False),
+    "sum": (lambda a, b, p: a + b, False, False, False),
     "sub": (lambda a, b, p: (a - b) % p, False, False, False),
     "mul": (lambda a, b, p: a * b % p, False, False, False),
     "div": (_div, True, True, False),
@@ -115,11 +116,16 @@ def is_prime(n: int) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class Task:
-    """A modular binary operation over Z_p with a token layout."""
+    """A modular binary operation over Z_p with a token layout.
+
+    ``sum`` is a + b without the modulus (2p - 1 classes: Liu et al. 2022's toy addition).
+    ``unordered=True`` keeps only the pairs with a <= b, a-major (Liu et al.'s toy data:
+    a + b and b + a are one sample, p(p + 1)/2 pairs); for commutative operations."""
 
     op: str = "add"
     p: int = 113
     token_format: TokenFormat = "a b ="
+    unordered: bool = False
 
     def __post_init__(self) -> None:
         if self.op not in OPERATIONS:
@@ -132,6 +138,9 @@ class Task:
             raise TaskError(f"the modulus p must be an integer >= 2, got {self.p!r}")
         if OPERATIONS[self.op][3] and self.p != S5_ORDER:
             raise TaskError(f"{self.op!r} is over S5: give p = {S5_ORDER} (its elements)")
+        if self.unordered and self.op not in ("add", "sum", "mul", "x2_plus_y2",
+                                              "x2_plus_xy_plus_y2"):
+            raise TaskError(f"{self.op!r} is not commutative: its pairs cannot be unordered")
         if OPERATIONS[self.op][1] and not is_prime(self.p):
             raise TaskError(
                 f"{self.op!r} needs a field, so p must be prime; {self.p} is not "
@@ -153,7 +162,7 @@ class Task:
 
     @property
     def d_vocab_out(self) -> int:
-        return self.p
+        return 2 * self.p - 1 if self.op == "sum" else self.p
 
     @property
     def eq_token(self) -> int:
@@ -162,17 +171,20 @@ class Task:
     @property
     def full_grid(self) -> bool:
         """Whether the pairs cover all of Z_p x Z_p, so they reshape to (p, p)."""
-        return not OPERATIONS[self.op][2]
+        return not (OPERATIONS[self.op][2] or self.unordered)
 
     @property
     def n_pairs(self) -> int:
-        return self.p * self.p if self.full_grid else self.p * (self.p - 1)
+        return len(self.pairs())
 
     def pairs(self) -> Int[Tensor, "n_pairs 2"]:
-        """Every valid (a, b), a-major (index a*p + b; div skips b = 0)."""
+        """Every valid (a, b), a-major (index a*p + b; div skips b = 0; unordered tasks
+        keep a <= b)."""
         a, b = torch.meshgrid(torch.arange(self.p), torch.arange(self.p), indexing="ij")
         ab = torch.stack([a.reshape(-1), b.reshape(-1)], dim=1)
-        return ab if self.full_grid else ab[ab[:, 1] != 0]
+        if OPERATIONS[self.op][2]:
+            ab = ab[ab[:, 1] != 0]
+        return ab[ab[:, 0] <= ab[:, 1]] if self.unordered else ab
 
     def labels(self) -> Int[Tensor, " n_pairs"]:
         ab = self.pairs()
@@ -189,7 +201,10 @@ class Task:
 
     def describe(self) -> str:
         where = "over S5 (120 permutations)" if self.group else f"mod {self.p}"
-        return f"{self.op} {where}, tokens '{self.token_format}'"
+        if self.op == "sum":
+            where = f"of 0..{self.p - 1} (no modulus)"
+        pairs = ", unordered pairs" if self.unordered else ""
+        return f"{self.op} {where}, tokens '{self.token_format}'{pairs}"
 
 
 def split(

@@ -52,6 +52,7 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from grok_interp import fast
 from grok_interp.hooks import dropout_hook
+from grok_interp.config import Preset, ToyPreset
 from grok_interp.models import ModelPreset, build_model, resolve_device
 from grok_interp.runs import Run, TrainConfig, load_params, load_run, save_run
 from grok_interp.tasks import Task, split
@@ -73,7 +74,7 @@ class RunSpec:
     task and model must be that run's. The optimizer starts afresh."""
 
     task: Task = field(default_factory=Task)
-    model: ModelPreset = field(default_factory=ModelPreset)
+    model: Preset = field(default_factory=ModelPreset)
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
     init: str | None = None
@@ -147,6 +148,9 @@ class _Member:
 
 
 def _member(run: Run, out: Path | None, device: torch.device) -> _Member:
+    if run.train.lr_embed is not None or run.train.weight_decay_embed is not None:
+        raise ValueError("lr_embed and weight_decay_embed apply to toy models only; for a "
+                         "transformer leave them unset")  # fmt: skip
     model = build_model(run.model, run.task, seed=run.seed, device=device)
     cfg = run.train
     params = [p for p in model.parameters() if p.requires_grad]
@@ -247,9 +251,18 @@ def train_many(
     for i, r in enumerate(runs):
         loops.setdefault(_step_key(r), []).append(i)
     for idx in loops.values():
+        every = save_every or runs[idx[0]].train.snapshot_every
+        if isinstance(runs[idx[0]].model, ToyPreset):
+            from grok_interp.toy import ToyLoop
+
+            size = stack or len(idx)
+            for at in range(0, len(idx), size):
+                chunk = [(runs[i], None if outs is None else Path(outs[i])) for i in idx[at:at + size]]
+                ToyLoop(chunk, device, callbacks).run(progress, every)
+            continue
         members = [_member(runs[i], None if outs is None else Path(outs[i]), device) for i in idx]
         loop = _Loop(members, device, step, callbacks, stack, compile)
-        loop.run(progress, save_every or runs[idx[0]].train.snapshot_every)
+        loop.run(progress, every)
     return runs
 
 
@@ -261,6 +274,8 @@ def _step_key(r: Run) -> tuple[object, ...]:
     """What members of one loop share: shapes, the epoch schedule and dropout."""
     cfg = r.train
     schedule = (cfg.epochs, r.epoch, bool(r.history), cfg.eval_every, cfg.snapshot_every)
+    if isinstance(r.model, ToyPreset):  # the toy loop masks training sets of any size
+        return (r.task, r.model, *schedule)
     return (r.task, r.model, len(r.train_idx), cfg.dropout, *schedule)
 
 
@@ -377,39 +392,45 @@ class _Loop:
                 save_run(run, m.out)
 
     def run(self, progress: bool, save_every: int) -> None:
-        first = self.members[0].run
-        cfg = first.train
-        start = first.epoch
-        if start == 0 and not first.history:
-            self.evaluate(0)
-            self.checkpoint(0, snapshot=True)
-        bar = tqdm(
-            range(start, cfg.epochs),
-            disable=not progress,
-            initial=start,
-            total=cfg.epochs,
-            desc="train",
-            mininterval=1.0,
-        )
-        with _sigint_deferred() as interrupted:
-            for epoch in bar:
-                self.step(epoch)
-                done = epoch + 1
-                snap = done % cfg.snapshot_every == 0 or done == cfg.epochs
-                if done % cfg.eval_every == 0 or done == cfg.epochs:
-                    row = self.evaluate(done)[0]
-                    bar.set_postfix(
-                        train=f"{row['train_loss']:.2e}",
-                        test=f"{row['test_loss']:.2e}",
-                        acc=f"{row['test_acc']:.3f}",
-                    )
-                if snap:
-                    save = done % save_every == 0 or done == cfg.epochs
-                    self.checkpoint(done, snapshot=True, save=save)
-                if interrupted.is_set():
-                    self.checkpoint(done, snapshot=snap)  # saved, whatever --save-every says
-                    bar.close()
-                    raise KeyboardInterrupt(f"training interrupted at epoch {done}")
+        run_epochs(self, progress, save_every)
+
+
+def run_epochs(loop: Any, progress: bool, save_every: int) -> None:
+    """The epoch loop of a stacked trainer (:class:`_Loop`, :class:`~grok_interp.toy.ToyLoop`):
+    step, evaluate, snapshot and save on the run's schedule; Ctrl-C saves and raises."""
+    first = loop.members[0].run
+    cfg = first.train
+    start = first.epoch
+    if start == 0 and not first.history:
+        loop.evaluate(0)
+        loop.checkpoint(0, snapshot=True)
+    bar = tqdm(
+        range(start, cfg.epochs),
+        disable=not progress,
+        initial=start,
+        total=cfg.epochs,
+        desc="train",
+        mininterval=1.0,
+    )
+    with _sigint_deferred() as interrupted:
+        for epoch in bar:
+            loop.step(epoch)
+            done = epoch + 1
+            snap = done % cfg.snapshot_every == 0 or done == cfg.epochs
+            if done % cfg.eval_every == 0 or done == cfg.epochs:
+                row = loop.evaluate(done)[0]
+                bar.set_postfix(
+                    train=f"{row['train_loss']:.2e}",
+                    test=f"{row['test_loss']:.2e}",
+                    acc=f"{row['test_acc']:.3f}",
+                )
+            if snap:
+                save = done % save_every == 0 or done == cfg.epochs
+                loop.checkpoint(done, snapshot=True, save=save)
+            if interrupted.is_set():
+                loop.checkpoint(done, snapshot=snap)  # saved, whatever --save-every says
+                bar.close()
+                raise KeyboardInterrupt(f"training interrupted at epoch {done}")
 
 
 class _sigint_deferred:

@@ -191,9 +191,9 @@ def check_model(model: HookedTransformer, task: Task, analysis: str = "analyze")
         f"{task.describe()} (d_vocab {task.d_vocab}, n_ctx {task.n_ctx}); pass the right task",
     )
     require(
-        cfg.d_vocab_out == task.p,
+        cfg.d_vocab_out == task.d_vocab_out,
         analysis,
-        f"d_vocab_out is {cfg.d_vocab_out}, expected p = {task.p}",
+        f"d_vocab_out is {cfg.d_vocab_out}, expected {task.d_vocab_out} ({task.describe()})",
     )
 
 
@@ -246,6 +246,12 @@ def require_modular(task: Task, analysis: str) -> None:
         analysis,
         f"{task.op} is over S5, and the Fourier analyses need a task over Z_p (training, "
         "sweeps and the loss, accuracy and norm measures work on it)",
+    )
+    require(
+        task.op != "sum" and not task.unordered,
+        analysis,
+        f"{task.describe()} is not an operation on all of Z_p x Z_p, which the Fourier "
+        "analyses need (the representation analysis works on it)",
     )
 
 

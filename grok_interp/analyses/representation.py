@@ -43,6 +43,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from grok_interp.analyses.common import ModelData, Result, gather, loss_acc, require
+from grok_interp.config import ToyPreset
 from grok_interp.runs import Run
 from grok_interp.tasks import Task
 
@@ -215,19 +216,41 @@ def representation(
 
 
 @torch.no_grad()
+def toy_representation(model: Any, train_idx: Tensor | None = None,
+                       **options: Any) -> RepresentationResult:  # fmt: skip
+    """RQI and predicted accuracy of a toy model's embeddings E (:mod:`grok_interp.toy`),
+    with the measured accuracy on its test pairs beside them (``train_idx``: the run's
+    split; without it every pair counts as training, and nothing is predicted)."""
+    task = model.task
+    pairs, labels = task.pairs(), task.labels()
+    train_idx = torch.arange(len(pairs)) if train_idx is None else train_idx
+    test_mask = torch.ones(len(pairs), dtype=torch.bool)
+    test_mask[train_idx] = False
+    measured = None
+    if test_mask.any():
+        measured = float((model(pairs[test_mask]).argmax(-1) == labels[test_mask]).double().mean())
+    return representation_quality(
+        model.embed.detach().cpu(), pairs[train_idx], pairs[test_mask],
+        modulus=None if task.op == "sum" else task.p, measured_test_acc=measured, **options,
+    )  # fmt: skip
+
+
+@torch.no_grad()
 def representation_over_training(run: Run, *, steps: Sequence[int] | None = None,
                                  **options: Any) -> pd.DataFrame:  # fmt: skip
     """RQI and predicted test accuracy of W_E at each snapshot of ``run`` (or ``steps``),
     beside its measured test accuracy then: representation quality as a progress measure."""
-    require(run.task.op == "add", "representation", f"parallelograms describe add, not "
-            f"{run.task.op}")  # fmt: skip
+    require(run.task.op in ("add", "sum"), "representation", f"parallelograms describe "
+            f"addition, not {run.task.op}")  # fmt: skip
     pairs, test_idx = run.task.pairs(), run.test_idx
     train, test = pairs[run.train_idx], pairs[test_idx]
     at = {int(e): i for i, e in enumerate(run.history.get("epoch", []))}
     rows = []
+    key, modulus = ("embed", None if run.task.op == "sum" else run.task.p) if isinstance(
+        run.model, ToyPreset) else ("embed.W_E", run.task.p)  # fmt: skip
     for step in sorted(run.snapshots) if steps is None else steps:
-        w_e = run.snapshots[step]["embed.W_E"].float()[: run.task.p]
-        res = representation_quality(w_e, train, test, modulus=run.task.p, **options)
+        w_e = run.snapshots[step][key].float()[: run.task.p]
+        res = representation_quality(w_e, train, test, modulus=modulus, **options)
         acc = run.history["test_acc"][at[step]] if step in at else math.nan
         rows.append({"epoch": float(step), "rqi": res.rqi, "n_parallelograms":
                      res.n_parallelograms, "predicted_test_acc": res.predicted_test_acc,

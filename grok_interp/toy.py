@@ -1,0 +1,410 @@
+"""Liu et al. (2022)'s toy model, Dec(E_i + E_j), and its stacked training.
+
+Kolber's slides, "Setup": symbols i, j in {0..p-1} map to learnable embeddings E_i, E_j
+in R^d_in; their sum goes through a decoder MLP; the output is regressed onto a fixed
+random vector Y_c of the answer's class c (accuracy: the nearest Y_c) or classified.
+Shapes and defaults: :class:`~grok_interp.config.ToyPreset`; the authors' training
+settings (two AdamWs, the representation at lr 1e-3 and the decoder at 1e-4, no weight
+decay, 45 of the 55 unordered pairs of p = 10): :func:`toy_spec`.
+
+A toy Run is an ordinary Run (same trainer, sweeps and Run files): its ``model`` is a
+ToyPreset and its parameters are ``embed`` (p, d_in), ``decoder.K.weight/bias`` and, for
+regression, the frozen ``targets`` (classes, d_out), so a checkpoint carries its targets.
+
+**Scores.** The forward returns one score per class: the logits for ``loss="ce"``; for
+regression, minus the mean squared distance to each target, so that argmax is the
+nearest target and minus the score at the label is the authors' MSE loss
+(``torch.mean((out - Y) ** 2)``). The history's losses are these.
+
+**Stacked training** (:class:`ToyLoop`). The toy models are tiny, so one step of one model
+is all Python and kernel-launch overhead. The loop keeps every member's parameters
+stacked along a leading axis, (members, ...), as the leaves of one autograd graph: one
+forward of batched matmuls, one backward, one optimizer step for all. Members may
+differ in seed, training set (its size too: the loss is a masked mean), learning rates,
+weight decays and betas. torch's optimizers take one learning rate per parameter group,
+and a stacked leaf is one parameter, so :class:`StackedAdamW` applies torch.optim.AdamW's
+update rule (decoupled weight decay, bias-corrected moments; the same operations in the
+same order) with per-member settings; each member's state is saved in
+``torch.optim.AdamW.state_dict()``'s layout, two parameter groups (the representation,
+then the decoder), and a test checks the two optimizers agree step for step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from grok_interp.config import TOY_PRESETS, ToyPreset, TrainConfig
+from grok_interp.runs import Run, save_run
+from grok_interp.tasks import Task
+
+__all__ = ["TOY_PRESETS", "ToyModel", "ToyPreset", "StackedAdamW", "toy_spec", "build_toy",
+           "toy_model"]
+
+EPS = 1e-8  # torch.optim.AdamW's default, as the authors use it
+
+
+class ToyModel(nn.Module):
+    """Dec(E_i + E_j) for one member; :func:`scores` is its forward (module docstring)."""
+
+    def __init__(self, spec: ToyPreset, task: Task) -> None:
+        super().__init__()
+        self.spec, self.task = spec, task
+        classes = task.d_vocab_out
+        self.embed = nn.Parameter((torch.rand(task.p, spec.d_in) - 0.5) * spec.init_scale_embed)
+        out = spec.d_out if spec.loss == "mse" else classes
+        dims = [spec.d_in] + [spec.width] * (spec.depth - 1) + [out]
+        self.decoder = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:], strict=False))
+        with torch.no_grad():
+            for p in self.decoder.parameters():
+                p.mul_(spec.init_scale_decoder)
+        if spec.loss == "mse":
+            y = torch.randn(classes, spec.d_out) * spec.label_scale
+            self.targets = nn.Parameter(y, requires_grad=False)
+
+    def forward(self, pairs: Tensor) -> Tensor:
+        """Scores (pairs, classes) of the pairs (n, 2)."""
+        params = {k: stacked_layout(k, v[None]) for k, v in self.named_parameters()}
+        return scores(params, pairs[None], self.spec)[0]
+
+
+def stacked_layout(name: str, t: Tensor) -> Tensor:
+    """A stacked parameter in the loop's layout: decoder weights as (members, in, out),
+    the layout bmm takes without a copy; every other parameter as it is. Its own inverse."""
+    return t.transpose(-1, -2) if name.startswith("decoder.") and name.endswith("weight") else t
+
+
+def build_toy(spec: ToyPreset, task: Task, *, seed: int = 0,
+              device: str | torch.device = "cpu") -> ToyModel:  # fmt: skip
+    """A freshly initialised toy model, seeded without touching the global RNG."""
+    if task.token_format != "a b =" or task.group:
+        raise ValueError(f"the toy model adds two numbers' embeddings; {task.describe()} "
+                         "is not such a task (use op add or sum with tokens 'a b =')")  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ToyModel(spec, task).to(device)
+
+
+def toy_spec(name: str = "toy_1d", *, p: int = 10, op: str = "sum", n_train: int = 45,
+             seed: int = 0, **train: Any) -> Any:  # fmt: skip
+    """The authors' toy run (toy/train_add.py defaults) as a RunSpec: ``name`` a
+    :data:`TOY_PRESETS` key, addition of 0..p-1 over unordered pairs (``op="add"`` for
+    modular addition), ``n_train`` training pairs, 5,000 full-batch steps, the
+    representation's AdamW at lr 1e-3 and the decoder's at 1e-4, betas (0.9, 0.999), no
+    weight decay, no warm-up; ``train`` replaces any TrainConfig field."""
+    from grok_interp.training import RunSpec
+
+    if name not in TOY_PRESETS:
+        raise ValueError(f"unknown toy preset {name!r}; known: {', '.join(TOY_PRESETS)}")
+    cfg = TrainConfig(
+        epochs=5000, lr=1e-4, lr_embed=1e-3, weight_decay=0.0, weight_decay_embed=0.0,
+        betas=(0.9, 0.999), warmup=0, n_train=n_train, eval_every=10, snapshot_every=500,
+    )  # fmt: skip
+    return RunSpec(task=Task(op=op, p=p, unordered=True), model=TOY_PRESETS[name],
+                   train=replace(cfg, **train), seed=seed)  # fmt: skip
+
+
+def outputs(params: dict[str, Tensor], pairs: Tensor, spec: ToyPreset) -> Tensor:
+    """Decoder outputs (members, batch, out) of stacked parameters (in
+    :func:`stacked_layout`) for pairs (members, batch, 2)."""
+    e = params["embed"]
+    rows = torch.arange(e.shape[0], device=e.device)[:, None]
+    h = e[rows, pairs[..., 0]] + e[rows, pairs[..., 1]]
+    for k in range(spec.depth):
+        w, b = params[f"decoder.{k}.weight"], params[f"decoder.{k}.bias"]
+        h = torch.baddbmm(b[:, None], h, w)
+        if k < spec.depth - 1:
+            h = torch.tanh(h)
+    return h
+
+
+def scores(params: dict[str, Tensor], pairs: Tensor, spec: ToyPreset) -> Tensor:
+    """One score per class (members, batch, classes): logits, or minus the mean squared
+    distance to each target (module docstring)."""
+    h = outputs(params, pairs, spec)
+    if spec.loss == "ce":
+        return h
+    exact = "donot_use_mm_for_euclid_dist"  # the matmul form loses small distances
+    return -torch.cdist(h, params["targets"], compute_mode=exact).square() / h.shape[-1]
+
+
+def loss_of_scores(s: Tensor, labels: Tensor, spec: ToyPreset) -> Tensor:
+    """Per-pair loss from scores (..., classes) and labels (...)."""
+    if spec.loss == "ce":
+        flat = F.cross_entropy(s.reshape(-1, s.shape[-1]).double(), labels.reshape(-1),
+                               reduction="none")  # fmt: skip
+        return flat.reshape(labels.shape)
+    return -s.gather(-1, labels[..., None])[..., 0].double()
+
+
+def _adamw(ps: list[Tensor], gs: list[Tensor], ms: list[Tensor], vs: list[Tensor],
+           lrs: list[Tensor], wds: list[Tensor], b1: Tensor, b2: Tensor, bc1: Tensor,
+           bc2_sqrt: Tensor) -> None:  # fmt: skip
+    # torch.optim.AdamW's single-tensor update, with per-member (leading axis) settings
+    for p, g, m, v, lr, wd in zip(ps, gs, ms, vs, lrs, wds, strict=True):
+        shape = (-1,) + (1,) * (p.dim() - 1)
+        lr = lr.view(shape)
+        p.mul_(1 - lr * wd.view(shape))
+        m.lerp_(g, 1 - b1.view(shape))
+        v.mul_(b2.view(shape)).add_((1 - b2.view(shape)) * g * g)
+        p.sub_(lr / bc1.view(shape) * m / (v.sqrt() / bc2_sqrt.view(shape) + EPS))
+
+
+_compiled_adamw = torch.compile(_adamw, dynamic=False)
+# Eager, the update makes about a dozen passes over every stacked tensor; compiled, one
+# fused loop: 100 width-200 members step in 2.5 ms instead of 40 ms on the 2-core CPU,
+# after a 5.5 s compile per stack shape. So it is compiled from this many elements on.
+COMPILE_FROM = 1_000_000
+
+
+class StackedAdamW:
+    """torch.optim.AdamW's update over parameters stacked along a member axis, with each
+    member's own learning rate and weight decay per group and its own betas (module
+    docstring). ``groups`` maps a parameter name to its group, 0 (representation) or 1
+    (decoder); ``lr`` and ``weight_decay`` are (members, 2), ``betas`` (members, 2).
+    ``compile``: fuse the update with torch.compile (None: from :data:`COMPILE_FROM`
+    elements; if compiling fails, as without a C++ compiler, it runs eagerly)."""
+
+    def __init__(self, params: dict[str, Tensor], groups: dict[str, int], lr: Tensor,
+                 weight_decay: Tensor, betas: Tensor, compile: bool | None = None) -> None:  # fmt: skip
+        self.params, self.groups = params, groups
+        self.lr, self.weight_decay, self.betas = lr, weight_decay, betas
+        self.steps = torch.zeros(lr.shape[0], dtype=torch.float64)
+        self.exp_avg = {k: torch.zeros_like(v) for k, v in params.items()}
+        self.exp_avg_sq = {k: torch.zeros_like(v) for k, v in params.items()}
+        size = sum(v.numel() for v in params.values())
+        self.compile = size >= COMPILE_FROM if compile is None else compile
+
+    @torch.no_grad()
+    def step(self, scale: float | Tensor = 1.0) -> None:
+        """One update; ``scale`` (a number, or one per member) multiplies every learning
+        rate (the warm-up)."""
+        self.steps += 1
+        b1, b2 = self.betas[:, 0], self.betas[:, 1]
+        bc1 = (1 - b1.double() ** self.steps).to(b1)
+        bc2_sqrt = (1 - b2.double() ** self.steps).sqrt().to(b1)
+        names = [k for k, p in self.params.items() if p.grad is not None]
+        args = (
+            [self.params[k] for k in names], [self.params[k].grad for k in names],
+            [self.exp_avg[k] for k in names], [self.exp_avg_sq[k] for k in names],
+            [self.lr[:, self.groups[k]] * scale for k in names],
+            [self.weight_decay[:, self.groups[k]] for k in names], b1, b2, bc1, bc2_sqrt,
+        )  # fmt: skip
+        if self.compile:
+            try:
+                _compiled_adamw(*args)
+                return
+            except Exception:  # noqa: BLE001 - no compiler here: the same update, eagerly
+                self.compile = False
+        _adamw(*args)  # type: ignore[arg-type]
+
+
+def trainable(model: ToyModel) -> list[str]:
+    """The trained parameters, representation first (the optimizer's order)."""
+    return [k for k, v in model.named_parameters() if v.requires_grad]
+
+
+def _settings(cfg: TrainConfig) -> tuple[list[float], list[float]]:
+    lr_e = cfg.lr if cfg.lr_embed is None else cfg.lr_embed
+    wd_e = cfg.weight_decay if cfg.weight_decay_embed is None else cfg.weight_decay_embed
+    return [lr_e, cfg.lr], [wd_e, cfg.weight_decay]
+
+
+@dataclass
+class _ToyMember:
+    run: Run
+    out: Path | None
+
+
+Callback = Callable[[int, Any, Run], "dict[str, float] | None"]
+
+
+class ToyLoop:
+    """The stacked step, evaluation and checkpoint of toy members sharing a task, a
+    model shape and an epoch schedule; :func:`grok_interp.training.train_many` builds it
+    and runs its epochs (module docstring)."""
+
+    def __init__(self, members: list[tuple[Run, Path | None]], device: torch.device,
+                 callbacks: Sequence[Callback] = (), compile: bool | None = None) -> None:  # fmt: skip
+        from grok_interp.training import train_labels
+
+        self.members = [_ToyMember(r, o) for r, o in members]
+        self.callbacks = callbacks
+        runs = [m.run for m in self.members]
+        self.spec, task = runs[0].model, runs[0].task
+        assert isinstance(self.spec, ToyPreset)
+        models = [build_toy(self.spec, task, seed=r.seed) for r in runs]
+        for model, r in zip(models, runs, strict=True):
+            if r.weights:
+                _load_all(model, r.weights)
+        names = [k for k, _ in models[0].named_parameters()]
+        self.trainable = trainable(models[0])
+        self.params = {
+            k: stacked_layout(k, torch.stack([dict(m.named_parameters())[k].detach()
+                                              for m in models]))
+            .contiguous().to(device).requires_grad_(k in self.trainable)
+            for k in names
+        }  # fmt: skip
+        self.pairs = task.pairs().to(device)
+        self.labels = task.labels().to(device)
+        n_max = max(len(r.train_idx) for r in runs)
+        idx = torch.zeros(len(runs), n_max, dtype=torch.long)
+        lab = torch.zeros(len(runs), n_max, dtype=torch.long)
+        weight = torch.zeros(len(runs), n_max, dtype=torch.float64)
+        for i, r in enumerate(runs):
+            n = len(r.train_idx)
+            idx[i, :n], lab[i, :n], weight[i, :n] = r.train_idx, train_labels(r), 1.0 / n
+        self.train_pairs = self.pairs[idx.to(device)]
+        self.train_lab, self.train_weight = lab.to(device), weight.to(device)
+        # evaluation: each member's labels on every pair (its trained-on labels on its
+        # training pairs, the true ones elsewhere) and which pairs are its training ones
+        self.train_mask = torch.zeros(len(runs), len(self.labels), dtype=torch.bool)
+        self.eval_labels = self.labels.cpu().repeat(len(runs), 1)
+        for i, r in enumerate(runs):
+            self.train_mask[i, r.train_idx] = True
+            self.eval_labels[i, r.train_idx] = lab[i, : len(r.train_idx)]
+        self.train_mask = self.train_mask.to(device)
+        self.eval_labels = self.eval_labels.to(device)
+        lrs, wds = zip(*(_settings(r.train) for r in runs), strict=True)
+        self.opt = StackedAdamW(
+            {k: self.params[k] for k in self.trainable},
+            {k: 0 if k == "embed" else 1 for k in self.trainable},
+            lr=torch.tensor(lrs, device=device),
+            weight_decay=torch.tensor(wds, device=device),
+            betas=torch.tensor([r.train.betas for r in runs], device=device),
+            compile=compile,
+        )
+        for i, r in enumerate(runs):
+            if r.optimizer:
+                self.load_optimizer(i, r.optimizer)
+
+    def step(self, epoch: int) -> None:
+        for k in self.trainable:
+            self.params[k].grad = None
+        h = outputs(self.params, self.train_pairs, self.spec)
+        if self.spec.loss == "mse":
+            rows = torch.arange(h.shape[0], device=h.device)[:, None]
+            per = (h - self.params["targets"][rows, self.train_lab]).square().mean(-1)
+        else:
+            per = loss_of_scores(h, self.train_lab, self.spec)
+        (per.double() * self.train_weight).sum().backward()
+        cfgs = [m.run.train for m in self.members]
+        warm = [min(epoch / c.warmup, 1.0) if c.warmup else 1.0 for c in cfgs]
+        scale = 1.0 if all(w == 1.0 for w in warm) else torch.tensor(warm)[:, None]
+        self.opt.step(scale)
+
+    @torch.no_grad()
+    def evaluate(self, epoch: int) -> list[dict[str, float]]:
+        n = len(self.members)
+        s = scores(self.params, self.pairs.expand(n, -1, -1), self.spec)
+        # every member's loss and hit on every pair, on the labels it trains on, then
+        # averaged over each set with one masked sum: no per-member kernels
+        loss = loss_of_scores(s, self.eval_labels, self.spec)
+        hit = (s.argmax(-1) == self.eval_labels).double()
+        cols = {}
+        for name, mask in (("train", self.train_mask), ("test", ~self.train_mask)):
+            count = mask.sum(1).double()
+            cols[f"{name}_loss"] = ((loss * mask).sum(1) / count).tolist()
+            cols[f"{name}_acc"] = ((hit * mask).sum(1) / count).tolist()
+        norms = torch.stack([torch.linalg.vector_norm(self.params[k].flatten(1), dim=1)
+                             for k in self.trainable]).double()  # fmt: skip
+        cols["param_norm"] = norms.square().sum(0).sqrt().tolist()
+        out = []
+        for i, m in enumerate(self.members):
+            row = {"epoch": float(epoch), **{k: v[i] for k, v in cols.items()}}
+            if self.callbacks:
+                model = self.model(i)
+                for cb in self.callbacks:
+                    row.update(cb(epoch, model, m.run) or {})
+            for k, v in row.items():
+                m.run.history.setdefault(k, []).append(v)
+            out.append(row)
+        return out
+
+    def model(self, i: int) -> ToyModel:
+        """Member ``i`` as a ToyModel with its current weights."""
+        r = self.members[i].run
+        model = build_toy(self.spec, r.task, seed=r.seed)
+        _load_all(model, self.weights(i, torch.float32))
+        return model
+
+    def weights(self, i: int, dtype: torch.dtype) -> dict[str, Tensor]:
+        """Member ``i``'s parameters as its ToyModel names and shapes them."""
+        return {k: stacked_layout(k, v[i].detach()).to("cpu", dtype, copy=True).contiguous()
+                for k, v in self.params.items()}  # fmt: skip
+
+    def optimizer_state(self, i: int) -> dict[str, Any]:
+        """Member ``i``'s optimizer state in torch.optim.AdamW's layout: two parameter
+        groups (the representation, then the decoder), parameters in ToyModel's order."""
+        o = self.opt
+        state = {
+            j: {"step": torch.tensor(float(o.steps[i])),
+                "exp_avg": stacked_layout(k, o.exp_avg[k][i]).to("cpu", copy=True).contiguous(),
+                "exp_avg_sq": stacked_layout(k, o.exp_avg_sq[k][i]).to("cpu", copy=True)
+                .contiguous()}
+            for j, k in enumerate(self.trainable)
+        }  # fmt: skip
+        groups = [
+            {"lr": float(o.lr[i, g]), "betas": tuple(float(b) for b in o.betas[i]),
+             "eps": EPS, "weight_decay": float(o.weight_decay[i, g]), "amsgrad": False,
+             "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
+             "fused": None, "decoupled_weight_decay": True,
+             "params": [j for j, k in enumerate(self.trainable) if o.groups[k] == g]}
+            for g in (0, 1)
+        ]  # fmt: skip
+        return {"state": state, "param_groups": groups}
+
+    def load_optimizer(self, i: int, sd: dict[str, Any]) -> None:
+        """Member ``i``'s optimizer state from :meth:`optimizer_state`'s layout."""
+        o = self.opt
+        with torch.no_grad():
+            for j, k in enumerate(self.trainable):
+                s = sd["state"].get(j, sd["state"].get(str(j)))
+                if s is not None:
+                    o.exp_avg[k][i] = stacked_layout(k, s["exp_avg"]).to(o.exp_avg[k])
+                    o.exp_avg_sq[k][i] = stacked_layout(k, s["exp_avg_sq"]).to(o.exp_avg_sq[k])
+                    o.steps[i] = float(s["step"])
+
+    def checkpoint(self, epoch: int, snapshot: bool, save: bool = True) -> None:
+        for i, m in enumerate(self.members):
+            run = m.run
+            run.epoch = epoch
+            run.weights = self.weights(i, torch.float32)
+            if snapshot:
+                run.snapshots[epoch] = self.weights(i, getattr(torch, run.train.snapshot_dtype))
+            run.optimizer = self.optimizer_state(i)
+            if m.out is not None and save:
+                save_run(run, m.out)
+
+    def run(self, progress: bool, save_every: int) -> None:
+        from grok_interp.training import run_epochs
+
+        run_epochs(self, progress, save_every)
+
+
+def _load_all(model: ToyModel, weights: dict[str, Tensor]) -> None:
+    """Copy saved parameters, the frozen targets included, into ``model``."""
+    own = dict(model.named_parameters())
+    missing = set(own) - set(weights)
+    if missing:
+        raise ValueError(f"toy checkpoint lacks parameters {sorted(missing)}")
+    with torch.no_grad():
+        for k, p in own.items():
+            p.copy_(weights[k].to(p.dtype))
+
+
+def toy_model(run: Run, step: int | None = None) -> ToyModel:
+    """A toy Run's model: final weights, or the snapshot at epoch ``step``."""
+    if not isinstance(run.model, ToyPreset):
+        raise ValueError("not a toy-model run: load it with grok_interp.load_model")
+    model = build_toy(run.model, run.task, seed=run.seed)
+    if step is not None and step not in run.snapshots:
+        raise ValueError(f"no snapshot at epoch {step}; snapshots exist at {sorted(run.snapshots)}")
+    _load_all(model, run.weights if step is None else run.snapshots[step])
+    return model.eval()
