@@ -9,8 +9,8 @@ eigenvalues: the authors' ``dof = 0``). Then the effective loss's gradient flow 
 random 1-D representation: the representation the theory predicts over time.
 
 Default (seconds): p = 10 (the toy model's), training sets of 10 to 55 pairs in steps of
-5, 100 draws each. The network side (grokking time of trained toy models against
-1 / lambda_3) needs the toy model, which is not built yet.
+5, 100 draws each. The network side (trained toy models against the theory, grokking time
+against 1 / lambda_3) is ``liu_toy_grokking_time.py``.
 
     python examples/liu_grokking_rate.py OUT [--p 10] [--draws 100]
 """

@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 
 from grok_interp import RunSpec, Task, TrainConfig, preset
-from grok_interp.analyses.learning_phases import liu_phase, phase_diagram
+from grok_interp.analyses.learning_phases import phase_diagram, with_phases
 from grok_interp.plots import write
 from grok_interp.sweeps import Grid, load_points, run_sweep
 
@@ -49,11 +49,8 @@ def main(argv=None):
                 base=base)  # fmt: skip
     folder = Path(args.out) / "sweep"
     table = run_sweep(grid, folder, progress=not args.quiet)
-    runs = load_points(folder)
-    found = [liu_phase(r.history, budget=args.epochs, gap=gap) for r in runs]
-    table["phase"] = [f.phase for f in found]
-    table["train_step"] = [f.train_step for f in found]
-    table["val_step"] = [f.val_step for f in found]
+    table = with_phases(table, [r.history for r in load_points(folder)], budget=args.epochs,
+                        gap=gap)  # fmt: skip
     cols = ["train.lr", "train.weight_decay", "phase", "train_step", "val_step",
             "final_train_acc", "final_test_acc"]  # fmt: skip
     counts = table["phase"].value_counts().to_dict()

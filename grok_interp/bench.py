@@ -149,6 +149,40 @@ def sweep_throughput(
     return out
 
 
+def toy_throughput(device: str = "cpu", members: int = 100, epochs: int = 300,
+                   alone: int = 3) -> dict[str, float]:  # fmt: skip
+    """Model-steps per second of Liu et al.'s toy model (the authors' defaults: width 200,
+    45 pairs, evaluation every 10 steps) trained one at a time (``alone`` runs, each its
+    own ``train``) and ``members`` stacked in one loop, whose one-time compile of the
+    fused optimizer is timed apart; and the minutes a 10 x 10 phase diagram of 1e4 steps
+    takes at the stacked rate (target: under 5 on 2 cores)."""
+    from grok_interp.toy import toy_spec
+    from grok_interp.training import train, train_many
+
+    specs = [toy_spec(seed=s, epochs=epochs, snapshot_every=epochs) for s in range(members)]
+    dev = resolve_device(device)
+    train(replace(specs[0], train=replace(specs[0].train, epochs=5)), device=dev,
+          progress=False)  # fmt: skip
+    t0 = time.perf_counter()
+    for spec in specs[:alone]:
+        train(spec, device=dev, progress=False)
+    one = (time.perf_counter() - t0) / (alone * epochs)
+    short = [replace(s, train=replace(s.train, epochs=1)) for s in specs]
+    t0 = time.perf_counter()
+    train_many(short, device=dev, progress=False)  # compiles the fused update once
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    train_many(specs, device=dev, progress=False)
+    stacked = (time.perf_counter() - t0) / (members * epochs)
+    return {
+        "toy_one_at_a_time_model_steps_per_s": 1 / one,
+        f"toy_stacked_{members}_model_steps_per_s": 1 / stacked,
+        f"toy_stacked_{members}_vs_one_at_a_time": one / stacked,
+        "toy_stack_first_call_s": compile_s,
+        "toy_phase_diagram_10x10_1e4_minutes_est": 100 * 10_000 * stacked / 60,
+    }
+
+
 def run_bench(
     device: str = "cpu",
     repeats: int = 10,
@@ -156,6 +190,7 @@ def run_bench(
     rss_epochs: int = 300,
     analyze_fn: Callable[[], object] | None = None,
     sweep_points: int = 12,
+    toy_members: int = 100,
 ) -> dict[str, float]:
     dev = resolve_device(device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -177,7 +212,7 @@ def run_bench(
     out[f"batched_{n_models}_vs_sequential_small"] = _batched_ratio(
         small, n_models, dev, repeats, sync
     )
-    m = spec.model
+    m = preset("mainline")
     n_train = len(new_run(spec).train_idx)
     flops = step_flops(task, n_train, m.d_model, m.d_mlp, m.n_heads, m.d_head)
     out["fast_gflops"] = flops / fast / 1e9
@@ -191,6 +226,8 @@ def run_bench(
         out["train_peak_rss_mb"] = peak_rss_mb(rss_epochs)
     if sweep_points:
         out.update(sweep_throughput(device, points=sweep_points))
+    if toy_members:
+        out.update(toy_throughput(device, members=toy_members))
     return out
 
 
@@ -201,7 +238,8 @@ def _rqi(spec: RunSpec) -> Callable[[], object]:
 
     run = new_run(spec)
     pairs = spec.task.pairs()
-    w_e = torch.randn(spec.task.p, spec.model.d_model, generator=torch.Generator().manual_seed(0))
+    d_model = preset("mainline").d_model
+    w_e = torch.randn(spec.task.p, d_model, generator=torch.Generator().manual_seed(0))
     train, test = pairs[run.train_idx], pairs[run.test_idx]
     return lambda: representation_quality(w_e, train, test, modulus=spec.task.p)
 

@@ -27,6 +27,7 @@ from transformer_lens import HookedTransformer
 
 from grok_interp.analyses.ablations import AblationsResult, Restricted, ablations
 from grok_interp.analyses.attention import AttentionResult, attention_heads
+from grok_interp.analyses.circuit_density import CircuitDensityResult, circuit_density
 from grok_interp.analyses.common import (
     AnalysisError,
     ModelData,
@@ -90,6 +91,7 @@ ANALYSES = (
     "ablations",
     "efficiency",
     "representation",
+    "circuit_density",
 )
 
 
@@ -154,6 +156,10 @@ class Report:
     @property
     def representation(self) -> RepresentationResult | None:
         return self._get("representation", RepresentationResult)
+
+    @property
+    def circuit_density(self) -> CircuitDensityResult | None:
+        return self._get("circuit_density", CircuitDensityResult)
 
     def table5(self) -> pd.DataFrame:
         """The Table 5 row: losses per pair set, Gini coefficients, key frequencies, FVEs."""
@@ -439,6 +445,7 @@ def _run_all(
     attempt("attention", lambda: attention_heads(model, task, data=data))
     attempt("efficiency", lambda: efficiency(model, task, data=data))
     attempt("representation", lambda: representation(model, task, data=data))
+    attempt("circuit_density", lambda: circuit_density(model, task, data.sets.get("train")))
     neurons = results.get("neurons")
     attempt(
         "ablations",

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from grok_interp.analyses.representation import quadruples
 from grok_interp.config import TOY_PRESETS, ToyPreset, TrainConfig
 from grok_interp.runs import Run, save_run
 from grok_interp.tasks import Task
@@ -172,7 +173,8 @@ class StackedAdamW:
     elements; if compiling fails, as without a C++ compiler, it runs eagerly)."""
 
     def __init__(self, params: dict[str, Tensor], groups: dict[str, int], lr: Tensor,
-                 weight_decay: Tensor, betas: Tensor, compile: bool | None = None) -> None:  # fmt: skip
+                 weight_decay: Tensor, betas: Tensor,
+                     compile: bool | None = None) -> None:  # fmt: skip
         self.params, self.groups = params, groups
         self.lr, self.weight_decay, self.betas = lr, weight_decay, betas
         self.steps = torch.zeros(lr.shape[0], dtype=torch.float64)
@@ -198,7 +200,7 @@ class StackedAdamW:
         )  # fmt: skip
         if self.compile:
             try:
-                _compiled_adamw(*args)
+                _compiled_adamw(*args)  # type: ignore[arg-type]
                 return
             except Exception:  # noqa: BLE001 - no compiler here: the same update, eagerly
                 self.compile = False
@@ -231,14 +233,16 @@ class ToyLoop:
     and runs its epochs (module docstring)."""
 
     def __init__(self, members: list[tuple[Run, Path | None]], device: torch.device,
-                 callbacks: Sequence[Callback] = (), compile: bool | None = None) -> None:  # fmt: skip
+                 callbacks: Sequence[Callback] = (),
+                     compile: bool | None = None) -> None:  # fmt: skip
         from grok_interp.training import train_labels
 
         self.members = [_ToyMember(r, o) for r, o in members]
         self.callbacks = callbacks
         runs = [m.run for m in self.members]
-        self.spec, task = runs[0].model, runs[0].task
-        assert isinstance(self.spec, ToyPreset)
+        spec, task = runs[0].model, runs[0].task
+        assert isinstance(spec, ToyPreset)
+        self.spec: ToyPreset = spec
         models = [build_toy(self.spec, task, seed=r.seed) for r in runs]
         for model, r in zip(models, runs, strict=True):
             if r.weights:
@@ -271,6 +275,11 @@ class ToyLoop:
             self.eval_labels[i, r.train_idx] = lab[i, : len(r.train_idx)]
         self.train_mask = self.train_mask.to(device)
         self.eval_labels = self.eval_labels.to(device)
+        # RQI at every evaluation, for all members at once: the quadruples of all pairs
+        # (the task's pairs are its distinct unordered ones), and which lie in each
+        # member's training set (P_0(D))
+        self.quads = quadruples(self.pairs.cpu(), None if task.op == "sum" else task.p).to(device)
+        self.quad_train = self.train_mask[:, self.quads].all(-1)
         lrs, wds = zip(*(_settings(r.train) for r in runs), strict=True)
         self.opt = StackedAdamW(
             {k: self.params[k] for k in self.trainable},
@@ -315,6 +324,7 @@ class ToyLoop:
         norms = torch.stack([torch.linalg.vector_norm(self.params[k].flatten(1), dim=1)
                              for k in self.trainable]).double()  # fmt: skip
         cols["param_norm"] = norms.square().sum(0).sqrt().tolist()
+        cols.update(self.rqi())
         out = []
         for i, m in enumerate(self.members):
             row = {"epoch": float(epoch), **{k: v[i] for k, v in cols.items()}}
@@ -326,6 +336,20 @@ class ToyLoop:
                 m.run.history.setdefault(k, []).append(v)
             out.append(row)
         return out
+
+    def rqi(self) -> dict[str, list[float]]:
+        """Each member's RQI (:func:`grok_interp.analyses.representation.
+        representation_quality`'s defaults: standardised, delta = 0.1 sqrt(d_in)) over its
+        training quadruples P_0(D) (``rqi``, the slides) and over all quadruples
+        (``rqi_all``, the authors' code)."""
+        e = self.params["embed"].detach().double()
+        e = (e - e.mean(1, keepdim=True)) / e.std(1, keepdim=True).clamp_min(1e-12)
+        p, q = self.pairs, self.quads
+        sums = e[:, p[:, 0]] + e[:, p[:, 1]]
+        hit = (sums[:, q[:, 0]] - sums[:, q[:, 1]]).norm(dim=-1) <= 0.1 * e.shape[-1] ** 0.5
+        mask = self.quad_train
+        train = (hit & mask).sum(1).double() / mask.sum(1).clamp_min(1)
+        return {"rqi": train.tolist(), "rqi_all": hit.double().mean(1).tolist()}
 
     def model(self, i: int) -> ToyModel:
         """Member ``i`` as a ToyModel with its current weights."""

@@ -51,8 +51,8 @@ from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipyw
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from grok_interp import fast
-from grok_interp.hooks import dropout_hook
 from grok_interp.config import Preset, ToyPreset
+from grok_interp.hooks import dropout_hook
 from grok_interp.models import ModelPreset, build_model, resolve_device
 from grok_interp.runs import Run, TrainConfig, load_params, load_run, save_run
 from grok_interp.tasks import Task, split
@@ -151,6 +151,7 @@ def _member(run: Run, out: Path | None, device: torch.device) -> _Member:
     if run.train.lr_embed is not None or run.train.weight_decay_embed is not None:
         raise ValueError("lr_embed and weight_decay_embed apply to toy models only; for a "
                          "transformer leave them unset")  # fmt: skip
+    assert isinstance(run.model, ModelPreset)  # toy runs train in toy.ToyLoop
     model = build_model(run.model, run.task, seed=run.seed, device=device)
     cfg = run.train
     params = [p for p in model.parameters() if p.requires_grad]
@@ -257,7 +258,8 @@ def train_many(
 
             size = stack or len(idx)
             for at in range(0, len(idx), size):
-                chunk = [(runs[i], None if outs is None else Path(outs[i])) for i in idx[at:at + size]]
+                part = idx[at : at + size]
+                chunk = [(runs[i], None if outs is None else Path(outs[i])) for i in part]
                 ToyLoop(chunk, device, callbacks).run(progress, every)
             continue
         members = [_member(runs[i], None if outs is None else Path(outs[i]), device) for i in idx]

@@ -267,8 +267,9 @@ def test_layernorm_lists_every_analysis_not_run_and_key_freqs_unlock_some():
     task = Task(p=11)
     ln = build_model(preset("small", normalization="LN"), task, seed=0)
     report = analyze(ln, task)
-    assert set(report.results) == {"embedding", "efficiency", "representation"}  # W_E, logits
-    assert set(report.not_run) == set(ANALYSES) - {"embedding", "efficiency", "representation"}
+    ran = {"embedding", "efficiency", "representation", "circuit_density"}  # W_E, logits, signs
+    assert set(report.results) == ran
+    assert set(report.not_run) == set(ANALYSES) - ran
     assert "LN" in report.not_run["neuron_logit_map"]
     assert "LayerNorm" in report.not_run["attention"]
     assert "give key_freqs" in report.not_run["logit_fit"]

@@ -11,7 +11,8 @@ from grok_interp.tasks import Task
 
 
 def test_bench_runs_and_reports_every_figure():
-    res = run_bench(repeats=1, n_models=2, rss_epochs=0, analyze_fn=lambda: None, sweep_points=0)
+    res = run_bench(repeats=1, n_models=2, rss_epochs=0, analyze_fn=lambda: None, sweep_points=0,
+                    toy_members=0)
     expected = {
         "plain_epochs_per_s",
         "fast_epochs_per_s",
@@ -29,6 +30,13 @@ def test_bench_runs_and_reports_every_figure():
     assert set(res) == expected
     assert all(math.isfinite(v) and v > 0 for v in res.values())
     assert len(format_bench(res).splitlines()) == len(expected)
+
+
+def test_toy_throughput_reports_every_figure():
+    from grok_interp.bench import toy_throughput
+
+    res = toy_throughput(members=3, epochs=20, alone=1)
+    assert len(res) == 5 and all(math.isfinite(v) and v > 0 for v in res.values())
 
 
 def test_step_flops_matches_torchs_flop_counter():

@@ -77,6 +77,13 @@ def test_sweeps(name, tmp_path):
 TINY_EXPERIMENTS = {
     "varma_fig02_simulation": ["--steps", "2000"],
     "liu_grokking_rate": ["--draws", "3", "--flow-size", "20"],
+    "humayun_fig03_density": ["--runs", "checkpoints/seed1.pt", "--points", "4", "--n", "4"],
+    "humayun_fig04_plane": ["--grid", "8", "--steps", "0", "40000"],
+    "humayun_two_layer": ["--p", "11", "--epochs", "40", "--points", "3", "--grid", "8",
+                          "--quiet"],
+    "liu_phase_diagram_toy": ["--n", "2", "--budget", "40", "--gap", "10", "--quiet"],
+    "liu_toy_grokking_time": ["--sizes", "40", "45", "--seeds", "2", "--steps", "60",
+                              "--quiet"],
     "liu_phase_diagram_transformer": ["--p", "11", "--epochs", "30", "--lrs", "1e-3", "1e-2",
                                       "--weight-decays", "0", "1", "--quiet"],
     "varma_ungrokking": ["--p", "11", "--base-epochs", "60", "--sizes", "20", "40", "60",

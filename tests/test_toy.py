@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from grok_interp import analyze
+from grok_interp.analyses.representation import representation_quality
 from grok_interp.runs import load_run
 from grok_interp.sweeps import Grid, run_sweep
 from grok_interp.tasks import Task, TaskError
@@ -35,23 +36,28 @@ def reference(spec: RunSpec, steps: int) -> dict[str, torch.Tensor]:
         h = model.embed[pairs[:, 0]] + model.embed[pairs[:, 1]]
         for k, layer in enumerate(model.decoder):
             h = layer(h) if k == len(model.decoder) - 1 else torch.tanh(layer(h))
-        torch.mean((h - model.targets[labels]) ** 2).backward()
+        if spec.model.loss == "ce":  # type: ignore[union-attr]
+            torch.nn.functional.cross_entropy(h, labels).backward()
+        else:
+            torch.mean((h - model.targets[labels]) ** 2).backward()
         opt.step()
     return {k: v.detach() for k, v in model.named_parameters()}
 
 
-def small(seed: int = 0, **train: object) -> RunSpec:
+def small(seed: int = 0, name: str = "toy_1d", op: str = "sum", **train: object) -> RunSpec:
     train = {"epochs": 60, "eval_every": 20, "snapshot_every": 20, **train}
-    spec = toy_spec(seed=seed, **train)
+    spec = toy_spec(name, seed=seed, op=op, **train)
     return replace(spec, model=replace(spec.model, width=32))
 
 
-def test_stacked_training_equals_torch_adamw_per_member() -> None:
+@pytest.mark.parametrize(("name", "op"), [("toy_1d", "sum"), ("toy_1d_ce", "add"),
+                                          ("toy_2d", "add")])
+def test_stacked_training_equals_torch_adamw_per_member(name, op) -> None:
     # members differ in seed, learning rates, weight decay, betas and training-set size
     specs = [
-        small(0),
-        small(1, lr=3e-4, lr_embed=2e-3, weight_decay=0.5, weight_decay_embed=0.1),
-        small(2, betas=(0.8, 0.99), n_train=30),
+        small(0, name, op),
+        small(1, name, op, lr=3e-4, lr_embed=2e-3, weight_decay=0.5, weight_decay_embed=0.1),
+        small(2, name, op, betas=(0.8, 0.99), n_train=30),
     ]
     runs = train_many(specs, progress=False)
     for spec, run in zip(specs, runs, strict=True):
@@ -104,6 +110,13 @@ def test_toy_model_groks_with_the_authors_defaults_and_reports_its_representatio
     r = rep.representation
     assert r is not None and r.rqi is not None and r.rqi > 0.9
     assert r.measured_test_acc == pytest.approx(first.history["test_acc"][-1])
+    # the loop's vectorised RQI is the analysis's, over P_0(D) and over all quadruples
+    assert first.history["rqi"][-1] == pytest.approx(r.rqi)
+    pairs = first.task.pairs()
+    every = representation_quality(first.weights["embed"], pairs[first.train_idx],
+                                   pairs[first.test_idx], modulus=None, over="all")  # fmt: skip
+    assert first.history["rqi_all"][-1] == pytest.approx(every.rqi)
+    assert min(first.history["rqi"][:3]) < 0.5  # it starts far from linear
     assert "attention" in rep.not_run and rep.losses["train"][1] == 1.0
 
 

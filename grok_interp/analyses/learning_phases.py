@@ -101,9 +101,18 @@ def phase_diagram(table: pd.DataFrame, x: str, y: str, *, title: str = "") -> go
     n = len(PHASES)
     scale = [[(k + e) / n, COLOURS[name]] for k, name in enumerate(PHASES) for e in (0, 1)]
     fig = go.Figure(go.Heatmap(
-        x=[f"{v:g}" for v in xs], y=[f"{v:g}" for v in ys], z=z, text=text,
+        x=[f"{v:.3g}" for v in xs], y=[f"{v:.3g}" for v in ys], z=z, text=text,
         texttemplate="%{text}", colorscale=scale, zmin=-0.5, zmax=n - 0.5, showscale=False,
     ))  # fmt: skip
     fig.update_layout(title=title or "Phase diagram (Liu et al. 2022; slides: Phase diagrams)",
                       xaxis_title=x, yaxis_title=y)  # fmt: skip
     return fig
+
+
+def with_phases(table: pd.DataFrame, histories: Sequence[Mapping[str, ArrayLike]],
+                **options: float) -> pd.DataFrame:  # fmt: skip
+    """A sweep's results table with each run's ``phase``, ``train_step`` and ``val_step``
+    (``histories`` in the table's order; the options of :func:`liu_phase`)."""
+    found = [liu_phase(h, **options) for h in histories]  # type: ignore[arg-type]
+    return table.assign(phase=[f.phase for f in found], train_step=[f.train_step for f in found],
+                        val_step=[f.val_step for f in found])  # fmt: skip

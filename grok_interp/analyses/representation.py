@@ -110,6 +110,18 @@ def sum_groups(pairs: Tensor, modulus: int | None) -> Tensor:
     return s % modulus if modulus else s
 
 
+def quadruples(pairs: Int[Tensor, "n 2"], modulus: int | None) -> Int[Tensor, "q 2"]:
+    """P_0 of ``pairs`` (taken as given: pass distinct unordered pairs): each quadruple as
+    the indices (into ``pairs``) of its two pairs, which have equal sums."""
+    groups = sum_groups(pairs, modulus)
+    out = []
+    for g in torch.unique(groups):
+        idx = (groups == g).nonzero().squeeze(1)
+        a, b = torch.triu_indices(len(idx), len(idx), offset=1)
+        out.append(torch.stack([idx[a], idx[b]], dim=1))
+    return torch.cat(out) if out else torch.zeros(0, 2, dtype=torch.long)
+
+
 def standardised(reps: Float[Tensor, "p d"]) -> Float[Tensor, "p d"]:
     r = reps.double()
     return (r - r.mean(0)) / r.std(0).clamp_min(1e-12)

@@ -29,25 +29,21 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from grok_interp.analyses.representation import sum_groups, unordered
+from grok_interp.analyses.representation import quadruples, unordered
 
 
 def quadruple_matrix(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None) -> Tensor:
     """A: one row per quadruple of P_0(D) over the distinct unordered pairs of ``pairs``
     (+1 at i, j; -1 at m, n), float64."""
     pairs = unordered(pairs)
-    sums = sum_groups(pairs, modulus)
-    rows = []
-    for g in torch.unique(sums):
-        members = pairs[sums == g]
-        a, b = torch.triu_indices(len(members), len(members), offset=1)
-        row = torch.zeros(len(a), p, dtype=torch.float64)
-        for side, sign in ((members[a], 1.0), (members[b], -1.0)):
-            for col in (0, 1):
-                row.index_put_((torch.arange(len(a)), side[:, col]), torch.tensor(sign,
-                               dtype=torch.float64), accumulate=True)  # fmt: skip
-        rows.append(row)
-    return torch.cat(rows) if rows else torch.zeros(0, p, dtype=torch.float64)
+    q = quadruples(pairs, modulus)
+    rows = torch.arange(len(q))
+    a = torch.zeros(len(q), p, dtype=torch.float64)
+    for side, sign in ((pairs[q[:, 0]], 1.0), (pairs[q[:, 1]], -1.0)):
+        for col in (0, 1):
+            a.index_put_((rows, side[:, col]), torch.tensor(sign, dtype=torch.float64),
+                         accumulate=True)  # fmt: skip
+    return a
 
 
 def hessian(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None) -> Tensor:
