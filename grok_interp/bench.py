@@ -237,6 +237,7 @@ def _rqi(spec: RunSpec) -> Callable[[], object]:
     from grok_interp.analyses.representation import representation_quality
 
     run = new_run(spec)
+    assert isinstance(spec.task, Task)
     pairs = spec.task.pairs()
     d_model = preset("mainline").d_model
     w_e = torch.randn(spec.task.p, d_model, generator=torch.Generator().manual_seed(0))

@@ -185,9 +185,9 @@ def _resumed(run: Run, args: argparse.Namespace) -> Run:
     have = {
         **dataclasses.asdict(run.model),
         **dataclasses.asdict(run.train),
-        "task": run.task.op,
-        "p": run.task.p,
-        "format": run.task.token_format,
+        "task": run.pairs_task.op,
+        "p": run.pairs_task.p,
+        "format": run.pairs_task.token_format,
     }
     if "preset" in given:
         wanted = dataclasses.asdict(preset(given.pop("preset")))

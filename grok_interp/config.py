@@ -128,7 +128,9 @@ class TrainConfig:
     train loss and accuracy are measured on the labels trained on. ``lr_embed`` and
     ``weight_decay_embed`` (toy models only; None: ``lr`` and ``weight_decay``) train the
     representation with its own settings, as Liu et al.'s toy model does (its decoder
-    takes ``lr`` and ``weight_decay``).
+    takes ``lr`` and ``weight_decay``). ``fresh_data`` (sequence tasks only,
+    :mod:`grok_interp.sequences`): a fresh batch of ``n_train`` sequences every step, the
+    infinite-data regime, instead of a fixed training set.
     """
 
     epochs: int = 40_000
@@ -146,6 +148,7 @@ class TrainConfig:
     random_labels: bool = False
     lr_embed: float | None = None
     weight_decay_embed: float | None = None
+    fresh_data: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.eval_every < 1 or self.snapshot_every < 1:

@@ -321,8 +321,8 @@ def _resolve(
     if isinstance(run.model, ToyPreset):
         from grok_interp.toy import toy_model
 
-        return toy_model(run, step), run.task, run, name, []
-    return model_from_run(run, step, device), task or run.task, run, name, []
+        return toy_model(run, step), run.pairs_task, run, name, []
+    return model_from_run(run, step, device), task or run.pairs_task, run, name, []
 
 
 def analyze(

@@ -27,6 +27,7 @@ from transformer_lens import HookedTransformer
 
 from grok_interp.config import Preset, ToyPreset, TrainConfig
 from grok_interp.models import ModelPreset, build_model
+from grok_interp.sequences import SeqTask
 from grok_interp.tasks import Task, heldout_indices
 
 FORMAT = "grok_interp.run"
@@ -48,7 +49,7 @@ class Run:
     ``progress`` holds the progress measures per snapshot epoch (``grok-interp progress``).
     """
 
-    task: Task
+    task: Task | SeqTask
     model: Preset
     train: TrainConfig
     seed: int
@@ -62,7 +63,20 @@ class Run:
     progress: dict[str, list[float]] = field(default_factory=dict)
 
     @property
+    def pairs_task(self) -> Task:
+        """The run's task when it is one of pairs (a :class:`Task`), which the pair
+        analyses need; a one-line error for a sequence task."""
+        if isinstance(self.task, SeqTask):
+            raise CheckpointError(
+                f"this run is on {self.task.describe()}: the pair analyses do not apply "
+                "(see grok_interp.analyses.sequence_heads)"
+            )
+        return self.task
+
+    @property
     def test_idx(self) -> Tensor:
+        if isinstance(self.task, SeqTask):  # its test set is its own stream
+            return torch.arange(self.task.n_test)
         return heldout_indices(self.task, self.train_idx)
 
     @property
@@ -128,7 +142,7 @@ def _from_dict(d: dict[str, Any], path: str | Path) -> Run:
         )
     train = {**d["train"], "betas": tuple(d["train"]["betas"])}
     return Run(
-        task=Task(**d["task"]),
+        task=SeqTask(**d["task"]) if "kind" in d["task"] else Task(**d["task"]),
         model=preset_from_dict(d["model"]),
         train=TrainConfig(**train),
         seed=int(d["seed"]),
@@ -263,11 +277,11 @@ def load_model(
     ReLU, are assumed (:mod:`grok_interp.foreign`; ``analyze()`` states them).
     """
     if isinstance(source, Run):
-        return model_from_run(source, step, device), source.task
+        return model_from_run(source, step, device), source.pairs_task
     obj = read_checkpoint(source)
     if is_run_dict(obj):
         run = run_from_checkpoint(obj, source)
-        return model_from_run(run, step, device), run.task
+        return model_from_run(run, step, device), run.pairs_task
     from grok_interp.foreign import model_from_foreign
 
     if step is not None:

@@ -240,7 +240,7 @@ class ToyLoop:
         self.members = [_ToyMember(r, o) for r, o in members]
         self.callbacks = callbacks
         runs = [m.run for m in self.members]
-        spec, task = runs[0].model, runs[0].task
+        spec, task = runs[0].model, runs[0].pairs_task
         assert isinstance(spec, ToyPreset)
         self.spec: ToyPreset = spec
         models = [build_toy(self.spec, task, seed=r.seed) for r in runs]
@@ -354,7 +354,7 @@ class ToyLoop:
     def model(self, i: int) -> ToyModel:
         """Member ``i`` as a ToyModel with its current weights."""
         r = self.members[i].run
-        model = build_toy(self.spec, r.task, seed=r.seed)
+        model = build_toy(self.spec, r.pairs_task, seed=r.seed)
         _load_all(model, self.weights(i, torch.float32))
         return model
 
@@ -427,7 +427,7 @@ def toy_model(run: Run, step: int | None = None) -> ToyModel:
     """A toy Run's model: final weights, or the snapshot at epoch ``step``."""
     if not isinstance(run.model, ToyPreset):
         raise ValueError("not a toy-model run: load it with grok_interp.load_model")
-    model = build_toy(run.model, run.task, seed=run.seed)
+    model = build_toy(run.model, run.pairs_task, seed=run.seed)
     if step is not None and step not in run.snapshots:
         raise ValueError(f"no snapshot at epoch {step}; snapshots exist at {sorted(run.snapshots)}")
     _load_all(model, run.weights if step is None else run.snapshots[step])

@@ -55,6 +55,7 @@ from grok_interp.config import Preset, ToyPreset
 from grok_interp.hooks import dropout_hook
 from grok_interp.models import ModelPreset, build_model, resolve_device
 from grok_interp.runs import Run, TrainConfig, load_params, load_run, save_run
+from grok_interp.sequences import IGNORE, SeqTask, fresh_batch, test_set, training_set
 from grok_interp.tasks import Task, split
 
 # Called at every evaluation with (epoch, model, run); the returned numbers are appended
@@ -73,7 +74,7 @@ class RunSpec:
     run's training set (``train.n_train`` of them, or ``train.frac_train`` of all pairs);
     task and model must be that run's. The optimizer starts afresh."""
 
-    task: Task = field(default_factory=Task)
+    task: Task | SeqTask = field(default_factory=Task)
     model: Preset = field(default_factory=ModelPreset)
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
@@ -84,12 +85,20 @@ def new_run(spec: RunSpec, parent: Run | None = None) -> Run:
     """A fresh Run for ``spec``; with ``spec.init``, continued from that run (``parent``:
     it, already loaded, so a sweep reads the file once rather than once per point)."""
     cfg = spec.train
+    if isinstance(spec.task, SeqTask):
+        if cfg.n_train is None or spec.init is not None:
+            raise ValueError("a sequence task needs n_train (the training set's size, or the "
+                             "fresh batch's with fresh_data) and no init")  # fmt: skip
+        return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed,
+                   train_idx=torch.arange(cfg.n_train))  # fmt: skip
+    if cfg.fresh_data:
+        raise ValueError("fresh_data (infinite data) applies to sequence tasks only")
     if spec.init is None:
         idx = split(spec.task, **cfg.train_size, seed=spec.seed)  # type: ignore[arg-type]
         return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed, train_idx=idx)
     parent = init_run(spec, parent)
     size = cfg.train_size
-    n = int(size.get("n_train", 0)) or round(size["frac_train"] * parent.task.n_pairs)
+    n = int(size.get("n_train", 0)) or round(size["frac_train"] * parent.pairs_task.n_pairs)
     return _continued(parent, cfg, subset(parent, n, seed=spec.seed), spec.seed)
 
 
@@ -112,10 +121,11 @@ def subset(run: Run, n_train: int, *, source: Literal["train", "all"] = "train",
            seed: int = 0) -> Tensor:  # fmt: skip
     """``n_train`` pair indices drawn, seeded by ``seed``, from ``run``'s training set
     (``source="train"``) or from all inputs, sorted; a clear error when they do not fit."""
-    pool = run.train_idx if source == "train" else torch.arange(run.task.n_pairs)
-    if not 0 < n_train <= len(pool) or n_train >= run.task.n_pairs:
+    n_pairs = run.pairs_task.n_pairs
+    pool = run.train_idx if source == "train" else torch.arange(n_pairs)
+    if not 0 < n_train <= len(pool) or n_train >= n_pairs:
         raise ValueError(
-            f"n_train must lie in 1..{min(len(pool), run.task.n_pairs - 1)} "
+            f"n_train must lie in 1..{min(len(pool), n_pairs - 1)} "
             f"(drawn from the {len(pool)} {source} pairs), got {n_train}"
         )
     gen = torch.Generator().manual_seed(seed)
@@ -263,6 +273,9 @@ def train_many(
                 ToyLoop(chunk, device, callbacks).run(progress, every)
             continue
         members = [_member(runs[i], None if outs is None else Path(outs[i]), device) for i in idx]
+        if isinstance(runs[idx[0]].task, SeqTask):
+            _SeqLoop(members, device, callbacks).run(progress, every)
+            continue
         loop = _Loop(members, device, step, callbacks, stack, compile)
         loop.run(progress, every)
     return runs
@@ -295,7 +308,7 @@ class _Loop:
     ) -> None:
         self.members = members
         self.callbacks = callbacks
-        task = members[0].run.task
+        task = members[0].run.pairs_task
         self.all_tokens = task.tokens().to(device)
         self.all_labels = task.labels().to(device)
         idx = torch.stack([m.run.train_idx for m in members]).to(device)
@@ -435,6 +448,75 @@ def run_epochs(loop: Any, progress: bool, save_every: int) -> None:
                 raise KeyboardInterrupt(f"training interrupted at epoch {done}")
 
 
+class _SeqLoop(_Loop):
+    """The loop of sequence tasks (:mod:`grok_interp.sequences`): each member its own
+    forward (the models' own, at every position), cross-entropy in float64 over the
+    positions with a target; a fixed training set or, with ``fresh_data``, a fresh batch
+    of the same size every step. The history adds loss and accuracy per output position
+    (``test_loss_pos11`` ...) where the task has fixed ones."""
+
+    def __init__(self, members: list[_Member], device: torch.device,
+                 callbacks: Sequence[Callback]) -> None:  # fmt: skip
+        self.members, self.callbacks, self.device = members, callbacks, device
+        for m in members:
+            cfg = m.run.train
+            if cfg.dropout or cfg.l1:
+                raise ValueError("dropout and l1 are not supported on sequence tasks")
+        run = members[0].run
+        task = run.task
+        assert isinstance(task, SeqTask)
+        self.task = task
+        self.fixed = [training_set(task, len(m.run.train_idx), m.run.seed) for m in members]
+        self.test = [test_set(task, m.run.seed) for m in members]
+        self.last = list(self.fixed)
+
+    def batch(self, i: int, epoch: int) -> tuple[Tensor, Tensor]:
+        run = self.members[i].run
+        if run.train.fresh_data:
+            return fresh_batch(self.task, len(run.train_idx), run.seed, epoch)
+        return self.fixed[i]
+
+    def step(self, epoch: int) -> None:
+        for i, m in enumerate(self.members):
+            m.opt.zero_grad(set_to_none=True)
+            tokens, targets = self.batch(i, epoch)
+            self.last[i] = (tokens, targets)
+            logits = m.model(tokens.to(self.device))
+            seq_loss(logits, targets.to(self.device)).backward()
+            cfg = m.run.train
+            scale = min(epoch / cfg.warmup, 1.0) if cfg.warmup else 1.0
+            for group in m.opt.param_groups:
+                group["lr"] = cfg.lr * scale
+            m.opt.step()
+
+    @torch.no_grad()
+    def evaluate(self, epoch: int) -> list[dict[str, float]]:
+        out = []
+        for i, m in enumerate(self.members):
+            row = {"epoch": float(epoch)}
+            for name, (tokens, targets) in (("train", self.last[i]), ("test", self.test[i])):
+                logits = m.model(tokens.to(self.device)).cpu()
+                row[f"{name}_loss"] = float(seq_loss(logits, targets))
+                hit = (logits.argmax(-1) == targets)[targets != IGNORE]
+                row[f"{name}_acc"] = float(hit.double().mean())
+                for pos in self.task.output_positions:
+                    at = slice(pos, pos + 1)
+                    row[f"{name}_loss_pos{pos}"] = float(seq_loss(logits[:, at], targets[:, at]))
+            row["param_norm"] = param_norm(m.opt.param_groups[0]["params"])
+            for cb in self.callbacks:
+                row.update(cb(epoch, m.model, m.run) or {})
+            for k, v in row.items():
+                m.run.history.setdefault(k, []).append(v)
+            out.append(row)
+        return out
+
+
+def seq_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross-entropy in float64 over the positions with a target (IGNORE elsewhere)."""
+    return F.cross_entropy(logits.double().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                           ignore_index=IGNORE)  # fmt: skip
+
+
 class _sigint_deferred:
     """Within the block, SIGINT sets an event instead of raising at once, so the loop
     stops between epochs with every member's state whole. Only in the main thread (signal
@@ -491,7 +573,7 @@ def continue_on(
 def train_labels(run: Run) -> Tensor:
     """The labels a run trains on: the task's, or with ``random_labels`` a uniform draw
     over the classes for each training pair from a generator seeded by the run's seed."""
-    true = run.task.labels()[run.train_idx]
+    true = run.pairs_task.labels()[run.train_idx]
     if not run.train.random_labels:
         return true
     gen = torch.Generator().manual_seed(run.seed + 2)  # + 1 seeds the dropout masks

@@ -81,6 +81,7 @@ TINY_EXPERIMENTS = {
     "humayun_fig04_plane": ["--grid", "8", "--steps", "0", "40000"],
     "humayun_two_layer": ["--p", "11", "--epochs", "40", "--points", "3", "--grid", "8",
                           "--quiet"],
+    "nanda_d3_limited_data": ["--epochs", "20", "--quiet"],
     "liu_phase_diagram_toy": ["--n", "2", "--budget", "40", "--gap", "10", "--quiet"],
     "liu_toy_grokking_time": ["--sizes", "40", "45", "--seeds", "2", "--steps", "60",
                               "--quiet"],

@@ -244,7 +244,7 @@ def circuit_density_over_training(
     rows = []
     for step in sorted(run.snapshots) if steps is None else steps:
         model = model_from_run(run, step)
-        res = circuit_density(model, run.task, run.train_idx, n_points=n_points, **options)
+        res = circuit_density(model, run.pairs_task, run.train_idx, n_points=n_points, **options)
         accs = {k: run.history[k][at[step]] if step in at else np.nan
                 for k in ("train_acc", "test_acc")}  # fmt: skip
         for s in res.sets:

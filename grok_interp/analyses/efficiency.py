@@ -140,11 +140,12 @@ def trig_mem_callback() -> Callback:
 
     @torch.no_grad()
     def record(epoch: int, model: HookedTransformer, run: Run) -> dict[str, float] | None:
-        if run.task.op != "add":
+        task = run.task
+        if not isinstance(task, Task) or task.op != "add":
             return None
-        tokens = run.task.tokens().to(model.cfg.device)
-        res = trig_mem(fast.model_last_logits(model, tokens).cpu(), run.task.labels(),
-                       pair_sets(run.task, run.train_idx))  # fmt: skip
+        tokens = task.tokens().to(model.cfg.device)
+        res = trig_mem(fast.model_last_logits(model, tokens).cpu(), task.labels(),
+                       pair_sets(task, run.train_idx))  # fmt: skip
         row = {f"o_trig_{k}": v for k, v in res.o_trig.items()}
         row |= {f"o_mem_{k}": v for k, v in res.o_mem.items()}
         return row | {"trig_norm_share": res.trig_norm_share}
@@ -157,9 +158,10 @@ def efficiency_over_training(run: Run, *, steps: Sequence[int] | None = None) ->
     """Figure 9 of Varma et al.: per snapshot of ``run`` (or ``steps``), the parameter norm
     (all trainable parameters), ``o_trig`` and ``o_mem`` per pair set, the trigonometric
     norm share, and the run's train and test loss at that epoch (from its history)."""
-    require(run.task.op == "add", "efficiency", f"cos(w(a+b-c)) describes add, not {run.task.op}")
-    sets = pair_sets(run.task, run.train_idx)
-    labels, tokens = run.task.labels(), run.task.tokens()
+    task = run.pairs_task
+    require(task.op == "add", "efficiency", f"cos(w(a+b-c)) describes add, not {task.op}")
+    sets = pair_sets(task, run.train_idx)
+    labels, tokens = task.labels(), task.tokens()
     at = {int(e): i for i, e in enumerate(run.history.get("epoch", []))}
     model = model_from_run(run)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}

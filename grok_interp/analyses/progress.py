@@ -166,7 +166,7 @@ def progress_measures(
 ) -> ProgressResult:  # fmt: skip
     """Every measure at every snapshot of ``run`` (or ``steps``), a few snapshots at a time;
     the forwards run on ``device``, the measures on the CPU."""
-    task, device = run.task, resolve_device(device)
+    task, device = run.pairs_task, resolve_device(device)
     keys = key_freqs or final_key_freqs(model_from_run(run))
     steps = sorted(run.snapshots) if steps is None else list(steps)
     waves, tokens, labels = _Waves(task.p), task.tokens().to(device), task.labels()

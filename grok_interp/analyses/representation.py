@@ -252,16 +252,17 @@ def representation_over_training(run: Run, *, steps: Sequence[int] | None = None
                                  **options: Any) -> pd.DataFrame:  # fmt: skip
     """RQI and predicted test accuracy of W_E at each snapshot of ``run`` (or ``steps``),
     beside its measured test accuracy then: representation quality as a progress measure."""
-    require(run.task.op in ("add", "sum"), "representation", f"parallelograms describe "
-            f"addition, not {run.task.op}")  # fmt: skip
-    pairs, test_idx = run.task.pairs(), run.test_idx
+    task = run.pairs_task
+    require(task.op in ("add", "sum"), "representation", f"parallelograms describe "
+            f"addition, not {task.op}")  # fmt: skip
+    pairs, test_idx = task.pairs(), run.test_idx
     train, test = pairs[run.train_idx], pairs[test_idx]
     at = {int(e): i for i, e in enumerate(run.history.get("epoch", []))}
     rows = []
-    key, modulus = ("embed", None if run.task.op == "sum" else run.task.p) if isinstance(
-        run.model, ToyPreset) else ("embed.W_E", run.task.p)  # fmt: skip
+    key, modulus = ("embed", None if task.op == "sum" else task.p) if isinstance(
+        run.model, ToyPreset) else ("embed.W_E", task.p)  # fmt: skip
     for step in sorted(run.snapshots) if steps is None else steps:
-        w_e = run.snapshots[step][key].float()[: run.task.p]
+        w_e = run.snapshots[step][key].float()[: task.p]
         res = representation_quality(w_e, train, test, modulus=modulus, **options)
         acc = run.history["test_acc"][at[step]] if step in at else math.nan
         rows.append({"epoch": float(step), "rqi": res.rqi, "n_parallelograms":

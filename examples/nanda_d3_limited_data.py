@@ -1,0 +1,116 @@
+"""Nanda et al. (2023), Appendix D.3, Figures 29-34: limited data is necessary for grokking,
+on five-digit addition, repeated subsequences and skip trigrams
+(:mod:`grok_interp.sequences`), each trained with infinite data (a fresh batch every step)
+and with limited data (a fixed set: 700 sequences for five-digit addition, 512 for the
+others), as one two-point sweep per task (OUT/<task>/, resumable).
+
+Models as the appendix: a 1-layer full transformer for five-digit addition, a 2-layer
+attention-only one for repeated subsequences, a 1-layer attention-only one for skip
+trigrams; otherwise the mainline's hyperparameters (AdamW lr 1e-3, weight decay 1, betas
+(0.9, 0.98), 10 warm-up steps). The batch of the infinite regime is the limited set's
+size. Figures: train and test loss of both regimes; per output token for five-digit
+addition (Fig 29's lower panel); the best induction and previous-token scores over
+training for repeated subsequences (the induction circuit's phase change, Fig 31); the
+best big-token attention for skip trigrams. Printed per task and regime: the steps at
+which train and test accuracy pass 99%, and the final losses.
+
+Default (2-core CPU, see the README for the wall times): the ``small`` preset's width
+(d_model 64, 4 heads of 16, d_mlp 256) and 3,000 steps. The appendix's width:
+``--preset mainline`` (about 4x the compute).
+
+    python examples/nanda_d3_limited_data.py OUT [--tasks five_digit_add repeat skip_trigram]
+"""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from grok_interp import RunSpec, TrainConfig, preset
+from grok_interp.analyses.sequence_heads import head_scores_over_training
+from grok_interp.plots import write
+from grok_interp.sequences import KINDS, SeqTask
+from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
+
+SHAPE = {"five_digit_add": {}, "repeat": {"n_layers": 2, "attn_only": True},
+         "skip_trigram": {"attn_only": True}}  # fmt: skip
+SIZE = {"five_digit_add": 700, "repeat": 512, "skip_trigram": 512}
+REGIME = {False: "limited", True: "infinite"}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("out")
+    ap.add_argument("--tasks", nargs="+", choices=KINDS, default=list(KINDS))
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--epochs", type=int, default=3000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    written, rows = [], []
+    for kind in args.tasks:
+        base = RunSpec(task=SeqTask(kind=kind), model=preset(args.preset, **SHAPE[kind]),
+                       seed=args.seed,
+                       train=TrainConfig(epochs=args.epochs, n_train=SIZE[kind],
+                                         eval_every=max(args.epochs // 150, 1),
+                                         snapshot_every=max(args.epochs // 30, 1)))  # fmt: skip
+        folder = out / kind
+        run_sweep(Grid(values={"train.fresh_data": [False, True]}, base=base), folder,
+                  progress=not args.quiet)  # fmt: skip
+        runs = load_points(folder)
+        extra = 1 if kind == "five_digit_add" else 0
+        fig = make_subplots(rows=1, cols=2 + extra, subplot_titles=[
+            "loss", *(["test loss per output digit (infinite data)"] if extra else []),
+            {"five_digit_add": "", "repeat": "best head score",
+             "skip_trigram": "best attention to the token >= 10"}[kind] or "accuracy"])  # fmt: skip
+        for run in runs:
+            h, name = run.history, REGIME[run.train.fresh_data]
+            dash = "dot" if run.train.fresh_data else "solid"
+            for split, colour in (("train", "#1f77b4"), ("test", "#d62728")):
+                fig.add_trace(go.Scatter(x=h["epoch"], y=h[f"{split}_loss"], name=f"{name} {split}",
+                                         line={"dash": dash, "color": colour}), row=1,
+                                             col=1)  # fmt: skip
+            if extra and run.train.fresh_data:
+                for pos in run.task.output_positions:
+                    fig.add_trace(go.Scatter(x=h["epoch"], y=h[f"test_loss_pos{pos}"],
+                                             name=f"digit {pos - 11}"), row=1, col=2)  # fmt: skip
+            last = 2 + extra
+            if kind == "five_digit_add":
+                for split in ("train", "test"):
+                    fig.add_trace(go.Scatter(x=h["epoch"], y=h[f"{split}_acc"], showlegend=False,
+                                             line={"dash": dash}), row=1, col=last)  # fmt: skip
+            extra_cols = {}
+            if kind != "five_digit_add":
+                heads = head_scores_over_training(run)
+                best = heads.groupby(["epoch", "score"])["value"].max().reset_index()
+                for score, part in best.groupby("score"):
+                    fig.add_trace(go.Scatter(x=part["epoch"], y=part["value"],
+                                             name=f"{name} {score}", line={"dash": dash}),
+                                  row=1, col=last)  # fmt: skip
+                    extra_cols[f"best {score} at end"] = float(part["value"].iloc[-1])
+            row = {"task": kind, "regime": name,
+                   "train acc >= 99% at": first_epoch(h, "train_acc", lambda v: v >= 0.99),
+                   "test acc >= 99% at": first_epoch(h, "test_acc", lambda v: v >= 0.99),
+                   "final train loss": h["train_loss"][-1], "final test loss": h["test_loss"][-1],
+                   "final test acc": h["test_acc"][-1]}  # fmt: skip
+            rows.append(row | extra_cols)
+        fig.update_yaxes(type="log", row=1, col=1)
+        fig.update_xaxes(title_text="step")
+        fig.update_layout(title=f"{SeqTask(kind=kind).describe()}: limited (solid) and infinite "
+                          "(dotted) data (Nanda et al. 2023, Figs 29-34)")  # fmt: skip
+        written += write(fig, out, f"nanda_d3_{kind}")
+    table = pd.DataFrame(rows)
+    text = (f"## Limited vs infinite data ({args.preset} width, {args.epochs} steps)\n\n"
+            + table.to_markdown(index=False, floatfmt=".4g") + "\n")  # fmt: skip
+    (out / "nanda_d3_limited_data.md").write_text(text)
+    print(text)
+    return [out / "nanda_d3_limited_data.md", *written]
+
+
+if __name__ == "__main__":
+    print(*main(), sep="\n")

@@ -1,0 +1,177 @@
+"""Sequence tasks with per-position targets, with infinite or limited data (Nanda et al.
+2023, Appendix D.3, "Limited data is necessary for grokking", Figures 29-34).
+
+Three tasks, each a :class:`SeqTask` (``kind``); a target of -100 marks a position
+without one. Where the appendix is silent, the choices below are ours.
+
+- ``five_digit_add``: two uniform numbers in 0..99999 (five digits, leading zeros
+  allowed), the tokens ``a4..a0 + b4..b0 = s5..s1`` (most significant digit first; ``+`` is
+  token 10, ``=`` 11), and the six digits of the sum as targets at the ``=`` and the
+  first five sum positions: 17 positions, vocabulary 12. A 1-layer full transformer.
+- ``repeat``: ``length`` (24) uniform tokens over ``vocab`` (20) in which a span of
+  ``span`` (6) tokens starting at i is repeated at j >= i + span; the targets are the
+  repeated tokens after the first of the repeat (at positions j..j+span-2 the next token),
+  which an induction circuit predicts and nothing else can. A 2-layer attention-only
+  transformer.
+- ``skip_trigram``: ``length`` (10) tokens uniform over 0..9 except exactly one, at a
+  uniform position, uniform over 10..19; the target at the last position is that token.
+  A 1-layer attention-only transformer.
+
+Data (:func:`training_set`, :func:`test_set`, :func:`fresh_batch`): the limited regime
+trains on a fixed set of ``n_train`` sequences drawn from a generator seeded by the run's
+seed (the appendix: 700 for five-digit addition, 512 for the others); the infinite
+regime (``TrainConfig.fresh_data``) draws a fresh batch of ``n_train`` sequences every
+step from a generator seeded by (seed, step), so a resumed run sees the very batches an
+uninterrupted one would. The test set is ``n_test`` sequences from a third stream.
+Duplicates between the sets are possible and left in (five-digit addition has 1e10 pairs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+Kind = Literal["five_digit_add", "repeat", "skip_trigram"]
+KINDS: tuple[str, ...] = ("five_digit_add", "repeat", "skip_trigram")
+IGNORE = -100
+PLUS, EQ = 10, 11
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeqTask:
+    """A sequence task of Appendix D.3 (module docstring); ``vocab`` and ``span`` apply to
+    ``repeat``, ``length`` to ``repeat`` (default 24) and ``skip_trigram`` (default 10)."""
+
+    kind: str = "five_digit_add"  # one of KINDS (checked: a clear error, not a type error)
+    length: int | None = None
+    vocab: int = 20
+    span: int = 6
+    n_test: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown sequence task {self.kind!r}; known: {', '.join(KINDS)}")
+        if self.kind == "repeat" and not (2 <= self.span and 2 * self.span <= self.seq_len):
+            raise ValueError(f"repeat needs 2 <= span and 2 span <= length; got span "
+                             f"{self.span}, length {self.seq_len}")  # fmt: skip
+        if self.kind == "skip_trigram" and self.seq_len < 2:
+            raise ValueError("skip_trigram needs a length of at least 2")
+        if self.vocab < 2 or self.n_test < 1:
+            raise ValueError("vocab must be >= 2 and n_test >= 1")
+
+    @property
+    def seq_len(self) -> int:
+        if self.length is not None:
+            return self.length
+        return {"five_digit_add": 17, "repeat": 24, "skip_trigram": 10}[self.kind]
+
+    @property
+    def n_ctx(self) -> int:
+        return 17 if self.kind == "five_digit_add" else self.seq_len
+
+    @property
+    def d_vocab(self) -> int:
+        return {"five_digit_add": 12, "repeat": self.vocab, "skip_trigram": 20}[self.kind]
+
+    @property
+    def d_vocab_out(self) -> int:
+        return self.d_vocab
+
+    @property
+    def p(self) -> int:  # what code written for Task reads as the number of symbols
+        return self.d_vocab
+
+    @property
+    def output_positions(self) -> list[int]:
+        """The positions that always carry a target (five-digit addition: one per sum
+        digit; skip trigram: the last); ``repeat``'s vary per sequence."""
+        if self.kind == "five_digit_add":
+            return list(range(11, 17))
+        return [self.n_ctx - 1] if self.kind == "skip_trigram" else []
+
+    def describe(self) -> str:
+        if self.kind == "five_digit_add":
+            return "five-digit addition (Nanda et al. 2023, App. D.3)"
+        if self.kind == "repeat":
+            return (f"repeated subsequence, length {self.seq_len}, vocabulary {self.vocab}, "
+                    f"span {self.span} (App. D.3)")  # fmt: skip
+        return f"skip trigram, length {self.seq_len} (App. D.3)"
+
+    def sample(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        """``n`` sequences and their targets (IGNORE where none), from ``gen``."""
+        return _SAMPLERS[self.kind](self, n, gen)[:2]
+
+
+def _digits(x: Tensor, k: int) -> Tensor:
+    powers = 10 ** torch.arange(k - 1, -1, -1)
+    return x[:, None] // powers % 10
+
+
+def _five_digit(task: SeqTask, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    a, b = torch.randint(0, 100_000, (2, n), generator=gen)
+    s = _digits(a + b, 6)
+    col = torch.full((n, 1), PLUS), torch.full((n, 1), EQ)
+    tokens = torch.cat([_digits(a, 5), col[0], _digits(b, 5), col[1], s[:, :5]], dim=1)
+    targets = torch.full_like(tokens, IGNORE)
+    targets[:, 11:17] = s
+    return tokens, targets, torch.stack([a, b], dim=1)
+
+
+def _repeat(task: SeqTask, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    L, k = task.seq_len, task.span
+    tokens = torch.randint(0, task.vocab, (n, L), generator=gen)
+    i = (torch.rand(n, generator=gen) * (L - 2 * k + 1)).long()
+    j = i + k + (torch.rand(n, generator=gen) * (L - k - (i + k) + 1)).long()
+    rows = torch.arange(n)[:, None]
+    offs = torch.arange(k)
+    tokens[rows, j[:, None] + offs] = tokens[rows, i[:, None] + offs]
+    targets = torch.full_like(tokens, IGNORE)
+    at = j[:, None] + offs[:-1]
+    targets[rows, at] = tokens[rows, at + 1]
+    return tokens, targets, torch.stack([i, j], dim=1)
+
+
+def _skip(task: SeqTask, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    tokens = torch.randint(0, 10, (n, task.seq_len), generator=gen)
+    where = torch.randint(0, task.seq_len, (n,), generator=gen)
+    big = torch.randint(10, 20, (n,), generator=gen)
+    tokens[torch.arange(n), where] = big
+    targets = torch.full_like(tokens, IGNORE)
+    targets[:, -1] = big
+    return tokens, targets, where[:, None]
+
+
+_SAMPLERS = {"five_digit_add": _five_digit, "repeat": _repeat, "skip_trigram": _skip}
+
+
+def sample_with_meta(task: SeqTask, n: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Sequences, targets and where the structure is: the operands (five-digit
+    addition), the starts (i, j) of the span and its repeat, or the big token's position."""
+    return _SAMPLERS[task.kind](task, n, torch.Generator().manual_seed(seed))
+
+
+def _gen(*key: int) -> torch.Generator:
+    seed = 0
+    for k in key:
+        seed = (seed * 1_000_003 + k + 1) % (1 << 62)
+    return torch.Generator().manual_seed(seed)
+
+
+def training_set(task: SeqTask, n: int, seed: int) -> tuple[Tensor, Tensor]:
+    return task.sample(n, _gen(1, seed))
+
+
+def test_set(task: SeqTask, seed: int) -> tuple[Tensor, Tensor]:
+    return task.sample(task.n_test, _gen(2, seed))
+
+
+def fresh_batch(task: SeqTask, n: int, seed: int, step: int) -> tuple[Tensor, Tensor]:
+    """The infinite regime's batch at ``step``: a function of (seed, step) only."""
+    return task.sample(n, _gen(3, seed, step))
+
+
+def seq_task_from_dict(d: dict[str, Any]) -> SeqTask:
+    return SeqTask(**{k: v for k, v in d.items() if k != "sequence"})
