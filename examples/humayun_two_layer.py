@@ -6,13 +6,15 @@ inputs, per MLP layer, at five snapshots) redrawn from it.
 The paper trains about 5e5 steps; its model's size and optimiser are not given in the
 text. Here: the ``small`` preset with two layers and GELU (d_model 64, 4 heads of 16,
 d_mlp 256, no LayerNorm), AdamW lr 1e-3, weight decay 1, 30% of pairs, full batch,
-``--epochs`` (default 6,000) with a snapshot every 300. The Run file OUT/two_layer.pt
-is resumed if it exists, so an interrupted run loses nothing.
+``--epochs`` (default 6,000) with a snapshot every ``epochs / 20``. The Run file
+OUT/two_layer.pt is resumed if it exists (and extended when ``--epochs`` is larger), so an
+interrupted run loses nothing.
 
     python examples/humayun_two_layer.py OUT [--epochs 6000]
 """
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import humayun_fig03_density
@@ -40,8 +42,10 @@ def main(argv=None):
     spec = RunSpec(task=Task(p=args.p), model=preset("small", n_layers=2, act_fn="gelu"),
                    train=TrainConfig(epochs=args.epochs, eval_every=max(every // 10, 1),
                                      snapshot_every=every))  # fmt: skip
-    if path.exists():
+    if path.exists():  # resume it, or extend it to --epochs
         run = load_run(path)
+        if run.train.epochs < args.epochs:
+            run.train = replace(run.train, epochs=args.epochs)
         if not run.done:
             train(run, out=path, progress=not args.quiet)
     else:

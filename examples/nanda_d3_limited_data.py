@@ -16,7 +16,7 @@ which train and test accuracy pass 99%, and the final losses.
 
 Default (2-core CPU, see the README for the wall times): the ``small`` preset's width
 (d_model 64, 4 heads of 16, d_mlp 256) and 3,000 steps. The appendix's width:
-``--preset mainline`` (about 4x the compute).
+``--preset mainline`` (about 4x the compute); ``--regimes limited`` trains one regime.
 
     python examples/nanda_d3_limited_data.py OUT [--tasks five_digit_add repeat skip_trigram]
 """
@@ -49,6 +49,8 @@ def main(argv=None):
     ap.add_argument("--preset", default="small")
     ap.add_argument("--epochs", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--regimes", nargs="+", choices=["limited", "infinite"],
+                    default=["limited", "infinite"])
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -60,7 +62,8 @@ def main(argv=None):
                                          eval_every=max(args.epochs // 150, 1),
                                          snapshot_every=max(args.epochs // 30, 1)))  # fmt: skip
         folder = out / kind
-        run_sweep(Grid(values={"train.fresh_data": [False, True]}, base=base), folder,
+        fresh = [r == "infinite" for r in args.regimes]
+        run_sweep(Grid(values={"train.fresh_data": fresh}, base=base), folder,
                   progress=not args.quiet)  # fmt: skip
         runs = load_points(folder)
         extra = 1 if kind == "five_digit_add" else 0

@@ -26,6 +26,7 @@ def test_bench_runs_and_reports_every_figure():
         "mainline_40k_epochs_minutes_est",
         "analyze_s",
         "rqi_mainline_split_s",
+        "circuit_density_1000_points_s",
     }
     assert set(res) == expected
     assert all(math.isfinite(v) and v > 0 for v in res.values())

@@ -72,7 +72,8 @@ def liu_phase(
     return Phase(name, t, v)
 
 
-def phases_of(histories: Sequence[Mapping[str, ArrayLike]], **options: float) -> list[str]:
+def phases_of(histories: Sequence[Mapping[str, ArrayLike]],
+              **options: float | int) -> list[str]:  # fmt: skip
     """The phase name of each history (the options of :func:`liu_phase`)."""
     return [liu_phase(h, **options).phase for h in histories]  # type: ignore[arg-type]
 
@@ -110,7 +111,7 @@ def phase_diagram(table: pd.DataFrame, x: str, y: str, *, title: str = "") -> go
 
 
 def with_phases(table: pd.DataFrame, histories: Sequence[Mapping[str, ArrayLike]],
-                **options: float) -> pd.DataFrame:  # fmt: skip
+                **options: float | int) -> pd.DataFrame:  # fmt: skip
     """A sweep's results table with each run's ``phase``, ``train_step`` and ``val_step``
     (``histories`` in the table's order; the options of :func:`liu_phase`)."""
     found = [liu_phase(h, **options) for h in histories]  # type: ignore[arg-type]
