@@ -37,8 +37,10 @@ def test_every_operation_matches_python(op):
         "div_or_sub": lambda a, b: a * pow(b, -1, 11) if b % 2 else a - b,
         "x2_plus_xy_plus_y2_plus_x": lambda a, b: a * a + a * b + b * b + a,
         "x3_plus_xy2_plus_y": lambda a, b: a**3 + a * b * b + b,
+        "sum": lambda a, b: a + b,  # no modulus (Liu et al.'s toy addition)
     }
-    expected = [formulas[op](int(a), int(b)) % 11 for a, b in ab]
+    modulus = 10**9 if op == "sum" else 11
+    expected = [formulas[op](int(a), int(b)) % modulus for a, b in ab]
     assert labels.tolist() == expected
 
 
@@ -50,7 +52,7 @@ def test_div_skips_zero_divisor():
 def test_errors_are_clear():
     with pytest.raises(TaskError, match="prime"):
         Task(op="div", p=12)
-    with pytest.raises(TaskError, match="known tasks: add, sub"):
+    with pytest.raises(TaskError, match="known tasks: add, sum, sub"):
         Task(op="pow")
     # Under the test suite's runtime type checker the Literal is checked first.
     with pytest.raises((TaskError, TypeCheckError), match="token.format"):

@@ -185,8 +185,9 @@ class CircuitDensityResult(Result):
     def figure(self) -> go.Figure:
         fig = go.Figure([go.Bar(name=s, x=[f"layer {i}" for i in range(len(v))], y=v)
                          for s, v in self.mean_count.items()])  # fmt: skip
-        fig.update_layout(title=self.title, yaxis_title="neurons cut per neighbourhood",
-                          barmode="group")  # fmt: skip
+        fig.update_layout(title=f"{self.title}: {self.section}", barmode="group",
+                          xaxis_title="MLP layer",
+                          yaxis_title="neurons cut per neighbourhood")  # fmt: skip
         return fig
 
 
