@@ -367,11 +367,7 @@ class _Loop:
             losses = cross_entropy64(self.logits(self.tokens[g], True, g), self.labels[g])
             (losses.sum() + sum(_l1(m) for m in self.members[g])).backward()
         for m in self.members:
-            cfg = m.run.train
-            scale = min(epoch / cfg.warmup, 1.0) if cfg.warmup else 1.0
-            for group in m.opt.param_groups:
-                group["lr"] = cfg.lr * scale
-            m.opt.step()
+            _update(m, epoch)
 
     @torch.no_grad()
     def evaluate(self, epoch: int) -> list[dict[str, float]]:
@@ -483,11 +479,7 @@ class _SeqLoop(_Loop):
             self.last[i] = (tokens, targets)
             logits = m.model(tokens.to(self.device))
             seq_loss(logits, targets.to(self.device)).backward()
-            cfg = m.run.train
-            scale = min(epoch / cfg.warmup, 1.0) if cfg.warmup else 1.0
-            for group in m.opt.param_groups:
-                group["lr"] = cfg.lr * scale
-            m.opt.step()
+            _update(m, epoch)
 
     @torch.no_grad()
     def evaluate(self, epoch: int) -> list[dict[str, float]]:
@@ -509,6 +501,16 @@ class _SeqLoop(_Loop):
                 m.run.history.setdefault(k, []).append(v)
             out.append(row)
         return out
+
+
+def _update(m: _Member, epoch: int) -> None:
+    """One AdamW step of ``m`` at its warmed-up learning rate, ``lr * min(epoch / warmup,
+    1)`` (the authors' LambdaLR)."""
+    cfg = m.run.train
+    scale = min(epoch / cfg.warmup, 1.0) if cfg.warmup else 1.0
+    for group in m.opt.param_groups:
+        group["lr"] = cfg.lr * scale
+    m.opt.step()
 
 
 def seq_loss(logits: Tensor, targets: Tensor) -> Tensor:
