@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from grok_interp.analyses.representation import quadruples
+from grok_interp.analyses.representation import quadruples, unordered
 from grok_interp.config import TOY_PRESETS, ToyPreset, TrainConfig
 from grok_interp.runs import Run, save_run
 from grok_interp.tasks import Task
@@ -234,7 +234,7 @@ class ToyLoop:
 
     def __init__(self, members: list[tuple[Run, Path | None]], device: torch.device,
                  callbacks: Sequence[Callback] = (),
-                     compile: bool | None = None) -> None:  # fmt: skip
+                 compile: bool | None = None) -> None:  # fmt: skip
         from grok_interp.training import train_labels
 
         self.members = [_ToyMember(r, o) for r, o in members]
@@ -275,11 +275,21 @@ class ToyLoop:
             self.eval_labels[i, r.train_idx] = lab[i, : len(r.train_idx)]
         self.train_mask = self.train_mask.to(device)
         self.eval_labels = self.eval_labels.to(device)
-        # RQI at every evaluation, for all members at once: the quadruples of all pairs
-        # (the task's pairs are its distinct unordered ones), and which lie in each
-        # member's training set (P_0(D))
-        self.quads = quadruples(self.pairs.cpu(), None if task.op == "sum" else task.p).to(device)
-        self.quad_train = self.train_mask[:, self.quads].all(-1)
+        # RQI at every evaluation, for all members at once: the quadruples of the distinct
+        # unordered pairs (representation_quality's rule), and which lie in each member's
+        # training set (P_0(D))
+        p = task.p
+        self.rqi_pairs = unordered(self.pairs.cpu())
+        self.quads = quadruples(self.rqi_pairs, None if task.op == "sum" else p)
+        def keys(pairs: Tensor) -> Tensor:
+            s = pairs.sort(dim=1).values
+            return s[:, 0] * p + s[:, 1]
+
+        every = keys(self.rqi_pairs)
+        in_train = torch.stack([torch.isin(every, keys(self.pairs.cpu()[r.train_idx]))
+                                for r in runs])  # fmt: skip
+        self.quad_train = in_train[:, self.quads].all(-1).to(device)
+        self.rqi_pairs, self.quads = self.rqi_pairs.to(device), self.quads.to(device)
         lrs, wds = zip(*(_settings(r.train) for r in runs), strict=True)
         self.opt = StackedAdamW(
             {k: self.params[k] for k in self.trainable},
@@ -344,7 +354,7 @@ class ToyLoop:
         (``rqi_all``, the authors' code)."""
         e = self.params["embed"].detach().double()
         e = (e - e.mean(1, keepdim=True)) / e.std(1, keepdim=True).clamp_min(1e-12)
-        p, q = self.pairs, self.quads
+        p, q = self.rqi_pairs, self.quads
         sums = e[:, p[:, 0]] + e[:, p[:, 1]]
         hit = (sums[:, q[:, 0]] - sums[:, q[:, 1]]).norm(dim=-1) <= 0.1 * e.shape[-1] ** 0.5
         mask = self.quad_train

@@ -120,6 +120,16 @@ def test_toy_model_groks_with_the_authors_defaults_and_reports_its_representatio
     assert "attention" in rep.not_run and rep.losses["train"][1] == 1.0
 
 
+def test_recorded_rqi_is_the_analysis_rqi_on_ordered_pairs_too() -> None:
+    spec = small(4, op="add")
+    spec = replace(spec, task=Task(op="add", p=7), train=replace(spec.train, n_train=30))
+    run = train(spec, progress=False)
+    pairs = run.task.pairs()
+    want = representation_quality(run.weights["embed"], pairs[run.train_idx],
+                                  pairs[run.test_idx], modulus=7)  # fmt: skip
+    assert run.history["rqi"][-1] == pytest.approx(want.rqi)
+
+
 def test_sweep_over_a_toy_grid(tmp_path) -> None:
     grid = Grid(values={"train.lr": [1e-4, 1e-3], "seed": [0, 1]}, base=small(0))
     table = run_sweep(grid, tmp_path / "sw", progress=False)
