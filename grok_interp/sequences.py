@@ -24,7 +24,8 @@ regime (``TrainConfig.fresh_data``) draws a fresh batch of ``n_train`` sequences
 step from a generator seeded by (seed, step), so a resumed run sees the very batches an
 uninterrupted one would (its weights then agree within float32 rounding: these models
 train through their own forward, whose multi-threaded backward on the CPU is not
-bit-reproducible; two uninterrupted 2-thread runs differ by ~3e-7 after 20 steps). The test set is ``n_test`` sequences from a third stream.
+bit-reproducible; two uninterrupted 2-thread runs differ by ~3e-7 after 20 steps). The
+test set is ``n_test`` sequences from a third stream.
 Duplicates between the sets are possible and left in (five-digit addition has 1e10 pairs).
 """
 
