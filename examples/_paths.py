@@ -17,17 +17,18 @@ def load_progress(path):
     return run, [int(k) for k in run.progress["key_freqs"]]
 
 
-def parser(doc, key_freqs=True):
+def parser(doc, key_freqs=True, checkpoint=True):
     """The figure scripts' common arguments: the output folder, the model to read
     (``--checkpoint``, every script alike) and the key frequencies (found in W_L unless
-    given)."""
+    given); scripts that train their own runs take the folder only."""
     import argparse
 
     ap = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("out")
-    ap.add_argument("--checkpoint", default=str(MAINLINE), help="Run file or checkpoint")
+    if checkpoint:
+        ap.add_argument("--checkpoint", default=str(MAINLINE), help="Run file or checkpoint")
     if key_freqs:
         ap.add_argument("--key-freqs", type=int, nargs="+", default=None)
     return ap

@@ -13,12 +13,11 @@ Default (2-core CPU, about 30 s per run): 200 points per set, all 23 snapshots.
     python examples/humayun_fig03_density.py OUT [--runs checkpoints/mainline.pt ...]
 """
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
-from _paths import SEEDS
+from _paths import SEEDS, parser
 from plotly.subplots import make_subplots
 
 from grok_interp.analyses.circuit_density import circuit_density_over_training
@@ -36,10 +35,7 @@ def nearest(frame, epoch):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("out")
+    ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--runs", nargs="+", default=[str(p) for p in SEEDS])
     ap.add_argument("--points", type=int, default=200)
     ap.add_argument("--r", type=float, default=0.05)

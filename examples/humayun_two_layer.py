@@ -13,22 +13,19 @@ interrupted run loses nothing.
     python examples/humayun_two_layer.py OUT [--epochs 6000]
 """
 
-import argparse
 from dataclasses import replace
 from pathlib import Path
 
 import humayun_fig03_density
 import humayun_fig04_plane
+from _paths import parser
 
 from grok_interp import RunSpec, Task, TrainConfig, preset, train
 from grok_interp.runs import load_run
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("out")
+    ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--p", type=int, default=97)
     ap.add_argument("--epochs", type=int, default=6000)
     ap.add_argument("--points", type=int, default=200)

@@ -15,13 +15,13 @@ against 1 / lambda_3) is ``liu_toy_grokking_time.py``.
     python examples/liu_grokking_rate.py OUT [--p 10] [--draws 100]
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from _paths import parser
 from plotly.subplots import make_subplots
 
 from grok_interp.plots import write
@@ -29,10 +29,7 @@ from grok_interp.theory.effective import effective_flow, eigenvalues
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("out")
+    ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--p", type=int, default=10)
     ap.add_argument("--draws", type=int, default=100)
     ap.add_argument("--flow-size", type=int, default=30, help="training pairs for the flow")

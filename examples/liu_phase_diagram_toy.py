@@ -24,10 +24,10 @@ longer) and ``--seeds 0 1 2`` for the majority phase per cell.
     python examples/liu_phase_diagram_toy.py OUT [--diagram decoder size]
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
+from _paths import parser
 
 from grok_interp.analyses.learning_phases import phase_diagram, with_phases
 from grok_interp.plots import write
@@ -50,10 +50,7 @@ def grid_values(diagram, n):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("out")
+    ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--diagram", nargs="+", choices=list(AXES), default=list(AXES))
     ap.add_argument("--n", type=int, default=10, help="values per axis")
     ap.add_argument("--budget", type=int, default=10_000)

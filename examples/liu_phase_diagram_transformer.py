@@ -15,8 +15,9 @@ budget. Larger: ``--p 53 --epochs 100000 --gap 1000``.
     python examples/liu_phase_diagram_transformer.py OUT
 """
 
-import argparse
 from pathlib import Path
+
+from _paths import parser
 
 from grok_interp import RunSpec, Task, TrainConfig, preset
 from grok_interp.analyses.learning_phases import phase_diagram, with_phases
@@ -25,10 +26,7 @@ from grok_interp.sweeps import Grid, load_points, run_sweep
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("out")
+    ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--p", type=int, default=23)
     ap.add_argument("--preset", default="small")
     ap.add_argument("--frac", type=float, default=0.6)

@@ -26,11 +26,11 @@ Default (2-core CPU, about 5 minutes): p = 10, sizes 20..50 in steps of 5, 16 se
     python examples/liu_toy_grokking_time.py OUT
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
+from _paths import parser
 from plotly.subplots import make_subplots
 from scipy import stats
 
@@ -60,10 +60,7 @@ def theory_vs_network(out, steps, n_train):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("out")
+    ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--sizes", type=int, nargs="+", default=[20, 25, 30, 35, 40, 45, 50])
     ap.add_argument("--seeds", type=int, default=16)
     ap.add_argument("--steps", type=int, default=10_000)

@@ -21,11 +21,11 @@ Default (2-core CPU, see the README for the wall times): the ``small`` preset's 
     python examples/nanda_d3_limited_data.py OUT [--tasks five_digit_add repeat skip_trigram]
 """
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
+from _paths import parser
 from plotly.subplots import make_subplots
 
 from grok_interp import RunSpec, TrainConfig, preset
@@ -41,10 +41,7 @@ REGIME = {False: "limited", True: "infinite"}
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("out")
+    ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--tasks", nargs="+", choices=KINDS, default=list(KINDS))
     ap.add_argument("--preset", default="small")
     ap.add_argument("--epochs", type=int, default=3000)

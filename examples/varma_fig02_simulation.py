@@ -6,17 +6,16 @@ weight ratio beside Theorem D.4's. Runs in about a second.
     python examples/varma_fig02_simulation.py OUT [--steps 10000]
 """
 
-import argparse
 from pathlib import Path
+
+from _paths import parser
 
 from grok_interp.plots import write
 from grok_interp.theory.two_circuits import TABLE_1, converge, figure, simulate, theorem_d4_ratio
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    ap.add_argument("out")
+    ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--steps", type=int, default=10_000, help="paper: 10,000 (Figure 2)")
     args = ap.parse_args(argv)
     frames = {k: simulate(cfg, steps=args.steps) for k, cfg in TABLE_1.items()}

@@ -22,13 +22,13 @@ to 8,000 for C_mem and 4,000 to 8,000 for C_gen).
     python examples/varma_fig03_efficiency.py OUT
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from _paths import parser
 from plotly.subplots import make_subplots
 
 from grok_interp import RunSpec, Task, TrainConfig, preset
@@ -42,10 +42,7 @@ from grok_interp.training import train_labels
 
 
 def args_parser():
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("out")
+    ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--p", type=int, default=47, help="paper: 113")
     ap.add_argument("--preset", default="small", help="paper: mainline")
     ap.add_argument("--mem-fracs", type=float, nargs="+", default=[0.1, 0.2, 0.4])

@@ -27,11 +27,11 @@ scale: ``--p 113 --preset mainline --dcrit 1000 --seeds 50 --lr 1e-3 --epochs 30
     python examples/varma_semigrokking.py OUT [--from-ungrokking OUT_OF_UNGROKKING]
 """
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
+from _paths import parser
 from plotly.subplots import make_subplots
 
 from grok_interp import RunSpec, Task, TrainConfig, preset
@@ -42,10 +42,7 @@ from grok_interp.sweeps import Grid, load_points, run_sweep
 
 
 def args_parser():
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("out")
+    ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--p", type=int, default=47, help="paper: 113")
     ap.add_argument("--preset", default="small", help="paper: mainline")
     ap.add_argument("--dcrit", type=float, default=223.0)

@@ -222,7 +222,7 @@ def run_bench(
     if analyze_fn is not None:
         out["analyze_s"] = _time(analyze_fn, 3, sync)
     out["rqi_mainline_split_s"] = _time(_rqi(spec), 3, sync)
-    out["circuit_density_1000_points_s"] = _time(_density(spec, dev), 1, sync)
+    out["circuit_density_1000_points_s"] = _time(_density(task, dev), 1, sync)
     if rss_epochs and dev.type == "cpu":
         out["train_peak_rss_mb"] = peak_rss_mb(rss_epochs)
     if sweep_points:
@@ -246,15 +246,15 @@ def _rqi(spec: RunSpec) -> Callable[[], object]:
     return lambda: representation_quality(w_e, train, test, modulus=spec.task.p)
 
 
-def _density(spec: RunSpec, dev: torch.device) -> Callable[[], object]:
+def _density(task: Task, dev: torch.device) -> Callable[[], object]:
     """Humayun et al.'s circuit density of 1,000 points with 100 vertices each on a
     mainline-shaped model (the time depends on the shapes only)."""
     from grok_interp.analyses.circuit_density import density
     from grok_interp.models import build_model
 
-    model = build_model(preset("mainline"), spec.task, device=dev)  # type: ignore[arg-type]
+    model = build_model(preset("mainline"), task, device=dev)
     points = torch.randn(1000, 2, model.cfg.d_model, generator=torch.Generator().manual_seed(0))
-    return lambda: density(model, spec.task, points * 0.1)  # type: ignore[arg-type]
+    return lambda: density(model, task, points * 0.1)
 
 
 def format_bench(res: dict[str, float]) -> str:

@@ -229,8 +229,9 @@ def run_from_checkpoint(obj: Any, path: str | Path) -> Run:
         raise CheckpointError(f"{path}: damaged Run file ({e}); regenerate it") from e
 
 
-def load_params(model: HookedTransformer, params: StateDict) -> None:
-    """Copy saved parameters into ``model`` (buffers such as attention masks are kept)."""
+def load_params(model: torch.nn.Module, params: StateDict) -> None:
+    """Copy saved parameters, frozen ones included, into ``model`` (a HookedTransformer or
+    a toy model; buffers such as attention masks are kept)."""
     dtype = next(model.parameters()).dtype
     own = dict(model.named_parameters())
     missing = set(own) - set(params)

@@ -32,7 +32,7 @@ Duplicates between the sets are possible and left in (five-digit addition has 1e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -174,7 +174,3 @@ def test_set(task: SeqTask, seed: int) -> tuple[Tensor, Tensor]:
 def fresh_batch(task: SeqTask, n: int, seed: int, step: int) -> tuple[Tensor, Tensor]:
     """The infinite regime's batch at ``step``: a function of (seed, step) only."""
     return task.sample(n, _gen(3, seed, step))
-
-
-def seq_task_from_dict(d: dict[str, Any]) -> SeqTask:
-    return SeqTask(**{k: v for k, v in d.items() if k != "sequence"})

@@ -42,10 +42,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from grok_interp.config import ModelPreset, ToyPreset, TrainConfig
+from grok_interp.config import ToyPreset
 from grok_interp.models import resolve_device, to_config
 from grok_interp.runs import Run, load_run
-from grok_interp.tasks import Task
 from grok_interp.training import (
     Callback,
     RunSpec,
@@ -56,7 +55,7 @@ from grok_interp.training import (
     train_many,
 )
 
-SECTIONS = {"task": Task, "model": ModelPreset, "train": TrainConfig}
+SECTIONS = ("task", "model", "train")  # a RunSpec's config fields
 
 
 class SweepError(ValueError):

@@ -42,8 +42,9 @@ from torch import Tensor, nn
 
 from grok_interp.analyses.representation import quadruples, unordered
 from grok_interp.config import TOY_PRESETS, ToyPreset, TrainConfig
-from grok_interp.runs import Run, save_run
+from grok_interp.runs import Run, load_params, save_run
 from grok_interp.tasks import Task
+from grok_interp.training import RunSpec, run_epochs, train_labels
 
 __all__ = ["TOY_PRESETS", "ToyModel", "ToyPreset", "StackedAdamW", "toy_spec", "build_toy",
            "toy_model"]
@@ -93,14 +94,12 @@ def build_toy(spec: ToyPreset, task: Task, *, seed: int = 0,
 
 
 def toy_spec(name: str = "toy_1d", *, p: int = 10, op: str = "sum", n_train: int = 45,
-             seed: int = 0, **train: Any) -> Any:  # fmt: skip
+             seed: int = 0, **train: Any) -> RunSpec:  # fmt: skip
     """The authors' toy run (toy/train_add.py defaults) as a RunSpec: ``name`` a
     :data:`TOY_PRESETS` key, addition of 0..p-1 over unordered pairs (``op="add"`` for
     modular addition), ``n_train`` training pairs, 5,000 full-batch steps, the
     representation's AdamW at lr 1e-3 and the decoder's at 1e-4, betas (0.9, 0.999), no
     weight decay, no warm-up; ``train`` replaces any TrainConfig field."""
-    from grok_interp.training import RunSpec
-
     if name not in TOY_PRESETS:
         raise ValueError(f"unknown toy preset {name!r}; known: {', '.join(TOY_PRESETS)}")
     cfg = TrainConfig(
@@ -174,7 +173,7 @@ class StackedAdamW:
 
     def __init__(self, params: dict[str, Tensor], groups: dict[str, int], lr: Tensor,
                  weight_decay: Tensor, betas: Tensor,
-                     compile: bool | None = None) -> None:  # fmt: skip
+                 compile: bool | None = None) -> None:  # fmt: skip
         self.params, self.groups = params, groups
         self.lr, self.weight_decay, self.betas = lr, weight_decay, betas
         self.steps = torch.zeros(lr.shape[0], dtype=torch.float64)
@@ -235,8 +234,6 @@ class ToyLoop:
     def __init__(self, members: list[tuple[Run, Path | None]], device: torch.device,
                  callbacks: Sequence[Callback] = (),
                  compile: bool | None = None) -> None:  # fmt: skip
-        from grok_interp.training import train_labels
-
         self.members = [_ToyMember(r, o) for r, o in members]
         self.callbacks = callbacks
         runs = [m.run for m in self.members]
@@ -246,7 +243,7 @@ class ToyLoop:
         models = [build_toy(self.spec, task, seed=r.seed) for r in runs]
         for model, r in zip(models, runs, strict=True):
             if r.weights:
-                _load_all(model, r.weights)
+                load_params(model, r.weights)
         names = [k for k, _ in models[0].named_parameters()]
         self.trainable = trainable(models[0])
         self.params = {
@@ -365,7 +362,7 @@ class ToyLoop:
         """Member ``i`` as a ToyModel with its current weights."""
         r = self.members[i].run
         model = build_toy(self.spec, r.pairs_task, seed=r.seed)
-        _load_all(model, self.weights(i, torch.float32))
+        load_params(model, self.weights(i, torch.float32))
         return model
 
     def weights(self, i: int, dtype: torch.dtype) -> dict[str, Tensor]:
@@ -417,20 +414,7 @@ class ToyLoop:
                 save_run(run, m.out)
 
     def run(self, progress: bool, save_every: int) -> None:
-        from grok_interp.training import run_epochs
-
         run_epochs(self, progress, save_every)
-
-
-def _load_all(model: ToyModel, weights: dict[str, Tensor]) -> None:
-    """Copy saved parameters, the frozen targets included, into ``model``."""
-    own = dict(model.named_parameters())
-    missing = set(own) - set(weights)
-    if missing:
-        raise ValueError(f"toy checkpoint lacks parameters {sorted(missing)}")
-    with torch.no_grad():
-        for k, p in own.items():
-            p.copy_(weights[k].to(p.dtype))
 
 
 def toy_model(run: Run, step: int | None = None) -> ToyModel:
@@ -440,5 +424,5 @@ def toy_model(run: Run, step: int | None = None) -> ToyModel:
     model = build_toy(run.model, run.pairs_task, seed=run.seed)
     if step is not None and step not in run.snapshots:
         raise ValueError(f"no snapshot at epoch {step}; snapshots exist at {sorted(run.snapshots)}")
-    _load_all(model, run.weights if step is None else run.snapshots[step])
+    load_params(model, run.weights if step is None else run.snapshots[step])
     return model.eval()

@@ -51,9 +51,9 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from grok_interp.analyses.common import Result, check_model, require
+from grok_interp.analyses.common import Result, check_model, history_at, require
 from grok_interp.runs import Run, model_from_run
-from grok_interp.tasks import Task
+from grok_interp.tasks import Task, heldout_indices
 
 Positions = Literal["all", "final"]
 SETS = ("train", "test", "random")
@@ -89,6 +89,13 @@ def random_points(model: HookedTransformer, task: Task, n: int, seed: int = 0) -
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, 2, w.shape[1], generator=gen)
     return w.mean(0) + w.std(0) * z
+
+
+def _check(model: HookedTransformer, task: Task) -> None:
+    """A model that fits the task and has MLP layers, whose neurons the measure counts."""
+    check_model(model, task, "circuit_density")
+    require(not model.cfg.attn_only and model.cfg.d_mlp is not None, "circuit_density",
+            "the model has no MLP layers, whose neurons the measure counts")  # fmt: skip
 
 
 def signs(model: HookedTransformer, task: Task, emb: Float[Tensor, "n 2 d_model"],
@@ -133,9 +140,7 @@ def density(
 ) -> tuple[Tensor, Tensor]:
     """Circuit density of each point: (counts, per_neuron), each (points, layers);
     ``counts`` the number of neurons cut by the neighbourhood per MLP layer."""
-    check_model(model, task, "circuit_density")
-    require(not model.cfg.attn_only and model.cfg.d_mlp is not None, "circuit_density",
-            "the model has no MLP layers, whose neurons the measure counts")  # fmt: skip
+    _check(model, task)
     d = model.cfg.d_model
     verts = frame(2 * d, n, r, seed).view(2 * n, 2, d)
     n_vert, n_ctx = len(verts), task.n_ctx
@@ -201,9 +206,7 @@ def point_sets(model: HookedTransformer, task: Task, train_idx: Tensor | None,
     if train_idx is None:
         groups = {"all": torch.arange(len(pairs))}
     else:
-        test = torch.ones(len(pairs), dtype=torch.bool)
-        test[train_idx] = False
-        groups = {"train": train_idx, "test": test.nonzero().squeeze(1)}
+        groups = {"train": train_idx, "test": heldout_indices(task, train_idx)}
     for name, idx in groups.items():
         pick = idx[torch.randperm(len(idx), generator=gen)[:n_points]]
         sets[name] = operand_embeddings(model, task, pairs[pick])
@@ -241,13 +244,11 @@ def circuit_density_over_training(
 ) -> pd.DataFrame:
     """Circuit density of the same training, test and random draws at each snapshot of
     ``run`` (Figure 3), one row per (epoch, set, layer), with the accuracies then."""
-    at = {int(e): i for i, e in enumerate(run.history.get("epoch", []))}
     rows = []
     for step in sorted(run.snapshots) if steps is None else steps:
         model = model_from_run(run, step)
         res = circuit_density(model, run.pairs_task, run.train_idx, n_points=n_points, **options)
-        accs = {k: run.history[k][at[step]] if step in at else np.nan
-                for k in ("train_acc", "test_acc")}  # fmt: skip
+        accs = history_at(run.history, step, ("train_acc", "test_acc"))
         for s in res.sets:
             for layer, (c, f) in enumerate(zip(res.mean_count[s], res.mean_per_neuron[s],
                                                strict=True)):  # fmt: skip
@@ -292,7 +293,7 @@ def plane(
     ``grid`` lattice of fixed half-width ``extent`` (default :func:`plane_extent`; pass
     the same value at every snapshot, as the paper fixes the area), and per MLP layer the
     neurons whose pre-activation changes sign between neighbouring lattice points."""
-    check_model(model, task, "circuit_density")
+    _check(model, task)
     x = anchors.reshape(3, -1).double()
     centre = x.mean(0)
     e1 = x[1] - x[0]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -77,6 +77,15 @@ def paper_setup_differences(model: HookedTransformer, task: Task) -> list[str]:
         "normalization": cfg.normalization_type,
     }
     return [f"{k} {ours[k]} (paper {v})" for k, v in PAPER_SETUP.items() if ours[k] != v]
+
+
+def history_at(history: Mapping[str, Sequence[float]], step: int,
+               keys: Sequence[str]) -> dict[str, float]:  # fmt: skip
+    """A run's recorded ``keys`` at epoch ``step`` (NaN where it was not evaluated then):
+    a snapshot's measures beside the losses and accuracies of the same epoch."""
+    epochs = [int(e) for e in history.get("epoch", [])]
+    i = epochs.index(step) if step in epochs else None
+    return {k: float("nan") if i is None else float(history[k][i]) for k in keys}
 
 
 def pair_sets(task: Task, train_idx: Tensor | None) -> dict[str, Tensor]:

@@ -37,6 +37,7 @@ from grok_interp.analyses.common import (
     ModelData,
     Result,
     gather,
+    history_at,
     pair_sets,
     pct,
     require,
@@ -162,7 +163,6 @@ def efficiency_over_training(run: Run, *, steps: Sequence[int] | None = None) ->
     require(task.op == "add", "efficiency", f"cos(w(a+b-c)) describes add, not {task.op}")
     sets = pair_sets(task, run.train_idx)
     labels, tokens = task.labels(), task.tokens()
-    at = {int(e): i for i, e in enumerate(run.history.get("epoch", []))}
     model = model_from_run(run)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     rows = []
@@ -175,8 +175,7 @@ def efficiency_over_training(run: Run, *, steps: Sequence[int] | None = None) ->
         for s in sets:
             row[f"o_trig_{s}"], row[f"o_mem_{s}"] = res.o_trig[s], res.o_mem[s]
         row["trig_norm_share"] = res.trig_norm_share
-        for k in ("train_loss", "test_loss"):
-            row[k] = run.history[k][at[step]] if step in at else float("nan")
+        row |= history_at(run.history, step, ("train_loss", "test_loss"))
         rows.append(row)
     return pd.DataFrame(rows)
 

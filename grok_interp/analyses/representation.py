@@ -42,7 +42,14 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from grok_interp.analyses.common import ModelData, Result, gather, loss_acc, require
+from grok_interp.analyses.common import (
+    ModelData,
+    Result,
+    gather,
+    history_at,
+    loss_acc,
+    require,
+)
 from grok_interp.config import ToyPreset
 from grok_interp.runs import Run
 from grok_interp.tasks import Task
@@ -257,15 +264,13 @@ def representation_over_training(run: Run, *, steps: Sequence[int] | None = None
             f"addition, not {task.op}")  # fmt: skip
     pairs, test_idx = task.pairs(), run.test_idx
     train, test = pairs[run.train_idx], pairs[test_idx]
-    at = {int(e): i for i, e in enumerate(run.history.get("epoch", []))}
     rows = []
     key, modulus = ("embed", None if task.op == "sum" else task.p) if isinstance(
         run.model, ToyPreset) else ("embed.W_E", task.p)  # fmt: skip
     for step in sorted(run.snapshots) if steps is None else steps:
         w_e = run.snapshots[step][key].float()[: task.p]
         res = representation_quality(w_e, train, test, modulus=modulus, **options)
-        acc = run.history["test_acc"][at[step]] if step in at else math.nan
         rows.append({"epoch": float(step), "rqi": res.rqi, "n_parallelograms":
                      res.n_parallelograms, "predicted_test_acc": res.predicted_test_acc,
-                     "test_acc": acc})  # fmt: skip
+                     **history_at(run.history, step, ("test_acc",))})  # fmt: skip
     return pd.DataFrame(rows)

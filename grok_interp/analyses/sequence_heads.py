@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from grok_interp.analyses.common import require
+from grok_interp.analyses.common import history_at, require
 from grok_interp.runs import Run, model_from_run
 from grok_interp.sequences import SeqTask, sample_with_meta
 
@@ -76,7 +76,6 @@ def head_scores_over_training(run: Run, *, steps: Sequence[int] | None = None,
     require(isinstance(task, SeqTask) and task.kind in ("repeat", "skip_trigram"),
             "head_scores_over_training", "needs a repeat or skip_trigram run")  # fmt: skip
     assert isinstance(task, SeqTask)
-    at = {int(e): i for i, e in enumerate(run.history.get("epoch", []))}
     rows = []
     for step in sorted(run.snapshots) if steps is None else steps:
         model = model_from_run(run, step)
@@ -84,11 +83,11 @@ def head_scores_over_training(run: Run, *, steps: Sequence[int] | None = None,
             scores = induction_scores(model, task, n=n)
         else:
             scores = {"big_token": big_token_attention(model, task, n=n)}
-        loss = run.history["test_loss"][at[step]] if step in at else float("nan")
+        loss = history_at(run.history, step, ("test_loss",))
         for name, s in scores.items():
             for layer in range(s.shape[0]):
                 for head in range(s.shape[1]):
                     rows.append({"epoch": float(step), "score": name, "layer": layer,
                                  "head": head, "value": float(s[layer, head]),
-                                 "test_loss": loss})  # fmt: skip
+                                 **loss})  # fmt: skip
     return pd.DataFrame(rows)
