@@ -35,11 +35,12 @@ resumes bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -473,13 +474,14 @@ class _SeqLoop(_Loop):
         return self.fixed[i]
 
     def step(self, epoch: int) -> None:
-        for i, m in enumerate(self.members):
-            m.opt.zero_grad(set_to_none=True)
-            tokens, targets = self.batch(i, epoch)
-            self.last[i] = (tokens, targets)
-            logits = m.model(tokens.to(self.device))
-            seq_loss(logits, targets.to(self.device)).backward()
-            _update(m, epoch)
+        with _deterministic():
+            for i, m in enumerate(self.members):
+                m.opt.zero_grad(set_to_none=True)
+                tokens, targets = self.batch(i, epoch)
+                self.last[i] = (tokens, targets)
+                logits = m.model(tokens.to(self.device))
+                seq_loss(logits, targets.to(self.device)).backward()
+                _update(m, epoch)
 
     @torch.no_grad()
     def evaluate(self, epoch: int) -> list[dict[str, float]]:
@@ -501,6 +503,22 @@ class _SeqLoop(_Loop):
                 m.run.history.setdefault(k, []).append(v)
             out.append(row)
         return out
+
+
+@contextlib.contextmanager
+def _deterministic() -> Iterator[None]:
+    """Torch's deterministic algorithms within the block, as they were after it. The
+    embedding lookup's backward (an accumulating ``index_put_``) sums in thread order on
+    the CPU, so two identical multi-threaded runs of a sequence model differed by ~1e-7;
+    its deterministic variant sorts the indices first. ``warn_only``: an op without a
+    deterministic variant warns instead of stopping the run."""
+    before = torch.are_deterministic_algorithms_enabled()
+    warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=warn)
 
 
 def _update(m: _Member, epoch: int) -> None:
