@@ -101,7 +101,28 @@ TOY_PRESETS: dict[str, ToyPreset] = {
     "toy_1d_ce": ToyPreset(loss="ce"),
 }
 
-Preset = ModelPreset | ToyPreset
+
+@dataclass(frozen=True, kw_only=True)
+class RNNPreset:
+    """Van Rossem & Saxe (2025)'s recurrent network (:mod:`grok_interp.parity`):
+    ``d_hidden`` units (the authors' P = 100) of one ``nonlinearity`` layer, Xavier-normal
+    weights with ``gain``, zero biases, initial state ``h0`` times ones."""
+
+    kind: str = "rnn"
+    d_hidden: int = 100
+    nonlinearity: str = "relu"
+    gain: float = 0.1
+    h0: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind != "rnn" or self.nonlinearity not in ("relu", "tanh"):
+            raise ValueError("an RNNPreset has kind 'rnn' and nonlinearity relu or tanh")
+        if self.d_hidden < 1 or self.gain <= 0:
+            raise ValueError(f"d_hidden must be >= 1 and gain > 0; got {self.d_hidden}, "
+                             f"{self.gain}")  # fmt: skip
+
+
+Preset = ModelPreset | ToyPreset | RNNPreset
 
 
 def preset(name: str, **overrides: Any) -> ModelPreset:
@@ -130,7 +151,10 @@ class TrainConfig:
     representation with its own settings, as Liu et al.'s toy model does (its decoder
     takes ``lr`` and ``weight_decay``). ``fresh_data`` (sequence tasks only,
     :mod:`grok_interp.sequences`): a fresh batch of ``n_train`` sequences every step, the
-    infinite-data regime, instead of a fixed training set.
+    infinite-data regime, instead of a fixed training set. ``optimizer="sgd"``: plain
+    SGD (no momentum; ``weight_decay`` is then coupled L2, torch's SGD), as van Rossem &
+    Saxe train their RNN; ``betas`` then play no part. ``batch_size`` (streaming parity
+    only): mini-batches of that many strings of one length (None: one per length).
     """
 
     epochs: int = 40_000
@@ -149,8 +173,14 @@ class TrainConfig:
     lr_embed: float | None = None
     weight_decay_embed: float | None = None
     fresh_data: bool = False
+    optimizer: str = "adamw"
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
+        if self.optimizer not in ("adamw", "sgd"):
+            raise ValueError(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.epochs < 0 or self.eval_every < 1 or self.snapshot_every < 1:
             raise ValueError("epochs must be >= 0 and eval_every, snapshot_every >= 1")
         if not 0 <= self.dropout < 1:

@@ -18,6 +18,7 @@ import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from grok_interp.config import PRESETS, ModelPreset, preset
+from grok_interp.parity import ParityTask
 from grok_interp.sequences import SeqTask
 from grok_interp.tasks import Task
 
@@ -28,7 +29,7 @@ FROZEN_BIASES = ("attn.b_Q", "attn.b_K", "attn.b_V", "attn.b_O", "unembed.b_U")
 
 
 def to_config(
-    spec: ModelPreset, task: Task | SeqTask, device: str | torch.device = "cpu"
+    spec: ModelPreset, task: Task | SeqTask | ParityTask, device: str | torch.device = "cpu"
 ) -> HookedTransformerConfig:
     """The HookedTransformerConfig of ``spec`` on ``task`` (pure: no RNG, no side effect)."""
     return HookedTransformerConfig(
@@ -66,7 +67,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def build_model(
-    spec: ModelPreset, task: Task | SeqTask, *, seed: int = 0,
+    spec: ModelPreset, task: Task | SeqTask | ParityTask, *, seed: int = 0,
     device: str | torch.device = "cpu",
 ) -> HookedTransformer:
     """A freshly initialised HookedTransformer; seeded without touching the global RNG."""

@@ -25,8 +25,9 @@ import torch
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from grok_interp.config import Preset, ToyPreset, TrainConfig
+from grok_interp.config import Preset, RNNPreset, ToyPreset, TrainConfig
 from grok_interp.models import ModelPreset, build_model
+from grok_interp.parity import HookedRNN, ParityTask, build_rnn
 from grok_interp.sequences import SeqTask
 from grok_interp.tasks import Task, heldout_indices
 
@@ -49,7 +50,7 @@ class Run:
     ``progress`` holds the progress measures per snapshot epoch (``grok-interp progress``).
     """
 
-    task: Task | SeqTask
+    task: Task | SeqTask | ParityTask
     model: Preset
     train: TrainConfig
     seed: int
@@ -66,7 +67,7 @@ class Run:
     def pairs_task(self) -> Task:
         """The run's task when it is one of pairs (a :class:`Task`), which the pair
         analyses need; a one-line error for a sequence task."""
-        if isinstance(self.task, SeqTask):
+        if isinstance(self.task, SeqTask | ParityTask):
             raise CheckpointError(
                 f"this run is on {self.task.describe()}: the pair analyses do not apply "
                 "(see grok_interp.analyses.sequence_heads)"
@@ -77,6 +78,8 @@ class Run:
     def test_idx(self) -> Tensor:
         if isinstance(self.task, SeqTask):  # its test set is its own stream
             return torch.arange(self.task.n_test)
+        if isinstance(self.task, ParityTask):
+            return torch.arange(self.task.n_val)
         return heldout_indices(self.task, self.train_idx)
 
     @property
@@ -130,8 +133,18 @@ def _to_dict(run: Run) -> dict[str, Any]:
 
 
 def preset_from_dict(d: dict[str, Any]) -> Preset:
-    """A transformer preset, or a toy one (``kind: "toy"``), from its dict."""
-    return ToyPreset(**d) if d.get("kind") == "toy" else ModelPreset(**d)
+    """A transformer preset, a toy one (``kind: "toy"``) or an RNN (``kind: "rnn"``),
+    from its dict."""
+    kind = d.get("kind")
+    if kind == "toy":
+        return ToyPreset(**d)
+    return RNNPreset(**d) if kind == "rnn" else ModelPreset(**d)
+
+
+def task_from_dict(d: dict[str, Any]) -> Task | SeqTask | ParityTask:
+    if d.get("kind") == "parity":
+        return ParityTask(**{**d, "long_lens": tuple(d["long_lens"])})
+    return SeqTask(**d) if "kind" in d else Task(**d)
 
 
 def _from_dict(d: dict[str, Any], path: str | Path) -> Run:
@@ -142,7 +155,7 @@ def _from_dict(d: dict[str, Any], path: str | Path) -> Run:
         )
     train = {**d["train"], "betas": tuple(d["train"]["betas"])}
     return Run(
-        task=SeqTask(**d["task"]) if "kind" in d["task"] else Task(**d["task"]),
+        task=task_from_dict(d["task"]),
         model=preset_from_dict(d["model"]),
         train=TrainConfig(**train),
         seed=int(d["seed"]),
@@ -250,7 +263,27 @@ def model_from_run(
         raise CheckpointError(
             "a toy-model run holds no HookedTransformer: use grok_interp.toy.toy_model(run)"
         )
+    if isinstance(run.model, RNNPreset):
+        raise CheckpointError("an RNN run holds no HookedTransformer: use "
+                              "grok_interp.runs.rnn_from_run(run)")  # fmt: skip
     model = build_model(run.model, run.task, seed=run.seed, device=device)
+    _load_step(model, run, step)
+    return model.eval()
+
+
+def rnn_from_run(
+    run: Run, step: int | None = None, device: str | torch.device = "cpu"
+) -> HookedRNN:
+    """The run's :class:`~grok_interp.parity.HookedRNN`: final weights, or the snapshot at
+    epoch ``step``."""
+    if not isinstance(run.model, RNNPreset):
+        raise CheckpointError("this run's model is not an RNN: use model_from_run(run)")
+    model = build_rnn(run.model, seed=run.seed, device=device)
+    _load_step(model, run, step)
+    return model.eval()
+
+
+def _load_step(model: torch.nn.Module, run: Run, step: int | None) -> None:
     if step is None:
         load_params(model, run.weights)
     elif step in run.snapshots:
@@ -259,7 +292,6 @@ def model_from_run(
         raise CheckpointError(
             f"no snapshot at epoch {step}; snapshots exist at {sorted(run.snapshots)}"
         )
-    return model.eval()
 
 
 def load_model(

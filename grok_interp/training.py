@@ -52,9 +52,18 @@ from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipyw
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from grok_interp import fast
-from grok_interp.config import Preset, ToyPreset
+from grok_interp.config import Preset, RNNPreset, ToyPreset
 from grok_interp.hooks import dropout_hook
 from grok_interp.models import ModelPreset, build_model, resolve_device
+from grok_interp.parity import (
+    ParityTask,
+    all_strings,
+    build_rnn,
+    length_batches,
+    mse,
+    parity_targets,
+    test_sets,
+)
 from grok_interp.runs import Run, TrainConfig, load_params, load_run, save_run
 from grok_interp.sequences import IGNORE, SeqTask, fresh_batch, test_set, training_set
 from grok_interp.tasks import Task, split
@@ -75,7 +84,7 @@ class RunSpec:
     run's training set (``train.n_train`` of them, or ``train.frac_train`` of all pairs);
     task and model must be that run's. The optimizer starts afresh."""
 
-    task: Task | SeqTask = field(default_factory=Task)
+    task: Task | SeqTask | ParityTask = field(default_factory=Task)
     model: Preset = field(default_factory=ModelPreset)
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
@@ -86,6 +95,21 @@ def new_run(spec: RunSpec, parent: Run | None = None) -> Run:
     """A fresh Run for ``spec``; with ``spec.init``, continued from that run (``parent``:
     it, already loaded, so a sweep reads the file once rather than once per point)."""
     cfg = spec.train
+    if cfg.batch_size is not None and not isinstance(spec.task, ParityTask):
+        raise ValueError("batch_size applies to streaming parity only; the other tasks "
+                         "train full-batch")  # fmt: skip
+    parity = isinstance(spec.task, ParityTask)
+    if (isinstance(spec.model, RNNPreset) and not parity) or (
+        parity and isinstance(spec.model, ToyPreset)
+    ):
+        raise ValueError("an RNN trains on streaming parity only, and streaming parity "
+                         "with an RNN or a transformer preset")
+    if isinstance(spec.task, ParityTask):
+        if spec.init is not None or cfg.fresh_data or cfg.random_labels:
+            raise ValueError("streaming parity trains on all its strings: no init, "
+                             "fresh_data or random_labels")  # fmt: skip
+        return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed,
+                   train_idx=torch.arange(spec.task.n_train))  # fmt: skip
     if isinstance(spec.task, SeqTask):
         if cfg.n_train is None or spec.init is not None:
             raise ValueError("a sequence task needs n_train (the training set's size, or the "
@@ -152,8 +176,8 @@ class _Member:
     """One model being trained, with its optimizer and dropout generator."""
 
     run: Run
-    model: HookedTransformer
-    opt: torch.optim.AdamW
+    model: HookedTransformer | Any  # a HookedRNN on streaming parity
+    opt: torch.optim.Optimizer
     gen: torch.Generator
     out: Path | None
 
@@ -162,14 +186,21 @@ def _member(run: Run, out: Path | None, device: torch.device) -> _Member:
     if run.train.lr_embed is not None or run.train.weight_decay_embed is not None:
         raise ValueError("lr_embed and weight_decay_embed apply to toy models only; for a "
                          "transformer leave them unset")  # fmt: skip
-    assert isinstance(run.model, ModelPreset)  # toy runs train in toy.ToyLoop
-    model = build_model(run.model, run.task, seed=run.seed, device=device)
+    model: Any
+    if isinstance(run.model, RNNPreset):
+        model = build_rnn(run.model, seed=run.seed, device=device)
+    else:
+        assert isinstance(run.model, ModelPreset)  # toy runs train in toy.ToyLoop
+        model = build_model(run.model, run.task, seed=run.seed, device=device)
     cfg = run.train
     params = [p for p in model.parameters() if p.requires_grad]
-    # fused: one kernel for the whole update, ~3x faster than foreach on the CPU
-    opt = torch.optim.AdamW(
-        params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=True
-    )
+    opt: torch.optim.Optimizer
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:  # fused: one kernel for the whole update, ~3x faster than foreach on the CPU
+        opt = torch.optim.AdamW(
+            params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=True
+        )
     gen = torch.Generator(device=device).manual_seed(run.seed + 1)
     if run.weights:  # a resumed run, or one continued from another run's weights
         load_params(model, run.weights)
@@ -276,6 +307,9 @@ def train_many(
         members = [_member(runs[i], None if outs is None else Path(outs[i]), device) for i in idx]
         if isinstance(runs[idx[0]].task, SeqTask):
             _SeqLoop(members, device, callbacks).run(progress, every)
+            continue
+        if isinstance(runs[idx[0]].task, ParityTask):
+            _ParityLoop(members, device, callbacks).run(progress, every)
             continue
         loop = _Loop(members, device, step, callbacks, stack, compile)
         loop.run(progress, every)
@@ -519,6 +553,76 @@ def _deterministic() -> Iterator[None]:
         yield
     finally:
         torch.use_deterministic_algorithms(before, warn_only=warn)
+
+
+class _ParityLoop(_Loop):
+    """The loop of streaming parity (:mod:`grok_interp.parity`): per epoch, the training
+    strings by length in increasing order, shuffled within a length, in batches of
+    ``batch_size``; the MSE of the last position's output against the one-hot parity (the
+    authors' many-to-one loss). The history: ``train_loss`` / ``train_acc`` over all
+    training strings (every prefix, so every position); ``test_loss`` the last position's
+    MSE on the validation strings (the authors' validation loss), ``test_acc`` their
+    per-position accuracy and ``test_string_acc`` the fraction right at every position;
+    the long lengths are measured by :func:`grok_interp.analyses.automaton.length_generalisation`
+    (one forward of 10,000 steps costs more than an epoch)."""
+
+    def __init__(self, members: list[_Member], device: torch.device,
+                 callbacks: Sequence[Callback]) -> None:  # fmt: skip
+        self.members, self.callbacks, self.device = members, callbacks, device
+        for m in members:
+            if m.run.train.dropout or m.run.train.l1:
+                raise ValueError("dropout and l1 are not supported on streaming parity")
+        task = members[0].run.task
+        assert isinstance(task, ParityTask)
+        self.task = task
+        self.val = [test_sets(task, m.run.seed)["val"] for m in members]
+
+    def step(self, epoch: int) -> None:
+        with _deterministic():
+            for m in self.members:
+                cfg = m.run.train
+                for batch in length_batches(self.task, cfg.batch_size, m.run.seed, epoch):
+                    batch = batch.to(self.device)
+                    m.opt.zero_grad(set_to_none=True)
+                    out = m.model(batch)[:, -1]
+                    mse(out, parity_targets(batch)[:, -1]).backward()
+                    _update(m, epoch)
+
+    @torch.no_grad()
+    def evaluate(self, epoch: int) -> list[dict[str, float]]:
+        out = []
+        longest = all_strings(self.task.max_len).to(self.device)
+        shorter = range(self.task.min_len - 1, self.task.max_len)  # prefixes: positions
+        for m, val in zip(self.members, self.val, strict=True):
+            row = {"epoch": float(epoch)}
+            # every training string is a prefix of a longest one: read its last position
+            # there, once per string (per-length means weighted by size: the authors'
+            # epoch loss)
+            y = m.model(longest).double()
+            tgt = parity_targets(longest)
+            losses, hits, sizes = [], [], []
+            for pos in shorter:
+                step = 2 ** (self.task.max_len - pos - 1)  # one row per distinct prefix
+                rows = torch.arange(0, len(longest), step)
+                losses.append(float(mse(y[rows, pos], tgt[rows, pos])))
+                hits.append(float((y[rows, pos].argmax(-1) == tgt[rows, pos]).double().mean()))
+                sizes.append(len(rows))
+            total = sum(sizes)
+            row["train_loss"] = sum(x * n for x, n in zip(losses, sizes, strict=True)) / total
+            row["train_acc"] = sum(a * n for a, n in zip(hits, sizes, strict=True)) / total
+            yv = m.model(val.to(self.device)).double()
+            tv = parity_targets(val).to(self.device)
+            row["test_loss"] = float(mse(yv[:, -1], tv[:, -1]))
+            right = yv.argmax(-1) == tv
+            row["test_acc"] = float(right.double().mean())
+            row["test_string_acc"] = float(right.all(-1).double().mean())
+            row["param_norm"] = param_norm(m.opt.param_groups[0]["params"])
+            for cb in self.callbacks:
+                row.update(cb(epoch, m.model, m.run) or {})
+            for k, v in row.items():
+                m.run.history.setdefault(k, []).append(v)
+            out.append(row)
+        return out
 
 
 def _update(m: _Member, epoch: int) -> None:

@@ -1,0 +1,656 @@
+"""Automaton extraction, state mergers and the interaction theory of streaming parity
+(van Rossem & Saxe 2025; the notes' "Observation" and "Explanation", equations (1)-(7)).
+
+The hidden-state automaton of a model at one snapshot (:func:`extract_automaton`):
+
+- Nodes: every training prefix, the strings of length 0..``max_len`` (2,047 for 10), in
+  breadth-first order (:func:`grok_interp.parity.node_id`). A node's state is the RNN's
+  hidden state after reading it (the empty string: the initial state), or a transformer's
+  final residual stream at its last position (the empty string has none and is a state
+  of its own); its output is the class the model's output picks there.
+- States: the nodes clustered by one of two rules. ``"leader"`` is the authors'
+  ``group_activations`` (``source/data_analysis/automata.py``): nodes in breadth-first
+  order, each joining the first group whose leader (its first node) lies within the
+  merge distance, else leading a new group; the merge distance is ``tol`` (their
+  ``thresh_factor``, 0.01) times the norm of the per-unit standard deviation of the
+  states. ``"consistent"`` is scale-free and has no tolerance: the coarsest cut of the
+  single-linkage tree of the states (fewest clusters first) whose clusters each agree on
+  one output class and move to one cluster per symbol, i.e. the coarsest clustering by
+  distance that is itself a deterministic automaton of the network's behaviour on the
+  training prefixes. Rescaling the states changes nothing. It reads the outputs, which
+  the leader rule does not; a network that outputs one class everywhere (at
+  initialisation) is one state.
+- Transitions: state(n) --s--> state(child of n by s), taken by majority over the nodes
+  of a state; ``conflicts`` counts (state, symbol) pairs whose nodes disagree (0: the
+  clusters form a deterministic automaton). A state none of whose nodes has children
+  (the longest strings') has no transitions: the automaton is *complete* when every
+  state has both, which a tree is not and the parity machine is.
+- Outputs: the majority output class of a state's nodes.
+- The minimal equivalent (:meth:`Automaton.minimal`): the states reachable from the
+  initial one, a sink added for missing transitions, and Hopcroft's partition
+  refinement on the outputs (a Moore machine); the sink is not counted.
+
+Over training (:func:`automaton_over_training`): the automaton of every snapshot with one
+merge distance for the whole run, the authors' choice (``tol`` times the spread of all
+snapshots' states pooled), and mergers and splits per snapshot as the authors count them
+(``AutomatonHistory.get_state_changes``): a state is the set of nodes it holds; with
+``removed`` the previous snapshot's states that are gone and ``added`` the new ones,
+mergers = (2 removed - added) / 3 and splits = (2 added - removed) / 3, truncated to
+integers (a merger of two states removes two and adds one; a split the reverse).
+
+The interaction theory (:func:`interaction_terms`, :func:`interaction_over_training`):
+for a pair of training strings x_1, x_2, the continuations c_i are the strings of length
+0..``max_len`` - max(|x_1|, |x_2|) (so x_a c_i is a training string), y_i(x_a) the
+model's output after x_a c_i and y*_{a,i} its one-hot target, d_h = h(x_2) - h(x_1).
+Equations (4)-(6): A_low = <||y~_i||^2> - ||<y~_i>||^2 with y~_i = y*_{2,i} - y*_{1,i};
+A_high = ||<y~_i>||^2 - <||y_i(x_2) - y_i(x_1)||^2 / ||d_h||^2>^-1; the predicted final
+squared distance ||d_h(inf)||^2 = (A_high + sqrt(A_high^2 + 4 A_low)) / 2; the pair merges
+when (7) A_low = 0 and A_high < 0. For parity, strings with equal targets have equal
+targets under every continuation, so y~ = 0, A_low = 0 and A_high = -<...>^-1 < 0 for
+every such pair: the theory as summarised predicts that *every* equal-target pair merges
+and no unequal one does. What it does not say is when; the measured distances over
+training show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+from scipy.cluster.hierarchy import fcluster, linkage
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from grok_interp.analyses.common import AnalysisError, Result, history_at
+from grok_interp.config import RNNPreset
+from grok_interp.parity import (
+    HookedRNN,
+    ParityTask,
+    all_strings,
+    node_lengths,
+    node_strings,
+    parity_targets,
+    test_sets,
+)
+from grok_interp.runs import Run, model_from_run, rnn_from_run
+
+METHODS = ("leader", "consistent")
+
+
+def _check(model: Any, task: ParityTask) -> None:
+    if not isinstance(task, ParityTask):
+        raise AnalysisError(f"automaton extraction needs streaming parity, not {task.describe()}")
+    if isinstance(model, HookedTransformer):
+        if model.cfg.d_vocab != 2 or model.cfg.n_ctx < task.max_len:
+            raise AnalysisError("a transformer on streaming parity reads 2 symbols and at "
+                                f"least {task.max_len} positions")  # fmt: skip
+    elif not isinstance(model, HookedRNN):
+        raise AnalysisError("automaton extraction reads a HookedRNN or a HookedTransformer")
+
+
+@torch.no_grad()
+def prefix_states(model: Any, max_len: int) -> tuple[Tensor, Tensor]:
+    """The state and output of every prefix node (module docstring), float64, (nodes, d)
+    and (nodes, d_out); a transformer's empty-string row is NaN."""
+    longest = all_strings(max_len).to(next(model.parameters()).device)
+    if isinstance(model, HookedRNN):
+        hidden = model.hidden(longest)
+        outputs = model.readout(hidden)
+        first_h = model.h_init[None]
+        first_y = model.readout(first_h)
+    else:
+        name = f"blocks.{model.cfg.n_layers - 1}.hook_resid_post"
+        outputs, cache = model.run_with_cache(longest, names_filter=name)
+        hidden = cache[name]
+        first_h = torch.full((1, hidden.shape[-1]), float("nan"))
+        first_y = torch.full((1, outputs.shape[-1]), float("nan"))
+    hs, ys = [first_h.cpu().double()], [first_y.cpu().double()]
+    for pos in range(max_len):  # rows 0, step, 2 step ...: each prefix of pos + 1 once
+        rows = torch.arange(0, 2**max_len, 2 ** (max_len - pos - 1))
+        hs.append(hidden[rows, pos].cpu().double())
+        ys.append(outputs[rows, pos].cpu().double())
+    return torch.cat(hs), torch.cat(ys)
+
+
+def spread(states: np.ndarray) -> float:
+    """The norm of the per-unit standard deviation over the rows (the authors' ``std``)."""
+    return float(np.linalg.norm(np.nanstd(states, axis=0)))
+
+
+def leader_clusters(states: np.ndarray, merge_distance: float) -> np.ndarray:
+    """The authors' leader clustering (module docstring) of the rows of ``states``; a row
+    of NaN is a cluster of its own."""
+    labels = np.empty(len(states), dtype=np.int64)
+    leaders: list[int] = []
+    for i, h in enumerate(states):
+        if np.isnan(h).any():
+            labels[i] = len(leaders)
+            leaders.append(i)
+            continue
+        if leaders:
+            d = np.linalg.norm(states[leaders] - h, axis=1)
+            hit = np.flatnonzero(d < merge_distance)
+            if len(hit):
+                labels[i] = labels[leaders[hit[0]]]
+                continue
+        labels[i] = len(leaders)
+        leaders.append(i)
+    return _renumber(labels)
+
+
+def consistent_clusters(states: np.ndarray, classes: np.ndarray,
+                        max_len: int) -> tuple[np.ndarray, float]:  # fmt: skip
+    """The scale-free rule (module docstring): the coarsest cut of the single-linkage
+    tree whose clusters agree on their output and form a deterministic automaton.
+    Returns the labels and the cut's height."""
+    ok = ~np.isnan(states).any(1)
+    z = linkage(states[ok], method="single")
+    inner = np.arange(2**max_len - 1)
+    for k in range(1, int(ok.sum()) + 1):
+        sub = fcluster(z, t=k, criterion="maxclust")
+        labels = np.empty(len(states), dtype=np.int64)
+        labels[ok] = sub - 1 + (~ok).sum()
+        labels[~ok] = np.arange((~ok).sum())
+        if _consistent(labels, classes, inner):
+            n = len(np.unique(labels))
+            cut = float(z[-n + int((~ok).sum()), 2]) if n - (~ok).sum() > 1 else float(z[-1, 2])
+            return _renumber(labels), cut
+    return _renumber(np.arange(len(states))), 0.0
+
+
+def _consistent(labels: np.ndarray, classes: np.ndarray, inner: np.ndarray) -> bool:
+    """Whether every cluster's nodes share one output class (nodes without one aside)
+    and one successor cluster per symbol."""
+    n = len(labels)
+    has = classes >= 0
+    out = labels[has]
+    if len(np.unique(out * n + classes[has])) > len(np.unique(out)):
+        return False
+    src = labels[inner]
+    for s in (0, 1):
+        if len(np.unique(src * n + labels[2 * inner + 1 + s])) > len(np.unique(src)):
+            return False
+    return True
+
+
+def _renumber(labels: np.ndarray) -> np.ndarray:
+    """Labels numbered in order of first appearance (the initial node's state is 0)."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))
+    return order[inverse]
+
+
+@dataclass(frozen=True)
+class Automaton:
+    """A deterministic Moore machine over {0, 1}: ``transitions[q, s]`` the next state
+    (-1: none), ``outputs[q]`` the output class (-1: none), state ``initial`` first."""
+
+    transitions: np.ndarray
+    outputs: np.ndarray
+    initial: int = 0
+    conflicts: int = 0
+
+    @property
+    def n_states(self) -> int:
+        return len(self.outputs)
+
+    @property
+    def complete(self) -> bool:
+        return bool((self.transitions >= 0).all())
+
+    def run(self, string: str | list[int]) -> list[int]:
+        """The output after each symbol (-1 once a transition is missing)."""
+        q, out = self.initial, []
+        for s in string:
+            q = -1 if q < 0 else int(self.transitions[q, int(s)])
+            out.append(-1 if q < 0 else int(self.outputs[q]))
+        return out
+
+    def minimal(self) -> Automaton:
+        """The minimal equivalent (module docstring): reachable states, Hopcroft. An
+        initial state without an output (the empty string has no target) and without
+        incoming transitions joins the class of any state with the same successors, as
+        its own output is never read."""
+        reach = [self.initial]
+        seen = {self.initial}
+        for q in reach:
+            for nxt in self.transitions[q]:
+                if nxt >= 0 and int(nxt) not in seen:
+                    seen.add(int(nxt))
+                    reach.append(int(nxt))
+        index = {q: i for i, q in enumerate(reach)}
+        sink = len(reach)
+        trans = np.full((sink + 1, 2), sink)
+        for q, i in index.items():
+            for s in (0, 1):
+                nxt = int(self.transitions[q, s])
+                if nxt >= 0:
+                    trans[i, s] = index[nxt]
+        outs = np.append(self.outputs[reach], -2)  # the sink's output is its own
+        block = hopcroft(trans, outs)
+        if outs[0] == -1 and not (trans[1:] == 0).any():
+            succ = block[trans[0]]
+            twins = [q for q in range(1, sink) if (block[trans[q]] == succ).all()]
+            if twins:
+                block[0] = block[twins[0]]
+        renum = _renumber(block)
+        n = int(renum[:sink].max()) + 1
+        new_t = np.full((n, 2), -1)
+        new_o = np.full(n, -1)
+        for i in range(sink):
+            if outs[i] != -1 or new_o[renum[i]] == -1:
+                new_o[renum[i]] = outs[i]
+            for s in (0, 1):
+                j = trans[i, s]
+                new_t[renum[i], s] = -1 if j == sink else renum[j]
+        return Automaton(transitions=new_t, outputs=new_o, initial=int(renum[0]))
+
+    def is_parity_machine(self) -> bool:
+        """Whether the minimal equivalent is the two-state parity machine: states 'even'
+        and 'odd' with different outputs, each symbol 1 swapping them, 0 keeping them."""
+        m = self.minimal()
+        if m.n_states != 2 or not m.complete or m.outputs[0] == m.outputs[1]:
+            return False
+        return all(m.transitions[q, 0] == q and m.transitions[q, 1] == 1 - q for q in (0, 1))
+
+
+def hopcroft(transitions: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """Hopcroft's partition refinement of a complete DFA with per-state outputs: the
+    coarsest partition that refines the outputs and is stable under the transitions.
+    Returns a block number per state (equal: equivalent states)."""
+    n, k = transitions.shape
+    preimage: list[list[list[int]]] = [[[] for _ in range(n)] for _ in range(k)]
+    for q in range(n):
+        for s in range(k):
+            preimage[s][int(transitions[q, s])].append(q)
+    blocks: list[set[int]] = []
+    for o in np.unique(outputs):
+        blocks.append(set(np.flatnonzero(outputs == o).tolist()))
+    block_of = np.empty(n, dtype=np.int64)
+    for b, members in enumerate(blocks):
+        block_of[list(members)] = b
+    work = list(range(len(blocks)))
+    waiting = set(work)
+    while work:
+        a = work.pop()
+        waiting.discard(a)
+        splitter = set(blocks[a])
+        for s in range(k):
+            x = {p for q in splitter for p in preimage[s][q]}
+            touched = {int(block_of[p]) for p in x}
+            for b in touched:
+                inside = blocks[b] & x
+                if len(inside) == len(blocks[b]):
+                    continue
+                outside = blocks[b] - x
+                blocks[b] = inside
+                blocks.append(outside)
+                new = len(blocks) - 1
+                block_of[list(outside)] = new
+                if b in waiting:
+                    work.append(new)
+                    waiting.add(new)
+                else:
+                    smaller = b if len(inside) <= len(outside) else new
+                    work.append(smaller)
+                    waiting.add(smaller)
+    return block_of
+
+
+def automaton_from_labels(labels: np.ndarray, node_outputs: np.ndarray,
+                          max_len: int) -> Automaton:  # fmt: skip
+    """The automaton whose states are ``labels`` of the prefix nodes (module docstring):
+    majority transitions and outputs, the empty string's state initial."""
+    n = int(labels.max()) + 1
+    counts = np.zeros((n, 2, n), dtype=np.int64)
+    inner = np.arange(2**max_len - 1)  # nodes with children
+    for s in (0, 1):
+        np.add.at(counts, (labels[inner], np.full(len(inner), s), labels[2 * inner + 1 + s]), 1)
+    trans = np.where(counts.sum(-1) > 0, counts.argmax(-1), -1)
+    conflicts = int(((counts > 0).sum(-1) > 1).sum())
+    outs = np.full(n, -1)
+    for q in range(n):
+        vals = node_outputs[labels == q]
+        vals = vals[vals >= 0]
+        if len(vals):
+            outs[q] = np.bincount(vals).argmax()
+    return Automaton(transitions=trans, outputs=outs, initial=int(labels[0]),
+                     conflicts=conflicts)  # fmt: skip
+
+
+def _node_classes(outputs: Tensor) -> np.ndarray:
+    """Each node's output class; none (-1) for the empty string, which has no target."""
+    cls = outputs.argmax(-1).numpy()
+    cls[0] = -1
+    return cls
+
+
+def cluster(states: Tensor, classes: np.ndarray, method: str = "leader", tol: float = 0.01,
+            merge_distance: float | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
+    """State labels of the prefix nodes and the distance used (``"consistent"``: the
+    cut's height)."""
+    x = states.numpy()
+    if method == "consistent":
+        return consistent_clusters(x, classes, int(np.log2(len(x) + 1)) - 1)
+    if method != "leader":
+        raise ValueError(f"unknown clustering method {method!r}; known: {', '.join(METHODS)}")
+    d = tol * spread(x) if merge_distance is None else merge_distance
+    return leader_clusters(x, d), d
+
+
+@dataclass(frozen=True)
+class AutomatonResult(Result):
+    """The extracted automaton of one snapshot and its minimal equivalent."""
+
+    method: str
+    merge_distance: float
+    n_nodes: int
+    n_states: int
+    complete: bool
+    conflicts: int
+    n_minimal: int
+    parity_machine: bool
+    automaton: Automaton = field(repr=False)
+    minimal: Automaton = field(repr=False)
+    labels: np.ndarray = field(repr=False)
+
+    title = "Hidden-state automaton (van Rossem & Saxe 2025)"
+    section = "the notes' Observation; authors' automata.py"
+
+    def table(self) -> pd.DataFrame:
+        m = self.minimal
+        rows = [{"state": q, "output": int(m.outputs[q]),
+                 "on 0": int(m.transitions[q, 0]), "on 1": int(m.transitions[q, 1]),
+                 "initial": q == m.initial} for q in range(m.n_states)]  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def notes(self) -> list[str]:
+        return [f"{self.n_nodes} prefix nodes -> {self.n_states} states ({self.method} "
+                f"clustering, merge distance {self.merge_distance:.3g}); "
+                f"{'complete' if self.complete else 'incomplete'}, {self.conflicts} "
+                f"conflicting transitions; minimal equivalent (Hopcroft): {self.n_minimal} "
+                f"states{', the parity machine' if self.parity_machine else ''}; the "
+                "table is the minimal automaton (-1: no transition)"]  # fmt: skip
+
+    def figure(self) -> go.Figure:
+        return automaton_figure(self.minimal, f"{self.title}: minimal, {self.n_minimal} states")
+
+
+def extract_automaton(model: Any, task: ParityTask | None = None, *, method: str = "leader",
+                      tol: float = 0.01,
+                      merge_distance: float | None = None) -> AutomatonResult:  # fmt: skip
+    """The hidden-state automaton of ``model`` on the training prefixes (module
+    docstring); ``merge_distance`` overrides ``tol`` times this snapshot's spread."""
+    task = task or ParityTask()
+    _check(model, task)
+    states, outputs = prefix_states(model, task.max_len)
+    classes = _node_classes(outputs)
+    labels, d = cluster(states, classes, method, tol, merge_distance)
+    auto = automaton_from_labels(labels, classes, task.max_len)
+    minimal = auto.minimal()
+    return AutomatonResult(
+        method=method, merge_distance=d, n_nodes=len(labels), n_states=auto.n_states,
+        complete=auto.complete, conflicts=auto.conflicts, n_minimal=minimal.n_states,
+        parity_machine=auto.is_parity_machine(), automaton=auto, minimal=minimal,
+        labels=labels,
+    )  # fmt: skip
+
+
+def automaton_figure(auto: Automaton, title: str = "automaton", max_states: int = 40) -> go.Figure:
+    """The automaton's states on a circle, coloured by output, with an arrow per
+    transition labelled by its symbol (self-loops as a label beside the state)."""
+    fig = go.Figure()
+    n = auto.n_states
+    if n > max_states:
+        fig.update_layout(title=f"{title}: {n} states, too many to draw (max {max_states})")
+        return fig
+    ang = 2 * np.pi * np.arange(n) / n + np.pi / 2
+    x, y = np.cos(ang), np.sin(ang)
+    loops: dict[int, list[str]] = {}
+    for q in range(n):
+        for s in (0, 1):
+            r = int(auto.transitions[q, s])
+            if r < 0:
+                continue
+            if r == q:
+                loops.setdefault(q, []).append(str(s))
+                continue
+            bend = 0.08 * (1 if s else -1)
+            fig.add_annotation(x=x[r], y=y[r], ax=x[q] + bend, ay=y[q] + bend, xref="x",
+                               yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2,
+                               text="", standoff=12, startstandoff=12)  # fmt: skip
+            fig.add_annotation(x=(x[q] + x[r]) / 2 + bend, y=(y[q] + y[r]) / 2 + bend,
+                               text=str(s), showarrow=False)  # fmt: skip
+    label = [f"{q}{' (start)' if q == auto.initial else ''}"
+             f"{' loop ' + ','.join(loops[q]) if q in loops else ''}" for q in range(n)]
+    fig.add_trace(go.Scatter(x=x, y=y, mode="markers+text", text=label, textposition="top center",
+                             marker=dict(size=22, color=auto.outputs, colorscale="Viridis",
+                                         showscale=False)))  # fmt: skip
+    fig.update_layout(title=title + " (colour: output class)", showlegend=False,
+                      xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"))
+    return fig
+
+
+def snapshot_model(run: Run, step: int | None = None) -> Any:
+    """The run's model (an RNN or a transformer) at snapshot ``step`` (None: final)."""
+    if isinstance(run.model, RNNPreset):
+        return rnn_from_run(run, step)
+    return model_from_run(run, step)
+
+
+def _parity_task(run: Run) -> ParityTask:
+    if not isinstance(run.task, ParityTask):
+        raise AnalysisError(f"this run is on {run.task.describe()}, not streaming parity")
+    return run.task
+
+
+def automaton_over_training(run: Run, *, method: str = "leader", tol: float = 0.01,
+                            steps: list[int] | None = None) -> pd.DataFrame:  # fmt: skip
+    """Per snapshot (module docstring): ``n_states``, ``n_minimal``, ``complete``,
+    ``conflicts``, ``mergers``, ``splits`` (from the previous snapshot) beside the run's
+    losses and accuracies there."""
+    task = _parity_task(run)
+    steps = sorted(run.snapshots) if steps is None else steps
+    found = [prefix_states(snapshot_model(run, s), task.max_len) for s in steps]
+    pooled = np.concatenate([h.numpy() for h, _ in found])
+    d = tol * spread(pooled) if method == "leader" else None
+    rows, before = [], None
+    for s, (h, y) in zip(steps, found, strict=True):
+        classes = _node_classes(y)
+        labels, cut = cluster(h, classes, method, tol, d)
+        auto = automaton_from_labels(labels, classes, task.max_len)
+        now = {frozenset(np.flatnonzero(labels == q).tolist()) for q in range(auto.n_states)}
+        merged = split = 0
+        if before is not None:
+            removed, added = len(before - now), len(now - before)
+            merged, split = int((2 * removed - added) / 3), int((2 * added - removed) / 3)
+        before = now
+        keys = ("train_loss", "test_loss", "train_acc", "test_acc", "test_string_acc")
+        rows.append({"epoch": s, **history_at(run.history, s, keys), "n_states": auto.n_states,
+                     "n_minimal": auto.minimal().n_states, "complete": auto.complete,
+                     "conflicts": auto.conflicts, "mergers": merged, "splits": split,
+                     "merge_distance": cut})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def states_figure(frame: pd.DataFrame, title: str = "states over training") -> go.Figure:
+    """The number of states (and of the minimal automaton's) beside the train and test
+    loss over training (the paper's loss-and-states figure)."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for k in ("train_loss", "test_loss"):
+        if k in frame:
+            fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[k], name=k), secondary_y=False)
+    for k in ("n_states", "n_minimal"):
+        fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[k], name=k, line=dict(dash="dot")),
+                      secondary_y=True)  # fmt: skip
+    fig.update_yaxes(title_text="MSE", secondary_y=False)
+    fig.update_yaxes(title_text="states", type="log", secondary_y=True)
+    fig.update_layout(title=title, xaxis_title="epoch")
+    return fig
+
+
+@dataclass(frozen=True)
+class LengthResult(Result):
+    """Accuracy on random strings of each test length."""
+
+    lengths: list[int]
+    position_acc: list[float]
+    string_acc: list[float]
+    last_mse: list[float]
+    n_strings: list[int]
+    n_ctx: int | None
+
+    title = "Length generalisation (van Rossem & Saxe 2025)"
+    section = "the notes' Set Up; authors' long_seq_lens"
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame({"length": self.lengths, "strings": self.n_strings,
+                             "per-position accuracy": self.position_acc,
+                             "whole-string accuracy": self.string_acc,
+                             "last-position MSE": self.last_mse})  # fmt: skip
+
+    def notes(self) -> list[str]:
+        if self.n_ctx is None:
+            return []
+        return [f"a transformer reads at most n_ctx = {self.n_ctx} positions: longer "
+                "strings are not measured (NaN)"]
+
+    def figure(self) -> go.Figure:
+        fig = go.Figure([go.Scatter(x=self.lengths, y=v, name=k, mode="lines+markers")
+                         for k, v in (("per-position", self.position_acc),
+                                      ("whole-string", self.string_acc))])  # fmt: skip
+        fig.update_layout(title=self.title, xaxis_title="string length", xaxis_type="log",
+                          yaxis_title="accuracy")  # fmt: skip
+        return fig
+
+
+@torch.no_grad()
+def length_generalisation(model: Any, task: ParityTask | None = None,
+                          seed: int = 0) -> LengthResult:  # fmt: skip
+    """Per-position and whole-string accuracy, and the last position's MSE, on the task's
+    validation strings and each long length (seeded by ``seed``, a run's own test sets
+    when it is the run's seed)."""
+    task = task or ParityTask()
+    _check(model, task)
+    n_ctx = model.cfg.n_ctx if isinstance(model, HookedTransformer) else None
+    device = next(model.parameters()).device
+    out: dict[str, list[Any]] = {k: [] for k in ("len", "pos", "str", "mse", "n")}
+    for strings in test_sets(task, seed).values():
+        n = strings.shape[1]
+        out["len"].append(n)
+        out["n"].append(len(strings))
+        if n_ctx is not None and n > n_ctx:
+            for k in ("pos", "str", "mse"):
+                out[k].append(float("nan"))
+            continue
+        y = model(strings.to(device)).double().cpu()
+        t = parity_targets(strings)
+        right = y.argmax(-1) == t
+        out["pos"].append(float(right.double().mean()))
+        out["str"].append(float(right.all(-1).double().mean()))
+        onehot = torch.nn.functional.one_hot(t[:, -1], 2).double()
+        out["mse"].append(float(((y[:, -1] - onehot) ** 2).mean()))
+    return LengthResult(lengths=out["len"], position_acc=out["pos"], string_acc=out["str"],
+                        last_mse=out["mse"], n_strings=out["n"], n_ctx=n_ctx)  # fmt: skip
+
+
+def interaction_terms(y_tilde: Tensor, dy: Tensor, dh2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Equations (4)-(6) of the notes for pairs: ``y_tilde`` and ``dy`` (pairs, N, d_out)
+    the target and output differences over the N continuations, ``dh2`` (pairs,) the
+    squared representational distance. Returns A_low, A_high and the predicted
+    ||d_h(inf)||^2 (pairs,)."""
+    mean = y_tilde.mean(1)
+    a_low = (y_tilde**2).sum(-1).mean(1) - (mean**2).sum(-1)
+    gain = ((dy**2).sum(-1) / dh2[:, None]).mean(1)
+    a_high = (mean**2).sum(-1) - 1 / gain
+    return a_low, a_high, (a_high + torch.sqrt(a_high**2 + 4 * a_low)) / 2
+
+
+def merger_predicted(a_low: Tensor, a_high: Tensor, eps: float = 1e-12) -> Tensor:
+    """Condition (7): A_low = 0 (within ``eps``) and A_high < 0."""
+    return (a_low.abs() <= eps) & (a_high < 0)
+
+
+def sample_pairs(task: ParityTask, n_pairs: int, seed: int = 0) -> pd.DataFrame:
+    """``n_pairs`` pairs of distinct training strings with equal targets and as many with
+    unequal ones, seeded; each string of a uniform length in ``min_len..max_len``, then
+    uniform among that length's (uniform over strings would make nine pairs in ten hold a
+    string of the longest two lengths, whose continuations are the empty one alone).
+    Columns ``node1``, ``node2`` (prefix nodes), ``x1``, ``x2``, ``equal_target``."""
+    names = node_strings(task.max_len)
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = []
+    for equal in (True, False):
+        got = 0
+        while got < n_pairs:
+            lens = rng.integers(task.min_len, task.max_len + 1, 2)
+            a, b = (int(2**n - 1 + rng.integers(0, 2**n)) for n in lens)
+            if a != b and (names[a].count("1") % 2 == names[b].count("1") % 2) == equal:
+                rows.append({"node1": a, "node2": b, "x1": names[a], "x2": names[b],
+                             "equal_target": equal})  # fmt: skip
+                got += 1
+    return pd.DataFrame(rows)
+
+
+def _pair_terms(pairs: pd.DataFrame, h: Tensor, y: Tensor,
+                max_len: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
+    """dh2, A_low, A_high and the prediction for each pair at one snapshot."""
+    lengths = node_lengths(max_len)
+    out = [torch.empty(len(pairs), dtype=torch.float64) for _ in range(4)]
+    for i, (n1, n2) in enumerate(zip(pairs["node1"], pairs["node2"], strict=True)):
+        l1, l2 = int(lengths[n1]), int(lengths[n2])
+        k_max = max_len - max(l1, l2)
+        ids1, ids2, par_c = [], [], []
+        for k in range(k_max + 1):
+            u = torch.arange(2**k)
+            # node of x c: 2^(l+k) - 1 + value(x) 2^k + value(c)
+            ids1.append(2 ** (l1 + k) - 1 + (n1 - (2**l1 - 1)) * 2**k + u)
+            ids2.append(2 ** (l2 + k) - 1 + (n2 - (2**l2 - 1)) * 2**k + u)
+            par_c.append(torch.tensor([bin(int(v)).count("1") % 2 for v in u]))
+        a, b, pc = torch.cat(ids1), torch.cat(ids2), torch.cat(par_c)
+        p1 = (pc + _parity_of_node(n1, l1)) % 2
+        p2 = (pc + _parity_of_node(n2, l2)) % 2
+        oh = torch.eye(2, dtype=torch.float64)
+        y_tilde = (oh[p2] - oh[p1])[None]
+        dy = (y[b] - y[a])[None]
+        dh2 = ((h[n2] - h[n1]) ** 2).sum()[None]
+        a_low, a_high, pred = interaction_terms(y_tilde, dy, dh2)
+        for t, v in zip(out, (dh2, a_low, a_high, pred), strict=True):
+            t[i] = v[0]
+    return out[0], out[1], out[2], out[3]
+
+
+def _parity_of_node(node: int, length: int) -> int:
+    return bin(node - (2**length - 1)).count("1") % 2
+
+
+def interaction_over_training(run: Run, n_pairs: int = 100, seed: int = 0,
+                              steps: list[int] | None = None,
+                              method: str = "consistent") -> pd.DataFrame:  # fmt: skip
+    """For :func:`sample_pairs` pairs at every snapshot: the measured squared distance
+    ``dh2``, ``A_low``, ``A_high``, the predicted final squared distance ``dh2_pred``
+    (equation (6)) and ``merge_pred`` (condition (7)); plus ``merged_final``: whether the
+    pair shares a state in the final snapshot's automaton (``method``'s clustering; the
+    scale-free one by default, as the leader rule's 1% tolerance leaves a generalised
+    network's tight clusters in tens of pieces)."""
+    task = _parity_task(run)
+    if not isinstance(run.model, RNNPreset):
+        raise AnalysisError("the interaction theory reads an RNN's hidden states")
+    steps = sorted(run.snapshots) if steps is None else steps
+    pairs = sample_pairs(task, n_pairs, seed)
+    frames = []
+    for s in steps:
+        h, y = prefix_states(snapshot_model(run, s), task.max_len)
+        dh2, a_low, a_high, pred = _pair_terms(pairs, h, y, task.max_len)
+        frames.append(pairs.assign(epoch=s, dh2=dh2.numpy(), A_low=a_low.numpy(),
+                                   A_high=a_high.numpy(), dh2_pred=pred.numpy(),
+                                   merge_pred=merger_predicted(a_low, a_high).numpy()))  # fmt: skip
+    final = extract_automaton(snapshot_model(run, steps[-1]), task, method=method).labels
+    frame = pd.concat(frames, ignore_index=True)
+    frame["merged_final"] = final[frame["node1"]] == final[frame["node2"]]
+    return frame
