@@ -293,7 +293,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         device=args.device,
     )
     pair = None if args.pair is None else (args.pair[0], args.pair[1])
-    if pair and not (report.task.pairs() == report.task.pairs().new_tensor(pair)).all(1).any():
+    pairs = report.task.pairs() if isinstance(report.task, Task) else None
+    if pair and (pairs is None or not (pairs == pairs.new_tensor(pair)).all(1).any()):
         raise ValueError(f"--pair {pair[0]} {pair[1]} is not an input of {report.task.describe()}")
     print(report.to_markdown() if args.full else report.table5().to_markdown(index=False))
     for note in report.summary_notes():

@@ -60,9 +60,10 @@ from grok_interp.analyses.representation import (
     representation,
     toy_representation,
 )
-from grok_interp.config import ToyPreset
+from grok_interp.config import RNNPreset, ToyPreset
 from grok_interp.foreign import model_from_foreign
 from grok_interp.page import page
+from grok_interp.parity import HookedRNN, ParityTask
 from grok_interp.runs import (
     CheckpointError,
     Run,
@@ -92,7 +93,13 @@ ANALYSES = (
     "efficiency",
     "representation",
     "circuit_density",
+    "automaton",
+    "automaton_scale_free",
+    "length_generalisation",
+    "states_over_training",
+    "interaction",
 )
+PARITY_ANALYSES = ANALYSES[-5:]
 
 
 SCHEMA_VERSION = 2
@@ -109,7 +116,7 @@ class Report:
     ``losses`` gives (loss, accuracy) per pair set."""
 
     source: str
-    task: Task
+    task: Task | ParityTask
     results: dict[str, Result]
     not_run: dict[str, str]
     losses: dict[str, tuple[float, float]]
@@ -163,7 +170,8 @@ class Report:
 
     def table5(self) -> pd.DataFrame:
         """The Table 5 row: losses per pair set, Gini coefficients, key frequencies, FVEs."""
-        vals: dict[str, str] = {f"loss ({s} pairs)": sci(v[0]) for s, v in self.losses.items()}
+        unit = "pairs" if isinstance(self.task, Task) else "strings"
+        vals: dict[str, str] = {f"loss ({s} {unit})": sci(v[0]) for s, v in self.losses.items()}
         if self.embedding:
             vals["Gini(W_E)"] = f"{self.embedding.gini:.3f}"
         if self.neuron_logit_map:
@@ -181,7 +189,8 @@ class Report:
         return pd.DataFrame(rows)
 
     def header(self) -> str:
-        return f"Nanda et al. 2023 analyses of {self.source}: {self.task.describe()}"
+        papers = "Nanda et al. 2023" if isinstance(self.task, Task) else "van Rossem & Saxe 2025"
+        return f"{papers} analyses of {self.source}: {self.task.describe()}"
 
     def __repr__(self) -> str:
         ran = ", ".join(self.results) or "none"
@@ -322,6 +331,10 @@ def _resolve(
         from grok_interp.toy import toy_model
 
         return toy_model(run, step), run.pairs_task, run, name, []
+    if isinstance(run.task, ParityTask):
+        from grok_interp.analyses.automaton import snapshot_model
+
+        return snapshot_model(run, step), Task(), run, name, []
     return model_from_run(run, step, device), task or run.pairs_task, run, name, []
 
 
@@ -350,7 +363,11 @@ def analyze(
     no MLP, another task, no sparse Fourier structure) is listed in ``not_run`` with its
     reason; a model that does not fit the task raises, and so does any other error.
     """
+    if isinstance(source, HookedRNN):
+        return _parity_report(source, ParityTask(), None, "a HookedRNN")
     model, task, run, name, assumed = _resolve(source, task, step, act_fn, device)
+    if run is not None and isinstance(run.task, ParityTask):
+        return _parity_report(model, run.task, run, name)
     if not isinstance(model, HookedTransformer):
         return _toy_report(model, run, name)
     check_model(model, task)
@@ -390,6 +407,53 @@ def analyze(
         assumptions=tuple(assumed),
         model=model,
     )
+
+
+@torch.no_grad()
+def _parity_report(model: Any, task: ParityTask, run: Run | None, name: str) -> Report:
+    """The report of a streaming-parity model (van Rossem & Saxe 2025): its automaton by
+    both rules, its length generalisation, and, for a Run with snapshots, the states over
+    training and the interaction theory (50 pairs of each kind, at most 26 snapshots); the
+    transformer analyses are listed as not applying."""
+    from grok_interp.analyses import automaton as am
+
+    results: dict[str, Result] = {
+        "automaton": am.extract_automaton(model, task),
+        "automaton_scale_free": am.extract_automaton(model, task, method="consistent"),
+    }
+    seed = 0 if run is None else run.seed
+    length = am.length_generalisation(model, task, seed=seed)
+    results["length_generalisation"] = length
+    not_run = {k: f"{k.replace('_', ' ')}: not an analysis of streaming parity"
+               for k in ANALYSES if k not in PARITY_ANALYSES}  # fmt: skip
+    snaps = [] if run is None else sorted(run.snapshots)
+    if len(snaps) >= 2:
+        steps = snaps[:: max(1, -(-len(snaps) // 26))]
+        steps += [] if steps[-1] == snaps[-1] else [snaps[-1]]
+        frames = {m: am.automaton_over_training(run, method=m, steps=steps)  # type: ignore[arg-type]
+                  for m in am.METHODS}  # fmt: skip
+        results["states_over_training"] = am.StatesResult(frames=frames)
+        if isinstance(run.model, RNNPreset):  # type: ignore[union-attr]
+            results["interaction"] = am.InteractionResult(
+                frame=am.interaction_over_training(run, n_pairs=50, steps=steps))  # type: ignore[arg-type]
+        else:
+            not_run["interaction"] = "interaction: reads an RNN's hidden states"
+    else:
+        for k in ("states_over_training", "interaction"):
+            not_run[k] = f"{k.replace('_', ' ')}: needs a Run with snapshots"
+    states, outputs = am.prefix_states(model, task.max_len)
+    from grok_interp.parity import node_lengths, node_strings
+
+    keep = (node_lengths(task.max_len) >= task.min_len).nonzero().squeeze(1)
+    target = torch.tensor([s.count("1") % 2 for s in node_strings(task.max_len)])[keep]
+    y = outputs[keep]
+    train_mse = float(((y - torch.nn.functional.one_hot(target, 2).double()) ** 2).mean())
+    losses = {"train": (train_mse, float((y.argmax(-1) == target).double().mean())),
+              f"test (length {task.val_len})": (length.last_mse[0],
+                                                length.position_acc[0])}  # fmt: skip
+    return Report(source=name, task=task, results=results, not_run=not_run, losses=losses,
+                  setup_differences=(f"streaming parity, {type(model).__name__}",),
+                  model=model)  # fmt: skip
 
 
 @torch.no_grad()

@@ -151,28 +151,42 @@ def consistent_clusters(states: np.ndarray, classes: np.ndarray,
     ok = ~np.isnan(states).any(1)
     z = linkage(states[ok], method="single")
     inner = np.arange(2**max_len - 1)
-    for k in range(1, int(ok.sum()) + 1):
-        sub = fcluster(z, t=k, criterion="maxclust")
+    lone = int((~ok).sum())
+
+    def labels_at(k: int) -> np.ndarray:
         labels = np.empty(len(states), dtype=np.int64)
-        labels[ok] = sub - 1 + (~ok).sum()
-        labels[~ok] = np.arange((~ok).sum())
+        labels[ok] = fcluster(z, t=k, criterion="maxclust") - 1 + lone
+        labels[~ok] = np.arange(lone)
+        return labels
+
+    # agreeing on outputs is kept by every finer cut (the cuts are nested): bisect for the
+    # coarsest such cut, then scan finer ones for the first that is also deterministic
+    lo, hi = 1, int(ok.sum())
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _consistent(labels_at(mid), classes, inner, moves=False):
+            hi = mid
+        else:
+            lo = mid + 1
+    for k in range(lo, int(ok.sum()) + 1):
+        labels = labels_at(k)
         if _consistent(labels, classes, inner):
-            n = len(np.unique(labels))
-            cut = float(z[-n + int((~ok).sum()), 2]) if n - (~ok).sum() > 1 else float(z[-1, 2])
-            return _renumber(labels), cut
+            n = len(np.unique(labels[ok]))
+            return _renumber(labels), float(z[-n, 2]) if n > 1 else float(z[-1, 2])
     return _renumber(np.arange(len(states))), 0.0
 
 
-def _consistent(labels: np.ndarray, classes: np.ndarray, inner: np.ndarray) -> bool:
+def _consistent(labels: np.ndarray, classes: np.ndarray, inner: np.ndarray,
+                moves: bool = True) -> bool:  # fmt: skip
     """Whether every cluster's nodes share one output class (nodes without one aside)
-    and one successor cluster per symbol."""
+    and (``moves``) one successor cluster per symbol."""
     n = len(labels)
     has = classes >= 0
     out = labels[has]
     if len(np.unique(out * n + classes[has])) > len(np.unique(out)):
         return False
     src = labels[inner]
-    for s in (0, 1):
+    for s in (0, 1) if moves else ():
         if len(np.unique(src * n + labels[2 * inner + 1 + s])) > len(np.unique(src)):
             return False
     return True
@@ -361,6 +375,9 @@ class AutomatonResult(Result):
 
     title = "Hidden-state automaton (van Rossem & Saxe 2025)"
     section = "the notes' Observation; authors' automata.py"
+
+    def heading(self) -> str:
+        return f"{self.title}, {self.method} rule ({self.section})"
 
     def table(self) -> pd.DataFrame:
         m = self.minimal
@@ -654,3 +671,102 @@ def interaction_over_training(run: Run, n_pairs: int = 100, seed: int = 0,
     frame = pd.concat(frames, ignore_index=True)
     frame["merged_final"] = final[frame["node1"]] == final[frame["node2"]]
     return frame
+
+
+@dataclass(frozen=True)
+class StatesResult(Result):
+    """The automaton over training (:func:`automaton_over_training`), by both rules."""
+
+    frames: dict[str, pd.DataFrame] = field(repr=False)
+
+    title = "States over training (van Rossem & Saxe 2025)"
+    section = "the notes' Observation: tree, mergers, generalisation"
+
+    def table(self) -> pd.DataFrame:
+        cols = ["epoch", "train_loss", "test_loss", "n_states", "n_minimal", "complete",
+                "mergers", "splits"]  # fmt: skip
+        parts = [f[[c for c in cols if c in f]].assign(rule=m) for m, f in self.frames.items()]
+        return pd.concat(parts, ignore_index=True)
+
+    def milestones(self, method: str) -> dict[str, float]:
+        """Epochs of the most states, of the first complete automaton after it whose
+        minimal equivalent is 2 states, and of the first test string accuracy of 1."""
+        f = self.frames[method]
+        peak = int(f["n_states"].idxmax())
+        after = f.iloc[peak:]
+        two = after[(after["n_minimal"] == 2) & after["complete"]]
+        acc = f[f.get("test_string_acc", pd.Series(0.0, index=f.index)) >= 1.0]
+        return {"peak_epoch": float(f["epoch"][peak]), "peak_states": float(f["n_states"][peak]),
+                "two_state_epoch": float(two["epoch"].iloc[0]) if len(two) else float("nan"),
+                "generalised_epoch": float(acc["epoch"].iloc[0]) if len(acc) else float("nan"),
+                "final_states": float(f["n_states"].iloc[-1])}  # fmt: skip
+
+    def notes(self) -> list[str]:
+        out = []
+        for m in self.frames:
+            s = self.milestones(m)
+            out.append(f"{m} rule: most states {s['peak_states']:.0f} at epoch "
+                       f"{s['peak_epoch']:.0f}; minimal automaton 2 states and complete from "
+                       f"epoch {s['two_state_epoch']:.0f}; every validation string right from "
+                       f"epoch {s['generalised_epoch']:.0f}; {s['final_states']:.0f} states at "
+                       "the end")  # fmt: skip
+        return out + ["mergers and splits are the authors' (2 removed - added) / 3 and (2 added "
+                      "- removed) / 3 between snapshots; negative when a change is neither"]
+
+    def figure(self) -> go.Figure:
+        method = next(iter(self.frames))
+        return states_figure(self.frames[method], f"{self.title}: {method} rule")
+
+
+def _spearman(a: pd.Series, b: pd.Series) -> float:
+    """Spearman's rank correlation; NaN where either side is constant (all predicted 0)."""
+    if a.nunique() < 2 or b.nunique() < 2:
+        return float("nan")
+    return float(a.reset_index(drop=True).corr(b.reset_index(drop=True), method="spearman"))
+
+
+@dataclass(frozen=True)
+class InteractionResult(Result):
+    """The interaction theory against the measured distances (:func:`interaction_over_training`)."""
+
+    frame: pd.DataFrame = field(repr=False)
+
+    title = "Interaction theory (van Rossem & Saxe 2025)"
+    section = "the notes' equations (4)-(7)"
+
+    def table(self) -> pd.DataFrame:
+        f = self.frame
+        first, last = f["epoch"].min(), f["epoch"].max()
+        rows = []
+        for equal, g in f.groupby("equal_target", sort=False):
+            a, z = g[g["epoch"] == first], g[g["epoch"] == last]
+            rows.append({"targets": "equal" if equal else "unequal", "pairs": len(z),
+                         "merge predicted (7), start": float(a["merge_pred"].mean()),
+                         "merge predicted (7), end": float(z["merge_pred"].mean()),
+                         "merged (final automaton)": float(z["merged_final"].mean()),
+                         "median ||d_h||^2 start": float(a["dh2"].median()),
+                         "median ||d_h||^2 end": float(z["dh2"].median()),
+                         "median predicted (6), start": float(a["dh2_pred"].median()),
+                         "median predicted (6), end": float(z["dh2_pred"].median()),
+                         "Spearman predicted (6) end vs measured end": _spearman(
+                             z["dh2_pred"], z["dh2"])})  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def notes(self) -> list[str]:
+        return ["equal targets on parity mean equal targets under every continuation, so "
+                "A_low = 0 and A_high < 0 for every such pair: (7) predicts that all merge",
+                "merged: the pair shares a state in the final snapshot's automaton "
+                "(scale-free rule)"]  # fmt: skip
+
+    def figure(self) -> go.Figure:
+        f = self.frame
+        fig = go.Figure()
+        for equal, g in f.groupby("equal_target", sort=False):
+            name = "equal" if equal else "unequal"
+            med = g.groupby("epoch")[["dh2", "dh2_pred"]].median()
+            fig.add_trace(go.Scatter(x=med.index, y=med["dh2"], name=f"{name}: measured"))
+            fig.add_trace(go.Scatter(x=med.index, y=med["dh2_pred"], name=f"{name}: predicted (6)",
+                                     line=dict(dash="dot")))  # fmt: skip
+        fig.update_layout(title=f"{self.title}: median squared distance of pairs",
+                          xaxis_title="epoch", yaxis_title="||h_2 - h_1||^2", yaxis_type="log")
+        return fig

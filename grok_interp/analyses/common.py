@@ -30,6 +30,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
@@ -357,9 +358,14 @@ class Result:
 
 
 def to_jsonable(x: Any, tensors: dict[str, Tensor] | None = None, name: str = "") -> Any:
-    """Numbers, strings, lists, dicts and nulls (nan -> null) for JSON. A tensor goes into
+    """Numbers, strings, lists, dicts and nulls (nan -> null) for JSON (numpy arrays as
+    lists, a DataFrame as a dict of columns). A tensor goes into
     ``tensors`` under ``name`` and is replaced by ``{"tensor": name, "shape": [...]}``
     (without ``tensors``: by its values as nested lists); a dataclass by its fields."""
+    if isinstance(x, pd.DataFrame):
+        return to_jsonable(x.to_dict(orient="list"), tensors, name)
+    if isinstance(x, np.ndarray | np.generic):
+        return to_jsonable(x.tolist())
     if isinstance(x, Tensor):
         if tensors is None:
             return to_jsonable(x.tolist())
