@@ -95,7 +95,7 @@ def random_strings(n: int, length: int, seed: int, stream: int) -> Tensor:
     return torch.randint(0, 2, (n, length), generator=gen)
 
 
-def test_sets(task: ParityTask, seed: int) -> dict[str, Tensor]:
+def eval_strings(task: ParityTask, seed: int) -> dict[str, Tensor]:
     """The validation strings (``"val"``, length ``val_len``) and each long length's
     (``"len100"`` ...): seeded by the run's seed, one stream each."""
     out = {"val": random_strings(task.n_val, task.val_len, seed, 1)}

@@ -27,6 +27,12 @@ from transformer_lens import HookedTransformer
 
 from grok_interp.analyses.ablations import AblationsResult, Restricted, ablations
 from grok_interp.analyses.attention import AttentionResult, attention_heads
+from grok_interp.analyses.automaton import (
+    AutomatonResult,
+    InteractionResult,
+    LengthResult,
+    StatesResult,
+)
 from grok_interp.analyses.circuit_density import CircuitDensityResult, circuit_density
 from grok_interp.analyses.common import (
     AnalysisError,
@@ -167,6 +173,26 @@ class Report:
     @property
     def circuit_density(self) -> CircuitDensityResult | None:
         return self._get("circuit_density", CircuitDensityResult)
+
+    @property
+    def automaton(self) -> AutomatonResult | None:
+        return self._get("automaton", AutomatonResult)
+
+    @property
+    def automaton_scale_free(self) -> AutomatonResult | None:
+        return self._get("automaton_scale_free", AutomatonResult)
+
+    @property
+    def length_generalisation(self) -> LengthResult | None:
+        return self._get("length_generalisation", LengthResult)
+
+    @property
+    def states_over_training(self) -> StatesResult | None:
+        return self._get("states_over_training", StatesResult)
+
+    @property
+    def interaction(self) -> InteractionResult | None:
+        return self._get("interaction", InteractionResult)
 
     def table5(self) -> pd.DataFrame:
         """The Table 5 row: losses per pair set, Gini coefficients, key frequencies, FVEs."""
@@ -339,7 +365,7 @@ def _resolve(
 
 
 def analyze(
-    source: str | Path | Run | HookedTransformer,
+    source: str | Path | Run | HookedTransformer | HookedRNN,
     task: Task | None = None,
     *,
     step: int | None = None,
@@ -350,7 +376,8 @@ def analyze(
     act_fn: str | None = None,
     device: str | torch.device = "cpu",
 ) -> Report:
-    """Run every analysis of Nanda et al. 2023 on a checkpoint, Run or HookedTransformer.
+    """Run every analysis of Nanda et al. 2023 on a checkpoint, Run or HookedTransformer;
+    on a streaming-parity Run or a HookedRNN, those of van Rossem & Saxe 2025 instead.
 
     ``task`` defaults to the Run's, or ``add`` with the layout the shapes imply (an
     assumption the report states; so is ``act_fn``, ReLU unless given, for foreign
@@ -416,6 +443,7 @@ def _parity_report(model: Any, task: ParityTask, run: Run | None, name: str) -> 
     training and the interaction theory (50 pairs of each kind, at most 26 snapshots); the
     transformer analyses are listed as not applying."""
     from grok_interp.analyses import automaton as am
+    from grok_interp.parity import node_lengths, node_strings
 
     results: dict[str, Result] = {
         "automaton": am.extract_automaton(model, task),
@@ -441,9 +469,7 @@ def _parity_report(model: Any, task: ParityTask, run: Run | None, name: str) -> 
     else:
         for k in ("states_over_training", "interaction"):
             not_run[k] = f"{k.replace('_', ' ')}: needs a Run with snapshots"
-    states, outputs = am.prefix_states(model, task.max_len)
-    from grok_interp.parity import node_lengths, node_strings
-
+    _, outputs = am.prefix_states(model, task.max_len)
     keep = (node_lengths(task.max_len) >= task.min_len).nonzero().squeeze(1)
     target = torch.tensor([s.count("1") % 2 for s in node_strings(task.max_len)])[keep]
     y = outputs[keep]

@@ -59,10 +59,10 @@ from grok_interp.parity import (
     ParityTask,
     all_strings,
     build_rnn,
+    eval_strings,
     length_batches,
     mse,
     parity_targets,
-    test_sets,
 )
 from grok_interp.runs import Run, TrainConfig, load_params, load_run, save_run
 from grok_interp.sequences import IGNORE, SeqTask, fresh_batch, test_set, training_set
@@ -575,7 +575,7 @@ class _ParityLoop(_Loop):
         task = members[0].run.task
         assert isinstance(task, ParityTask)
         self.task = task
-        self.val = [test_sets(task, m.run.seed)["val"] for m in members]
+        self.val = [eval_strings(task, m.run.seed)["val"] for m in members]
 
     def step(self, epoch: int) -> None:
         with _deterministic():
@@ -725,5 +725,5 @@ def _l1(m: _Member) -> Tensor | float:
     return lam * sum(p.abs().sum() for p in m.opt.param_groups[0]["params"])
 
 
-def _params(model: HookedTransformer, dtype: torch.dtype) -> dict[str, Tensor]:
+def _params(model: torch.nn.Module, dtype: torch.dtype) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu", dtype).clone() for k, v in model.named_parameters()}

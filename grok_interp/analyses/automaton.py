@@ -72,10 +72,10 @@ from grok_interp.parity import (
     HookedRNN,
     ParityTask,
     all_strings,
+    eval_strings,
     node_lengths,
     node_strings,
     parity_targets,
-    test_sets,
 )
 from grok_interp.runs import Run, model_from_run, rnn_from_run
 
@@ -147,7 +147,7 @@ def consistent_clusters(states: np.ndarray, classes: np.ndarray,
                         max_len: int) -> tuple[np.ndarray, float]:  # fmt: skip
     """The scale-free rule (module docstring): the coarsest cut of the single-linkage
     tree whose clusters agree on their output and form a deterministic automaton.
-    Returns the labels and the cut's height."""
+    Returns the labels and the height of the last merge the cut keeps (0: none)."""
     ok = ~np.isnan(states).any(1)
     z = linkage(states[ok], method="single")
     inner = np.arange(2**max_len - 1)
@@ -171,8 +171,8 @@ def consistent_clusters(states: np.ndarray, classes: np.ndarray,
     for k in range(lo, int(ok.sum()) + 1):
         labels = labels_at(k)
         if _consistent(labels, classes, inner):
-            n = len(np.unique(labels[ok]))
-            return _renumber(labels), float(z[-n, 2]) if n > 1 else float(z[-1, 2])
+            n, m = len(np.unique(labels[ok])), int(ok.sum())  # the last merge made
+            return _renumber(labels), float(z[m - n - 1, 2]) if n < m else 0.0
     return _renumber(np.arange(len(states))), 0.0
 
 
@@ -557,7 +557,7 @@ def length_generalisation(model: Any, task: ParityTask | None = None,
     n_ctx = model.cfg.n_ctx if isinstance(model, HookedTransformer) else None
     device = next(model.parameters()).device
     out: dict[str, list[Any]] = {k: [] for k in ("len", "pos", "str", "mse", "n")}
-    for strings in test_sets(task, seed).values():
+    for strings in eval_strings(task, seed).values():
         n = strings.shape[1]
         out["len"].append(n)
         out["n"].append(len(strings))

@@ -1,0 +1,248 @@
+"""Streaming parity: data, the hooked RNN, training and resume, automaton extraction on
+hand-built RNNs, Hopcroft's minimisation, the interaction theory, and a trained run."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from grok_interp import Task, analyze
+from grok_interp.analyses.automaton import (
+    Automaton,
+    automaton_over_training,
+    extract_automaton,
+    hopcroft,
+    interaction_over_training,
+    interaction_terms,
+    length_generalisation,
+    merger_predicted,
+    prefix_states,
+)
+from grok_interp.config import RNNPreset, preset
+from grok_interp.parity import (
+    HookedRNN,
+    ParityTask,
+    all_strings,
+    build_rnn,
+    length_batches,
+    node_id,
+    node_strings,
+    parity_spec,
+    parity_targets,
+    eval_strings,
+)
+from grok_interp.runs import load_run, rnn_from_run
+from grok_interp.training import train
+
+
+def test_strings_targets_and_nodes():
+    assert all_strings(2).tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert parity_targets(torch.tensor([[1, 0, 1, 1]])).tolist() == [[1, 1, 0, 1]]
+    assert node_id(all_strings(2)).tolist() == [3, 4, 5, 6]
+    assert node_strings(2) == ["", "0", "1", "00", "01", "10", "11"]
+    task = ParityTask()
+    assert task.n_train == 2046
+    a, b = eval_strings(task, 3), eval_strings(task, 3)
+    assert {k: v.shape for k, v in a.items()} == {"val": (100, 50), "len100": (10, 100),
+                                                  "len1000": (10, 1000),
+                                                  "len10000": (10, 10000)}  # fmt: skip
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(eval_strings(task, 4)["val"], a["val"])
+    with pytest.raises(ValueError, match="min_len"):
+        ParityTask(min_len=0)
+
+
+def test_an_epoch_is_every_string_once_by_length_seeded():
+    task = ParityTask(max_len=8)
+    batches = length_batches(task, 128, seed=1, epoch=5)
+    assert [b.shape[1] for b in batches] == sorted(b.shape[1] for b in batches)
+    assert max(len(b) for b in batches) == 128 and sum(map(len, batches)) == task.n_train
+    for n in range(1, 9):
+        seen = torch.cat([b for b in batches if b.shape[1] == n])
+        assert sorted(node_id(seen).tolist()) == node_id(all_strings(n)).tolist()
+    again = length_batches(task, 128, seed=1, epoch=5)
+    assert all(torch.equal(x, y) for x, y in zip(batches, again, strict=True))
+    assert not torch.equal(length_batches(task, 128, seed=1, epoch=6)[-1], batches[-1])
+
+
+def test_the_rnn_is_torchs_own_and_its_hooks_read_and_patch():
+    model = build_rnn(RNNPreset(d_hidden=8), seed=0)
+    tokens = torch.randint(0, 2, (5, 7), generator=torch.Generator().manual_seed(0))
+    ref = nn.RNN(2, 8, nonlinearity="relu", batch_first=True)
+    with torch.no_grad():
+        for a, b in (("weight_ih_l0", "weight_ih"), ("weight_hh_l0", "weight_hh"),
+                     ("bias_ih_l0", "bias_ih"), ("bias_hh_l0", "bias_hh")):  # fmt: skip
+            getattr(ref, a).copy_(getattr(model.cell, b))
+        h0 = torch.ones(1, 5, 8)
+        expected, _ = ref(nn.functional.one_hot(tokens, 2).float(), h0)
+    _, cache = model.run_with_cache(tokens)
+    torch.testing.assert_close(cache["hook_hidden"], expected)
+    # a patch at one step changes that step's successors only
+    def zero_at_3(h, hook):
+        return torch.zeros_like(h) if hook.ctx["pos"] == 3 else h
+
+    patched = model.run_with_hooks(tokens, fwd_hooks=[("hook_h", zero_at_3)])
+    clean = model(tokens)
+    assert torch.equal(patched[:, :3], clean[:, :3]) and not torch.equal(patched[:, 3:], clean[:, 3:])
+
+
+def parity_rnn() -> HookedRNN:
+    """Four ReLU units, one per (parity, last symbol) conjunction, so the state is always
+    one of four one-hot vectors: u1 = even after 0, u2 = even after 1, u3 = odd after 1,
+    u4 = odd after 0; even = u1 + u2, odd = u3 + u4. The read-out is the one-hot parity."""
+    model = HookedRNN(RNNPreset(d_hidden=4))
+    even, odd = torch.tensor([1.0, 1, 0, 0]), torch.tensor([0.0, 0, 1, 1])
+    with torch.no_grad():
+        model.cell.weight_hh.copy_(torch.stack([even, odd, even, odd]))
+        model.cell.weight_ih.copy_(torch.tensor([[1.0, 0], [0, 1], [0, 1], [1, 0]]))
+        model.cell.bias_ih.fill_(-1.0)
+        model.cell.bias_hh.zero_()
+        model.readout.weight.copy_(torch.stack([even, odd]))
+        model.readout.bias.zero_()
+        model.h_init.copy_(torch.tensor([1.0, 0, 0, 0]))
+    return model
+
+
+def tree_rnn(max_len: int = 10) -> HookedRNN:
+    """An RNN that memorises the tree: a counter c_0..c_L (one-hot time), a flag f_k set at
+    step k when the symbol is 1, a bit b_k holding f_k from the next step on, and the four
+    parity units of :func:`parity_rnn` for the read-out. Every prefix has its own state."""
+    L = max_len
+    n = (L + 1) + L + L + 4
+    c, f, b, q = 0, L + 1, 2 * L + 1, 3 * L + 1
+    w_hh, w_ih, bias = torch.zeros(n, n), torch.zeros(n, 2), torch.zeros(n)
+    for k in range(1, L + 1):
+        w_hh[c + k, c + k - 1] = 1  # the counter shifts
+        w_hh[f + k - 1, c + k - 1] = 1  # f_k = relu(c_{k-1} + x1 - 1)
+        w_ih[f + k - 1, 1] = 1
+        bias[f + k - 1] = -1
+        w_hh[b + k - 1, b + k - 1] = w_hh[b + k - 1, f + k - 1] = 1  # b_k = relu(b_k + f_k)
+    par = parity_rnn()
+    w_hh[q:, q:] = par.cell.weight_hh.detach()
+    w_ih[q:] = par.cell.weight_ih.detach()
+    bias[q:] = -1
+    model = HookedRNN(RNNPreset(d_hidden=n))
+    with torch.no_grad():
+        model.cell.weight_hh.copy_(w_hh)
+        model.cell.weight_ih.copy_(w_ih)
+        model.cell.bias_ih.copy_(bias)
+        model.cell.bias_hh.zero_()
+        model.readout.weight.zero_()
+        model.readout.weight[:, q:] = par.readout.weight.detach()
+        model.readout.bias.zero_()
+        init = torch.zeros(n)
+        init[c] = init[q] = 1
+        model.h_init.copy_(init)
+    return model
+
+
+def test_extraction_of_a_hand_built_parity_rnn_is_the_parity_machine():
+    task = ParityTask()
+    model = parity_rnn()
+    assert length_generalisation(model, task).string_acc == [1.0] * 4
+    for method in ("leader", "consistent"):
+        res = extract_automaton(model, task, method=method)
+        assert res.complete and res.conflicts == 0 and res.parity_machine
+        assert res.n_minimal == 2
+    # four distinct points (the initial state is u1's point): the leader rule finds four
+    assert extract_automaton(model, task).n_states == 4
+    assert analyze(model).automaton.parity_machine
+
+
+def test_extraction_of_a_tree_memorising_rnn_is_the_tree():
+    task = ParityTask()
+    model = tree_rnn()
+    states, _ = prefix_states(model, task.max_len)
+    assert len(torch.unique(states, dim=0)) == 2047
+    res = extract_automaton(model, task)
+    assert res.n_states == 2047 and not res.complete and res.conflicts == 0
+    # equivalent: same depth and parity (the root, then two per depth 1..10)
+    assert res.n_minimal == 21 and not res.parity_machine
+    small = extract_automaton(tree_rnn(4), ParityTask(max_len=4), method="consistent")
+    assert small.n_states == 31 and small.n_minimal == 9
+
+
+def test_hopcroft_on_known_automata():
+    # the ones counted mod 4, output the count mod 2: minimal is the parity machine
+    mod4 = Automaton(transitions=np.array([[0, 1], [1, 2], [2, 3], [3, 0]]),
+                     outputs=np.array([0, 1, 0, 1]))  # fmt: skip
+    assert mod4.minimal().n_states == 2 and mod4.is_parity_machine()
+    # mod 3 with output "count = 0" is already minimal
+    mod3 = Automaton(transitions=np.array([[0, 1], [1, 2], [2, 0]]), outputs=np.array([1, 0, 0]))
+    assert mod3.minimal().n_states == 3 and not mod3.is_parity_machine()
+    # an unreachable state and two equivalent ones: 5 -> 3
+    dfa = Automaton(transitions=np.array([[1, 2], [3, 3], [3, 3], [3, 3], [0, 0]]),
+                    outputs=np.array([0, 1, 1, 0, 1]))  # fmt: skip
+    m = dfa.minimal()
+    assert m.n_states == 3 and m.run("0101") == dfa.run("0101")
+    blocks = hopcroft(np.array([[1, 2], [3, 3], [3, 3], [3, 3]]), np.array([0, 1, 1, 0]))
+    assert blocks[1] == blocks[2] and len(set(blocks.tolist())) == 3
+    # a partial automaton: missing transitions go to a sink, which is not counted
+    part = Automaton(transitions=np.array([[1, -1], [-1, -1]]), outputs=np.array([0, 1]))
+    assert part.minimal().n_states == 2 and not part.complete
+
+
+def test_interaction_formulas_on_constructed_pairs():
+    # equal targets: y~ = 0, so A_low = 0 and A_high = -1 / <gain> < 0: they merge
+    dy = torch.tensor([[[1.0, 1.0], [0.0, 2.0]]])  # gains 2/2 = 1 and 4/2 = 2: mean 1.5
+    a_low, a_high, pred = interaction_terms(torch.zeros(1, 2, 2), dy, torch.tensor([2.0]))
+    assert a_low.item() == 0 and a_high.item() == pytest.approx(-1 / 1.5) and pred.item() == 0
+    assert merger_predicted(a_low, a_high).item()
+    # opposite targets under the two continuations: <y~> = 0, <||y~||^2> = 2
+    y_tilde = torch.tensor([[[-1.0, 1.0], [1.0, -1.0]]])
+    dy = torch.tensor([[[1.0, 1.0], [1.0, -1.0]]])  # gains 1 and 1
+    a_low, a_high, pred = interaction_terms(y_tilde, dy, torch.tensor([2.0]))
+    assert (a_low.item(), a_high.item()) == (2.0, -1.0)
+    assert pred.item() == pytest.approx((-1 + 3) / 2) and not merger_predicted(a_low, a_high).item()
+
+
+def test_training_resumes_bit_for_bit_and_a_transformer_trains_too(tmp_path):
+    spec = parity_spec(epochs=6, eval_every=2, snapshot_every=3)
+    spec = replace(spec, task=ParityTask(max_len=6), model=RNNPreset(d_hidden=16))
+    full = train(spec, progress=False)
+    half = replace(spec, train=replace(spec.train, epochs=3))
+    train(half, out=tmp_path / "r.pt", progress=False)
+    resumed = load_run(tmp_path / "r.pt")
+    resumed.train = spec.train
+    train(resumed, out=tmp_path / "r.pt", progress=False)
+    for k, v in full.weights.items():
+        assert torch.equal(load_run(tmp_path / "r.pt").weights[k], v), k
+    assert set(full.history) >= {"train_loss", "test_loss", "test_acc", "test_string_acc"}
+    frame = automaton_over_training(load_run(tmp_path / "r.pt"))
+    assert frame["epoch"].tolist() == [0, 3, 6]
+    tf = replace(spec, model=preset("small", n_layers=1), task=ParityTask(max_len=6, n_ctx=100))
+    run = train(tf, progress=False)
+    res = length_generalisation(rnn_or_tf(run), run.task)
+    assert res.lengths == [50, 100, 1000, 10000] and np.isnan(res.position_acc[2])
+    with pytest.raises(ValueError, match="streaming parity only"):
+        train(replace(spec, task=Task()), progress=False)
+
+
+def rnn_or_tf(run):
+    from grok_interp.analyses.automaton import snapshot_model
+
+    return snapshot_model(run)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The authors' RNN, trained at their settings until it generalises (600 epochs)."""
+    path = tmp_path_factory.mktemp("parity") / "rnn.pt"
+    return train(parity_spec(epochs=600, snapshot_every=20), out=path, progress=False)
+
+
+def test_a_trained_rnn_merges_its_tree_into_the_parity_machine(trained):
+    assert trained.history["test_string_acc"][-1] == 1.0
+    res = extract_automaton(rnn_from_run(trained), trained.task)
+    assert res.parity_machine and res.n_minimal == 2
+    assert length_generalisation(rnn_from_run(trained), trained.task).string_acc[-1] == 1.0
+    frame = automaton_over_training(trained, method="consistent")
+    peak = frame["n_states"].idxmax()
+    assert frame["n_states"][peak] > 100 > frame["n_states"].iloc[-1]  # the tree, then mergers
+    assert frame["test_loss"][peak] > 0.2 > frame["test_loss"].iloc[-1]
+    inter = interaction_over_training(trained, n_pairs=20, steps=[0, 600])
+    end = inter[inter["epoch"] == 600]
+    assert end[end["equal_target"]]["merge_pred"].all()
+    assert not end[~end["equal_target"]]["merged_final"].any()
