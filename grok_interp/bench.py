@@ -191,6 +191,7 @@ def run_bench(
     analyze_fn: Callable[[], object] | None = None,
     sweep_points: int = 12,
     toy_members: int = 100,
+    parity_checkpoint: str | None = "checkpoints/parity_rnn.pt",
 ) -> dict[str, float]:
     dev = resolve_device(device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -229,6 +230,41 @@ def run_bench(
         out.update(sweep_throughput(device, points=sweep_points))
     if toy_members:
         out.update(toy_throughput(device, members=toy_members))
+    if parity_checkpoint is not None:
+        out.update(parity_speed(3, parity_checkpoint))
+    return out
+
+
+def parity_speed(
+    repeats: int = 3, shipped: str | Path = "checkpoints/parity_rnn.pt"
+) -> dict[str, float]:
+    """Streaming parity (van Rossem & Saxe 2025) on the CPU: one epoch of the authors'
+    RNN (21 SGD steps), the epochs to generalisation of the shipped run (the first
+    evaluation with every validation string right) times that, and the automaton
+    extraction of one snapshot by each rule (leader at the end; the scale-free rule at
+    the snapshot with the most states, its slowest case: the tree)."""
+    from grok_interp.analyses.automaton import automaton_over_training, extract_automaton
+    from grok_interp.parity import parity_spec
+    from grok_interp.runs import load_run, rnn_from_run
+    from grok_interp.training import _member, _ParityLoop
+
+    loop = _ParityLoop([_member(new_run(parity_spec()), None, torch.device("cpu"))],
+                       torch.device("cpu"), ())  # fmt: skip
+    epoch = _time(lambda: loop.step(1), repeats, lambda: None)
+    out = {"parity_rnn_epoch_s": epoch}
+    if Path(shipped).exists():
+        run = load_run(shipped)
+        acc = run.history["test_string_acc"]
+        first = next((e for e, a in zip(run.history["epoch"], acc, strict=True) if a >= 1), None)
+        if first is not None:
+            out["parity_rnn_to_generalisation_s_est"] = first * epoch
+        frame = automaton_over_training(run)  # the leader rule: cheaper, the same peak
+        peak = int(frame["epoch"][frame["n_states"].idxmax()])
+        final = rnn_from_run(run)
+        out["automaton_leader_s"] = _time(lambda: extract_automaton(final), repeats, lambda: None)
+        tree = rnn_from_run(run, peak)
+        out["automaton_scale_free_peak_s"] = _time(
+            lambda: extract_automaton(tree, method="consistent"), 1, lambda: None)
     return out
 
 

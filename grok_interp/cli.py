@@ -407,6 +407,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         rss_epochs=args.rss_epochs,
         analyze_fn=lambda: analyze(source),
         sweep_points=args.sweep_points,
+        parity_checkpoint=args.parity_checkpoint or None,
     )
     print(format_bench(res))
     return 0
@@ -487,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--rss-epochs", type=int, default=300)
     bench.add_argument("--checkpoint", default="checkpoints/mainline.pt", help="for analyze()")
     bench.add_argument("--sweep-points", type=int, default=12, help="0 skips the sweep figures")
+    bench.add_argument("--parity-checkpoint", default="checkpoints/parity_rnn.pt",
+                       help="streaming-parity Run for the speed of extraction ('' skips parity)")
     args = parser.parse_args(argv)
     commands = {
         "train": _cmd_train,

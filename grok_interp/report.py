@@ -207,8 +207,17 @@ class Report:
             vals["logit FVE"] = pct(self.logit_fit.fve)
         if self.directions:
             vals["mean FVE of u_k, v_k projections"] = pct(self.directions.mean_fve)
+        for res in (self.automaton, self.automaton_scale_free):
+            if res is not None:
+                vals[f"automaton states, {res.method} rule (minimal)"] = (
+                    f"{res.n_states} ({res.n_minimal}"
+                    f"{', the parity machine' if res.parity_machine else ''})")  # fmt: skip
+        if self.length_generalisation:
+            lg = self.length_generalisation
+            for n, acc in zip(lg.lengths, lg.string_acc, strict=True):
+                vals[f"whole-string accuracy, length {n}"] = pct(acc)
         rows = [{"quantity": k, "ours": v} for k, v in vals.items()]
-        if not self.setup_differences:
+        if not self.setup_differences and isinstance(self.task, Task):
             for row in rows:
                 paper = PAPER_TABLE5.get(row["quantity"])
                 row["paper (mainline)"] = "-" if paper is None else paper[0]
@@ -227,7 +236,8 @@ class Report:
 
     def summary_notes(self) -> list[str]:
         """Assumptions about the model, and why a paper column is or is not shown."""
-        return [f"Assumed: {a}." for a in self.assumptions] + setup_note(self.setup_differences)
+        notes = [f"Assumed: {a}." for a in self.assumptions]
+        return notes + (setup_note(self.setup_differences) if isinstance(self.task, Task) else [])
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.summary_notes())

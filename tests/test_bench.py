@@ -12,7 +12,7 @@ from grok_interp.tasks import Task
 
 def test_bench_runs_and_reports_every_figure():
     res = run_bench(repeats=1, n_models=2, rss_epochs=0, analyze_fn=lambda: None, sweep_points=0,
-                    toy_members=0)
+                    toy_members=0, parity_checkpoint=None)
     expected = {
         "plain_epochs_per_s",
         "fast_epochs_per_s",
@@ -31,6 +31,15 @@ def test_bench_runs_and_reports_every_figure():
     assert set(res) == expected
     assert all(math.isfinite(v) and v > 0 for v in res.values())
     assert len(format_bench(res).splitlines()) == len(expected)
+
+
+def test_parity_speed_reports_every_figure():
+    from grok_interp.bench import parity_speed
+
+    res = parity_speed(repeats=1)
+    assert set(res) == {"parity_rnn_epoch_s", "parity_rnn_to_generalisation_s_est",
+                        "automaton_leader_s", "automaton_scale_free_peak_s"}  # fmt: skip
+    assert all(math.isfinite(v) and v > 0 for v in res.values())
 
 
 def test_toy_throughput_reports_every_figure():

@@ -97,6 +97,8 @@ TINY_EXPERIMENTS = {
     "varma_fig08_other_tasks": ["--p", "11", "--ops", "sub", "s5_xy", "--base-epochs", "30",
                                 "--s5-base-epochs", "2", "--epochs", "20", "--eval-every",
                                 "10", "--size-fracs", "0.05", "0.2", "--quiet"],
+    "vanrossem_parity": ["--epochs", "6", "--snapshot-every", "3", "--transformer-epochs", "2",
+                         "--pairs", "3", "--quiet"],
 }  # fmt: skip
 
 

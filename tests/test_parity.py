@@ -26,12 +26,12 @@ from grok_interp.parity import (
     ParityTask,
     all_strings,
     build_rnn,
+    eval_strings,
     length_batches,
     node_id,
     node_strings,
     parity_spec,
     parity_targets,
-    eval_strings,
 )
 from grok_interp.runs import load_run, rnn_from_run
 from grok_interp.training import train
@@ -85,7 +85,8 @@ def test_the_rnn_is_torchs_own_and_its_hooks_read_and_patch():
 
     patched = model.run_with_hooks(tokens, fwd_hooks=[("hook_h", zero_at_3)])
     clean = model(tokens)
-    assert torch.equal(patched[:, :3], clean[:, :3]) and not torch.equal(patched[:, 3:], clean[:, 3:])
+    assert torch.equal(patched[:, :3], clean[:, :3])
+    assert not torch.equal(patched[:, 3:], clean[:, 3:])
 
 
 def parity_rnn() -> HookedRNN:
