@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from grok_interp.config import ToyPreset
+from grok_interp.config import RNNPreset, ToyPreset
 from grok_interp.models import resolve_device, to_config
 from grok_interp.runs import Run, load_run
 from grok_interp.training import (
@@ -250,8 +250,9 @@ def stacks(
     out = []
     for members in groups.values():
         run = members[0][0]
-        toy = isinstance(run.model, ToyPreset)  # the toy loop stacks any number
-        size = stack or (len(members) if toy else default_stack(
+        # the toy loop stacks any number; RNN members step one after another anyway
+        whole = isinstance(run.model, ToyPreset | RNNPreset)
+        size = stack or (len(members) if whole else default_stack(
             to_config(run.model, run.task), len(run.train_idx), resolve_device(device)))  # type: ignore[arg-type]  # fmt: skip
         parts = [members[i : i + size] for i in range(0, len(members), size)]
         out += [[(spec, path) for _, spec, path in part] for part in parts]

@@ -2,6 +2,7 @@
 hand-built RNNs, Hopcroft's minimisation, the interaction theory, and a trained run."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,10 +229,9 @@ def rnn_or_tf(run):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """The authors' RNN, trained at their settings until it generalises (600 epochs)."""
-    path = tmp_path_factory.mktemp("parity") / "rnn.pt"
-    return train(parity_spec(epochs=600, snapshot_every=20), out=path, progress=False)
+def trained():
+    """The shipped run: the authors' RNN at their settings, 1,000 epochs (README)."""
+    return load_run(Path(__file__).parents[1] / "checkpoints" / "parity_rnn.pt")
 
 
 def test_a_trained_rnn_merges_its_tree_into_the_parity_machine(trained):
@@ -243,7 +243,36 @@ def test_a_trained_rnn_merges_its_tree_into_the_parity_machine(trained):
     peak = frame["n_states"].idxmax()
     assert frame["n_states"][peak] > 100 > frame["n_states"].iloc[-1]  # the tree, then mergers
     assert frame["test_loss"][peak] > 0.2 > frame["test_loss"].iloc[-1]
-    inter = interaction_over_training(trained, n_pairs=20, steps=[0, 600])
-    end = inter[inter["epoch"] == 600]
+    inter = interaction_over_training(trained, n_pairs=20, steps=[0, 1000])
+    end = inter[inter["epoch"] == 1000]
     assert end[end["equal_target"]]["merge_pred"].all()
     assert not end[~end["equal_target"]]["merged_final"].any()
+
+
+def test_a_sweep_trains_rnn_points_and_resumes(tmp_path):
+    from grok_interp.sweeps import Grid, run_sweep
+
+    base = replace(parity_spec(epochs=2, eval_every=1, snapshot_every=1),
+                   task=ParityTask(max_len=4), model=RNNPreset(d_hidden=8))  # fmt: skip
+    grid = Grid(values={"seed": [0, 1], "model.gain": [0.1, 0.5]}, base=base)
+    table = run_sweep(grid, tmp_path / "s", progress=False)
+    assert len(table) == 4 and table["final_test_string_acc"].notna().all()
+    again = run_sweep(grid, tmp_path / "s", progress=False)
+    assert again["final_train_loss"].tolist() == table["final_train_loss"].tolist()
+
+
+def test_clear_errors_for_what_does_not_fit(trained):
+    from grok_interp.analyses.common import AnalysisError
+    from grok_interp.models import build_model
+    from grok_interp.runs import CheckpointError, model_from_run
+
+    with pytest.raises(AnalysisError, match="reads 2 symbols"):
+        extract_automaton(build_model(preset("small"), Task(p=31)), ParityTask())
+    with pytest.raises(CheckpointError, match="rnn_from_run"):
+        model_from_run(trained)
+    with pytest.raises(CheckpointError, match="not an RNN"):
+        rnn_from_run(load_run(Path(__file__).parents[1] / "checkpoints" / "seed1.pt"))
+    with pytest.raises(ValueError, match="max_len <= 20"):
+        ParityTask(max_len=30)
+    with pytest.raises(ValueError, match="batch_size applies to streaming parity"):
+        train(replace(parity_spec(), task=Task(p=31), model=preset("small")), progress=False)
