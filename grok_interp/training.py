@@ -411,19 +411,23 @@ class _Loop:
         logits = [lg for g in self.groups for lg in self.logits(tokens[g], False, g)]
         out = []
         for m, lg, splits in zip(self.members, logits, self.splits, strict=True):
-            run = m.run
             row = {"epoch": float(epoch)}
             for name, idx, lab in splits:
                 sel = lg[idx]
                 row[f"{name}_loss"] = cross_entropy64(sel[None], lab[None]).item()
                 row[f"{name}_acc"] = (sel.argmax(-1) == lab).double().mean().item()
-            row["param_norm"] = param_norm(m.opt.param_groups[0]["params"])
-            for cb in self.callbacks:
-                row.update(cb(epoch, m.model, run) or {})
-            for k, v in row.items():
-                run.history.setdefault(k, []).append(v)
-            out.append(row)
+            out.append(self.record(m, row, epoch))
         return out
+
+    def record(self, m: _Member, row: dict[str, float], epoch: int) -> dict[str, float]:
+        """``row`` with the parameter norm and the callbacks' numbers, appended to the
+        member's history."""
+        row["param_norm"] = param_norm(m.opt.param_groups[0]["params"])
+        for cb in self.callbacks:
+            row.update(cb(epoch, m.model, m.run) or {})
+        for k, v in row.items():
+            m.run.history.setdefault(k, []).append(v)
+        return row
 
     def checkpoint(self, epoch: int, snapshot: bool, save: bool = True) -> None:
         for m in self.members:
@@ -530,12 +534,7 @@ class _SeqLoop(_Loop):
                 for pos in self.task.output_positions:
                     at = slice(pos, pos + 1)
                     row[f"{name}_loss_pos{pos}"] = float(seq_loss(logits[:, at], targets[:, at]))
-            row["param_norm"] = param_norm(m.opt.param_groups[0]["params"])
-            for cb in self.callbacks:
-                row.update(cb(epoch, m.model, m.run) or {})
-            for k, v in row.items():
-                m.run.history.setdefault(k, []).append(v)
-            out.append(row)
+            out.append(self.record(m, row, epoch))
         return out
 
 
@@ -616,12 +615,7 @@ class _ParityLoop(_Loop):
             right = yv.argmax(-1) == tv
             row["test_acc"] = float(right.double().mean())
             row["test_string_acc"] = float(right.all(-1).double().mean())
-            row["param_norm"] = param_norm(m.opt.param_groups[0]["params"])
-            for cb in self.callbacks:
-                row.update(cb(epoch, m.model, m.run) or {})
-            for k, v in row.items():
-                m.run.history.setdefault(k, []).append(v)
-            out.append(row)
+            out.append(self.record(m, row, epoch))
         return out
 
 
