@@ -97,7 +97,7 @@ def main(argv=None):
     lengths = {"RNN": length_generalisation(snapshot_model(rnn), rnn.task, rnn.seed)}
     if args.transformer_epochs:
         spec = parity_spec(model=preset("small", n_layers=1), seed=args.seed,
-                           epochs=args.transformer_epochs, optimizer="adamw", lr=1e-3,
+                           epochs=args.transformer_epochs, sgd=False, lr=1e-3,
                            weight_decay=1.0, warmup=10, **every)  # fmt: skip
         tf = trained(spec, out / "transformer.pt", args.quiet)
         lengths["transformer"] = length_generalisation(snapshot_model(tf), tf.task, tf.seed)

@@ -151,9 +151,9 @@ class TrainConfig:
     representation with its own settings, as Liu et al.'s toy model does (its decoder
     takes ``lr`` and ``weight_decay``). ``fresh_data`` (sequence tasks only,
     :mod:`grok_interp.sequences`): a fresh batch of ``n_train`` sequences every step, the
-    infinite-data regime, instead of a fixed training set. ``optimizer="sgd"``: plain
-    SGD (no momentum; ``weight_decay`` is then coupled L2, torch's SGD), as van Rossem &
-    Saxe train their RNN; ``betas`` then play no part. ``batch_size`` (streaming parity
+    infinite-data regime, instead of a fixed training set. ``sgd=True``: plain SGD
+    instead of AdamW (no momentum; ``weight_decay`` is then coupled L2, torch's SGD), as
+    van Rossem & Saxe train their RNN; ``betas`` then play no part. ``batch_size`` (streaming parity
     only): mini-batches of that many strings of one length (None: one per length).
     """
 
@@ -173,12 +173,10 @@ class TrainConfig:
     lr_embed: float | None = None
     weight_decay_embed: float | None = None
     fresh_data: bool = False
-    optimizer: str = "adamw"
+    sgd: bool = False
     batch_size: int | None = None
 
     def __post_init__(self) -> None:
-        if self.optimizer not in ("adamw", "sgd"):
-            raise ValueError(f"optimizer must be adamw or sgd, got {self.optimizer!r}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.epochs < 0 or self.eval_every < 1 or self.snapshot_every < 1:

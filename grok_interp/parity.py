@@ -199,7 +199,7 @@ def parity_spec(model: Any = None, seed: int = 0, **train: Any) -> Any:
     from grok_interp.config import TrainConfig
     from grok_interp.training import RunSpec
 
-    cfg = dict(epochs=1000, lr=0.02, weight_decay=0.0, optimizer="sgd", batch_size=128,
+    cfg = dict(epochs=1000, lr=0.02, weight_decay=0.0, sgd=True, batch_size=128,
                warmup=0, eval_every=10, snapshot_every=10)  # fmt: skip
     return RunSpec(task=ParityTask(), model=model or RNNPreset(), seed=seed,
                    train=TrainConfig(**{**cfg, **train}))  # fmt: skip

@@ -195,7 +195,7 @@ def _member(run: Run, out: Path | None, device: torch.device) -> _Member:
     cfg = run.train
     params = [p for p in model.parameters() if p.requires_grad]
     opt: torch.optim.Optimizer
-    if cfg.optimizer == "sgd":
+    if cfg.sgd:
         opt = torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:  # fused: one kernel for the whole update, ~3x faster than foreach on the CPU
         opt = torch.optim.AdamW(

@@ -21,7 +21,7 @@ from grok_interp.analyses.logits import (
 from grok_interp.analyses.neurons import block_fve, fitted_activations, monomial_fve
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, store
 from grok_interp.models import build_model, preset
-from grok_interp.report import ANALYSES, analyze
+from grok_interp.report import PAIR_ANALYSES, analyze
 from grok_interp.runs import load_model
 from grok_interp.tasks import Task
 
@@ -269,7 +269,7 @@ def test_layernorm_lists_every_analysis_not_run_and_key_freqs_unlock_some():
     report = analyze(ln, task)
     ran = {"embedding", "efficiency", "representation", "circuit_density"}  # W_E, logits, signs
     assert set(report.results) == ran
-    assert set(report.not_run) == set(ANALYSES) - ran
+    assert set(report.not_run) == set(PAIR_ANALYSES) - ran
     assert "LN" in report.not_run["neuron_logit_map"]
     assert "LayerNorm" in report.not_run["attention"]
     assert "give key_freqs" in report.not_run["logit_fit"]

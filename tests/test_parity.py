@@ -276,3 +276,18 @@ def test_clear_errors_for_what_does_not_fit(trained):
         ParityTask(max_len=30)
     with pytest.raises(ValueError, match="batch_size applies to streaming parity"):
         train(replace(parity_spec(), task=Task(p=31), model=preset("small")), progress=False)
+
+
+def test_analyze_reports_a_parity_run_and_saves_it(trained, tmp_path):
+    import json
+
+    report = analyze(trained)
+    assert set(report.results) == {"automaton", "automaton_scale_free", "length_generalisation",
+                                   "states_over_training", "interaction"}  # fmt: skip
+    assert report.automaton_scale_free.parity_machine and not report.not_run
+    table = report.table5().set_index("quantity")["ours"]
+    assert table["whole-string accuracy, length 10000"] == "100.00%"
+    paths = report.save(tmp_path / "rep")
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["results"]["automaton"]["values"]["n_minimal"] == 2
+    assert any(p.name == "index.html" and p.stat().st_size > 10_000 for p in paths)

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from grok_interp.analyses.ablations import AblationsResult
 from grok_interp.analyses.neurons import NeuronsResult
-from grok_interp.report import ANALYSES, SCHEMA_VERSION, analyze
+from grok_interp.report import PAIR_ANALYSES, SCHEMA_VERSION, analyze
 from grok_interp.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def test_json_is_typed_and_matches_the_results(saved):
     report, doc, tensors = saved
     assert doc["schema"] == "grok_interp.report" and doc["schema_version"] == SCHEMA_VERSION
     assert _numbers_only(doc)
-    assert set(doc["results"]) == set(ANALYSES)
+    assert set(doc["results"]) == set(PAIR_ANALYSES)
     assert doc["losses"]["test"]["loss"] == report.losses["test"][0]
     fit = doc["results"]["logit_fit"]["values"]
     assert fit["fve"] == report.logit_fit.fve and isinstance(fit["fve"], float)

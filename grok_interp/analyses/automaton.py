@@ -521,6 +521,9 @@ class LengthResult(Result):
     last_mse: list[float]
     n_strings: list[int]
     n_ctx: int | None
+    within_acc: list[float]
+    beyond_acc: list[float]
+    max_len: int
 
     title = "Length generalisation (van Rossem & Saxe 2025)"
     section = "the notes' Set Up; authors' long_seq_lens"
@@ -528,6 +531,8 @@ class LengthResult(Result):
     def table(self) -> pd.DataFrame:
         return pd.DataFrame({"length": self.lengths, "strings": self.n_strings,
                              "per-position accuracy": self.position_acc,
+                             f"accuracy at positions 1-{self.max_len}": self.within_acc,
+                             f"accuracy after position {self.max_len}": self.beyond_acc,
                              "whole-string accuracy": self.string_acc,
                              "last-position MSE": self.last_mse})  # fmt: skip
 
@@ -549,31 +554,36 @@ class LengthResult(Result):
 @torch.no_grad()
 def length_generalisation(model: Any, task: ParityTask | None = None,
                           seed: int = 0) -> LengthResult:  # fmt: skip
-    """Per-position and whole-string accuracy, and the last position's MSE, on the task's
+    """Per-position accuracy (all positions; those within the training lengths; those
+    beyond), whole-string accuracy, and the last position's MSE, on the task's
     validation strings and each long length (seeded by ``seed``, a run's own test sets
     when it is the run's seed)."""
     task = task or ParityTask()
     _check(model, task)
     n_ctx = model.cfg.n_ctx if isinstance(model, HookedTransformer) else None
     device = next(model.parameters()).device
-    out: dict[str, list[Any]] = {k: [] for k in ("len", "pos", "str", "mse", "n")}
+    out: dict[str, list[Any]] = {k: [] for k in ("len", "pos", "str", "mse", "n", "in", "out")}
     for strings in eval_strings(task, seed).values():
         n = strings.shape[1]
         out["len"].append(n)
         out["n"].append(len(strings))
         if n_ctx is not None and n > n_ctx:
-            for k in ("pos", "str", "mse"):
+            for k in ("pos", "str", "mse", "in", "out"):
                 out[k].append(float("nan"))
             continue
         y = model(strings.to(device)).double().cpu()
         t = parity_targets(strings)
         right = y.argmax(-1) == t
         out["pos"].append(float(right.double().mean()))
+        out["in"].append(float(right[:, : task.max_len].double().mean()))
+        out["out"].append(float(right[:, task.max_len :].double().mean()))
         out["str"].append(float(right.all(-1).double().mean()))
         onehot = torch.nn.functional.one_hot(t[:, -1], 2).double()
         out["mse"].append(float(((y[:, -1] - onehot) ** 2).mean()))
     return LengthResult(lengths=out["len"], position_acc=out["pos"], string_acc=out["str"],
-                        last_mse=out["mse"], n_strings=out["n"], n_ctx=n_ctx)  # fmt: skip
+                        last_mse=out["mse"], n_strings=out["n"], n_ctx=n_ctx,
+                        within_acc=out["in"], beyond_acc=out["out"],
+                        max_len=task.max_len)  # fmt: skip
 
 
 def interaction_terms(y_tilde: Tensor, dy: Tensor, dh2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
