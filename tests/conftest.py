@@ -40,3 +40,19 @@ def randomize(model, scale: float = 0.3, seed: int = 0) -> None:
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn(p.shape, generator=gen) * scale)
+
+
+def full_and_resumed(spec, stop_at: int, path: Path):
+    """``spec`` trained without a stop, and trained to ``stop_at`` epochs into ``path``,
+    then reloaded and resumed to the end there: (uninterrupted Run, resumed Run)."""
+    from dataclasses import replace
+
+    from grok_interp.runs import load_run
+    from grok_interp.training import train
+
+    full = train(spec, progress=False)
+    train(replace(spec, train=replace(spec.train, epochs=stop_at)), out=path, progress=False)
+    resumed = load_run(path)
+    resumed.train = spec.train
+    train(resumed, out=path, progress=False)
+    return full, load_run(path)

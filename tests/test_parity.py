@@ -37,6 +37,8 @@ from grok_interp.parity import (
 from grok_interp.runs import load_run, rnn_from_run
 from grok_interp.training import train
 
+from .conftest import full_and_resumed
+
 
 def test_strings_targets_and_nodes():
     assert all_strings(2).tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
@@ -203,14 +205,9 @@ def test_interaction_formulas_on_constructed_pairs():
 def test_training_resumes_bit_for_bit_and_a_transformer_trains_too(tmp_path):
     spec = parity_spec(epochs=6, eval_every=2, snapshot_every=3)
     spec = replace(spec, task=ParityTask(max_len=6), model=RNNPreset(d_hidden=16))
-    full = train(spec, progress=False)
-    half = replace(spec, train=replace(spec.train, epochs=3))
-    train(half, out=tmp_path / "r.pt", progress=False)
-    resumed = load_run(tmp_path / "r.pt")
-    resumed.train = spec.train
-    train(resumed, out=tmp_path / "r.pt", progress=False)
+    full, resumed = full_and_resumed(spec, 3, tmp_path / "r.pt")
     for k, v in full.weights.items():
-        assert torch.equal(load_run(tmp_path / "r.pt").weights[k], v), k
+        assert torch.equal(resumed.weights[k], v), k
     assert set(full.history) >= {"train_loss", "test_loss", "test_acc", "test_string_acc"}
     frame = automaton_over_training(load_run(tmp_path / "r.pt"))
     assert frame["epoch"].tolist() == [0, 3, 6]

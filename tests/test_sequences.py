@@ -3,8 +3,6 @@ and the head scores on hand-built models."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
@@ -17,7 +15,8 @@ from grok_interp.analyses.sequence_heads import (
 )
 from grok_interp.runs import CheckpointError, load_run
 from grok_interp.sequences import IGNORE, SeqTask, fresh_batch, sample_with_meta, training_set
-from grok_interp.training import train
+
+from .conftest import full_and_resumed
 
 
 def test_five_digit_addition_targets_are_the_sum_digits():
@@ -69,12 +68,7 @@ def small_spec(**train: object) -> RunSpec:
 def test_both_regimes_resume_where_they_stopped(tmp_path, fresh):
     # the same batches, step for step, and bit for bit the same weights and history
     spec = small_spec(fresh_data=fresh)
-    full = train(spec, progress=False)
-    half = replace(spec, train=replace(spec.train, epochs=10))
-    train(half, out=tmp_path / "r.pt", progress=False)
-    resumed = load_run(tmp_path / "r.pt")
-    resumed.train = spec.train
-    train(resumed, out=tmp_path / "r.pt", progress=False)
+    full, resumed = full_and_resumed(spec, 10, tmp_path / "r.pt")
     for k, v in full.weights.items():
         assert torch.equal(resumed.weights[k], v), k
     assert resumed.history["epoch"] == full.history["epoch"]
