@@ -506,7 +506,8 @@ def states_figure(frame: pd.DataFrame, title: str = "states over training") -> g
         fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[k], name=k, line=dict(dash="dot")),
                       secondary_y=True)  # fmt: skip
     fig.update_yaxes(title_text="MSE", secondary_y=False)
-    fig.update_yaxes(title_text="states", type="log", secondary_y=True)
+    ticks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000]
+    fig.update_yaxes(title_text="states (log)", type="log", tickvals=ticks, secondary_y=True)
     fig.update_layout(title=title, xaxis_title="epoch")
     return fig
 
