@@ -12,6 +12,8 @@ writes into OUT:
   of its minimal equivalent, mergers and splits, beside the train and test loss;
 - ``automaton_<epoch>.html`` at ``--steps`` (default: start, the most states, the end):
   the extracted automaton (when small enough to draw) and the minimal one;
+- ``lengths.csv`` / ``lengths.html``: the last position's MSE and the accuracies on the
+  test strings of every length at every snapshot (the authors' long-sequence plot);
 - ``interaction.csv`` / ``interaction.html``: measured squared distances of
   ``--pairs`` pairs of each kind and the theory's prediction, over training;
 - ``parity.md``: every table, with the length generalisation of both models.
@@ -39,6 +41,8 @@ from grok_interp.analyses.automaton import (
     extract_automaton,
     interaction_over_training,
     length_generalisation,
+    lengths_figure,
+    lengths_over_training,
     snapshot_model,
 )
 from grok_interp.parity import parity_spec
@@ -90,6 +94,11 @@ def main(argv=None):
                         automaton_figure(res.minimal, f"epoch {s}: minimal")):  # fmt: skip
                 fh.write(fig.to_html(full_html=False, include_plotlyjs="cdn"))
         written.append(path)
+    lengths_frame = lengths_over_training(rnn)
+    lengths_frame.to_csv(out / "lengths.csv", index=False)
+    lengths_figure(lengths_frame, "RNN: test lengths over training").write_html(
+        out / "lengths.html", include_plotlyjs="cdn")
+    written += [out / "lengths.csv", out / "lengths.html"]
     inter = InteractionResult(frame=interaction_over_training(rnn, n_pairs=args.pairs))
     inter.frame.to_csv(out / "interaction.csv", index=False)
     inter.figure().write_html(out / "interaction.html", include_plotlyjs="cdn")

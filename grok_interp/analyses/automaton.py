@@ -587,6 +587,29 @@ def length_generalisation(model: Any, task: ParityTask | None = None,
                         max_len=task.max_len)  # fmt: skip
 
 
+def lengths_over_training(run: Run, steps: list[int] | None = None) -> pd.DataFrame:
+    """:func:`length_generalisation` at every snapshot (the authors' long-sequence
+    validation over training): one row per (epoch, length) with ``position_acc``,
+    ``string_acc`` and ``last_mse``."""
+    task = _parity_task(run)
+    rows = []
+    for s in sorted(run.snapshots) if steps is None else steps:
+        res = length_generalisation(snapshot_model(run, s), task, run.seed)
+        for n, pos, whole, err in zip(res.lengths, res.position_acc, res.string_acc,
+                                      res.last_mse, strict=True):  # fmt: skip
+            rows.append({"epoch": s, "length": n, "position_acc": pos, "string_acc": whole,
+                         "last_mse": err})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def lengths_figure(frame: pd.DataFrame, title: str = "test lengths over training") -> go.Figure:
+    """The last position's MSE per test length over training (the authors' plot)."""
+    fig = go.Figure([go.Scatter(x=g["epoch"], y=g["last_mse"], name=f"length {n}")
+                     for n, g in frame.groupby("length")])  # fmt: skip
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="last-position MSE")
+    return fig
+
+
 def interaction_terms(y_tilde: Tensor, dy: Tensor, dh2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Equations (4)-(6) of the notes for pairs: ``y_tilde`` and ``dy`` (pairs, N, d_out)
     the target and output differences over the N continuations, ``dh2`` (pairs,) the
