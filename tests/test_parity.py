@@ -18,6 +18,7 @@ from grok_interp.analyses.automaton import (
     interaction_over_training,
     interaction_terms,
     length_generalisation,
+    lengths_over_training,
     merger_predicted,
     prefix_states,
 )
@@ -240,6 +241,9 @@ def test_a_trained_rnn_merges_its_tree_into_the_parity_machine(trained):
     peak = frame["n_states"].idxmax()
     assert frame["n_states"][peak] > 100 > frame["n_states"].iloc[-1]  # the tree, then mergers
     assert frame["test_loss"][peak] > 0.2 > frame["test_loss"].iloc[-1]
+    lengths = lengths_over_training(trained, steps=[0, 1000]).set_index("epoch")
+    assert (lengths.loc[1000, "string_acc"] == 1).all()
+    assert (lengths.loc[0, "string_acc"] == 0).all()
     inter = interaction_over_training(trained, n_pairs=20, steps=[0, 1000])
     end = inter[inter["epoch"] == 1000]
     assert end[end["equal_target"]]["merge_pred"].all()
