@@ -216,6 +216,9 @@ def test_training_resumes_bit_for_bit_and_a_transformer_trains_too(tmp_path):
     run = train(tf, progress=False)
     res = length_generalisation(rnn_or_tf(run), run.task)
     assert res.lengths == [50, 100, 1000, 10000] and np.isnan(res.position_acc[2])
+    auto = extract_automaton(rnn_or_tf(run), run.task)  # the final residual stream's states
+    assert auto.n_nodes == 127 and (auto.labels[1:] != auto.labels[0]).all()  # root alone
+    assert "interaction" in analyze(run).not_run
     with pytest.raises(ValueError, match="streaming parity only"):
         train(replace(spec, task=Task()), progress=False)
 
