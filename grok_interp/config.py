@@ -153,8 +153,9 @@ class TrainConfig:
     :mod:`grok_interp.sequences`): a fresh batch of ``n_train`` sequences every step, the
     infinite-data regime, instead of a fixed training set. ``sgd=True``: plain SGD
     instead of AdamW (no momentum; ``weight_decay`` is then coupled L2, torch's SGD), as
-    van Rossem & Saxe train their RNN; ``betas`` then play no part. ``batch_size`` (streaming parity
-    only): mini-batches of that many strings of one length (None: one per length).
+    van Rossem & Saxe train their RNN; ``betas`` then play no part. ``batch_size``
+    (streaming parity only): mini-batches of that many strings of one length (None: one
+    per length).
     """
 
     epochs: int = 40_000

@@ -118,6 +118,14 @@ def node_strings(max_len: int) -> list[str]:
     return [""] + [format(v, f"0{n}b") for n in range(1, max_len + 1) for v in range(2**n)]
 
 
+def prefix_rows(values: Tensor, max_len: int) -> Tensor:
+    """Per-position ``values`` over :func:`all_strings` of ``max_len`` (2^max_len, max_len,
+    ...) read once per non-empty prefix, in :func:`node_id` order (nodes 1, 2, ...): the
+    prefix of length n + 1 at row r is shared by the 2^(max_len - n - 1) rows after r, so
+    position n is read at every such step."""
+    return torch.cat([values[:: 2 ** (max_len - n - 1), n] for n in range(max_len)])
+
+
 def node_lengths(max_len: int) -> Tensor:
     """Each node's length, in :func:`node_id` order."""
     return torch.cat([torch.full((2**n,), n) for n in range(max_len + 1)])
@@ -188,6 +196,16 @@ def mse(outputs: Tensor, targets: Tensor) -> Tensor:
     """The authors' ``nn.MSELoss()``: the mean over strings and both outputs of the
     squared error against the one-hot target."""
     return F.mse_loss(outputs, F.one_hot(targets, outputs.shape[-1]).to(outputs.dtype))
+
+
+def prefix_fit(outputs: Tensor, task: ParityTask) -> tuple[float, float]:
+    """The MSE (:func:`mse`) and accuracy over the training strings, from ``outputs`` at
+    the non-empty prefix nodes (:func:`prefix_rows` order): each training string is one
+    node, so this is the authors' epoch loss (the per-length means weighted by size)."""
+    targets = prefix_rows(parity_targets(all_strings(task.max_len)), task.max_len)
+    keep = node_lengths(task.max_len)[1:] >= task.min_len
+    y, t = outputs[keep], targets[keep].to(outputs.device)
+    return float(mse(y, t)), float((y.argmax(-1) == t).double().mean())
 
 
 def parity_spec(model: Any = None, seed: int = 0, **train: Any) -> Any:

@@ -373,6 +373,7 @@ def _resolve(
     if isinstance(run.task, ParityTask):
         from grok_interp.analyses.automaton import snapshot_model
 
+        # the pair task is never read: analyze() sends parity runs to _parity_report
         return snapshot_model(run, step), Task(), run, name, []
     return model_from_run(run, step, device), task or run.pairs_task, run, name, []
 
@@ -453,10 +454,10 @@ def analyze(
 def _parity_report(model: Any, task: ParityTask, run: Run | None, name: str) -> Report:
     """The report of a streaming-parity model (van Rossem & Saxe 2025): its automaton by
     both rules, its length generalisation, and, for a Run with snapshots, the states over
-    training and the interaction theory (50 pairs of each kind, at most 26 snapshots); the
-    transformer analyses are listed as not applying."""
+    training and the interaction theory (50 pairs of each kind, at most 26 snapshots).
+    The pair analyses do not apply and are not listed."""
     from grok_interp.analyses import automaton as am
-    from grok_interp.parity import node_lengths, node_strings
+    from grok_interp.parity import prefix_fit
 
     results: dict[str, Result] = {
         "automaton": am.extract_automaton(model, task),
@@ -466,27 +467,22 @@ def _parity_report(model: Any, task: ParityTask, run: Run | None, name: str) -> 
     length = am.length_generalisation(model, task, seed=seed)
     results["length_generalisation"] = length
     not_run: dict[str, str] = {}
-    snaps = [] if run is None else sorted(run.snapshots)
-    if len(snaps) >= 2:
+    if run is not None and len(run.snapshots) >= 2:
+        snaps = sorted(run.snapshots)
         steps = snaps[:: max(1, -(-len(snaps) // 26))]
         steps += [] if steps[-1] == snaps[-1] else [snaps[-1]]
-        frames = {m: am.automaton_over_training(run, method=m, steps=steps)  # type: ignore[arg-type]
-                  for m in am.METHODS}  # fmt: skip
+        frames = {m: am.automaton_over_training(run, method=m, steps=steps) for m in am.METHODS}
         results["states_over_training"] = am.StatesResult(frames=frames)
-        if isinstance(run.model, RNNPreset):  # type: ignore[union-attr]
+        if isinstance(run.model, RNNPreset):
             results["interaction"] = am.InteractionResult(
-                frame=am.interaction_over_training(run, n_pairs=50, steps=steps))  # type: ignore[arg-type]
+                frame=am.interaction_over_training(run, n_pairs=50, steps=steps))
         else:
             not_run["interaction"] = "interaction: reads an RNN's hidden states"
     else:
         for k in ("states_over_training", "interaction"):
             not_run[k] = f"{k.replace('_', ' ')}: needs a Run with snapshots"
     _, outputs = am.prefix_states(model, task.max_len)
-    keep = (node_lengths(task.max_len) >= task.min_len).nonzero().squeeze(1)
-    target = torch.tensor([s.count("1") % 2 for s in node_strings(task.max_len)])[keep]
-    y = outputs[keep]
-    train_mse = float(((y - torch.nn.functional.one_hot(target, 2).double()) ** 2).mean())
-    losses = {"train": (train_mse, float((y.argmax(-1) == target).double().mean())),
+    losses = {"train": prefix_fit(outputs[1:], task),
               f"test (length {task.val_len})": (length.last_mse[0],
                                                 length.position_acc[0])}  # fmt: skip
     return Report(source=name, task=task, results=results, not_run=not_run, losses=losses,

@@ -70,7 +70,7 @@ class Run:
         if isinstance(self.task, SeqTask | ParityTask):
             raise CheckpointError(
                 f"this run is on {self.task.describe()}: the pair analyses do not apply "
-                "(see grok_interp.analyses.sequence_heads)"
+                "(see grok_interp.analyses.sequence_heads, or .automaton for parity)"
             )
         return self.task
 

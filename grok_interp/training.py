@@ -63,6 +63,8 @@ from grok_interp.parity import (
     length_batches,
     mse,
     parity_targets,
+    prefix_fit,
+    prefix_rows,
 )
 from grok_interp.runs import Run, TrainConfig, load_params, load_run, save_run
 from grok_interp.sequences import IGNORE, SeqTask, fresh_batch, test_set, training_set
@@ -483,22 +485,32 @@ def run_epochs(loop: Any, progress: bool, save_every: int) -> None:
                 raise KeyboardInterrupt(f"training interrupted at epoch {done}")
 
 
-class _SeqLoop(_Loop):
+class _OwnForwardLoop(_Loop):
+    """A loop whose members step one by one through their own forward (sequence tasks,
+    streaming parity); dropout and L1, features of the table forward, are refused."""
+
+    what = "this task"
+
+    def __init__(self, members: list[_Member], device: torch.device,
+                 callbacks: Sequence[Callback]) -> None:  # fmt: skip
+        self.members, self.callbacks, self.device = members, callbacks, device
+        if any(m.run.train.dropout or m.run.train.l1 for m in members):
+            raise ValueError(f"dropout and l1 are not supported on {self.what}")
+
+
+class _SeqLoop(_OwnForwardLoop):
     """The loop of sequence tasks (:mod:`grok_interp.sequences`): each member its own
     forward (the models' own, at every position), cross-entropy in float64 over the
     positions with a target; a fixed training set or, with ``fresh_data``, a fresh batch
     of the same size every step. The history adds loss and accuracy per output position
     (``test_loss_pos11`` ...) where the task has fixed ones."""
 
+    what = "sequence tasks"
+
     def __init__(self, members: list[_Member], device: torch.device,
                  callbacks: Sequence[Callback]) -> None:  # fmt: skip
-        self.members, self.callbacks, self.device = members, callbacks, device
-        for m in members:
-            cfg = m.run.train
-            if cfg.dropout or cfg.l1:
-                raise ValueError("dropout and l1 are not supported on sequence tasks")
-        run = members[0].run
-        task = run.task
+        super().__init__(members, device, callbacks)
+        task = members[0].run.task
         assert isinstance(task, SeqTask)
         self.task = task
         self.fixed = [training_set(task, len(m.run.train_idx), m.run.seed) for m in members]
@@ -554,7 +566,7 @@ def _deterministic() -> Iterator[None]:
         torch.use_deterministic_algorithms(before, warn_only=warn)
 
 
-class _ParityLoop(_Loop):
+class _ParityLoop(_OwnForwardLoop):
     """The loop of streaming parity (:mod:`grok_interp.parity`): per epoch, the training
     strings by length in increasing order, shuffled within a length, in batches of
     ``batch_size``; the MSE of the last position's output against the one-hot parity (the
@@ -565,12 +577,11 @@ class _ParityLoop(_Loop):
     the long lengths are measured by :func:`grok_interp.analyses.automaton.length_generalisation`
     (one forward of 10,000 steps costs more than an epoch)."""
 
+    what = "streaming parity"
+
     def __init__(self, members: list[_Member], device: torch.device,
                  callbacks: Sequence[Callback]) -> None:  # fmt: skip
-        self.members, self.callbacks, self.device = members, callbacks, device
-        for m in members:
-            if m.run.train.dropout or m.run.train.l1:
-                raise ValueError("dropout and l1 are not supported on streaming parity")
+        super().__init__(members, device, callbacks)
         task = members[0].run.task
         assert isinstance(task, ParityTask)
         self.task = task
@@ -591,24 +602,11 @@ class _ParityLoop(_Loop):
     def evaluate(self, epoch: int) -> list[dict[str, float]]:
         out = []
         longest = all_strings(self.task.max_len).to(self.device)
-        shorter = range(self.task.min_len - 1, self.task.max_len)  # prefixes: positions
         for m, val in zip(self.members, self.val, strict=True):
             row = {"epoch": float(epoch)}
-            # every training string is a prefix of a longest one: read its last position
-            # there, once per string (per-length means weighted by size: the authors'
-            # epoch loss)
-            y = m.model(longest).double()
-            tgt = parity_targets(longest)
-            losses, hits, sizes = [], [], []
-            for pos in shorter:
-                step = 2 ** (self.task.max_len - pos - 1)  # one row per distinct prefix
-                rows = torch.arange(0, len(longest), step)
-                losses.append(float(mse(y[rows, pos], tgt[rows, pos])))
-                hits.append(float((y[rows, pos].argmax(-1) == tgt[rows, pos]).double().mean()))
-                sizes.append(len(rows))
-            total = sum(sizes)
-            row["train_loss"] = sum(x * n for x, n in zip(losses, sizes, strict=True)) / total
-            row["train_acc"] = sum(a * n for a, n in zip(hits, sizes, strict=True)) / total
+            # every training string is a prefix of a longest one: read it there, once
+            nodes = prefix_rows(m.model(longest).double(), self.task.max_len)
+            row["train_loss"], row["train_acc"] = prefix_fit(nodes, self.task)
             yv = m.model(val.to(self.device)).double()
             tv = parity_targets(val).to(self.device)
             row["test_loss"] = float(mse(yv[:, -1], tv[:, -1]))
@@ -620,8 +618,8 @@ class _ParityLoop(_Loop):
 
 
 def _update(m: _Member, epoch: int) -> None:
-    """One AdamW step of ``m`` at its warmed-up learning rate, ``lr * min(epoch / warmup,
-    1)`` (the authors' LambdaLR)."""
+    """One optimizer step (AdamW, or SGD with ``sgd``) of ``m`` at its warmed-up learning
+    rate, ``lr * min(epoch / warmup, 1)`` (Nanda et al.'s LambdaLR)."""
     cfg = m.run.train
     scale = min(epoch / cfg.warmup, 1.0) if cfg.warmup else 1.0
     for group in m.opt.param_groups:

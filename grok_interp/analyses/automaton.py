@@ -76,6 +76,7 @@ from grok_interp.parity import (
     node_lengths,
     node_strings,
     parity_targets,
+    prefix_rows,
 )
 from grok_interp.runs import Run, model_from_run, rnn_from_run
 
@@ -109,12 +110,9 @@ def prefix_states(model: Any, max_len: int) -> tuple[Tensor, Tensor]:
         hidden = cache[name]
         first_h = torch.full((1, hidden.shape[-1]), float("nan"))
         first_y = torch.full((1, outputs.shape[-1]), float("nan"))
-    hs, ys = [first_h.cpu().double()], [first_y.cpu().double()]
-    for pos in range(max_len):  # rows 0, step, 2 step ...: each prefix of pos + 1 once
-        rows = torch.arange(0, 2**max_len, 2 ** (max_len - pos - 1))
-        hs.append(hidden[rows, pos].cpu().double())
-        ys.append(outputs[rows, pos].cpu().double())
-    return torch.cat(hs), torch.cat(ys)
+    hs = torch.cat([first_h.cpu(), prefix_rows(hidden, max_len).cpu()])
+    ys = torch.cat([first_y.cpu(), prefix_rows(outputs, max_len).cpu()])
+    return hs.double(), ys.double()
 
 
 def spread(states: np.ndarray) -> float:
@@ -247,7 +245,7 @@ class Automaton:
                     trans[i, s] = index[nxt]
         outs = np.append(self.outputs[reach], -2)  # the sink's output is its own
         block = hopcroft(trans, outs)
-        if outs[0] == -1 and not (trans[1:] == 0).any():
+        if outs[0] == -1 and not (trans == 0).any():  # never re-entered: never read
             succ = block[trans[0]]
             twins = [q for q in range(1, sink) if (block[trans[q]] == succ).all()]
             if twins:
@@ -321,20 +319,28 @@ def automaton_from_labels(labels: np.ndarray, node_outputs: np.ndarray,
     """The automaton whose states are ``labels`` of the prefix nodes (module docstring):
     majority transitions and outputs, the empty string's state initial."""
     n = int(labels.max()) + 1
-    counts = np.zeros((n, 2, n), dtype=np.int64)
     inner = np.arange(2**max_len - 1)  # nodes with children
-    for s in (0, 1):
-        np.add.at(counts, (labels[inner], np.full(len(inner), s), labels[2 * inner + 1 + s]), 1)
-    trans = np.where(counts.sum(-1) > 0, counts.argmax(-1), -1)
-    conflicts = int(((counts > 0).sum(-1) > 1).sum())
-    outs = np.full(n, -1)
-    for q in range(n):
-        vals = node_outputs[labels == q]
-        vals = vals[vals >= 0]
-        if len(vals):
-            outs[q] = np.bincount(vals).argmax()
-    return Automaton(transitions=trans, outputs=outs, initial=int(labels[0]),
+    moves = [(labels[inner] * 2 + s, labels[2 * inner + 1 + s]) for s in (0, 1)]
+    trans, conflicts = _majority(np.concatenate([k for k, _ in moves]),
+                                 np.concatenate([v for _, v in moves]), 2 * n)  # fmt: skip
+    has = node_outputs >= 0
+    outs, _ = _majority(labels[has], node_outputs[has], n)
+    return Automaton(transitions=trans.reshape(n, 2), outputs=outs, initial=int(labels[0]),
                      conflicts=conflicts)  # fmt: skip
+
+
+def _majority(keys: np.ndarray, values: np.ndarray, n_keys: int) -> tuple[np.ndarray, int]:
+    """For each key in 0..n_keys-1, its most frequent value (the smallest among ties; -1
+    where it has none), and the number of keys with more than one distinct value."""
+    span = int(values.max()) + 1 if len(values) else 1
+    pairs, counts = np.unique(keys * span + values, return_counts=True)
+    key, value = pairs // span, pairs % span
+    order = np.lexsort((-counts, key))  # by key, then most frequent, then smallest value
+    key, value = key[order], value[order]
+    first = np.r_[True, key[1:] != key[:-1]]
+    best = np.full(n_keys, -1)
+    best[key[first]] = value[first]
+    return best, int((np.bincount(key) > 1).sum())  # the pairs are distinct
 
 
 def _node_classes(outputs: Tensor) -> np.ndarray:
@@ -413,7 +419,7 @@ def extract_automaton(model: Any, task: ParityTask | None = None, *, method: str
     return AutomatonResult(
         method=method, merge_distance=d, n_nodes=len(labels), n_states=auto.n_states,
         complete=auto.complete, conflicts=auto.conflicts, n_minimal=minimal.n_states,
-        parity_machine=auto.is_parity_machine(), automaton=auto, minimal=minimal,
+        parity_machine=minimal.is_parity_machine(), automaton=auto, minimal=minimal,
         labels=labels,
     )  # fmt: skip
 
@@ -648,36 +654,38 @@ def sample_pairs(task: ParityTask, n_pairs: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _pair_terms(pairs: pd.DataFrame, h: Tensor, y: Tensor,
-                max_len: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
-    """dh2, A_low, A_high and the prediction for each pair at one snapshot."""
+def _continuations(pairs: pd.DataFrame, max_len: int) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """For each pair, the prefix nodes of x_1 c_i and x_2 c_i over its continuations c_i
+    (module docstring) and y~_i = y*_{2,i} - y*_{1,i}: fixed by the pair, not the
+    snapshot."""
     lengths = node_lengths(max_len)
-    out = [torch.empty(len(pairs), dtype=torch.float64) for _ in range(4)]
-    for i, (n1, n2) in enumerate(zip(pairs["node1"], pairs["node2"], strict=True)):
+    parity = prefix_rows(parity_targets(all_strings(max_len)), max_len)
+    onehot = torch.eye(2, dtype=torch.float64)
+    out = []
+    for n1, n2 in zip(pairs["node1"], pairs["node2"], strict=True):
         l1, l2 = int(lengths[n1]), int(lengths[n2])
-        k_max = max_len - max(l1, l2)
-        ids1, ids2, par_c = [], [], []
-        for k in range(k_max + 1):
-            u = torch.arange(2**k)
-            # node of x c: 2^(l+k) - 1 + value(x) 2^k + value(c)
-            ids1.append(2 ** (l1 + k) - 1 + (n1 - (2**l1 - 1)) * 2**k + u)
-            ids2.append(2 ** (l2 + k) - 1 + (n2 - (2**l2 - 1)) * 2**k + u)
-            par_c.append(torch.tensor([bin(int(v)).count("1") % 2 for v in u]))
-        a, b, pc = torch.cat(ids1), torch.cat(ids2), torch.cat(par_c)
-        p1 = (pc + _parity_of_node(n1, l1)) % 2
-        p2 = (pc + _parity_of_node(n2, l2)) % 2
-        oh = torch.eye(2, dtype=torch.float64)
-        y_tilde = (oh[p2] - oh[p1])[None]
-        dy = (y[b] - y[a])[None]
+        ks = range(max_len - max(l1, l2) + 1)
+        # the node of x c, |c| = k: 2^(|x| + k) - 1 + value(x) 2^k + value(c)
+        ids = [torch.cat([2 ** (n + k) - 1 + (x - 2**n + 1) * 2**k + torch.arange(2**k)
+                          for k in ks]) for x, n in ((n1, l1), (n2, l2))]  # fmt: skip
+        # targets: the parity of the whole string x c, the node's own (node 0 has none)
+        y_tilde = onehot[parity[ids[1] - 1]] - onehot[parity[ids[0] - 1]]
+        out.append((ids[0], ids[1], y_tilde))
+    return out
+
+
+def _pair_terms(pairs: pd.DataFrame, conts: list[tuple[Tensor, Tensor, Tensor]], h: Tensor,
+                y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:  # fmt: skip
+    """dh2, A_low, A_high and the prediction for each pair at one snapshot."""
+    out = [torch.empty(len(pairs), dtype=torch.float64) for _ in range(4)]
+    for i, (n1, n2, (a, b, y_tilde)) in enumerate(
+        zip(pairs["node1"], pairs["node2"], conts, strict=True)
+    ):
         dh2 = ((h[n2] - h[n1]) ** 2).sum()[None]
-        a_low, a_high, pred = interaction_terms(y_tilde, dy, dh2)
+        a_low, a_high, pred = interaction_terms(y_tilde[None], (y[b] - y[a])[None], dh2)
         for t, v in zip(out, (dh2, a_low, a_high, pred), strict=True):
             t[i] = v[0]
     return out[0], out[1], out[2], out[3]
-
-
-def _parity_of_node(node: int, length: int) -> int:
-    return bin(node - (2**length - 1)).count("1") % 2
 
 
 def interaction_over_training(run: Run, n_pairs: int = 100, seed: int = 0,
@@ -694,14 +702,16 @@ def interaction_over_training(run: Run, n_pairs: int = 100, seed: int = 0,
         raise AnalysisError("the interaction theory reads an RNN's hidden states")
     steps = sorted(run.snapshots) if steps is None else steps
     pairs = sample_pairs(task, n_pairs, seed)
+    conts = _continuations(pairs, task.max_len)
     frames = []
     for s in steps:
-        h, y = prefix_states(snapshot_model(run, s), task.max_len)
-        dh2, a_low, a_high, pred = _pair_terms(pairs, h, y, task.max_len)
+        model = snapshot_model(run, s)
+        h, y = prefix_states(model, task.max_len)
+        dh2, a_low, a_high, pred = _pair_terms(pairs, conts, h, y)
         frames.append(pairs.assign(epoch=s, dh2=dh2.numpy(), A_low=a_low.numpy(),
                                    A_high=a_high.numpy(), dh2_pred=pred.numpy(),
                                    merge_pred=merger_predicted(a_low, a_high).numpy()))  # fmt: skip
-    final = extract_automaton(snapshot_model(run, steps[-1]), task, method=method).labels
+    final = extract_automaton(model, task, method=method).labels  # the last step's
     frame = pd.concat(frames, ignore_index=True)
     frame["merged_final"] = final[frame["node1"]] == final[frame["node2"]]
     return frame
