@@ -572,10 +572,11 @@ class _ParityLoop(_OwnForwardLoop):
     ``batch_size``; the MSE of the last position's output against the one-hot parity (the
     authors' many-to-one loss). The history: ``train_loss`` / ``train_acc`` over all
     training strings (every prefix, so every position); ``test_loss`` the last position's
-    MSE on the validation strings (the authors' validation loss), ``test_acc`` their
-    per-position accuracy and ``test_string_acc`` the fraction right at every position;
-    the long lengths are measured by :func:`grok_interp.analyses.automaton.length_generalisation`
-    (one forward of 10,000 steps costs more than an epoch)."""
+    MSE on the validation strings (the authors' validation loss), ``test_position_loss``
+    the MSE over all their positions, ``test_acc`` their per-position accuracy and
+    ``test_string_acc`` the fraction right at every position; the long lengths are
+    measured by :func:`grok_interp.analyses.automaton.length_generalisation` (one forward
+    of 10,000 steps costs more than an epoch)."""
 
     what = "streaming parity"
 
@@ -610,6 +611,7 @@ class _ParityLoop(_OwnForwardLoop):
             yv = m.model(val.to(self.device)).double()
             tv = parity_targets(val).to(self.device)
             row["test_loss"] = float(mse(yv[:, -1], tv[:, -1]))
+            row["test_position_loss"] = float(mse(yv, tv))
             right = yv.argmax(-1) == tv
             row["test_acc"] = float(right.double().mean())
             row["test_string_acc"] = float(right.all(-1).double().mean())

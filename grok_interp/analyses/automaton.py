@@ -73,6 +73,7 @@ from grok_interp.parity import (
     ParityTask,
     all_strings,
     eval_strings,
+    mse,
     node_lengths,
     node_strings,
     parity_targets,
@@ -526,6 +527,7 @@ class LengthResult(Result):
     position_acc: list[float]
     string_acc: list[float]
     last_mse: list[float]
+    position_mse: list[float]
     n_strings: list[int]
     n_ctx: int | None
     within_acc: list[float]
@@ -541,7 +543,8 @@ class LengthResult(Result):
                              f"accuracy at positions 1-{self.max_len}": self.within_acc,
                              f"accuracy after position {self.max_len}": self.beyond_acc,
                              "whole-string accuracy": self.string_acc,
-                             "last-position MSE": self.last_mse})  # fmt: skip
+                             "last-position MSE": self.last_mse,
+                             "per-position MSE": self.position_mse})  # fmt: skip
 
     def notes(self) -> list[str]:
         if self.n_ctx is None:
@@ -562,20 +565,22 @@ class LengthResult(Result):
 def length_generalisation(model: Any, task: ParityTask | None = None,
                           seed: int = 0) -> LengthResult:  # fmt: skip
     """Per-position accuracy (all positions; those within the training lengths; those
-    beyond), whole-string accuracy, and the last position's MSE, on the task's
+    beyond), whole-string accuracy, and the MSE at the last position and over all
+    positions, on the task's
     validation strings and each long length (seeded by ``seed``, a run's own test sets
     when it is the run's seed)."""
     task = task or ParityTask()
     _check(model, task)
     n_ctx = model.cfg.n_ctx if isinstance(model, HookedTransformer) else None
     device = next(model.parameters()).device
-    out: dict[str, list[Any]] = {k: [] for k in ("len", "pos", "str", "mse", "n", "in", "out")}
+    keys = ("pos", "str", "mse", "all_mse", "in", "out")
+    out: dict[str, list[Any]] = {k: [] for k in ("len", "n", *keys)}
     for strings in eval_strings(task, seed).values():
         n = strings.shape[1]
         out["len"].append(n)
         out["n"].append(len(strings))
         if n_ctx is not None and n > n_ctx:
-            for k in ("pos", "str", "mse", "in", "out"):
+            for k in keys:
                 out[k].append(float("nan"))
             continue
         y = model(strings.to(device)).double().cpu()
@@ -585,10 +590,11 @@ def length_generalisation(model: Any, task: ParityTask | None = None,
         out["in"].append(float(right[:, : task.max_len].double().mean()))
         out["out"].append(float(right[:, task.max_len :].double().mean()))
         out["str"].append(float(right.all(-1).double().mean()))
-        onehot = torch.nn.functional.one_hot(t[:, -1], 2).double()
-        out["mse"].append(float(((y[:, -1] - onehot) ** 2).mean()))
+        out["mse"].append(float(mse(y[:, -1], t[:, -1])))
+        out["all_mse"].append(float(mse(y, t)))
     return LengthResult(lengths=out["len"], position_acc=out["pos"], string_acc=out["str"],
-                        last_mse=out["mse"], n_strings=out["n"], n_ctx=n_ctx,
+                        last_mse=out["mse"], position_mse=out["all_mse"],
+                        n_strings=out["n"], n_ctx=n_ctx,
                         within_acc=out["in"], beyond_acc=out["out"],
                         max_len=task.max_len)  # fmt: skip
 
