@@ -237,3 +237,16 @@ def test_accuracy_ceiling_of_each_task():
     assert float(hit) <= accuracy_ceiling(task, 0) + 0.01
     with pytest.raises(ValueError, match="length"):
         bayes_accuracy(task, tokens[:, :10])
+
+
+def test_results_table_reads_generalisation_against_the_ceiling():
+    from grok_interp.sweeps import results_table
+
+    run = train(small_spec(), progress=False)
+    top = accuracy_ceiling(run.task, run.seed)
+    assert top < 0.98  # vocab 10, span 3: the first target of the repeat is often ambiguous
+    epochs = run.history["epoch"]
+    run.history["test_acc"] = [0.1] * (len(epochs) - 2) + [0.995 * top, top]
+    row = results_table([run]).iloc[0]
+    assert row["test_acc_ceiling"] == pytest.approx(top)
+    assert row["epoch_test_acc_99"] == epochs[-2]  # 99.5% of the best possible counts
