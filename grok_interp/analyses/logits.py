@@ -173,7 +173,7 @@ def wl_analysis(
     keys = key_freqs or (found if is_sparse(len(found), len(norms) - 1) else [])
     if key_freqs:
         _check_keys(keys, W_L.shape[1])
-    cols = [i for k in keys for i in (2 * k - 1, 2 * k)]
+    cols = [i for k in keys for i in fourier.freq_rows(coeffs.shape[1], k)]
     total = coeffs.square().sum()
     res_sq = float((total - coeffs[:, cols].square().sum()) / total)
     return NeuronLogitMapResult(
@@ -286,7 +286,7 @@ def read_off(
     post = post.double()
     out = []
     for k in key_freqs:
-        for kind, col in (("cos", 2 * k - 1), ("sin", 2 * k)):
+        for kind, col in zip(("cos", "sin"), fourier.freq_rows(p, k), strict=False):
             direction = coeffs[:, col] / coeffs[:, col].norm()
             proj = (post @ direction).reshape(p, p)
             c2 = fourier.dft2(proj)
