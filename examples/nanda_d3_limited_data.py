@@ -100,7 +100,7 @@ def main(argv=None):
             row = {"task": kind, "regime": name,
                    "train acc >= 99% at": first_epoch(h, "train_acc", lambda v: v >= 0.99),
                    "test acc >= 99% of ceiling at": first_epoch(h, "test_acc",
-                                                                lambda v: v >= 0.99 * top),
+                                                                lambda v, t=top: v >= 0.99 * t),
                    "final train loss": h["train_loss"][-1], "final test loss": h["test_loss"][-1],
                    "final test acc": h["test_acc"][-1], "test acc ceiling": top,
                    "best test acc": max(h["test_acc"])}  # fmt: skip

@@ -358,7 +358,7 @@ def results_table(runs: Sequence[Run]) -> pd.DataFrame:
             "epoch": run.epoch,
             **{f"final_{k}": v for k, v in run.final_metrics().items() if k != "epoch"},
             "test_acc_ceiling": top,
-            "epoch_test_acc_99": first_epoch(h, "test_acc", lambda v: v >= 0.99 * top),
+            "epoch_test_acc_99": first_epoch(h, "test_acc", lambda v, t=top: v >= 0.99 * t),
             "epoch_train_loss_1e-6": first_epoch(h, "train_loss", lambda v: v < 1e-6),
             "epoch_test_loss_1e-6": first_epoch(h, "test_loss", lambda v: v < 1e-6),
         })  # fmt: skip

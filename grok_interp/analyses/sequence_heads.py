@@ -7,8 +7,9 @@
   i + m + 1, the token after t's earlier occurrence, whose value is t's target: what an
   induction head attends to (Olsson et al. 2022). Averaged over those positions of ``n``
   seeded sequences, per layer and head: 1 for a perfect induction head, 1 / (t + 1) at
-  each position for a uniform one. The **previous-token score** beside it: the mean attention from every position
-  t >= 1 to t - 1, which the induction circuit's first head shows.
+  each position for a uniform one. The **previous-token score** beside it: the mean
+  attention from every position t >= 1 to t - 1, which the induction circuit's first
+  head shows.
 - **Big-token attention** (skip trigrams): the attention weight from the last position to
   the one token >= 10, per layer and head: 1 for the head that reads it.
 
