@@ -62,3 +62,15 @@ def test_single_wave_fit_finds_p_over_2():
     k, cos_coef, sin_coef, fve, _ = _wave_fit(0.5 + 0.3 * torch.cos(math.pi * x))
     assert k == 5 and cos_coef == pytest.approx(0.3) and sin_coef == 0.0
     assert fve == pytest.approx(1.0)
+
+
+def test_removing_the_sum_wave_of_p_over_2_removes_exactly_it():
+    from grok_interp.analyses.ablations import remove_sum_waves
+
+    p = 8
+    a = torch.arange(p, dtype=torch.float64)
+    wave = torch.cos(math.pi * (a[:, None] + a[None, :])).reshape(-1, 1)  # (64, 1)
+    rest = torch.randn(p * p, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    rest -= wave @ (wave.T @ rest) / (p * p)  # no component along the wave
+    x = rest + wave * torch.tensor([[2.0, -1.0, 0.5]], dtype=torch.float64)
+    torch.testing.assert_close(remove_sum_waves(x, p, [4]), rest)

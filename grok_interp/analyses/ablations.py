@@ -72,7 +72,7 @@ from grok_interp.analyses.common import (
     sci,
     setup_note,
 )
-from grok_interp.analyses.logits import _check_keys, wave, wl_coeffs
+from grok_interp.analyses.logits import _check_keys, wave, wave_kinds, wl_coeffs
 from grok_interp.analyses.neurons import NeuronsResult, fitted_activations
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, replace_last, store
 from grok_interp.tasks import Task
@@ -177,7 +177,7 @@ def sum_wave_part(x: Tensor, p: int, freqs: list[int]) -> Tensor:
     x = x.double()
     out = torch.zeros_like(x)
     for k in freqs:
-        for kind in ("cos", "sin"):
+        for kind in wave_kinds(p, k):
             f = wave(p, k, kind).reshape(-1, 1)
             out += f @ (f.T @ x) / f.square().sum()
     return out

@@ -194,6 +194,12 @@ def _check_keys(keys: list[int], p: int) -> None:
     )
 
 
+def wave_kinds(p: int, k: int) -> tuple[str, ...]:
+    """The waves frequency ``k`` has: cos and sin, or cos alone for k = p/2 (even p),
+    where sin(pi n) vanishes (:mod:`grok_interp.fourier`)."""
+    return ("cos",) if 2 * k == p else ("cos", "sin")
+
+
 def wave(p: int, k: int, kind: str) -> Tensor:
     """cos or sin of w_k (a + b) over the a-major (p, p) grid, float64."""
     a = torch.arange(p, dtype=torch.float64)

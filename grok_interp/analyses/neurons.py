@@ -35,7 +35,7 @@ from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
 from grok_interp.analyses.common import UNKNOWN_SETUP, ModelData, Result, gather, setup_note
-from grok_interp.analyses.logits import _check_keys, wave, wl_coeffs
+from grok_interp.analyses.logits import _check_keys, wave, wave_kinds, wl_coeffs
 from grok_interp.tasks import Task
 
 FVE_THRESHOLD = 0.85
@@ -242,7 +242,7 @@ def fitted_activations(
         if restricted:
             mean = g.mean((0, 1))
             fit = mean.expand_as(g).clone()
-            for kind in ("cos", "sin"):
+            for kind in wave_kinds(p, k):
                 f = wave(p, k, kind)[:, :, None]
                 fit += ((g - mean) * f).sum((0, 1)) / f.square().sum() * f
         else:
