@@ -9,6 +9,7 @@ import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from grok_interp.analyses.circuit_density import (
+    circuit_density_over_training,
     density,
     density_by_position,
     frame,
@@ -122,6 +123,21 @@ def test_mainline_positions_read():
     assert not model.hook_dict["blocks.0.mlp.hook_pre"].fwd_hooks  # the early stop cleans up
     assert torch.equal(density(model, run.task, x, n=20, positions="all")[0][:, 0],
                        by_pos.sum(-1))  # fmt: skip
+
+
+def test_mainline_readme_numbers_at_cleanup_start_and_end():
+    """The README's Figure 3 numbers for the mainline at 7k and 40k
+    (``humayun_fig03_density.py`` at its defaults, 200 points per set): the answer
+    position's density, and every position's (the paper's flattening)."""
+    run = load_run("checkpoints/mainline.pt")
+    got = circuit_density_over_training(run, steps=[7000, 40000]).set_index(["epoch", "set"])
+    readme = {"train": (9.9, 9.6), "test": (8.2, 9.8), "random": (9.7, 7.1)}
+    for s, values in readme.items():
+        assert [got.loc[(e, s), "count"] for e in (7000.0, 40000.0)] == pytest.approx(
+            values, abs=0.051)
+    every = got[["at a", "at b", "at ="]].sum(1)
+    assert every[(40000.0, "train")] == pytest.approx(20.2, abs=0.051)
+    assert every[(40000.0, "random")] == pytest.approx(19.6, abs=0.051)
 
 
 def test_mainline_random_points_lie_where_inputs_lie():

@@ -50,9 +50,17 @@ Transformer choices (the paper and the authors' code cover MLPs and ResNets only
   deviation over the W_E rows. Both rescale the same seeded standard-normal draws at every
   snapshot.
 
+The plane (Figures 2 and 4; Section 3: "we consider a dense grid of points on the 2D
+subspace and measure the circuit density as detailed above for an l1 neighborhood of
+radius r = 0.05"): :func:`plane` gives the circuit density of each lattice point's
+neighbourhood in the whole input space (``measure="density"``), or the neurons whose sign
+differs from a neighbouring lattice point's (``"sign_changes"``), which draws the trace
+of each zero-level set on the plane rather than the paper's measure.
+
 Computation: all vertices of a chunk of points go through one forward
 (``run_with_hooks``: a hook on ``hook_embed`` writes the vertices, hooks on each
-``blocks.L.mlp.hook_pre`` keep only the sign agreement), chunked to bound memory.
+``blocks.L.mlp.hook_pre`` keep the signs at every position, and the forward stops after
+the last one), chunked to bound memory.
 """
 
 from __future__ import annotations
@@ -65,7 +73,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -99,7 +107,7 @@ def position_labels(task: Task) -> tuple[str, ...]:
     return ("a", "b", "=") if task.token_format == "a b =" else ("a", "op", "b", "=")
 
 
-def read_mask(n_layers: int, n_ctx: int, positions: Positions) -> Tensor:
+def read_mask(n_layers: int, n_ctx: int, positions: Positions) -> Bool[Tensor, "layers pos"]:
     """(layers, n_ctx) bool: the positions whose neurons count in each MLP layer (module
     docstring: ``"output"`` all positions below the last layer, the answer's in it)."""
     if positions not in ("output", "all", "final"):
@@ -191,7 +199,7 @@ def density_by_position(
     n: int = 50,
     seed: int = 0,
     chunk: int | None = None,
-) -> Tensor:
+) -> Int[Tensor, "points layers pos"]:
     """(points, layers, n_ctx): per point, MLP layer and position, the neurons whose
     pre-activation changes sign within the point's neighbourhood (module docstring)."""
     _check(model, task)
@@ -210,7 +218,7 @@ def density_by_position(
     return counts
 
 
-def select(model: HookedTransformer, by_position: Tensor,
+def select(model: HookedTransformer, by_position: Int[Tensor, "points layers pos"],
            positions: Positions) -> tuple[Tensor, Tensor]:  # fmt: skip
     """(counts, per_neuron), each (points, layers), from :func:`density_by_position`'s
     counts: summed over the positions read in each layer, and divided by the units read."""
