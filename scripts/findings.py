@@ -101,7 +101,7 @@ def _snapshot_values() -> dict[str, str]:
     main = sorted(_run("mainline").snapshots)
     dense = [e for e in main if e <= 16000]
     assert dense == list(range(0, 16001, 1000)), dense
-    assert main[len(dense):] == list(range(20000, 40001, 4000)), main
+    assert main[len(dense) :] == list(range(20000, 40001, 4000)), main
     seeds = {tuple(sorted(_run(n).snapshots)) for n in SEEDS[1:]}
     assert len(seeds) == 1, seeds
     return {"main_n": str(len(main)), "seeds_n": str(len(next(iter(seeds)))),
@@ -155,17 +155,24 @@ VARMA = "Circuit efficiency (Varma et al. 2023)"
 
 FINDINGS: tuple[Finding, ...] = (
     Finding(
-        "snapshots", SHIPPED, "scripts/make_checkpoints.sh",
+        "snapshots",
+        SHIPPED,
+        "scripts/make_checkpoints.sh",
         "a thinned set of float16 snapshots ({main_n} of the mainline: every 1k epochs to "
         "16k, then every 4k; {seeds_n} of each seed: {seeds})",
         _snapshot_values,
     ),
     Finding(
-        "grokking epochs", FIGURES, "fig02_seeds.py",
-        "against {grok} for the shipped 30% runs", _grokking_values,
+        "grokking epochs",
+        FIGURES,
+        "fig02_seeds.py",
+        "against {grok} for the shipped 30% runs",
+        _grokking_values,
     ),
     Finding(
-        "Varma Fig 9, mainline", FIGURES, "varma_fig09_efficiency.py",
+        "Varma Fig 9, mainline",
+        FIGURES,
+        "varma_fig09_efficiency.py",
         "the parameter norm peaks at {norm_peak} ({norm_peak_at} epochs) and falls to "
         "{norm_10k} by 10k; the memorisation logit on the training pairs peaks at {mem_peak} "
         "({mem_peak_at}) and falls to {mem_10k} by 10k, while the trigonometric logit grows "
@@ -176,7 +183,9 @@ FINDINGS: tuple[Finding, ...] = (
         _fig9_mainline,
     ),
     Finding(
-        "Varma Fig 9, five runs", VARMA, "varma_fig09_efficiency.py --checkpoint",
+        "Varma Fig 9, five runs",
+        VARMA,
+        "varma_fig09_efficiency.py --checkpoint",
         "the parameter norm peaks early (mainline {m_norm} at {m_norm_at} epochs; seeds 1-4 "
         "{s_norm} at their first snapshot, {s_norm_at}) and ends at {end_norm}; the "
         "memorisation logit on the training pairs peaks (mainline {m_mem}; seeds {s_mem}) and "
