@@ -36,6 +36,8 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path[:1]:  # this checkout's grok_interp, not an installed one
+    sys.path.insert(0, str(ROOT))
 README = ROOT / "README.md"
 SEEDS = ("mainline", "seed1", "seed2", "seed3", "seed4")
 
