@@ -8,9 +8,11 @@ text. Here: the ``small`` preset with two layers and GELU (d_model 64, 4 heads o
 d_mlp 256, no LayerNorm), AdamW lr 1e-3, weight decay 1, 30% of pairs, full batch,
 ``--epochs`` (default 6,000) with a snapshot every ``epochs / 20``. The Run file
 OUT/two_layer.pt is resumed if it exists (and extended when ``--epochs`` is larger), so an
-interrupted run loses nothing.
+interrupted run loses nothing (stop it with SIGINT: it saves the epoch under way).
+``--train-only`` trains (or extends) and stops; the figures can then be drawn from the
+run as it stands with ``humayun_fig03_density.py OUT --runs OUT/two_layer.pt``.
 
-    python examples/humayun_two_layer.py OUT [--epochs 6000]
+    python examples/humayun_two_layer.py OUT [--epochs 6000] [--train-only]
 """
 
 from dataclasses import replace
@@ -31,6 +33,7 @@ def main(argv=None):
     ap.add_argument("--points", type=int, default=200)
     ap.add_argument("--grid", type=int, default=60)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--train-only", action="store_true", help="train or extend, no figures")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -47,6 +50,8 @@ def main(argv=None):
             train(run, out=path, progress=not args.quiet)
     else:
         train(spec, out=path, progress=not args.quiet)
+    if args.train_only:
+        return [path]
     last = args.epochs
     steps = [0, last // 20, last // 4, last // 2, last]
     return [

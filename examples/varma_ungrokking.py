@@ -2,9 +2,10 @@
 critical dataset size D_crit, and the logit ratio at convergence (Figures 4, 7, 10).
 
 A base network is trained on ``--base-frac`` of all pairs until it generalises
-(OUT/base_<op>.pt), then continued on random subsets D' of its training set, drawn per
-seed, over sizes x weight decays x seeds: the points of one sweep (OUT/sweep_<op>/, with
-``init`` = the base run; run the script again to resume a killed one). Every other pair is
+(OUT/base_<op>.pt; resumed, or extended when ``--base-epochs`` is larger), then continued
+on random subsets D' of its training set, drawn per seed, over sizes x weight decays x
+seeds: the points of one sweep (OUT/sweep_<op>/, with ``init`` = the base run; run the
+script again to resume a killed one). Every other pair is
 a test pair. Per point: test accuracy at the end, o_trig / o_mem on D' (addition only,
 recorded live; Appendix B) and the parameter norm. D_crit per (weight decay, seed) is where
 test accuracy at the end crosses 0.5, interpolated in log D'
@@ -22,6 +23,7 @@ Appendix A). Paper scale: ``--p 113 --preset mainline --base-frac 0.9 --base-epo
 
 import argparse
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +60,10 @@ def task_for(op, p):
 def base_run(args, op):
     """The network that generalised (trained here, resumed if interrupted)."""
     path = Path(args.out) / f"base_{op}.pt"
-    if path.exists():
+    if path.exists():  # resume it, or extend it to --base-epochs
         run = load_run(path)
+        if run.train.epochs < args.base_epochs:
+            run.train = replace(run.train, epochs=args.base_epochs)
         return path, run if run.done else train(run, out=path, progress=not args.quiet)
     spec = RunSpec(
         task=task_for(op, args.p),

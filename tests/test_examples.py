@@ -107,3 +107,22 @@ def test_paper_experiments(name, tmp_path):
     paths = _main(name)([str(tmp_path), *TINY_EXPERIMENTS[name]])
     assert paths and all(p.exists() and p.stat().st_size > 200 for p in paths)
     assert any(p.suffix == ".md" for p in paths) and any(p.suffix == ".html" for p in paths)
+
+
+def test_long_runs_extend_in_stages(tmp_path):
+    """The long experiments run in stages: a base (Varma Fig 8) or the two-layer run
+    (Humayun) trained alone, then extended to more epochs from its saved state."""
+    from grok_interp.runs import load_run
+
+    fig08 = _main("varma_fig08_other_tasks")
+    args = [str(tmp_path), "--p", "11", "--ops", "sub", "--base-only", "--quiet"]
+    (md,) = fig08([*args, "--base-epochs", "20"])
+    assert "| sub " in md.read_text() and not (tmp_path / "sweep_sub").exists()
+    fig08([*args, "--base-epochs", "40"])
+    assert load_run(tmp_path / "base_sub.pt").epoch == 40
+    two = _main("humayun_two_layer")
+    args = [str(tmp_path), "--p", "11", "--train-only", "--quiet"]
+    (path,) = two([*args, "--epochs", "20"])
+    assert load_run(path).epoch == 20
+    two([*args, "--epochs", "40"])
+    assert load_run(path).epoch == 40
