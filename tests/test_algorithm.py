@@ -189,3 +189,12 @@ def test_no_weight_decay_model_is_not_a_pizza():
     model, task = load_model(external(NANDA_NO_WD))
     res = algorithm(model, task)
     assert res.gradient_symmetricity < 0.5 and res.verdict != PIZZA
+
+
+def test_runs_inside_no_grad_and_leaves_no_hook():
+    model = clock_model()
+    with torch.no_grad():  # as analyze() calls it
+        res = algorithm(model, TASK)
+    a, b, _ = res.triples.T
+    torch.testing.assert_close(res.cosines, torch.cos(W * (a - b)).double(), atol=1e-5, rtol=0)
+    assert not any(hp.fwd_hooks for hp in model.hook_dict.values())
