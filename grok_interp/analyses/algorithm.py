@@ -31,11 +31,17 @@ draws 1,000 rather than the authors' 100: the mean is the same quantity, estimat
 closer (on their clock model B, 100 triples give 0.406, 1,000 give 0.363 and 10,000
 give 0.349; on their pizza model A all three give 0.994).
 
-Verdict. The paper reports the measures as continuous quantities and names no cut-offs;
-the thresholds here are ours, read off the authors' table of 1-layer runs
+Verdict. The authors' code reports both measures as continuous values and names no
+cut-offs; the thresholds here are ours, read off the authors' table of 1-layer runs
 (``result/1l_fixedwidth.csv``): "pizza" when gradient symmetricity >= 0.98 and distance
 irrelevance <= 0.5, "clock" when gradient symmetricity <= 0.9 and distance irrelevance >=
 0.7, "mixed/undetermined" otherwise (mixtures of clock and pizza circles fall between).
+On that table's 4,852 runs (p = 59, no ``=`` token, one vocabulary) these cut-offs call
+84% of the runs with attention rate >= 0.8 clocks (2% pizzas) and 39% of those with rate
+< 0.2 pizzas (10% clocks); 45% of all runs fall between. The authors' model A
+(``code/save/model_p99zdpze5l.pt``, uniform attention) measures 0.994 and 0.172 here
+(pizza), their model B (``model_l8k1hzciux.pt``, learned attention) 0.363 and 0.848
+(clock).
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ CLOCK, PIZZA, MIXED = "clock", "pizza", "mixed/undetermined"
 
 @dataclass(frozen=True, kw_only=True)
 class Thresholds:
-    """Cut-offs of the verdict (module docstring; ours, not the paper's)."""
+    """Cut-offs of the verdict (module docstring; ours, not the authors')."""
 
     pizza_symmetricity: float = 0.98
     pizza_irrelevance: float = 0.5
@@ -117,7 +123,7 @@ class AlgorithmResult(Result):
         n = int(self.cosines.isfinite().sum())
         notes = [
             f"Gradient symmetricity over {n} sampled (a, b, c) triples; the thresholds are "
-            "ours (the paper gives none): see grok_interp.analyses.algorithm."
+            "ours (the authors give none): see grok_interp.analyses.algorithm."
         ]
         if self.verdict != CLOCK:
             notes.append(
