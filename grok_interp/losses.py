@@ -34,11 +34,12 @@ def log_stablemax(x: Float[Tensor, "... vocab"]) -> Float[Tensor, "... vocab"]:
 
 
 def stablemax_cross_entropy(
-    logits: Float[Tensor, "batch vocab"], labels: Int[Tensor, " batch"]
-) -> Float[Tensor, ""]:
-    """Mean StableMax cross-entropy over the batch, in float64 (module docstring)."""
+    logits: Float[Tensor, "*models batch vocab"], labels: Int[Tensor, "*models batch"]
+) -> Float[Tensor, "*models"]:
+    """Mean StableMax cross-entropy over the batch axis, in float64 (module docstring);
+    stacked models (leading axes) give one loss each, as ``training.cross_entropy64``."""
     logp = log_stablemax(logits.double())
-    return -logp.gather(-1, labels[:, None].long()).mean()
+    return -logp.gather(-1, labels[..., None].long())[..., 0].mean(-1)
 
 
 def softmax_collapse(logits: Float[Tensor, "batch vocab"], precision: str = "float32") -> float:

@@ -19,6 +19,10 @@ def test_stablemax_cross_entropy_hand_computed():
     loss = stablemax_cross_entropy(logits, torch.tensor([1, 0]))
     assert loss.dtype == torch.float64
     assert loss.item() == pytest.approx((math.log(7 / 4) + math.log(13 / 9)) / 2, rel=1e-12)
+    stacked = stablemax_cross_entropy(
+        torch.stack([logits, logits.flip(0)]), torch.tensor([[1, 0], [0, 1]])
+    )
+    torch.testing.assert_close(stacked, torch.stack([loss, loss]))  # one loss per stacked model
 
 
 def test_stablemax_has_a_gradient_where_softmax_collapses():
