@@ -30,10 +30,12 @@ W = 2 * math.pi / P
 BIG = 1e4  # attention scores this far apart give softmax weights of exactly 0 and 1
 
 
-def _model(d_model: int, n_heads: int, d_mlp: int, act_fn: str) -> HookedTransformer:
+def _model(
+    d_model: int, n_heads: int, d_mlp: int, act_fn: str, task: Task = TASK
+) -> HookedTransformer:
     cfg = HookedTransformerConfig(
         n_layers=1, d_model=d_model, n_heads=n_heads, d_head=2, d_mlp=d_mlp, act_fn=act_fn,
-        normalization_type=None, d_vocab=TASK.d_vocab, d_vocab_out=P, n_ctx=3,
+        normalization_type=None, d_vocab=task.d_vocab, d_vocab_out=P, n_ctx=task.n_ctx,
         default_prepend_bos=False,
     )  # fmt: skip
     model = HookedTransformer(cfg)
@@ -70,18 +72,21 @@ def pizza_model(rate_hook: bool = False) -> HookedTransformer:
     return model
 
 
-def clock_model() -> HookedTransformer:
+def clock_model(task: Task = TASK) -> HookedTransformer:
     """Head 0 copies E_a, head 1 copies E_b (scores BIG apart: weights exactly 1 and 0);
     squaring neurons (relu2 pairs, xy = ((x+y)^2 - (x-y)^2)/4) form Re and Im of
     e^{iw(a+b)}, and W_U reads logit c = cos(w (a+b-c)), plus b_U[c] = 0.05 c. So the
     correct logit is 1 + 0.05 ((a+b) mod p), a function of a + b alone, and the gradient
-    cosine of a triple is cos(w (a - b)) (the module docstring)."""
-    model = _model(11, 2, 16, "relu2")
+    cosine of a triple is cos(w (a - b)) (the module docstring). Positions are one-hot
+    in dims 11 on; b sits at position 1 ('a b =') or 2 ('a o b =')."""
+    n_ctx = task.n_ctx
+    model = _model(11 + n_ctx, 2, 16, "relu2", task)
     attn, mlp = model.blocks[0].attn, model.blocks[0].mlp
-    model.W_pos.data[:, 2:5] = torch.eye(3)  # positions one-hot in dims 2, 3, 4
-    for head, (key_dim, out) in enumerate([(2, 5), (3, 7)]):  # a -> dims 5,6; b -> 7,8
-        attn.W_Q.data[head, 4, 0] = 1.0
-        attn.W_K.data[head, key_dim, 0] = BIG
+    model.W_pos.data[:, 11:] = torch.eye(n_ctx)
+    b_pos = 1 if n_ctx == 3 else 2
+    for head, (key_pos, out) in enumerate([(0, 5), (b_pos, 7)]):  # a -> dims 5,6; b -> 7,8
+        attn.W_Q.data[head, 11 + n_ctx - 1, 0] = 1.0
+        attn.W_K.data[head, 11 + key_pos, 0] = BIG
         attn.W_V.data[head, 0, 0] = attn.W_V.data[head, 1, 1] = 1.0
         attn.W_O.data[head, 0, out] = attn.W_O.data[head, 1, out + 1] = 1.0
     xa, ya, xb, yb = 5, 6, 7, 8
@@ -117,8 +122,10 @@ def test_pizza_measures_exact():
         assert res.verdict == PIZZA
 
 
-def test_clock_measures_exact():
-    res = algorithm(clock_model(), TASK)  # 1000 >= 7^3: every triple, each once
+@pytest.mark.parametrize("layout", ["a b =", "a o b ="])
+def test_clock_measures_exact(layout):
+    task = Task(op="add", p=P, token_format=layout)
+    res = algorithm(clock_model(task), task)  # 1000 >= 7^3: every triple, each once
     a, b, c = res.triples.T
     assert len(set((res.triples @ torch.tensor([P * P, P, 1])).tolist())) == P**3
     torch.testing.assert_close(res.cosines, torch.cos(W * (a - b)).double(), atol=1e-5, rtol=0)
