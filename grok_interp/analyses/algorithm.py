@@ -16,7 +16,10 @@ computes them (the paper's text is not at hand; fjzzq2002/pizza, ``code/eval-mai
   token embeddings of ``a`` and of ``b`` (their ``forward_h``'s ``t``, the embedding
   before the positional embedding: TransformerLens' ``hook_embed``), averaged over the
   triples. A function of ``E_a + E_b`` (the pizza) gives 1 exactly; the ideal clock gives
-  ``cos(w (a - b))`` per triple, about 0 on average.
+  ``cos(w (a - b))`` per triple, about 0 on average. A one-layer model with uniform
+  attention (attention rate 0) reads ``a`` and ``b`` only through ``E_a + E_b`` whatever
+  it computes, so its symmetricity is 1 by construction: there only distance irrelevance
+  tells the algorithms apart.
 - **Distance irrelevance** (notebook section "Distance Irrelevance"): the correct logits
   laid out as ``L[(a+b) mod p, (a-b) mod p]``; ``mean over columns of std(L[:, d]) /
   std(L)`` (numpy's ``np.mean(np.std(oo, axis=0)) / np.std(oo.flatten())``, population
