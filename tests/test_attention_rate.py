@@ -66,3 +66,14 @@ def test_trained_run_keeps_its_rate(tmp_path):
     assert run.model.attention_rate == 0.0
     model, _ = load_model(tmp_path / "r.pt")
     torch.testing.assert_close(_pattern(model)[:, :, -1], torch.ones(5, 2, 3))
+
+
+def test_cli_flag(tmp_path):
+    from grok_interp.cli import main
+
+    out = str(tmp_path / "u.pt")
+    args = ["train", "--p", "7", "--preset", "small", "--attention-rate", "0", "--epochs", "2"]
+    assert main([*args, "--out", out, "--quiet"]) == 0
+    model, task = load_model(out)
+    _, cache = model.run_with_cache(task.tokens()[:5])
+    torch.testing.assert_close(cache["blocks.0.attn.hook_pattern"][:, :, -1], torch.ones(5, 4, 3))
