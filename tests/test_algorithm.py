@@ -170,6 +170,14 @@ def test_thresholds():
     assert res.verdict == MIXED and any("read them with care" in n for n in res.notes())
 
 
+def test_no_algorithm_named_for_a_model_that_does_not_add():
+    model = clock_model()
+    model.b_U.data[:] = 5.0 * torch.arange(P)  # the bias outvotes cos(w (a+b-c)) <= 1
+    res = algorithm(model, TASK)
+    assert res.accuracy < 0.99 and res.verdict == MIXED
+    assert any("No algorithm is named" in n for n in res.notes())
+
+
 def test_refusals():
     with pytest.raises(AnalysisError, match="a \\+ b mod p"):
         algorithm(clock_model(), Task(op="sub", p=P))

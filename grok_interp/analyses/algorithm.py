@@ -38,7 +38,9 @@ Verdict. The authors' code reports both measures as continuous values and names 
 cut-offs; the thresholds here are ours, read off the authors' table of 1-layer runs
 (``result/1l_fixedwidth.csv``): "pizza" when gradient symmetricity >= 0.98 and distance
 irrelevance <= 0.5, "clock" when gradient symmetricity <= 0.9 and distance irrelevance >=
-0.7, "mixed/undetermined" otherwise (mixtures of clock and pizza circles fall between).
+0.7, "mixed/undetermined" otherwise (mixtures of clock and pizza circles fall between),
+and for a model that answers fewer than 99% of all pairs right (the measures describe a
+model that computes ``a + b``; an untrained one has irrelevance about 1).
 On that table's 4,852 runs (p = 59, no ``=`` token, one vocabulary) these cut-offs call
 84% of the runs with attention rate >= 0.8 clocks (2% pizzas) and 39% of those with rate
 < 0.2 pizzas (10% clocks); 45% of all runs fall between. The authors' model A
@@ -72,8 +74,11 @@ class Thresholds:
     pizza_irrelevance: float = 0.5
     clock_symmetricity: float = 0.9
     clock_irrelevance: float = 0.7
+    min_accuracy: float = 0.99
 
-    def verdict(self, symmetricity: float, irrelevance: float) -> str:
+    def verdict(self, symmetricity: float, irrelevance: float, accuracy: float = 1.0) -> str:
+        if accuracy < self.min_accuracy:
+            return MIXED
         if symmetricity >= self.pizza_symmetricity and irrelevance <= self.pizza_irrelevance:
             return PIZZA
         if symmetricity <= self.clock_symmetricity and irrelevance >= self.clock_irrelevance:
@@ -91,6 +96,7 @@ class AlgorithmResult(Result):
     gradient_symmetricity: float
     distance_irrelevance: float
     verdict: str
+    accuracy: float
     triples: Int[Tensor, "n 3"]
     cosines: Float[Tensor, " n"]
     correct_logits: Float[Tensor, "p p"]
@@ -128,6 +134,11 @@ class AlgorithmResult(Result):
             f"Gradient symmetricity over {n} sampled (a, b, c) triples; the thresholds are "
             "ours (the authors give none): see grok_interp.analyses.algorithm."
         ]
+        if self.accuracy < self.thresholds.min_accuracy:
+            notes.append(
+                f"No algorithm is named: the model answers {self.accuracy:.2%} of all pairs "
+                f"right, below {self.thresholds.min_accuracy:.0%}."
+            )
         if self.verdict != CLOCK:
             notes.append(
                 f"Verdict {self.verdict}: Nanda et al.'s tables assume the clock algorithm; "
@@ -200,10 +211,12 @@ def algorithm(
     tokens = task.tokens()[triples[:, 0] * task.p + triples[:, 1]]
     cos = gradient_cosines(model, tokens, triples[:, 2], data.a_pos, data.b_pos)
     sym, irr = float(cos.nanmean()), distance_irrelevance(grid)
+    acc = float((data.logits.argmax(-1) == data.labels).double().mean())
     return AlgorithmResult(
         gradient_symmetricity=sym,
         distance_irrelevance=irr,
-        verdict=thresholds.verdict(sym, irr),
+        verdict=thresholds.verdict(sym, irr, acc),
+        accuracy=acc,
         triples=triples,
         cosines=cos,
         correct_logits=grid,
