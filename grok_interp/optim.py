@@ -91,7 +91,7 @@ class GrokfastEMA:
             if not p.requires_grad or p.grad is None:
                 continue
             g = p.grad.detach()
-            ema = self.ema.get(name, g)
+            ema = self.ema.get(name, g).to(g)  # a state loaded on another device
             self.ema[name] = ema * self.alpha + g * (1 - self.alpha)
             p.grad = g + self.ema[name] * self.lamb
 
