@@ -14,6 +14,7 @@ import ctypes
 import dataclasses
 import json
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,8 +43,16 @@ def _flags(msg: str) -> str:
     for word, flag in FLAGS.items():
         msg = msg.replace(word, flag)
     for name in ARGUMENTS:
-        msg = re.sub(rf"\b{name}\b=?", "--" + name.replace("_", "-"), msg)
+        msg = re.sub(rf"(?<![\w.]){name}\b=?", "--" + name.replace("_", "-"), msg)
     return msg
+
+
+def _message(cmd: str, error: Exception) -> str:
+    """An error in the user's terms: the CLI's flags for Python's arguments (except in a
+    sweep, whose fields are the dotted names the user wrote), without the terminal escape
+    codes that some torch messages carry."""
+    msg = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    return msg if cmd == "sweep" else _flags(msg)
 
 
 def _tune_malloc() -> None:
@@ -366,29 +375,58 @@ def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from grok_interp.sweeps import Grid, apply, grid_from_toml, run_sweep
+    from grok_interp.sweeps import Grid, apply, grid_from_toml, results_summary, run_sweep
     from grok_interp.training import RunSpec
 
     _tune_malloc()
-    base = apply(RunSpec(), {k: _value(v) for k, v in _pairs(args.base, "--base").items()})
-    if args.toml:
-        grid = grid_from_toml(args.toml, base)
+    given = {k: _value(v) for k, v in _pairs(args.base, "--base").items()}
+    if args.toml:  # --base on top of the file's [base]
+        grid = grid_from_toml(args.toml)
+        grid = dataclasses.replace(grid, base=apply(grid.base, given))
     else:
         values = {
             k: [_value(x) for x in v.split(",")] for k, v in _pairs(args.set, "--set").items()
         }
-        grid = Grid(values=values, base=base)
-    table = run_sweep(
-        grid,
-        args.out,
-        executor=args.executor,
-        ray_address=args.ray_address,
-        device=args.device,
-        stack=args.stack,
-        progress=not args.quiet,
-    )
-    print(f"{args.out}: {len(table)} runs; results.csv, results.json")
+        grid = Grid(values=values, base=apply(RunSpec(), given))
+    try:
+        table = run_sweep(
+            grid,
+            args.out,
+            executor=args.executor,
+            ray_address=args.ray_address,
+            device=args.device,
+            stack=args.stack,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        print(_sweep_interrupted(args, len(grid.specs())), file=sys.stderr)
+        return 130
+    print(results_summary(table))
+    print(f"{args.out}: {len(table)} runs; every column in results.csv, results.json")
     return 0
+
+
+def _sweep_interrupted(args: argparse.Namespace, n: int) -> str:
+    """What a Ctrl-C left in the sweep's folder, and the command that continues it."""
+    from grok_interp.runs import load_run
+    from grok_interp.sweeps import point_paths
+
+    runs = [load_run(p) for p in point_paths(args.out, n) if p.exists()]
+    done = sum(r.done for r in runs)
+    part = [str(r.epoch) for r in runs if not r.done]
+    command = ["grok-interp", "sweep", "--out", args.out]
+    command += ["--toml", args.toml] if args.toml else []
+    command += [w for s in args.set for w in ("--set", s)]
+    command += ["--base", *args.base] if args.base else []
+    for flag in ("stack", "executor", "ray_address", "device"):
+        if getattr(args, flag) not in (None, "local", "cpu"):
+            command += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    command += ["--quiet"] if args.quiet else []
+    saved = f"{len(part)} saved part-way (at epoch {', '.join(part)})" if part else ""
+    return (
+        f"interrupted: {done} of {n} points finished, {saved}{', ' if saved else ''}"
+        f"{n - len(runs)} not started, in {args.out}; continue with {shlex.join(command)}"
+    )
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -503,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return commands[args.cmd](args)
     except (ValueError, FileExistsError) as e:  # CheckpointError, TaskError, AnalysisError too
-        print(f"grok-interp {args.cmd}: error: {_flags(str(e))}", file=sys.stderr)
+        print(f"grok-interp {args.cmd}: error: {_message(args.cmd, e)}", file=sys.stderr)
         return 2
 
 
