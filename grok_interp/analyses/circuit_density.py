@@ -51,7 +51,13 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
-from grok_interp.analyses.common import Result, check_model, history_at, require
+from grok_interp.analyses.common import (
+    Result,
+    check_model,
+    history_at,
+    require,
+    require_pairs,
+)
 from grok_interp.runs import Run, model_from_run
 from grok_interp.tasks import Task, heldout_indices
 
@@ -226,6 +232,7 @@ def circuit_density(
     positions: Positions = "all",
 ) -> CircuitDensityResult:
     """Mean circuit density of training, test and random points (``n_points`` each)."""
+    require_pairs(task, "circuit_density")
     sets = point_sets(model, task, train_idx, n_points, seed)
     counts, fracs = {}, {}
     sizes = {}

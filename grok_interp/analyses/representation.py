@@ -49,6 +49,7 @@ from grok_interp.analyses.common import (
     history_at,
     loss_acc,
     require,
+    require_pairs,
 )
 from grok_interp.config import ToyPreset
 from grok_interp.runs import Run
@@ -214,6 +215,7 @@ def representation(
     """RQI and predicted accuracy of a transformer's embedding: W_E's rows for the numbers
     0..p-1, the training pairs of its split (all pairs when the split is unknown, then no
     predicted accuracy), and the measured accuracy on the test pairs beside it."""
+    require_pairs(task, "representation")
     data = data or gather(model, task)
     require(task.op == "add", "representation", f"parallelograms i + j = m + n describe add, "
             f"not {task.op}")  # fmt: skip
