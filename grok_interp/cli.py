@@ -239,8 +239,38 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "final": run.final_metrics(),
         "snapshots": sorted(run.snapshots),
     }
-    print(json.dumps(info, indent=2))
+    print(json.dumps(info, indent=2) if args.json else _info_text(run, info))
     return 0
+
+
+def _info_text(run: Run, info: dict[str, Any]) -> str:
+    """A Run file's summary for reading: one labelled line (wrapped) per part."""
+    import textwrap
+
+    def fields(d: dict[str, Any]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in d.items())
+
+    snaps = info["snapshots"]
+    state = "done" if run.done else f"of {run.train.epochs}; continue with --resume"
+    rows = {
+        "task": run.task.describe(),
+        "model": fields(info["model"]),
+        "training": fields(info["train"]),
+        "seed": str(run.seed),
+        "epoch": f"{run.epoch} ({state}), {info['n_train']} training examples",
+        "final": fields({k: f"{v:.4g}" for k, v in info["final"].items() if k != "epoch"})
+        or "-",
+        "snapshots": f"{len(snaps)}" + (f" (epochs {snaps[0]} to {snaps[-1]})" if snaps else ""),
+    }
+    if run.progress:
+        b = [int(x) for x in run.progress.get("phases", [])]
+        phases = (f"memorisation ends at epoch {b[0]}, cleanup from {b[1]} to {b[2]}" if b
+                  else "no phases (not grokked)")  # fmt: skip
+        rows["progress"] = f"measured at {len(run.progress['epoch'])} snapshots; {phases}"
+    return "\n".join(
+        textwrap.fill(v, 88, initial_indent=f"{k:<10} ", subsequent_indent=" " * 11)
+        for k, v in rows.items()
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -342,11 +372,41 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
         run.snapshots = {e: w for e, w in run.snapshots.items() if kept(e)}
     save_run(run, out)
-    print(
-        f"{out}: key frequencies {list(res.key_freqs)}; phase boundaries {bounds} "
-        f"(paper mainline 1400, 9400, 14000); {len(run.snapshots)} snapshots kept"
-    )
+    print(_progress_text(res, bounds, given=bool(args.key_freqs), p=run.pairs_task.p))
+    print(f"wrote {out}, {len(run.snapshots)} snapshots kept")
     return 0
+
+
+def _progress_text(res: Any, bounds: Any, *, given: bool, p: int) -> str:
+    """What ``progress`` measured: the measures and epochs, the key frequencies (and, as
+    analyze says, when W_L has no sparse structure to take them from), and the phases."""
+    from grok_interp import fourier
+    from grok_interp.analyses.logits import is_sparse
+
+    epochs = res.frame["epoch"]
+    keys = list(res.key_freqs)
+    names = dict.fromkeys(re.sub(r"_\d+$", "_k", c) for c in res.frame.columns if c != "epoch")
+    lines = [
+        f"measured at {len(epochs)} snapshots (epochs {epochs.iloc[0]:.0f} to "
+        f"{epochs.iloc[-1]:.0f}): {', '.join(names)} (_k: per key frequency k)"
+    ]
+    if given:
+        lines.append(f"key frequencies {keys} (given)")
+    elif is_sparse(len(keys), fourier.n_freqs(p)):
+        lines.append(f"key frequencies {keys} (found in W_L at the last snapshot)")
+    else:
+        lines.append(
+            f"no sparse structure: {len(keys)} of {fourier.n_freqs(p)} frequencies of W_L "
+            "cross the rule at the last snapshot, so the restricted and excluded losses "
+            "describe no circuit; give --key-freqs to choose them"
+        )
+    lines.append(
+        "phases: memorisation ends at epoch {}, circuit formation until {}, cleanup until {} "
+        "(the paper's mainline: 1400, 9400, 14000)".format(*bounds)
+        if bounds
+        else "phases: none (the test loss never falls tenfold: the run has not grokked)"
+    )
+    return "\n".join(lines)
 
 
 def _value(text: str) -> Any:
@@ -457,6 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _train_parser(sub)
     info = sub.add_parser("info", help="print a Run file's configs, final metrics, snapshots")
     info.add_argument("run")
+    info.add_argument("--json", action="store_true", help="the same as JSON, for programs")
     demo = sub.add_parser("demo", help="train a small model (~20 s) and show what it learnt")
     demo.add_argument("--epochs", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=0)

@@ -44,7 +44,7 @@ def test_train_info_resume(tmp_path, capsys):
         "--quiet",
     ]
     assert main(args) == 0
-    assert main(["info", str(tmp_path / "r1.pt")]) == 0
+    assert main(["info", str(tmp_path / "r1.pt"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out.split("\n", 2)[2])
     assert info["seed"] == 1 and info["snapshots"] == [0, 10, 20] and info["model"]["d_mlp"] == 32
     # resuming continues training: 20 -> 30 epochs ends where 30 epochs from scratch do
@@ -101,6 +101,22 @@ def test_existing_files_are_not_replaced_without_being_asked(tmp_path, capsys):
     assert _train(run, "--overwrite") == 0
     with pytest.raises(FileExistsError, match="overwrite=True"):
         train(RunSpec(task=Task(p=11), train=TrainConfig(epochs=1)), out=run, progress=False)
+
+
+def test_info_and_progress_say_what_they_found_in_words(tmp_path, capsys):
+    run = tmp_path / "run.pt"
+    assert _train(run) == 0 and main(["info", str(run)]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]  # after train's own line
+    assert lines[0] == "task       add mod 11, tokens 'a b ='" and "{" not in "".join(lines)
+    assert "epoch      20 (done), 36 training examples" in lines
+    assert main(["progress", str(run)]) == 0  # 20 epochs: nothing grokked, nothing sparse
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith("measured at 3 snapshots (epochs 0 to 20): train_loss, train_acc")
+    assert "excluded_loss_k, alpha_k" in said[0]
+    assert said[1].startswith("no sparse structure: ") and "--key-freqs" in said[1]
+    assert said[2] == "phases: none (the test loss never falls tenfold: the run has not grokked)"
+    assert main(["info", str(tmp_path / "run-progress.pt")]) == 0
+    assert "progress   measured at 3 snapshots; no phases" in capsys.readouterr().out
 
 
 def test_progress_writes_a_new_file_unless_in_place(tmp_path):
