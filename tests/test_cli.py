@@ -1,9 +1,11 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -214,3 +216,29 @@ def test_help_imports_no_torch():
     assert "default: the preset's (mainline 512, small 256" in subprocess.run(
         [sys.executable, "-m", "grok_interp.cli", "train", "--help"], capture_output=True, text=True
     ).stdout.replace("\n", " ").replace("  ", " ")
+
+
+def test_moduli_the_readme_states_are_the_ones_the_code_takes(tmp_path, capsys):
+    """README, CLI section: every task trains on any p >= 2 but div and div_or_sub, which
+    need a prime p; `train --p 24` trains."""
+    from grok_interp.tasks import OPERATIONS, TaskError
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    said = re.search(r"Every task trains on any p >= 2 \(`train --p 24` trains add mod 24\), "
+                     r"except ((?:`\w+`(?:,| and)? ?)+), which need", readme)  # fmt: skip
+    assert said, "the README's CLI section no longer says which tasks need a prime p"
+    need_prime = set(re.findall(r"`(\w+)`", said.group(1)))
+    for op, (_, field, _, group) in OPERATIONS.items():
+        if group:
+            continue
+        try:
+            Task(op=op, p=24)
+            refused = False
+        except TaskError as e:
+            refused = "prime" in str(e)
+        assert refused == (op in need_prime) == field, op
+    out = tmp_path / "p24.pt"
+    assert main(["train", "--p", "24", *SMALL[2:], "--epochs", "10", "--out", str(out)]) == 0
+    assert load_run(out).task.p == 24 and "epoch 10" in capsys.readouterr().out
+    assert main(["train", "--task", "div", "--p", "24", "--out", str(tmp_path / "d.pt")]) == 2
+    assert "prime" in capsys.readouterr().err and not (tmp_path / "d.pt").exists()
