@@ -15,15 +15,7 @@ Default (2-core CPU, about 30 s per run): 200 points per set, all 23 snapshots.
 
 from pathlib import Path
 
-import pandas as pd
-import plotly.graph_objects as go
 from _paths import SEEDS, parser
-from plotly.subplots import make_subplots
-
-from grok_interp.analyses.circuit_density import circuit_density_over_training
-from grok_interp.analyses.progress import phases
-from grok_interp.plots import write
-from grok_interp.runs import load_run
 
 COLOURS = {"train": "#1f77b4", "test": "#d62728", "random": "#7f7f7f"}
 
@@ -42,6 +34,15 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--positions", choices=["all", "final"], default="all")
     args = ap.parse_args(argv)
+    import pandas as pd
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from grok_interp.analyses.circuit_density import circuit_density_over_training
+    from grok_interp.analyses.progress import phases
+    from grok_interp.plots import write
+    from grok_interp.runs import load_run
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fig = make_subplots(rows=len(args.runs), cols=2, shared_xaxes=True,

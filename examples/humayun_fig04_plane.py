@@ -20,24 +20,15 @@ Default (2-core CPU, about 20 s): the shipped mainline, grid 120.
 
 from pathlib import Path
 
-import pandas as pd
-import torch
 from _paths import parser
-
-from grok_interp.analyses.circuit_density import (
-    operand_embeddings,
-    plane,
-    plane_extent,
-    plane_figure,
-)
-from grok_interp.plots import write
-from grok_interp.runs import load_run, model_from_run
 
 PAPER_ANCHORS = ((72, 65), (28, 93), (61, 66))
 
 
 def anchors_of(run, seed=0):
     """The paper's three inputs if they are training pairs of ``run``, else seeded ones."""
+    import torch
+
     pairs = run.task.pairs()
     train = {tuple(p) for p in pairs[run.train_idx].tolist()}
     if all(a in train for a in PAPER_ANCHORS):
@@ -58,6 +49,18 @@ def main(argv=None):
     ap.add_argument("--grid", type=int, default=120)
     ap.add_argument("--positions", choices=["all", "final"], default="all")
     args = ap.parse_args(argv)
+    import pandas as pd
+    import torch
+
+    from grok_interp.analyses.circuit_density import (
+        operand_embeddings,
+        plane,
+        plane_extent,
+        plane_figure,
+    )
+    from grok_interp.plots import write
+    from grok_interp.runs import load_run, model_from_run
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     run = load_run(args.checkpoint)

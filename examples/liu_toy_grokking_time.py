@@ -28,18 +28,7 @@ Default (2-core CPU, about 5 minutes): p = 10, sizes 20..50 in steps of 5, 16 se
 
 from pathlib import Path
 
-import numpy as np
-import plotly.graph_objects as go
 from _paths import parser
-from plotly.subplots import make_subplots
-from scipy import stats
-
-from grok_interp.analyses.representation import representation_over_training
-from grok_interp.plots import write
-from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
-from grok_interp.theory.effective import effective_flow, eigenvalues
-from grok_interp.toy import toy_spec
-from grok_interp.training import train
 
 
 def oriented(e):
@@ -49,6 +38,11 @@ def oriented(e):
 
 
 def theory_vs_network(out, steps, n_train):
+    from grok_interp.analyses.representation import representation_over_training
+    from grok_interp.theory.effective import effective_flow
+    from grok_interp.toy import toy_spec
+    from grok_interp.training import train
+
     spec = toy_spec(epochs=steps, snapshot_every=50, n_train=n_train, seed=1)
     path = out / f"theory_vs_empirical_{n_train}.pt"
     run = train(spec, out=path, progress=False, overwrite=True)
@@ -67,6 +61,16 @@ def main(argv=None):
     ap.add_argument("--theory-sizes", type=int, nargs="+", default=[45, 18])
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    import numpy as np
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    from scipy import stats
+
+    from grok_interp.plots import write
+    from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
+    from grok_interp.theory.effective import eigenvalues
+    from grok_interp.toy import toy_spec
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     theory = {n: theory_vs_network(out, min(args.steps, 5000), n) for n in args.theory_sizes}
