@@ -52,6 +52,8 @@ def marked_rows(name, total, bounds):
 def draw_run(fig, i, run, total, bounds):
     """Row ``i`` of the figure: the accuracies, and the density of each set, with the
     phase boundaries dotted."""
+    import plotly.graph_objects as go
+
     for key in ("train_acc", "test_acc"):
         fig.add_trace(go.Scatter(x=run.history["epoch"], y=run.history[key], name=key,
                                  showlegend=i == 1, line={"color": COLOURS[key[:-4]]}),
