@@ -567,14 +567,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep",
         help="train a grid of runs into a folder, with a results table",
         description="Train every point of a grid (the product of --set values, or a TOML "
-        "file's [grid] and [[points]]) into OUT/runs/NNNN.pt, with OUT/results.csv and "
-        "results.json. Started again on the same folder it skips finished points and "
-        "resumes interrupted ones. Fields: seed, task.FIELD, model.FIELD, train.FIELD.",
+        "file's [grid] and [[points]] on its [base]) into OUT/runs/NNNN.pt, with "
+        "OUT/results.csv and results.json, and prints the fields that vary with each "
+        "point's results. Started again on the same folder it skips finished points and "
+        "resumes interrupted ones; Ctrl-C saves and says how to continue. Fields: seed, "
+        "task.FIELD, model.FIELD, train.FIELD.",
     )
     sw.add_argument("--out", required=True, help="the sweep's folder")
     sw.add_argument("--set", action="append", default=[], help="FIELD=V1,V2,... (repeatable)")
-    sw.add_argument("--toml", default=None, help="a TOML file with [grid] and [[points]]")
-    sw.add_argument("--base", nargs="+", default=[], help="FIELD=VALUE for every point")
+    sw.add_argument("--toml", default=None, help="a TOML file with [base], [grid] and [[points]]")
+    sw.add_argument("--base", nargs="+", default=[],
+                    help="FIELD=VALUE for every point (over the file's [base])")
     sw.add_argument("--stack", type=int, default=None, help="models per batched forward")
     sw.add_argument("--executor", default="local", choices=["local", "ray"])
     sw.add_argument("--ray-address", default=None, help="a running Ray cluster (ray start)")
