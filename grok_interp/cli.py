@@ -1,4 +1,4 @@
-"""The grok-interp command: train, info, analyze, progress, sweep, bench, demo.
+"""The grok-interp command: train, info, analyze, import, progress, sweep, bench, demo.
 
 Nothing is replaced without being asked: train refuses an existing --out unless --resume
 or --overwrite; progress writes a new file unless --in-place; analyze refuses a
@@ -308,19 +308,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from grok_interp.report import analyze, check_folder
-    from grok_interp.runs import load_model
     from grok_interp.tasks import Task
 
     if args.out:  # before any work: the same check Report.save makes
         check_folder(Path(args.out), args.overwrite)
-    task = None
-    if args.task or args.p or args.format:  # what is not given comes from the checkpoint
-        found = load_model(args.run, act_fn=args.act_fn)[1]
-        task = Task(
-            op=args.task or found.op,
-            p=args.p or found.p,
-            token_format=args.format or found.token_format,
-        )
+    task = _task_of(args, args.run) if args.task or args.p or args.format else None
+    split = None
+    if args.split:  # checked before any work, in the flag's name
+        from grok_interp.snapshots import train_indices
+
+        split = train_indices(args.split, task or _task_of(args, args.run), name="--split")
     report = analyze(
         args.run,
         task,
@@ -330,6 +327,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         restricted=args.restricted,
         act_fn=args.act_fn,
         device=args.device,
+        split=split,
     )
     pair = None if args.pair is None else (args.pair[0], args.pair[1])
     pairs = report.task.pairs() if isinstance(report.task, Task) else None
@@ -343,6 +341,37 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if args.out:
         paths = report.save(args.out, figures=not args.no_figures, overwrite=True, pair=pair)
         print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _task_of(args: argparse.Namespace, source: str) -> Any:
+    """The task the flags give; what they leave out comes from the checkpoint's shapes."""
+    from grok_interp.runs import load_model
+    from grok_interp.tasks import Task
+
+    found = load_model(source, act_fn=args.act_fn)[1]
+    return Task(op=args.task or found.op, p=args.p or found.p,
+                token_format=args.format or found.token_format)  # fmt: skip
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from grok_interp.snapshots import run_from_files, train_indices
+
+    if Path(args.out).exists() and not args.overwrite:
+        raise ValueError(f"{args.out} exists; add --overwrite to replace it")
+    first = args.snapshots[0]
+    if Path(first).is_dir():
+        first = str(min([*Path(first).glob("*.pt"), *Path(first).glob("*.pth")], default=first))
+    task = _task_of(args, first)
+    split = train_indices(args.split, task, name="--split")
+    run = run_from_files(args.snapshots, task, split, epochs=args.epochs, act_fn=args.act_fn,
+                         out=args.out, overwrite=True)  # fmt: skip
+    snaps = sorted(run.snapshots)
+    print(f"{args.out}: {task.describe()}, {len(snaps)} snapshot(s) at epochs "
+          f"{', '.join(map(str, snaps[:3]))}{' ... ' + str(snaps[-1]) if len(snaps) > 3 else ''}"
+          f", {len(run.train_idx)} training pairs; history: "
+          f"{', '.join(k for k in run.history if k != 'epoch') or 'none'}. Next: grok-interp "
+          f"progress {args.out}, or grok-interp analyze {args.out}")  # fmt: skip
     return 0
 
 
@@ -547,10 +576,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     an.add_argument(
         "--format", default=None, choices=list(TOKEN_FORMATS), help="default: the run's"
     )
+    an.add_argument(
+        "--split",
+        default=None,
+        help="the training pairs of a model trained elsewhere: a file of pair indices a*p+b "
+        "or a 0/1 mask over the p^2 pairs (.pt, .npy, .json or text); losses per pair set",
+    )
     an.add_argument("--pair", type=int, nargs=2, default=None, help="the attention view's input")
     an.add_argument("--full", action="store_true", help="print every table, not only Table 5")
     an.add_argument("--no-figures", action="store_true", help="with --out: Markdown, JSON only")
     an.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
+    im = sub.add_parser(
+        "import",
+        help="a Run file from snapshots trained by other code",
+        description="Build a Run file from checkpoints of a training run made with other "
+        "code (TransformerLens state dicts or the Nanda et al. authors' format; a folder "
+        "stands for its .pt/.pth files), so progress, analyze --step and the over-training "
+        "measures apply. One file holding train_losses and test_losses gives the history.",
+    )
+    im.add_argument("snapshots", nargs="+", help="checkpoint files, or a folder of them")
+    im.add_argument("--split", required=True, help="the training pairs: a file of indices "
+                    "a*p+b or a 0/1 mask over the p^2 pairs (.pt, .npy, .json or text)")
+    im.add_argument("--out", required=True, help="the Run file to write")
+    im.add_argument("--epochs", type=int, nargs="+", default=None, help="one per snapshot "
+                    "(default: each file's epoch entry, or the number in its name)")
+    im.add_argument("--task", default=None, choices=list(OP_NAMES), help="default add")
+    im.add_argument("--p", type=int, default=None, help="default: from the shapes")
+    im.add_argument("--format", default=None, choices=list(TOKEN_FORMATS),
+                    help="default: from the shapes")  # fmt: skip
+    im.add_argument("--act-fn", default=None, choices=["relu", "gelu"], help="default relu")
+    im.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     pr = sub.add_parser("progress", help="progress measures over a run's snapshots, and phases")
     pr.add_argument("run")
     pr.add_argument("--out", help="write the run with its measures here (default RUN-progress.pt)")
@@ -599,6 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _cmd_demo,
         "analyze": _cmd_analyze,
         "progress": _cmd_progress,
+        "import": _cmd_import,
         "sweep": _cmd_sweep,
         "bench": _cmd_bench,
     }
