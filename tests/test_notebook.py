@@ -44,6 +44,7 @@ def errors(nb: nbformat.NotebookNode) -> list[dict]:
     return [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
+@pytest.mark.slow
 def test_quickstart_notebook_executes(monkeypatch):
     nb = execute("quickstart", monkeypatch)
     html = outputs(nb, "text/html")
