@@ -22,9 +22,6 @@ import humayun_fig03_density
 import humayun_fig04_plane
 from _paths import parser
 
-from grok_interp import RunSpec, Task, TrainConfig, preset, train
-from grok_interp.runs import load_run
-
 
 def main(argv=None):
     ap = parser(__doc__, key_freqs=False, checkpoint=False)
@@ -35,6 +32,9 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--train-only", action="store_true", help="train or extend, no figures")
     args = ap.parse_args(argv)
+    from grok_interp import RunSpec, Task, TrainConfig, preset, train
+    from grok_interp.runs import load_run
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "two_layer.pt"

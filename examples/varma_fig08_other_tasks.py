@@ -25,11 +25,7 @@ their test accuracy in OUT/varma_fig08_bases.md); a larger ``--base-epochs`` /
 import argparse
 from pathlib import Path
 
-import pandas as pd
-import plotly.graph_objects as go
 from varma_ungrokking import add_args, base_run, experiment, task_for
-
-from grok_interp.plots import write
 
 OPS = ["div", "sub", "mul", "div_or_sub", "x2_plus_y2", "x2_plus_xy_plus_y2",
        "s5_xy", "s5_xyx_inv", "s5_xyx"]  # fmt: skip
@@ -49,6 +45,11 @@ def main(argv=None):
     ap.add_argument("--base-only", action="store_true", help="train the bases, then stop")
     ap.set_defaults(epochs=4000)
     args = ap.parse_args(argv)
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from grok_interp.plots import write
+
     rows, paths, fig = [], [], go.Figure()
     for op in args.ops:
         n_pairs = task_for(op, args.p).n_pairs
@@ -94,6 +95,8 @@ def main(argv=None):
 
 
 def _bases_table(rows, out):
+    import pandas as pd
+
     text = "## Ungrokking on other tasks: the base runs\n\n" + pd.DataFrame(rows).to_markdown(
         index=False, floatfmt=".3f") + "\n"  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
