@@ -56,7 +56,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
 from grok_interp.analyses.common import (
@@ -76,6 +75,7 @@ from grok_interp.analyses.logits import _check_keys, wave, wl_coeffs
 from grok_interp.analyses.neurons import NeuronsResult, fitted_activations
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, replace_last, store
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 
 Restricted = Literal["authors", "blocks2", "blocks3"]
 RESTRICTED_TEXT = {
@@ -232,7 +232,7 @@ def restrict(
 
 @torch.no_grad()
 def ablated_logits(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     *,
     key_freqs: list[int],
@@ -286,7 +286,7 @@ def ablated_logits(
 
 @torch.no_grad()
 def ablations(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     *,
     key_freqs: list[int],

@@ -35,9 +35,8 @@ import torch
 from jaxtyping import Float
 from plotly.subplots import make_subplots
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
-from grok_interp import fourier
+from grok_interp import fourier, tl
 from grok_interp.analyses.common import (
     UNKNOWN_SETUP,
     ModelData,
@@ -53,6 +52,7 @@ from grok_interp.analyses.common import (
 )
 from grok_interp.hooks import set_pattern_last
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 
 PAPER_SCORE_FVE = (0.9902, 0.9521, 0.9910, 0.9242)  # Appendix C.1.2, the paper's heads 0-3
 
@@ -204,7 +204,7 @@ def _wave_fit(c: Tensor) -> tuple[int, float, float, float, Tensor]:
 
 @torch.no_grad()
 def attention_heads(
-    model: HookedTransformer, task: Task, *, data: ModelData | None = None
+    model: Model, task: Task, *, data: ModelData | None = None
 ) -> AttentionResult:
     """Per-head analyses of the first attention layer (module docstring)."""
     data = data or gather(model, task)
@@ -213,9 +213,10 @@ def attention_heads(
         "attention",
         "the score lookup assumes no LayerNorm before attention",
     )
-    p, attn = task.p, model.blocks[0].attn
-    wt = {n: t.detach().cpu().double() for n, t in attn.named_parameters()}
-    W_E, W_pos = model.W_E.detach().cpu().double(), model.W_pos.detach().cpu().double()
+    p, own = task.p, tl.hooked_params(model)  # either kind of model (grok_interp.tl)
+    wt = {n.split(".")[-1]: t.detach().cpu().double()
+          for n, t in own.items() if n.startswith("blocks.0.attn.")}  # fmt: skip
+    W_E, W_pos = (own[n].detach().cpu().double() for n in ("embed.W_E", "pos_embed.W_pos"))
     d_head = model.cfg.d_head
     x_eq = W_E[task.eq_token] + W_pos[-1]
     q = torch.einsum("d,hde->he", x_eq, wt["W_Q"]) + wt["b_Q"]
@@ -287,7 +288,7 @@ def attention_heads(
 
 
 def _sigmoid_fit(
-    model: HookedTransformer, task: Task, data: ModelData, j: int
+    model: Model, task: Task, data: ModelData, j: int
 ) -> tuple[Tensor, Tensor, float, float]:
     """x = score(pos 0) - score(pos 1), y = sigma(x), and the linear fit y ~ c + E x."""
     assert data.pattern is not None
@@ -303,7 +304,7 @@ def _sigmoid_fit(
 
 
 @torch.no_grad()
-def attention_view(model: HookedTransformer, task: Task, a: int, b: int) -> Any:
+def attention_view(model: Model, task: Task, a: int, b: int) -> Any:
     """Every head's attention pattern on the input (a, b) as a circuitsvis widget.
 
     Displays itself in Jupyter; ``.local_src`` is HTML with circuitsvis' bundled

@@ -49,11 +49,11 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp.analyses.common import Result, check_model, history_at, require
 from grok_interp.runs import Run, model_from_run
 from grok_interp.tasks import Task, heldout_indices
+from grok_interp.tl import Model
 
 Positions = Literal["all", "final"]
 SETS = ("train", "test", "random")
@@ -76,13 +76,13 @@ def operand_positions(task: Task) -> tuple[int, int]:
     return (0, 1) if task.token_format == "a b =" else (0, 2)
 
 
-def operand_embeddings(model: HookedTransformer, task: Task, pairs: Tensor) -> Tensor:
+def operand_embeddings(model: Model, task: Task, pairs: Tensor) -> Tensor:
     """(points, 2, d_model): W_E of a and of b for each pair."""
     w_e = model.W_E.detach()
     return torch.stack([w_e[pairs[:, 0]], w_e[pairs[:, 1]]], dim=1).float().cpu()
 
 
-def random_points(model: HookedTransformer, task: Task, n: int, seed: int = 0) -> Tensor:
+def random_points(model: Model, task: Task, n: int, seed: int = 0) -> Tensor:
     """``n`` points (n, 2, d_model) matched per coordinate to the number tokens' W_E rows
     (module docstring)."""
     w = model.W_E.detach()[: task.p].float().cpu()
@@ -91,14 +91,14 @@ def random_points(model: HookedTransformer, task: Task, n: int, seed: int = 0) -
     return w.mean(0) + w.std(0) * z
 
 
-def _check(model: HookedTransformer, task: Task) -> None:
+def _check(model: Model, task: Task) -> None:
     """A model that fits the task and has MLP layers, whose neurons the measure counts."""
     check_model(model, task, "circuit_density")
     require(not model.cfg.attn_only and model.cfg.d_mlp is not None, "circuit_density",
             "the model has no MLP layers, whose neurons the measure counts")  # fmt: skip
 
 
-def signs(model: HookedTransformer, task: Task, emb: Float[Tensor, "n 2 d_model"],
+def signs(model: Model, task: Task, emb: Float[Tensor, "n 2 d_model"],
           positions: Positions = "all") -> list[Tensor]:
     """Per MLP layer, the sign pattern (n, units) of the pre-activations when the operand
     embeddings are ``emb``: one forward, a hook writing ``hook_embed`` at the operand
@@ -128,7 +128,7 @@ def signs(model: HookedTransformer, task: Task, emb: Float[Tensor, "n 2 d_model"
 
 @torch.no_grad()
 def density(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     points: Float[Tensor, "points 2 d_model"],
     *,
@@ -196,7 +196,7 @@ class CircuitDensityResult(Result):
         return fig
 
 
-def point_sets(model: HookedTransformer, task: Task, train_idx: Tensor | None,
+def point_sets(model: Model, task: Task, train_idx: Tensor | None,
                n_points: int, seed: int = 0) -> dict[str, Tensor]:  # fmt: skip
     """Up to ``n_points`` seeded training and test inputs (when the split is known; all
     inputs otherwise) and random points, as operand embeddings."""
@@ -215,7 +215,7 @@ def point_sets(model: HookedTransformer, task: Task, train_idx: Tensor | None,
 
 
 def circuit_density(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     train_idx: Tensor | None = None,
     *,
@@ -279,7 +279,7 @@ def plane_extent(anchors: Float[Tensor, "3 2 d_model"], margin: float = 1.5) -> 
 
 @torch.no_grad()
 def plane(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     anchors: Float[Tensor, "3 2 d_model"],
     *,

@@ -36,9 +36,9 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp.tasks import Task, heldout_indices
+from grok_interp.tl import Model
 from grok_interp.training import cross_entropy64
 
 # The paper's mainline (Nanda et al. 2023, Section 3): what a model must match for the
@@ -62,7 +62,7 @@ PAPER_SETUP_TEXT = (
 )
 
 
-def paper_setup_differences(model: HookedTransformer, task: Task) -> list[str]:
+def paper_setup_differences(model: Model, task: Task) -> list[str]:
     """How ``model`` and ``task`` differ from the paper's mainline setup (empty: none)."""
     cfg = model.cfg
     ours = {
@@ -139,7 +139,7 @@ def require(ok: bool, analysis: str, why: str) -> None:
 class ModelData:
     """Activations of one model over every input pair (see module docstring)."""
 
-    model: HookedTransformer
+    model: Model
     task: Task
     logits: Float[Tensor, "pairs d_vocab_out"]
     post: Float[Tensor, "pairs d_mlp"] | None
@@ -191,7 +191,7 @@ class ModelData:
         return 1 if self.task.token_format == "a b =" else 2
 
 
-def check_model(model: HookedTransformer, task: Task, analysis: str = "analyze") -> None:
+def check_model(model: Model, task: Task, analysis: str = "analyze") -> None:
     """Clear errors for models whose shapes do not fit the task (an MLP is not needed)."""
     cfg = model.cfg
     require(
@@ -208,7 +208,7 @@ def check_model(model: HookedTransformer, task: Task, analysis: str = "analyze")
 
 
 @torch.no_grad()
-def gather(model: HookedTransformer, task: Task, train_idx: Tensor | None = None) -> ModelData:
+def gather(model: Model, task: Task, train_idx: Tensor | None = None) -> ModelData:
     """One cached forward over all pairs, last position only (module docstring);
     ``train_idx`` (the run's split, if known) adds train and test pair sets."""
     check_model(model, task)
