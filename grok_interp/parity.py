@@ -137,6 +137,8 @@ class HookedRNN(HookedRootModule):
     points (module docstring). ``forward(tokens)`` maps (batch, pos) symbols to (batch,
     pos, d_out) outputs; ``h0`` replaces the initial state (batch, d_hidden)."""
 
+    h_init: Tensor  # a buffer (declared: the typed HookedRootModule of 4.x and 3.9)
+
     def __init__(self, spec: RNNPreset, d_in: int = 2, d_out: int = 2) -> None:
         super().__init__()
         self.spec, self.d_in = spec, d_in

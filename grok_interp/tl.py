@@ -55,6 +55,7 @@ __all__ = [
     "is_transformer",
     "build",
     "config",
+    "to_bridge",
     "hooked_params",
     "load_hooked",
     "to_bridge_state",
@@ -63,6 +64,7 @@ __all__ = [
     "optimizer_out",
     "optimizer_in",
     "mlp_in_hook",
+    "resid_mid_writes",
 ]
 
 
@@ -131,6 +133,27 @@ def build(cfg: Any) -> Model:
         # user of this package can act on. (A user's own HookedTransformer still warns.)
         warnings.filterwarnings("ignore", "HookedTransformer is deprecated", DeprecationWarning)
         return HookedTransformer(cfg, move_to_device=True)
+
+
+def to_bridge(model: torch.nn.Module) -> Any:
+    """A native TransformerBridge (either major) with ``model``'s shape and weights: how a
+    HookedTransformer's analyses are checked against a bridge's, and a way to hand a 3.x
+    model to code written for 4.x."""
+    from transformer_lens.config import TransformerBridgeConfig
+
+    cfg = _cfg(model)
+    fields = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "act_fn",
+              "normalization_type", "attn_only", "d_vocab", "d_vocab_out", "n_ctx")  # fmt: skip
+    bridge_cfg = TransformerBridgeConfig(
+        **{f: getattr(cfg, f) for f in fields}, positional_embedding_type="standard",
+        device=str(cfg.device), seed=0,
+    )  # fmt: skip
+    bridge = _bridge_class().boot_native(bridge_cfg, device=cfg.device)
+    load_hooked(bridge, {k: v.detach() for k, v in hooked_params(model).items()})
+    for name, t in _hooked_objects(bridge):  # the same parameters train
+        if isinstance(t, torch.nn.Parameter):
+            t.requires_grad_(name in {n for n, _ in trainable(model)})
+    return bridge.train(model.training)
 
 
 # HookedTransformer name suffix -> bridge state-dict suffix, in HookedTransformer's own
@@ -298,6 +321,18 @@ def optimizer_in(model: torch.nn.Module, state: dict[str, Any]) -> dict[str, Any
         return state
     names = [n for n, _ in trainable(model)]
     return _convert_state(state, lambda n, t: _to_bridge(n, t).contiguous(), names)
+
+
+def resid_mid_writes(model: torch.nn.Module, layer: int) -> list[str]:
+    """Where a write must go to change ``blocks.{layer}.hook_resid_mid`` for everything
+    after it (the MLP's input and the skip connection around the MLP): that hook on a
+    HookedTransformer; on a bridge, whose ``hook_resid_mid`` reaches the MLP's input
+    only, the MLP's input and ``hook_resid_post`` (for an additive edit; run under
+    :func:`mlp_in_hook`)."""
+    b = f"blocks.{layer}."
+    if is_bridge(model):
+        return [b + "hook_mlp_in", b + "hook_resid_post"]
+    return [b + "hook_resid_mid"]
 
 
 @contextlib.contextmanager

@@ -57,7 +57,7 @@ import plotly.graph_objects as go
 import torch
 from torch import Tensor
 
-from grok_interp import fourier
+from grok_interp import fourier, tl
 from grok_interp.analyses.common import (
     UNKNOWN_SETUP,
     Hooks,
@@ -273,14 +273,18 @@ def ablated_logits(
     for mode, label in (("zero", "zeroed"), ("mean", "mean")):
         cache: dict[str, Tensor] = {}
         skip_mlp = [
-            (mid, store(cache)),
+            (mid, store(cache, mid)),
             (b + "hook_resid_post", ablate_stored_term(cache, mid, mode)),
         ]
         yield f"skip around MLP {label}", hooked(skip_mlp)  # type: ignore[arg-type]
     for mode, label in (("zero", "zeroed"), ("mean", "mean")):
         yield f"attention heads {label}", hooked([(b + "hook_attn_out", ablate_last(mode))])
         cache = {}
-        skip_attn = [(pre, store(cache)), (mid, ablate_stored_term(cache, pre, mode))]
+        # resid_mid = resid_pre + attn_out feeds the MLP and the skip around it: the term
+        # leaves both (a TransformerBridge's hook_resid_mid reaches the MLP's input only)
+        cut = [(at, ablate_stored_term(cache, pre, mode))
+               for at in tl.resid_mid_writes(model, last)]  # fmt: skip
+        skip_attn = [(pre, store(cache, pre)), *cut]
         yield f"skip around attention {label}", hooked(skip_attn)  # type: ignore[arg-type]
 
 

@@ -50,7 +50,7 @@ from grok_interp.analyses.common import (
     sci,
     setup_note,
 )
-from grok_interp.hooks import set_pattern_last
+from grok_interp.hooks import pattern_last_hooks
 from grok_interp.tasks import Task
 from grok_interp.tl import Model
 
@@ -271,9 +271,9 @@ def attention_heads(
     if sig_x:
         pooled = float(fve(torch.cat(sig_y), torch.cat(sig_fit)))
         with torch.no_grad():
-            hook = ("blocks.0.attn.hook_pattern", set_pattern_last(replaced.float()))
+            hooks = pattern_last_hooks(0, replaced.float())
             tokens = task.tokens().to(model.cfg.device)
-            logits = model.run_with_hooks(tokens, fwd_hooks=[hook])[:, -1].cpu()
+            logits = model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].cpu()  # type: ignore[arg-type]
         loss_lin = {s: v[0] for s, v in losses_by_set(logits, data.labels, data.sets).items()}
     return AttentionResult(
         heads=tuple(heads),

@@ -37,6 +37,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from grok_interp import tl
 from grok_interp.tasks import Task, heldout_indices
 from grok_interp.tl import Model
 from grok_interp.training import cross_entropy64
@@ -272,11 +273,13 @@ Hooks = list[tuple[str | Callable[..., Any], Callable[..., Any]]]
 def run_hooked(data: ModelData, hooks: Hooks) -> Float[Tensor, "pairs d_vocab_out"]:
     """Last-position logits with ``hooks`` applied, as ``model.run_with_hooks`` gives.
 
+    ``hook_mlp_in`` carries the MLP's input alone on either kind of model (a bridge's
+    ``hook_resid_mid`` is that too; a HookedTransformer's also feeds the skip connection).
     When every hook sits in the final block after its attention (``hook_resid_pre``,
-    ``hook_attn_out``, ``hook_resid_mid``, ``mlp.*``, ``hook_mlp_out``,
-    ``hook_resid_post``) and the model has no LayerNorm, only that block's tail runs, at
-    the last position, through the model's own modules and HookPoints (so the same hook
-    functions fire), starting from the cached ``resid_pre`` and ``attn_out``; this skips
+    ``hook_attn_out``, ``hook_resid_mid``, ``hook_mlp_in``, ``mlp.*``, ``hook_mlp_out``,
+    ``hook_resid_post``) of a HookedTransformer without LayerNorm, only that block's tail
+    runs, at the last position, through the model's own modules and HookPoints (so the
+    same hook functions fire), starting from the cached ``resid_pre`` and ``attn_out``; this skips
     the attention over every position and the MLP on the positions nobody reads.
     Otherwise the whole model runs.
     """
@@ -285,22 +288,25 @@ def run_hooked(data: ModelData, hooks: Hooks) -> Float[Tensor, "pairs d_vocab_ou
         f"blocks.{last}.hook_resid_pre",
         f"blocks.{last}.hook_attn_out",
         f"blocks.{last}.hook_resid_mid",
+        f"blocks.{last}.hook_mlp_in",
         f"blocks.{last}.mlp.",
         f"blocks.{last}.hook_mlp_out",
         f"blocks.{last}.hook_resid_post",
     )
-    if model.cfg.normalization_type is not None or not all(
-        isinstance(n, str) and n.startswith(tail) for n, _ in hooks
-    ):
-        tokens = data.task.tokens().to(model.cfg.device)
-        return model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].float().cpu()
-    block = model.blocks[last]
-    dev = model.cfg.device
-    with model.hooks(fwd_hooks=hooks):
-        pre = block.hook_resid_pre(data.resid_pre[:, None].to(dev))
-        mid = block.hook_resid_mid(pre + block.hook_attn_out(data.attn_out[:, None].to(dev)))
-        post = block.hook_resid_post(mid + block.hook_mlp_out(block.mlp(mid)))
-        return model.unembed(post)[:, -1].float().cpu()
+    with tl.mlp_in_hook(model):  # hook_mlp_in fires on either kind (grok_interp.tl)
+        if tl.is_bridge(model) or model.cfg.normalization_type is not None or not all(
+            isinstance(n, str) and n.startswith(tail) for n, _ in hooks
+        ):
+            tokens = data.task.tokens().to(model.cfg.device)
+            return model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].float().cpu()
+        block = model.blocks[last]
+        dev = model.cfg.device
+        with model.hooks(fwd_hooks=hooks):
+            pre = block.hook_resid_pre(data.resid_pre[:, None].to(dev))
+            mid = block.hook_resid_mid(pre + block.hook_attn_out(data.attn_out[:, None].to(dev)))
+            out = block.hook_mlp_out(block.mlp(block.hook_mlp_in(mid)))
+            post = block.hook_resid_post(mid + out)
+            return model.unembed(post)[:, -1].float().cpu()
 
 
 def fve(y: Tensor, fit: Tensor, dim: int | tuple[int, ...] | None = None) -> Tensor:
