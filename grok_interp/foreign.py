@@ -45,6 +45,12 @@ def _state_dict_of(obj: Any, path: str | Path) -> StateDict:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
             break
+    if isinstance(obj, dict) and "blocks.0.attn.q.weight" in obj:
+        raise CheckpointError(
+            f"{path} is a TransformerBridge state dict, which does not store the head count; "
+            "save grok_interp.tl.hooked_state_dict(model) instead, or convert it with "
+            "grok_interp.tl.to_hooked_state(state_dict, n_heads)"
+        )
     if not (isinstance(obj, dict) and "embed.W_E" in obj):
         keys = list(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointError(

@@ -57,6 +57,7 @@ __all__ = [
     "config",
     "to_bridge",
     "hooked_params",
+    "hooked_state_dict",
     "load_hooked",
     "to_bridge_state",
     "to_hooked_state",
@@ -252,6 +253,12 @@ def hooked_params(model: torch.nn.Module) -> dict[str, Tensor]:
     if not is_bridge(model):
         return dict(model.named_parameters())
     return to_hooked_state(_bridge_tensors(model), _cfg(model).n_heads)
+
+
+def hooked_state_dict(model: torch.nn.Module) -> dict[str, Tensor]:
+    """``model``'s weights as a HookedTransformer state dict (detached copies), whichever
+    kind it is: what Run files keep and what :func:`grok_interp.load_model` reads back."""
+    return {k: v.detach().clone() for k, v in hooked_params(model).items()}
 
 
 def _hooked_objects(model: torch.nn.Module) -> list[tuple[str, Tensor]]:

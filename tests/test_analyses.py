@@ -219,7 +219,7 @@ def test_tail_runner_equals_full_forward():
         [(last + "mlp.hook_post", project_last(proj))],
         [(last + "hook_attn_out", ablate_last("mean"))],
         [
-            (last + "hook_resid_mid", store(cache)),
+            (last + "hook_resid_mid", store(cache, last + "hook_resid_mid")),
             (last + "hook_resid_post", ablate_stored_term(cache, last + "hook_resid_mid", "zero")),
         ],
     ]
