@@ -74,9 +74,7 @@ def build_model(
     """A freshly initialised transformer (:mod:`grok_interp.tl`); seeded without touching
     the global RNG."""
     device = resolve_device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = tl.build(to_config(spec, task, device))
+    model = tl.build(to_config(spec, task, device), seed)
     if spec.frozen_biases:
         freeze_biases(model)
     return model

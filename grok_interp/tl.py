@@ -118,14 +118,24 @@ def config(**fields: Any) -> Any:
     )
 
 
-def build(cfg: Any) -> Model:
-    """A freshly initialised transformer for ``cfg`` (from :func:`config`), drawn from the
-    global RNG (the caller seeds it): each major initialises in its own way, so one seed
-    gives different weights under 3.x and 4.x."""
-    if major() >= 4:
-        cfg.seed = None  # draw from the caller's (forked, seeded) global RNG
+def build(cfg: Any, seed: int) -> Model:
+    """A freshly initialised transformer for ``cfg`` (from :func:`config`), seeded by
+    ``seed`` without touching the global RNG. Under both majors the weights are
+    HookedTransformer's GPT-2 initialisation drawn in its parameter order (matrices
+    N(0, 0.8 / sqrt(d_model)), biases 0, LayerNorm scales 1), so a seed gives the same
+    model, and the same run, under 3.x and 4.x."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if major() < 4:
+            return _hooked_transformer(cfg)
+        cfg.seed = None  # boot_native's own init is replaced below
         bridge = _bridge_class().boot_native(cfg, device=cfg.device)
+        torch.manual_seed(seed)
+        hooked_init(bridge)
         return bridge
+
+
+def _hooked_transformer(cfg: Any) -> Model:
     from transformer_lens import HookedTransformer
 
     with warnings.catch_warnings():
@@ -134,6 +144,20 @@ def build(cfg: Any) -> Model:
         # user of this package can act on. (A user's own HookedTransformer still warns.)
         warnings.filterwarnings("ignore", "HookedTransformer is deprecated", DeprecationWarning)
         return HookedTransformer(cfg, move_to_device=True)
+
+
+def hooked_init(bridge: torch.nn.Module) -> None:
+    """HookedTransformer's ``_init_weights_gpt2`` on a bridge, from the global RNG: one
+    ``normal_`` per ``W_`` matrix in HookedTransformer's parameter order and shape."""
+    cfg = _cfg(bridge)
+    std = 0.8 / cfg.d_model**0.5
+    params = {}
+    for name, t in to_hooked_state(_bridge_tensors(bridge), cfg.n_heads).items():
+        if "W_" in name:
+            params[name] = torch.nn.init.normal_(torch.empty(t.shape), std=std)
+        else:  # biases 0, LayerNorm scales 1
+            params[name] = torch.ones(t.shape) if name.endswith(".w") else torch.zeros(t.shape)
+    load_hooked(bridge, params)
 
 
 def to_bridge(model: torch.nn.Module) -> Any:
