@@ -29,7 +29,7 @@ def main(argv=None):
     ap.add_argument("--p", type=int, default=97)
     ap.add_argument("--epochs", type=int, default=6000)
     ap.add_argument("--points", type=int, default=200)
-    ap.add_argument("--grid", type=int, default=100)
+    ap.add_argument("--grid", type=int, default=60)
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     out = Path(args.out)

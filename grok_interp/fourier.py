@@ -1,11 +1,15 @@
 """The real Fourier basis over Z_p, 1D/2D DFTs, per-frequency norms and the Gini coefficient.
 
 Nanda et al. 2023, Section 4.1 and Appendix A: for frequencies ``w_k = 2 pi k / p``,
-``k = 1 .. (p-1)/2``, the basis vectors over ``x = 0 .. p-1`` are the constant,
+``k = 1 .. K``, ``K = ceil((p-1)/2)`` (Varma et al. 2023, App. B: "we set 1 <= k <= K,
+where K = ceil((p-1)/2)"), the basis vectors over ``x = 0 .. p-1`` are the constant,
 ``cos(w_k x)`` and ``sin(w_k x)``, each normalised to unit norm. Row order:
-``[const, cos 1, sin 1, cos 2, sin 2, ...]`` (the authors' ``fourier_basis``); for even
-``p`` a final ``cos(pi x)`` row completes it. The basis is orthonormal, so a DFT is one
-matmul and a norm per frequency is the norm of its two rows.
+``[const, cos 1, sin 1, cos 2, sin 2, ...]`` (the authors' ``fourier_basis``). For prime
+(odd) p, K = (p-1)/2; for even p, K = p/2 and the last frequency, k = p/2, has only a
+cosine (``sin(pi x) = 0``): one row, ``cos(pi x)``, the basis's last. Every per-frequency
+quantity in the package covers k = 1 .. K, p/2 included (:func:`freq_rows` gives a
+frequency's rows). The basis is orthonormal, so a DFT is one matmul and a norm per
+frequency is the norm of its rows.
 """
 
 from __future__ import annotations
@@ -18,8 +22,15 @@ from torch import Tensor
 
 
 def n_freqs(p: int) -> int:
-    """Number of non-constant frequencies ``k = 1 .. (p-1)//2``."""
-    return (p - 1) // 2
+    """Number of non-constant frequencies, ``K = ceil((p-1)/2)`` (module docstring)."""
+    return p // 2
+
+
+def freq_rows(p: int, k: int) -> list[int]:
+    """The basis rows of frequency ``k``: cos and sin, or the cosine alone for k = p/2."""
+    if not 1 <= k <= n_freqs(p):
+        raise ValueError(f"frequency {k} is not in 1..{n_freqs(p)} for p = {p}")
+    return [2 * k - 1] if 2 * k == p else [2 * k - 1, 2 * k]
 
 
 def basis(p: int, dtype: torch.dtype = torch.float32) -> Float[Tensor, "p p"]:
@@ -27,9 +38,9 @@ def basis(p: int, dtype: torch.dtype = torch.float32) -> Float[Tensor, "p p"]:
     x = torch.arange(p, dtype=torch.float64)
     rows = [torch.ones(p, dtype=torch.float64)]
     for k in range(1, n_freqs(p) + 1):
-        rows += [torch.cos(2 * math.pi * k * x / p), torch.sin(2 * math.pi * k * x / p)]
-    if p % 2 == 0:
-        rows.append(torch.cos(math.pi * x))
+        rows.append(torch.cos(2 * math.pi * k * x / p))
+        if 2 * k != p:
+            rows.append(torch.sin(2 * math.pi * k * x / p))
     b = torch.stack(rows)
     return (b / b.norm(dim=1, keepdim=True)).to(dtype)
 
@@ -37,8 +48,8 @@ def basis(p: int, dtype: torch.dtype = torch.float32) -> Float[Tensor, "p p"]:
 def labels(p: int) -> list[str]:
     names = ["const"]
     for k in range(1, n_freqs(p) + 1):
-        names += [f"cos {k}", f"sin {k}"]
-    return names + (["cos p/2"] if p % 2 == 0 else [])
+        names += ["cos p/2"] if 2 * k == p else [f"cos {k}", f"sin {k}"]
+    return names
 
 
 def dft(x: Tensor, dim: int = 0) -> Tensor:
@@ -57,13 +68,14 @@ def dft2(x: Tensor) -> Tensor:
 def freq_norms(coeffs: Tensor, dim: int = 0) -> Float[Tensor, " n_freqs_plus_1"]:
     """L2 norm per frequency of DFT coefficients along ``dim`` over every other axis.
 
-    Index 0 is the constant; index k the norm of the (cos k, sin k) pair (Fig 3).
+    Index 0 is the constant; index k the norm of the (cos k, sin k) pair (Fig 3), of the
+    cosine alone for k = p/2 (even p).
     """
     c = coeffs.movedim(dim, 0).reshape(coeffs.shape[dim], -1)
     sq = c.square().sum(1)
-    k = n_freqs(c.shape[0])
-    per = torch.cat([sq[:1], sq[1 : 1 + 2 * k].reshape(k, 2).sum(1)])
-    return per.sqrt()
+    p = c.shape[0]
+    per = [sq[:1]] + [sq[freq_rows(p, k)].sum(0, keepdim=True) for k in range(1, n_freqs(p) + 1)]
+    return torch.cat(per).sqrt()
 
 
 def gini(x: Tensor) -> float:

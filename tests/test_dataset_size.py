@@ -34,20 +34,58 @@ def test_critical_sizes_per_curve_and_the_side_of_curves_that_never_cross():
 
 
 def _history(train, test):
-    return {"epoch": list(range(len(test))), "train_acc": train, "test_acc": test}
+    return {"epoch": [100.0 * i for i in range(len(test))], "train_acc": train, "test_acc": test}
 
 
-def test_semi_grokking_rule():
-    fit = [0.5] + [1.0] * 9
-    semi = semi_grokking(_history(fit, [0.0, 0.05, 0.1, 0.3, 0.5, 0.6, 0.6, 0.62, 0.6, 0.61]))
-    assert semi.flagged and semi.fit_epoch == 1 and semi.test_acc_at_fit == 0.05
-    assert semi.settled_test_acc == pytest.approx(0.605)
-    full = [0.0, 0.05, 0.1, 0.3, 0.5, 0.9, 1.0, 1.0, 1.0, 1.0]
-    assert not semi_grokking(_history(fit, full)).flagged  # groks fully
-    assert not semi_grokking(_history(fit, [0.5] * 10)).flagged  # middling, but no rise
-    moving = [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.3, 0.7]
-    assert not semi_grokking(_history(fit, moving)).flagged  # not settled
-    assert not semi_grokking(_history([0.5] * 10, [0.6] * 10)).flagged  # never fits
+def _semi(n=100, fit_at=5, rise_at=30, settle=0.6):
+    """A clean semi-grokking curve: train fits at evaluation ``fit_at``; test accuracy
+    0.05 until ``rise_at``, then up to ``settle`` over 10 evaluations, then flat within
+    +-0.02."""
+    train = [0.5] * fit_at + [1.0] * (n - fit_at)
+    ramp = [0.05 + (settle - 0.05) * min(max(i - rise_at, 0) / 10, 1) for i in range(n)]
+    wiggle = [0.02 * (-1) ** i if i > rise_at + 10 else 0.0 for i in range(n)]
+    return train, [r + w for r, w in zip(ramp, wiggle, strict=True)]
+
+
+def test_semi_grokking_flags_a_clean_curve():
+    semi = semi_grokking(_history(*_semi()))
+    assert semi.flagged and semi.failed == ()
+    assert semi.fit_epoch == 500 and semi.test_acc_at_fit == pytest.approx(0.05)
+    assert semi.settled_test_acc == pytest.approx(0.6) and semi.rise_epoch == 3500
+
+
+def test_semi_grokking_names_each_condition_that_fails():
+    train, test = _semi()
+    cases = {
+        "fits": ([min(a, 0.98) for a in train], test),
+        "stays_fitted": (train[:60] + [0.8] * 3 + train[63:], test),
+        # still creeping up: range 0.06 over the last 20%, but a trend of 0.03
+        "settled": (train, test[:80] + [0.57 + 0.003 * i for i in range(20)]),
+        "middling": _semi(settle=0.97),
+        "rose": (train, [0.55] * 50 + [0.6] * 50),
+        "well_after": _semi(fit_at=30, rise_at=29),  # the rise comes with the fit
+    }
+    for condition, (tr, te) in cases.items():
+        verdict = semi_grokking(_history(tr, te))
+        assert not verdict.flagged, condition
+        want = ("fits", "stays_fitted", "rose", "well_after") if condition == "fits" else (
+            condition,)  # fmt: skip
+        assert verdict.failed == want, condition
+    spike = test[:90] + [0.6, 0.6, 0.9, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6]
+    assert semi_grokking(_history(train, spike)).failed == ("settled",)  # a spike: range 0.3
+    with pytest.raises(ValueError, match="at least 4"):
+        semi_grokking(_history([1.0] * 3, [0.5] * 3))
+
+
+def test_semi_grokking_on_the_shipped_runs():
+    # full grokking: fitted at 200 epochs, test accuracy settles at 1 thousands of epochs
+    # later; every condition but "middling" holds
+    from grok_interp.runs import load_run
+
+    for name in ("mainline", "seed1", "seed2", "seed3", "seed4"):
+        verdict = semi_grokking(load_run(f"checkpoints/{name}.pt").history)
+        assert verdict.failed == ("middling",), name
+        assert verdict.rise_epoch is not None and verdict.rise_epoch > 20 * verdict.fit_epoch
 
 
 def test_geometric_buckets():

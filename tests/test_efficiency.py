@@ -51,6 +51,19 @@ def test_both_parts_recovered_exactly():
     assert pure.trig_norm_share == pytest.approx(1.0) and pure.o_mem["all"] == pytest.approx(0.0)
 
 
+def test_even_p_projects_on_k_equal_p_over_2():
+    # K = ceil((p-1)/2) = p/2 for even p: cos(pi (a+b-c)) is one of the Z_k, with norm p^3
+    p = 12
+    a = torch.arange(p, dtype=torch.float64)
+    s = (a[:, None] + a[None, :]).reshape(-1, 1)
+    logits = 3.0 * torch.cos(2 * math.pi * 2 * (s - a) / p) + 1.5 * torch.cos(math.pi * (s - a))
+    labels = (s[:, 0] % p).long()
+    res = trig_mem(logits, labels, {"all": torch.arange(p * p)})
+    assert len(res.alphas) == 6
+    assert res.alphas[1].item() == pytest.approx(3.0) and res.alphas[5].item() == pytest.approx(1.5)
+    assert res.trig_norm_share == pytest.approx(1.0) and res.o_mem["all"] == pytest.approx(0.0)
+
+
 @pytest.mark.parametrize("path", [CHUGHTAI, NANDA_NO_WD, NANDA_LOW_PRECISION])
 def test_external_checkpoints(path):
     report = analyze(external(path))

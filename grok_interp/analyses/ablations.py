@@ -71,7 +71,7 @@ from grok_interp.analyses.common import (
     sci,
     setup_note,
 )
-from grok_interp.analyses.logits import _check_keys, wave, wl_coeffs
+from grok_interp.analyses.logits import _check_keys, wave, wave_kinds, wl_coeffs
 from grok_interp.analyses.neurons import NeuronsResult, fitted_activations
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, replace_last, store
 from grok_interp.tasks import Task
@@ -177,7 +177,7 @@ def sum_wave_part(x: Tensor, p: int, freqs: list[int]) -> Tensor:
     x = x.double()
     out = torch.zeros_like(x)
     for k in freqs:
-        for kind in ("cos", "sin"):
+        for kind in wave_kinds(p, k):
             f = wave(p, k, kind).reshape(-1, 1)
             out += f @ (f.T @ x) / f.square().sum()
     return out
@@ -192,7 +192,7 @@ def keep_key_blocks(logits: Tensor, p: int, freqs: list[int], size: int = 2) -> 
     """Zero every 2D Fourier component over (a, b) except the constant and the key
     frequencies' ``size`` x ``size`` blocks (2: {cos, sin} x {cos, sin}; 3: with the
     constant row and column). Only the kept basis rows are used: project, mask, map back."""
-    idx = [0] + [i for k in freqs for i in (2 * k - 1, 2 * k)]
+    idx = [0] + [i for k in freqs for i in fourier.freq_rows(p, k)]
     rows = fourier.basis(p, torch.float64)[idx]  # (m, p)
     grid = logits.double().reshape(p, p, -1)
     c = torch.einsum("ia,abc->ibc", rows, grid)
@@ -264,7 +264,7 @@ def ablated_logits(
     yield "neurons -> cos/sin(w_k(a+b)) terms", hooked([(post_hook, replace_last(sums))])
     own = fitted_activations(post, p, neurons.best_freq, restricted=True)
     yield WELL_FIT_ROW, hooked([(post_hook, replace_last(own, well))])
-    cols = [i for k in key_freqs for i in (2 * k - 1, 2 * k)]
+    cols = [i for k in key_freqs for i in fourier.freq_rows(p, k)]
     q, _ = torch.linalg.qr(wl_coeffs(W_L)[:, cols])  # orthonormal basis of span{u_k, v_k}
     proj, mean = (q @ q.T).float(), post.mean(0)
     yield "MLP acts projected on u_k, v_k", hooked([(post_hook, project_last(proj, mean))])

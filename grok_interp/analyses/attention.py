@@ -197,9 +197,12 @@ def _wave_fit(c: Tensor) -> tuple[int, float, float, float, Tensor]:
     coeffs = fourier.dft(c.double(), 0)
     norms = fourier.freq_norms(coeffs)
     k = int(norms[1:].argmax()) + 1
-    scale = math.sqrt(2 / p)  # basis rows are cos(w_k a) * sqrt(2/p)
+    rows = fourier.freq_rows(p, k)  # k = p/2 (even p) has no sine
+    # basis rows are cos(w_k a) * sqrt(2/p), cos(pi a) * sqrt(1/p) for k = p/2
+    scale = math.sqrt(len(rows) / p)
     fve_k = float(norms[k] ** 2 / (norms[1:] ** 2).sum())
-    return k, float(coeffs[2 * k - 1]) * scale, float(coeffs[2 * k]) * scale, fve_k, norms
+    sin = float(coeffs[rows[1]]) * scale if len(rows) == 2 else 0.0
+    return k, float(coeffs[rows[0]]) * scale, sin, fve_k, norms
 
 
 @torch.no_grad()

@@ -87,7 +87,7 @@ class EfficiencyResult(Result):
 
     def notes(self) -> list[str]:
         return [
-            "Z_T projects the p^3 logits on cos(w_k(a+b-c)) for every k = 1..(p-1)/2; "
+            "Z_T projects the p^3 logits on cos(w_k(a+b-c)) for every k = 1..ceil((p-1)/2); "
             "Z_M = Z - Z_T; the logits are not centred over c.",
             "Section 5.1 calls a network generalisation-only when the norm share exceeds 95%.",
             *setup_note(self.setup_differences),
@@ -108,7 +108,8 @@ def trig_mem(
     cc, sc = torch.cos(w[:, None] * a), torch.sin(w[:, None] * a)  # (K, p)
     # Z . Z_k, using cos(w(s - c)) = cos ws cos wc + sin ws sin wc
     dots = (cs * (z @ cc.T)).sum(0) + (ss * (z @ sc.T)).sum(0)
-    alphas = dots / (p**3 / 2)  # Z_T = sum_k alpha_k Z_k
+    # Z_T = sum_k alpha_k Z_k; |Z_k|^2 = p^3 / 2, or p^3 for k = p/2 (even p: cos(pi n)^2 = 1)
+    alphas = dots / torch.where(2 * ks == p, float(p**3), p**3 / 2)
     z_t = (cs * alphas) @ cc + (ss * alphas) @ sc
     rows = torch.arange(len(labels))
     correct_t, correct = z_t[rows, labels], z[rows, labels]

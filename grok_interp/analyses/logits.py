@@ -173,7 +173,7 @@ def wl_analysis(
     keys = key_freqs or (found if is_sparse(len(found), len(norms) - 1) else [])
     if key_freqs:
         _check_keys(keys, W_L.shape[1])
-    cols = [i for k in keys for i in (2 * k - 1, 2 * k)]
+    cols = [i for k in keys for i in fourier.freq_rows(coeffs.shape[1], k)]
     total = coeffs.square().sum()
     res_sq = float((total - coeffs[:, cols].square().sum()) / total)
     return NeuronLogitMapResult(
@@ -192,6 +192,12 @@ def _check_keys(keys: list[int], p: int) -> None:
         "key frequencies",
         f"need frequencies in 1..{fourier.n_freqs(p)}, got {keys}",
     )
+
+
+def wave_kinds(p: int, k: int) -> tuple[str, ...]:
+    """The waves frequency ``k`` has: cos and sin, or cos alone for k = p/2 (even p),
+    where sin(pi n) vanishes (:mod:`grok_interp.fourier`)."""
+    return ("cos",) if 2 * k == p else ("cos", "sin")
 
 
 def wave(p: int, k: int, kind: str) -> Tensor:
@@ -286,7 +292,7 @@ def read_off(
     post = post.double()
     out = []
     for k in key_freqs:
-        for kind, col in (("cos", 2 * k - 1), ("sin", 2 * k)):
+        for kind, col in zip(("cos", "sin"), fourier.freq_rows(p, k), strict=False):
             direction = coeffs[:, col] / coeffs[:, col].norm()
             proj = (post @ direction).reshape(p, p)
             c2 = fourier.dft2(proj)

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from grok_interp import fourier
 from grok_interp.analyses.common import UNKNOWN_SETUP, ModelData, Result, gather, setup_note
-from grok_interp.analyses.logits import _check_keys, wave, wl_coeffs
+from grok_interp.analyses.logits import _check_keys, wave, wave_kinds, wl_coeffs
 from grok_interp.tasks import Task
 from grok_interp.tl import Model
 
@@ -157,7 +157,7 @@ def block_fve(grid: Tensor, key_freqs: list[int]) -> tuple[Tensor, Tensor]:
     total = sq.sum((0, 1)) - const
     out = []
     for k in key_freqs:
-        idx = torch.tensor([0, 2 * k - 1, 2 * k])
+        idx = torch.tensor([0, *fourier.freq_rows(grid.shape[0], k)])
         out.append((sq[idx][:, idx].sum((0, 1)) - const) / total)
     return torch.stack(out, 1), c
 
@@ -213,7 +213,7 @@ def neuron_fits(
         if not members.any():
             continue
         rows = coeffs[members]
-        share = rows[:, 2 * k - 1 : 2 * k + 1].square().sum() / rows.square().sum()
+        share = rows[:, fourier.freq_rows(rows.shape[1], k)].square().sum() / rows.square().sum()
         clusters.append(Cluster(k=k, n_neurons=int(members.sum()), wl_share=float(share)))
     return NeuronsResult(
         key_freqs=tuple(key_freqs),
@@ -242,11 +242,11 @@ def fitted_activations(
         if restricted:
             mean = g.mean((0, 1))
             fit = mean.expand_as(g).clone()
-            for kind in ("cos", "sin"):
+            for kind in wave_kinds(p, k):
                 f = wave(p, k, kind)[:, :, None]
                 fit += ((g - mean) * f).sum((0, 1)) / f.square().sum() * f
         else:
-            idx = torch.tensor([0, 2 * k - 1, 2 * k])
+            idx = torch.tensor([0, *fourier.freq_rows(p, k)])
             c = torch.einsum("ia,jb,abn->ijn", b[idx], b[idx], g)
             fit = torch.einsum("ia,jb,ijn->abn", b[idx], b[idx], c)
         out[:, :, sel] = fit

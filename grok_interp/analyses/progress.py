@@ -62,7 +62,8 @@ class _Waves:
         self.sin_s = torch.sin(2 * math.pi * s[:, None] * ks / p)
         self.cos_c = torch.cos(2 * math.pi * ks[:, None] * a / p)  # (K, p)
         self.sin_c = torch.sin(2 * math.pi * ks[:, None] * a / p)
-        self.sq = p * p / 2  # |cos(w_k(a+b))|^2 over the grid, k != 0 (odd p)
+        # |cos(w_k(a+b))|^2 over the grid: p^2 / 2, or p^2 for k = p/2 (even p); (K, 1)
+        self.sq = torch.where(2 * ks == p, float(p * p), p * p / 2)[:, None]
 
 
 def measures_from_logits(
@@ -101,7 +102,8 @@ def measures_from_logits(
     for k in keys:
         out[f"excluded_loss_{k}"] = float(single[k - 1])
         alpha = (waves.cos_c[k - 1] * c_cos[k - 1] + waves.sin_c[k - 1] * c_sin[k - 1]).sum()
-        out[f"alpha_{k}"] = float(alpha * waves.sq / (p**3 / 2))
+        # alpha sq_k = Z . Z_k and |Z_k|^2 = sq_k p over the p^3 entries
+        out[f"alpha_{k}"] = float(alpha / p)
     return out
 
 

@@ -1,13 +1,15 @@
 """Attention heads of the sequence tasks (Nanda et al. 2023, Appendix D.3, Figures 31-34;
 :mod:`grok_interp.sequences`).
 
-- **Induction score** (repeated subsequences): at each position t of the repeat after its
-  first token (t = j + m, 1 <= m < span, the span copied from i to j), the attention weight
-  from t to i + m + 1, the token after t's earlier occurrence: what an induction head
-  attends to (Olsson et al. 2022). Averaged over those positions of ``n`` seeded
-  sequences, per layer and head: 1 for a perfect induction head, about 1 / t for a uniform
-  one. The **previous-token score** beside it: the mean attention from every position
-  t >= 1 to t - 1, which the induction circuit's first head shows.
+- **Induction score** (repeated subsequences): at each position of the repeat that carries
+  a target (t = j + m, 0 <= m <= span - 2, the span copied from i to j; the last token of
+  the repeat has none, :mod:`grok_interp.sequences`), the attention weight from t to
+  i + m + 1, the token after t's earlier occurrence, whose value is t's target: what an
+  induction head attends to (Olsson et al. 2022). Averaged over those positions of ``n``
+  seeded sequences, per layer and head: 1 for a perfect induction head, 1 / (t + 1) at
+  each position for a uniform one. The **previous-token score** beside it: the mean
+  attention from every position t >= 1 to t - 1, which the induction circuit's first
+  head shows.
 - **Big-token attention** (skip trigrams): the attention weight from the last position to
   the one token >= 10, per layer and head: 1 for the head that reads it.
 
@@ -44,10 +46,10 @@ def induction_scores(model: Model, task: SeqTask, *, n: int = 200,
     tokens, _, starts = sample_with_meta(task, n, seed)
     pat = _patterns(model, tokens)
     i, j = starts[:, 0], starts[:, 1]
-    m = torch.arange(1, task.span)
+    m = torch.arange(task.span - 1)  # the offsets in the repeat that carry a target
     q = (j[:, None] + m).reshape(-1)  # query positions t = j + m
     k = (i[:, None] + m + 1).reshape(-1)  # keys: the token after t's earlier occurrence
-    b = torch.arange(n).repeat_interleave(task.span - 1)
+    b = torch.arange(n).repeat_interleave(len(m))
     by_pair = pat.permute(1, 3, 4, 0, 2)  # (batch, query, key, layers, heads)
     induction = by_pair[b, q, k].mean(0)
     t = torch.arange(1, task.n_ctx)
