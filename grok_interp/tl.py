@@ -250,7 +250,9 @@ def to_hooked_state(sd: dict[str, Tensor], n_heads: int) -> dict[str, Tensor]:
     """A bridge state dict (``blocks.0.attn.q.weight``...) in HookedTransformer's names
     and layout; keys it does not hold (an absent LayerNorm or MLP) are left out."""
     pairs = _names(_n_layers(sd))
-    return {h: _to_hooked(h, sd[b], n_heads) for h, b in pairs if b in sd}
+    # contiguous, as a HookedTransformer's own parameters are: the table forward then sums
+    # in the same order on either kind (strided views gave other float32 roundings)
+    return {h: _to_hooked(h, sd[b], n_heads).contiguous() for h, b in pairs if b in sd}
 
 
 def to_bridge_state(sd: dict[str, Tensor]) -> dict[str, Tensor]:
