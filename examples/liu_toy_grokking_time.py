@@ -18,7 +18,14 @@ trained toy models beside the effective theory.
    test accuracy >= 90% (which also needs the decoder, and which a split whose test pairs
    no training pair reaches never meets). The slides: "the grokking time is proportional
    to 1 / lambda_3". Measured: rank correlations and log-log slopes against 1 / lambda_3
-   over the runs with lambda_3 > 0 that reached each time.
+   over the runs with lambda_3 > 0 that reached each time, under both normalisations of
+   lambda_3 (:mod:`grok_interp.theory.effective`: the slides' 2 A^T A / |P_0(D)|, the
+   authors' eig A^T A).
+3. Trajectories: the network's standardised representation at every snapshot against
+   the authors' effective flow under their own time map (``toy/train_add.py``: Z_0
+   frozen, l_0 summed over quadruples, Euler step = the representation's learning rate
+   1e-3, flow step t beside training step t); the largest per-symbol distance at equal
+   steps, and at the flow step nearest the network's state.
 
 Default (2-core CPU, about 5 minutes): p = 10, sizes 20..50 in steps of 5, 16 seeds each,
 1e4 steps. Larger: ``--seeds 64 --steps 100000``.
@@ -29,12 +36,17 @@ Default (2-core CPU, about 5 minutes): p = 10, sizes 20..50 in steps of 5, 16 se
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
+import torch
 from _paths import parser
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from grok_interp.analyses.representation import representation_over_training
+from grok_interp.analyses.representation import (
+    representation_over_training,
+    representation_quality,
+)
 from grok_interp.plots import write
 from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
 from grok_interp.theory.effective import effective_flow, eigenvalues
@@ -48,15 +60,48 @@ def oriented(e):
     return z if z[-1] > z[0] else -z
 
 
+def standard(e):
+    return (e - e.mean()) / e.std()
+
+
+def trajectories(run, train_pairs):
+    """The network's standardised 1-D representation at every snapshot beside the
+    authors' effective flow (``toy/train_add.py``: from the standardised initial
+    representation, Z_0 frozen, l_0 summed, step = the representation's learning rate,
+    one flow step per training step): distance at equal steps, and the nearest flow
+    state at any time."""
+    lr = run.train.lr_embed
+    e0 = standard(run.snapshots[0]["embed"].double()[:, 0])[:, None]
+    steps = sorted(run.snapshots)
+    flow = effective_flow(e0, train_pairs, steps=steps[-1], lr=lr, freeze_z0=True,
+                          norm="authors", every=steps[1] - steps[0])  # fmt: skip
+    th = torch.stack([standard(f[:, 0]) for f in flow])
+    rows = []
+    for n, s in enumerate(steps):
+        net = standard(run.snapshots[s]["embed"].double()[:, 0])
+        dist = (th - net).abs().max(1).values
+        rows.append({"step": s, "max |net - flow| same step": float(dist[n]),
+                     "nearest flow step": steps[int(dist.argmin())],
+                     "max |net - flow| nearest": float(dist.min()),
+                     "RQI net": rqi_1d(net, train_pairs), "RQI flow": rqi_1d(th[n], train_pairs)})
+    return flow, pd.DataFrame(rows)
+
+
+def rqi_1d(e, pairs):
+    return representation_quality(e[:, None], pairs, pairs[:0], modulus=None).rqi
+
+
 def theory_vs_network(out, steps, n_train):
     spec = toy_spec(epochs=steps, snapshot_every=50, n_train=n_train, seed=1)
     path = out / f"theory_vs_empirical_{n_train}.pt"
     run = train(spec, out=path, progress=False, overwrite=True)
     e0 = run.snapshots[0]["embed"].double()
-    flow = effective_flow(e0, run.task.pairs()[run.train_idx], steps=4000, lr=0.5, every=50)
+    pairs = run.task.pairs()[run.train_idx]
+    flow = effective_flow(e0, pairs, steps=4000, lr=0.5, every=50)
     nn_end, th_end = oriented(run.weights["embed"].double()[:, 0]), oriented(flow[-1][:, 0])
     rqi = representation_over_training(run)
-    return run, flow, nn_end, th_end, rqi
+    _, traj = trajectories(run, pairs)
+    return run, flow, nn_end, th_end, rqi, traj
 
 
 def main(argv=None):
@@ -70,27 +115,31 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     theory = {n: theory_vs_network(out, min(args.steps, 5000), n) for n in args.theory_sizes}
-    run, flow, nn_end, th_end, rqi = theory[args.theory_sizes[0]]
+    run, flow, nn_end, th_end, rqi, _ = theory[args.theory_sizes[0]]
 
     base = toy_spec(epochs=args.steps, eval_every=10, snapshot_every=args.steps)
     grid = Grid(values={"train.n_train": args.sizes, "seed": list(range(args.seeds))}, base=base)
     table = run_sweep(grid, out / "sweep", progress=not args.quiet)
     runs = load_points(out / "sweep")
-    lam = [float(eigenvalues(r.task.pairs()[r.train_idx], r.task.p)[2]) for r in runs]
-    table["lambda_3"] = np.maximum(lam, 0.0)
+    for norm, col in (("slides", "lambda_3"), ("authors", "lambda_3_authors")):
+        lam = [float(eigenvalues(r.task.pairs()[r.train_idx], r.task.p, norm=norm)[2])
+               for r in runs]  # fmt: skip
+        table[col] = np.maximum(lam, 0.0)
     table["t_grok"] = [first_epoch(r.history, "test_acc", lambda v: v >= 0.9) for r in runs]
     table["t_rqi"] = [first_epoch(r.history, "rqi_all", lambda v: v >= 0.95) for r in runs]
     fits = {}
-    for key in ("t_rqi", "t_grok"):
-        ok = table[(table["lambda_3"] > 1e-8) & table[key].notna() & (table[key] > 0)]
-        rho = slope = np.nan
-        if len(ok) > 2:
-            rho = stats.spearmanr(1 / ok["lambda_3"], ok[key]).statistic
-            slope = np.polyfit(np.log(1 / ok["lambda_3"]), np.log(ok[key].astype(float)), 1)[0]
-        fits[key] = (len(ok), rho, slope)
+    for col in ("lambda_3", "lambda_3_authors"):
+        for key in ("t_rqi", "t_grok"):
+            ok = table[(table[col] > 1e-8) & table[key].notna() & (table[key] > 0)]
+            rho = slope = np.nan
+            if len(ok) > 2:
+                rho = stats.spearmanr(1 / ok[col], ok[key]).statistic
+                slope = np.polyfit(np.log(1 / ok[col]), np.log(ok[key].astype(float)), 1)[0]
+            fits[col, key] = (len(ok), rho, slope)
     ok = table[(table["lambda_3"] > 1e-8) & table["t_rqi"].notna()]
     per_size = table.groupby("train.n_train").agg(
-        lambda_3=("lambda_3", "mean"), rqi_formed=("t_rqi", lambda s: s.notna().mean()),
+        lambda_3=("lambda_3", "mean"), lambda_3_authors=("lambda_3_authors", "mean"),
+        rqi_formed=("t_rqi", lambda s: s.notna().mean()),
         t_rqi_median=("t_rqi", "median"), grokked=("t_grok", lambda s: s.notna().mean()),
         t_grok_median=("t_grok", "median"),
     )  # fmt: skip
@@ -116,7 +165,7 @@ def main(argv=None):
                       "vs Empirical, Grokking Time)")  # fmt: skip
 
     text = ""
-    for n, (r, _, a, b, q) in theory.items():
+    for n, (r, _, a, b, q, traj) in theory.items():
         diff = (a - b).abs()
         lam3 = eigenvalues(r.task.pairs()[r.train_idx], r.task.p)[2]
         text += (
@@ -128,13 +177,21 @@ def main(argv=None):
             f"corr = {float(np.corrcoef(a, b)[0, 1]):.4f}; network test accuracy "
             f"{r.history['test_acc'][-1]:.3f}.\n\nRQI over training (every 250 steps):\n\n"
             + q[q["epoch"] % 250 == 0].to_markdown(index=False, floatfmt=".4g") + "\n\n"
+            + "Trajectories (standardised E_k; the authors' flow: Z_0 frozen, l_0 summed, "
+            "step = the representation's lr, flow step t against training step t):\n\n"
+            + traj[traj["step"] % 250 == 0].to_markdown(index=False, floatfmt=".4g") + "\n\n"
+            + f"Along the way: mean max |net - flow| at equal steps "
+            f"{traj['max |net - flow| same step'].mean():.3f}, largest "
+            f"{traj['max |net - flow| same step'].max():.3f}; at the nearest flow step "
+            f"{traj['max |net - flow| nearest'].mean():.3f}.\n\n"
         )  # fmt: skip
     text += (
         f"## Grokking time vs 1 / lambda_3 ({len(table)} runs, {args.steps} steps)\n\n"
         + per_size.to_markdown(floatfmt=".4g") + "\n\n"
-        + "".join(f"{key}: {m} runs with lambda_3 > 0 reached it; Spearman rho(1 / lambda_3, "
-                  f"{key}) = {rho:.3f}; log-log slope {slope:.3f} (1 = proportional).\n"
-                  for key, (m, rho, slope) in fits.items())
+        + "".join(f"{key} against {col} ({'the authors' if 'authors' in col else 'the slides'}"
+                  f"' normalisation): {m} runs with it > 0 reached it; Spearman rho(1 / "
+                  f"{col}, {key}) = {rho:.3f}; log-log slope {slope:.3f} (1 = proportional)."
+                  "\n" for (col, key), (m, rho, slope) in fits.items())
     )  # fmt: skip
     (out / "liu_toy_grokking_time.md").write_text(text)
     table.to_csv(out / "liu_toy_grokking_time.csv", index=False)

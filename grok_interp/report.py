@@ -544,7 +544,8 @@ def _run_all(
     )
     attempt("attention", lambda: attention_heads(model, task, data=data))
     attempt("efficiency", lambda: efficiency(model, task, data=data))
-    attempt("representation", lambda: representation(model, task, data=data))
+    attempt("representation", lambda: representation(model, task, data=data,
+                                                      key_freqs=keys or None))
     attempt("circuit_density", lambda: circuit_density(model, task, data.sets.get("train")))
     neurons = results.get("neurons")
     attempt(

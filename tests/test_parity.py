@@ -21,6 +21,7 @@ from grok_interp.analyses.automaton import (
     lengths_over_training,
     merger_predicted,
     prefix_states,
+    snapshot_model,
 )
 from grok_interp.config import RNNPreset, preset
 from grok_interp.parity import (
@@ -218,16 +219,38 @@ def test_training_resumes_bit_for_bit_and_a_transformer_trains_too(tmp_path):
     run = train(tf, progress=False)
     res = length_generalisation(rnn_or_tf(run), run.task)
     assert res.lengths == [50, 100, 1000, 10000] and np.isnan(res.position_acc[2])
-    auto = extract_automaton(rnn_or_tf(run), run.task)  # the final residual stream's states
-    assert auto.n_nodes == 127 and (auto.labels[1:] != auto.labels[0]).all()  # root alone
+    model = rnn_or_tf(run)
+    auto = extract_automaton(model, run.task)  # the final residual stream's states
+    _check_transformer_states(model, auto)
     assert "interaction" in analyze(run).not_run
     with pytest.raises(ValueError, match="streaming parity only"):
         train(replace(spec, task=Task()), progress=False)
 
 
-def rnn_or_tf(run):
-    from grok_interp.analyses.automaton import snapshot_model
+def _check_transformer_states(model, auto):
+    """A transformer's prefix states, read independently: each prefix alone through the
+    model, its last position's final residual stream; the empty string (no state) is
+    left out of the states' spread that sets the leader rule's merge distance."""
+    import itertools
 
+    name = f"blocks.{model.cfg.n_layers - 1}.hook_resid_post"
+    states, _ = prefix_states(model, 6)
+    assert states.shape[0] == auto.n_nodes == 127 and states[0].isnan().all()
+    for n in range(1, 7):
+        for k, bits in enumerate(itertools.product((0, 1), repeat=n)):
+            _, cache = model.run_with_cache(torch.tensor([bits]), names_filter=name)
+            want = cache[name][0, -1].double()
+            assert torch.allclose(states[2**n - 1 + k], want, atol=1e-5), bits
+    spread = np.linalg.norm(states[1:].numpy().std(0))
+    assert auto.merge_distance == pytest.approx(0.01 * spread, rel=1e-9)
+    # each state's nodes lie within the merge distance of its first node (the leader)
+    labels = auto.labels[1:]
+    for s in np.unique(labels):
+        rows = states[1:][labels == s].numpy()
+        assert (np.linalg.norm(rows - rows[0], axis=1) < auto.merge_distance).all()
+
+
+def rnn_or_tf(run):
     return snapshot_model(run)
 
 
@@ -250,9 +273,43 @@ def test_a_trained_rnn_merges_its_tree_into_the_parity_machine(trained):
     assert (lengths.loc[1000, "string_acc"] == 1).all()
     assert (lengths.loc[0, "string_acc"] == 0).all()
     inter = interaction_over_training(trained, n_pairs=20, steps=[0, 1000])
+    for epoch in (0, 1000):
+        _check_interaction_terms(snapshot_model(trained, epoch), inter[inter["epoch"] == epoch])
     end = inter[inter["epoch"] == 1000]
-    assert end[end["equal_target"]]["merge_pred"].all()
     assert not end[~end["equal_target"]]["merged_final"].any()
+    # equal targets: the final automaton keeps (parity, last symbol) apart (README)
+    equal = end[end["equal_target"]]
+    same_last = equal["x1"].str[-1] == equal["x2"].str[-1]
+    assert (equal["merged_final"] == same_last).all() and 0 < same_last.sum() < len(equal)
+
+
+def _check_interaction_terms(model, frame):
+    """Equations (4)-(6) of the notes, written out for each pair from the strings: every
+    continuation c with |x c| <= 10, the model run on x_1 c and x_2 c, the targets the
+    parity of x c."""
+    import itertools
+
+    for row in frame.itertuples():
+        x1, x2 = ([int(ch) for ch in x] for x in (row.x1, row.x2))
+        ks = range(10 - max(len(x1), len(x2)) + 1)
+        conts = [list(c) for k in ks for c in itertools.product((0, 1), repeat=k)]
+        with torch.no_grad():  # the model's output after x c, one batch per length of c
+            y = [torch.cat([model(torch.tensor([x + c for c in conts if len(c) == k]))[:, -1]
+                            for k in ks]).double() for x in (x1, x2)]  # fmt: skip
+            h = [model.hidden(torch.tensor([x]))[0, -1].double() for x in (x1, x2)]
+        onehot = [torch.eye(2)[[sum(x + c) % 2 for c in conts]].double() for x in (x1, x2)]
+        y_tilde = onehot[1] - onehot[0]
+        dh2 = float(((h[1] - h[0]) ** 2).sum())
+        a_low = float((y_tilde**2).sum(1).mean() - (y_tilde.mean(0) ** 2).sum())
+        gain = float(((y[1] - y[0]) ** 2).sum(1).mean() / dh2)
+        a_high = float((y_tilde.mean(0) ** 2).sum() - 1 / gain)
+        pred = (a_high + (a_high**2 + 4 * a_low) ** 0.5) / 2
+        assert row.dh2 == pytest.approx(dh2, rel=1e-4)
+        assert row.A_low == pytest.approx(a_low, abs=1e-12)
+        # float32 outputs of nearly merged states differ by rounding from batch to batch
+        assert row.A_high == pytest.approx(a_high, rel=1e-3)
+        assert row.dh2_pred == pytest.approx(pred, rel=1e-3, abs=1e-9)
+        assert row.merge_pred == (abs(a_low) <= 1e-12 and a_high < 0)
 
 
 def test_a_sweep_trains_rnn_points_and_resumes(tmp_path):

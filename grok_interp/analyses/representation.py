@@ -26,6 +26,39 @@ Decisions, each a parameter:
 - **Denominator** (``over="train"``, the slides): quadruples of P_0(D). The authors' code
   (``over="all"``) counts all parallelograms of all p(p+1)/2 pairs instead, whether in D
   or not, so its RQI does not depend on D.
+
+**RQI mod p says little.** With sums mod p, a representation in which every quadruple is
+a parallelogram has E_i + E_j a function of (i + j) mod p alone, so i -> E_i - E_0 is a
+homomorphism from Z_p into R^d, which is zero: only the constant representation scores
+1. Over all pairs, the exactly linear E_i = i scores 0.560 (p = 10) and 0.634 (p = 31),
+the circle (cos, sin)(2 pi i / p) 0 and 0.017, and a grokked transformer's W_E 0. RQI
+measures the toy model's additive representation (non-modular sums, ``op="sum"``); for
+modular tasks it is reported beside the measure below, and its predicted accuracy is then
+essentially the share of test pairs whose swap (b, a) is a training pair.
+
+**Circle parallelogram index (ours, not the paper's; modular tasks only).** The
+representation a grokked transformer learns places i on circles, one per key frequency k
+(Nanda et al. 2023, Section 4.1): E_i ~ u_k cos(w_k i) + v_k sin(w_k i) + (other
+frequencies), w_k = 2 pi k / p. There addition mod p is composition of rotations, and the
+modular counterpart of a parallelogram is a quadruple whose rotations compose. Precisely,
+for each key frequency k:
+
+1. ``B_k`` (2 x d): the least-squares fit of the centred R by [cos(w_k i), sin(w_k i)]
+   over the symbols (R's projection onto frequency k of the Fourier basis);
+2. ``x_i = R~_i B_k^+`` (B_k^+ the pseudo-inverse): the coordinates of the whole centred
+   E_i in the plane of B_k's rows, read as ``z_i`` in C and scaled so mean |z_i|^2 = 1.
+   An exact circle gives z_i = e^{i w_k i}; whatever else E_i holds in that plane (other
+   frequencies, noise) moves z_i off it;
+3. a quadruple (i, j, m, n) of P_0(D) (i + j = m + n mod p) is a **circle parallelogram**
+   when ``|z_i z_j - z_m z_n| <= delta``, delta = 0.1 sqrt(2) (RQI's default rule for a
+   2-D representation);
+4. the index at k is the share of P_0(D)'s quadruples that are circle parallelograms;
+   ``circle_index`` is its mean over the key frequencies.
+
+Exact circles score 1 at every frequency they use; a random embedding scores about
+0.001 (p = 113, d = 128). ``key_freqs``: given (``analyze()`` passes the key frequencies
+it finds in W_L), or the frequencies holding at least 10% of R's non-constant Fourier
+energy (at least the largest).
 """
 
 from __future__ import annotations
@@ -41,6 +74,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from grok_interp import fourier
 from grok_interp.analyses.common import (
     ModelData,
     Result,
@@ -68,6 +102,9 @@ class RepresentationResult(Result):
     measured_test_acc: float | None
     delta: float
     over: str
+    key_freqs: tuple[int, ...] = ()
+    circle_index: float | None = None
+    circle_per_freq: tuple[float, ...] = ()
 
     title = "Representation quality (Liu et al. 2022)"
     section = "slides: Definitions, Representation Quality Index, Predicted Accuracy"
@@ -83,12 +120,17 @@ class RepresentationResult(Result):
             ("predicted test accuracy", show(self.predicted_test_acc)),
             ("measured test accuracy", show(self.measured_test_acc)),
         ]  # fmt: skip
+        if self.circle_index is not None:
+            rows.append(("circle parallelogram index (ours; mean over key frequencies)",
+                         f"{self.circle_index:.4f}"))  # fmt: skip
+            per = zip(self.key_freqs, self.circle_per_freq, strict=True)
+            rows += [(f"circle parallelogram index, k = {k}", f"{v:.4f}") for k, v in per]
         return pd.DataFrame(rows, columns=["measure", "value"])
 
     def figure(self) -> go.Figure:
-        names = ["RQI", "predicted test acc", "measured test acc"]
-        vals = [math.nan if v is None else v
-                for v in (self.rqi, self.predicted_test_acc, self.measured_test_acc)]  # fmt: skip
+        names = ["RQI", "predicted test acc", "measured test acc", "circle index (ours)"]
+        shown = (self.rqi, self.predicted_test_acc, self.measured_test_acc, self.circle_index)
+        vals = [math.nan if v is None else v for v in shown]
         fig = go.Figure(go.Bar(x=names, y=vals))
         fig.update_layout(
             title=f"{self.title}, delta {self.delta:.3g} ({self.section})",
@@ -103,7 +145,17 @@ class RepresentationResult(Result):
             "Standardised representation; a quadruple is a parallelogram when "
             f"|E_i + E_j - E_m - E_n| <= {self.delta:.3g}; pairs unordered, so a test pair "
             "whose swap is a training pair counts as reached (E_a + E_b is symmetric).",
-        ]
+        ] + ([] if self.circle_index is None else [
+            "Sums mod p: RQI cannot reach 1 here (a representation with E_i + E_j a "
+            "function of (i + j) mod p is constant; the linear E_i = i scores 0.56-0.66, "
+            "a circle 0-0.04 for p = 10-113), and the predicted accuracy is then about the "
+            "share of test pairs whose swap is a training pair. The circle parallelogram "
+            "index (ours, not the paper's) is the modular counterpart: per key frequency "
+            "k, the share of "
+            "quadruples whose rotations compose, |z_i z_j - z_m z_n| <= 0.1 sqrt(2), z_i "
+            "E_i's coordinates on frequency k's plane (unit mean radius); 1 on exact "
+            "circles, ~0 on a random embedding.",
+        ])
 
 
 def unordered(pairs: Int[Tensor, "n 2"]) -> Int[Tensor, "m 2"]:
@@ -173,6 +225,49 @@ def reachable(
     return out
 
 
+def circle_coordinates(reps: Float[Tensor, "p d"], k: int) -> Tensor:
+    """z_i (complex, shape (p,)): E_i's coordinates in the plane of frequency k, scaled to
+    mean |z|^2 = 1 (module docstring, steps 1-2)."""
+    p = reps.shape[0]
+    w = 2 * math.pi * k * torch.arange(p, dtype=torch.float64) / p
+    f = torch.stack([torch.cos(w), torch.sin(w)], 1)
+    r = reps.double() - reps.double().mean(0)
+    b = torch.linalg.lstsq(f, r).solution
+    x = r @ torch.linalg.pinv(b)
+    z = torch.complex(x[:, 0], x[:, 1])
+    return z / z.abs().square().mean().sqrt().clamp_min(1e-12)
+
+
+def embedding_key_freqs(reps: Float[Tensor, "p d"], share: float = 0.1) -> list[int]:
+    """The frequencies holding at least ``share`` of the centred representation's
+    non-constant Fourier energy, largest first (at least the largest one)."""
+    energy = fourier.freq_norms(fourier.dft(reps.double(), 0))[1:].square()
+    order = torch.argsort(energy, descending=True)
+    keep = [int(i) + 1 for i in order if energy[i] >= share * energy.sum()]
+    return keep or [int(order[0]) + 1]
+
+
+def circle_index(
+    reps: Float[Tensor, "p d"], pairs: Int[Tensor, "n 2"], key_freqs: Sequence[int], *,
+    delta: float = 0.1 * math.sqrt(2),
+) -> list[float]:  # fmt: skip
+    """The circle parallelogram index (ours) at each of ``key_freqs``: the share of the
+    quadruples of ``pairs`` (i + j = m + n mod p) whose rotations compose (module
+    docstring)."""
+    p = reps.shape[0]
+    require(all(0 < k <= fourier.n_freqs(p) for k in key_freqs), "circle index",
+            f"key frequencies lie in 1..{fourier.n_freqs(p)}, not {list(key_freqs)}")  # fmt: skip
+    pr = unordered(pairs)
+    q = quadruples(pr, p)
+    out = []
+    for k in key_freqs:
+        z = circle_coordinates(reps, k)
+        prod = z[pr[:, 0]] * z[pr[:, 1]]
+        ok = (prod[q[:, 0]] - prod[q[:, 1]]).abs() <= delta
+        out.append(float(ok.double().mean()) if len(q) else math.nan)
+    return out
+
+
 def representation_quality(
     reps: Float[Tensor, "p d"],
     train: Int[Tensor, "n 2"],
@@ -183,9 +278,11 @@ def representation_quality(
     standardise: bool = True,
     over: Over = "train",
     measured_test_acc: float | None = None,
+    key_freqs: Sequence[int] | None = None,
 ) -> RepresentationResult:
     """RQI and predicted test accuracy of ``reps`` for the training pairs ``train`` and
-    test pairs ``test`` (module docstring for every choice)."""
+    test pairs ``test``, and for sums mod p the circle parallelogram index at
+    ``key_freqs`` (module docstring for every choice)."""
     r = standardised(reps) if standardise else reps.double()
     delta = 0.1 * math.sqrt(r.shape[1]) if delta is None else delta
     p = r.shape[0]
@@ -196,6 +293,11 @@ def representation_quality(
         pool = train
     total, hits = parallelogram_counts(r, pool, modulus=modulus, delta=delta)
     reach = reachable(r, train, test, modulus=modulus, delta=delta)
+    keys: list[int] = []
+    per: list[float] = []
+    if modulus:
+        keys = list(key_freqs) if key_freqs else embedding_key_freqs(reps)
+        per = circle_index(reps, train, keys)
     return RepresentationResult(
         rqi=hits / total if total else None,
         n_quadruples=total,
@@ -204,6 +306,9 @@ def representation_quality(
         measured_test_acc=measured_test_acc,
         delta=delta,
         over=over,
+        key_freqs=tuple(keys),
+        circle_index=sum(per) / len(per) if per else None,
+        circle_per_freq=tuple(per),
     )
 
 
@@ -213,7 +318,8 @@ def representation(
 ) -> RepresentationResult:
     """RQI and predicted accuracy of a transformer's embedding: W_E's rows for the numbers
     0..p-1, the training pairs of its split (all pairs when the split is unknown, then no
-    predicted accuracy), and the measured accuracy on the test pairs beside it."""
+    predicted accuracy), and the measured accuracy on the test pairs beside it; the
+    circle parallelogram index (ours) at ``key_freqs`` (``analyze()`` passes W_L's)."""
     data = data or gather(model, task)
     require(task.op == "add", "representation", f"parallelograms i + j = m + n describe add, "
             f"not {task.op}")  # fmt: skip
@@ -258,7 +364,9 @@ def toy_representation(model: Any, train_idx: Tensor | None = None,
 def representation_over_training(run: Run, *, steps: Sequence[int] | None = None,
                                  **options: Any) -> pd.DataFrame:  # fmt: skip
     """RQI and predicted test accuracy of W_E at each snapshot of ``run`` (or ``steps``),
-    beside its measured test accuracy then: representation quality as a progress measure."""
+    beside its measured test accuracy then: representation quality as a progress measure.
+    Sums mod p: the circle parallelogram index too, at the key frequencies of the final
+    W_E (or ``key_freqs``) for every snapshot."""
     task = run.pairs_task
     require(task.op in ("add", "sum"), "representation", f"parallelograms describe "
             f"addition, not {task.op}")  # fmt: skip
@@ -267,10 +375,13 @@ def representation_over_training(run: Run, *, steps: Sequence[int] | None = None
     rows = []
     key, modulus = ("embed", None if task.op == "sum" else task.p) if isinstance(
         run.model, ToyPreset) else ("embed.W_E", task.p)  # fmt: skip
+    if modulus and not options.get("key_freqs"):  # one set of frequencies for every step
+        options["key_freqs"] = embedding_key_freqs(run.weights[key].double()[: task.p])
     for step in sorted(run.snapshots) if steps is None else steps:
         w_e = run.snapshots[step][key].float()[: task.p]
         res = representation_quality(w_e, train, test, modulus=modulus, **options)
         rows.append({"epoch": float(step), "rqi": res.rqi, "n_parallelograms":
                      res.n_parallelograms, "predicted_test_acc": res.predicted_test_acc,
+                     **({} if res.circle_index is None else {"circle_index": res.circle_index}),
                      **history_at(run.history, step, ("test_acc",))})  # fmt: skip
     return pd.DataFrame(rows)

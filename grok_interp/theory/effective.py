@@ -13,16 +13,36 @@ gradient flow ``dE~/dt = -d l_eff / dE~`` (Euler steps of size ``lr`` here).
 Hessian (the slides' H_ij = (1/Z_0) d^2 l_0 / dE_i dE_j): l_0 is quadratic, so per
 embedding dimension ``H = 2 A^T A / (|P_0(D)| Z_0)``. Its two lowest eigenvalues are 0
 (translations E_k + c and the linear representation E_k = k, which satisfies every
-parallelogram); the third, lambda_3, is the grokking rate. :func:`hessian` reports it for
-Z_0 = 1 (embeddings normalised to unit Z_0), since Z_0 only rescales it.
+parallelogram); the third, lambda_3, is the grokking rate.
 
-Decisions: the slides normalise by Z_0 of the current embeddings; the authors' code
-freezes Z_0 at its value at initialisation (``freeze_z0=True`` here). Modular tasks use
-i + j = m + n (mod p) for P_0(D) (``modulus``); then the linear representation no longer
-satisfies every quadruple and lambda_2 need not be 0.
+**Two normalisations** (``norm``), which differ by the factor 2 / |P_0(D)| (6x to 35x
+for p = 10 between 20 and 55 pairs):
+
+- ``"slides"`` (default; slides "Effective Loss", "Grokking Rate"): l_0 is the mean over
+  P_0(D) and the Hessian ``2 A^T A / |P_0(D)|`` is taken at Z_0 = 1 (Z_0 only rescales it).
+- ``"authors"``: the authors' code, l_0 the plain sum over quadruples
+  (``toy/train_add.py``), and lambda_3 the third eigenvalue of the Gram matrix ``A^T A``
+  itself (``phase_diagram_plot/effective_linear_eq.ipynb``: ``eigh(mat.T @ mat)``).
+
+**Z_0** (``freeze_z0``). The slides normalise by Z_0 of the current embeddings
+(``freeze_z0=False``): the exact gradient of l_0 / Z_0. The authors' code
+(``toy/train_add.py``, "effective theory") evaluates Z_0 once, at the start, and steps
+
+    E <- E + lr * (2 l_0 / Z_0^2 E - 2 / Z_0 * A^T A E)
+
+with l_0 at the current E: the gradient of l_0 / Z with Z = |E~|^2, where Z's value is
+frozen but its derivative is kept (``freeze_z0=True``). That term is what holds |E~|
+constant: d|E~|^2/dt = 4 (l_0 / Z_0)(|E~|^2 / Z_0 - 1) = 0 at |E~|^2 = Z_0, up to the
+Euler step's drift. (Their code starts from the standardised initial representation and
+uses A over all quadruples of the full table; here A is P_0(D)'s, the slides' choice.)
+
+Modular tasks use i + j = m + n (mod p) for P_0(D) (``modulus``); then the linear
+representation no longer satisfies every quadruple and lambda_2 need not be 0.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import torch
@@ -30,6 +50,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp.analyses.representation import quadruples, unordered
+
+Norm = Literal["slides", "authors"]
 
 
 def quadruple_matrix(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None) -> Tensor:
@@ -46,25 +68,46 @@ def quadruple_matrix(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None =
     return a
 
 
-def hessian(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None) -> Tensor:
-    """``2 A^T A / |P_0(D)|``: the effective loss's Hessian per embedding dimension at
-    Z_0 = 1 (module docstring)."""
+def _check(norm: str) -> None:
+    if norm not in ("slides", "authors"):
+        raise ValueError(f"norm must be 'slides' or 'authors', not {norm!r}")
+
+
+def hessian(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None,
+            norm: Norm = "slides") -> Tensor:  # fmt: skip
+    """The curvature matrix whose third eigenvalue is lambda_3: ``2 A^T A / |P_0(D)|``
+    (``norm="slides"``, the Hessian at Z_0 = 1) or ``A^T A`` (``norm="authors"``, their
+    notebook's Gram matrix); module docstring."""
+    _check(norm)
     a = quadruple_matrix(pairs, p, modulus=modulus)
-    return 2 * a.T @ a / max(len(a), 1)
+    return 2 * a.T @ a / max(len(a), 1) if norm == "slides" else a.T @ a
 
 
-def eigenvalues(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None) -> np.ndarray:
-    """The Hessian's eigenvalues, ascending; ``[2]`` is the grokking rate lambda_3."""
-    return np.linalg.eigvalsh(hessian(pairs, p, modulus=modulus).numpy())
+def eigenvalues(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None,
+                norm: Norm = "slides") -> np.ndarray:  # fmt: skip
+    """:func:`hessian`'s eigenvalues, ascending; ``[2]`` is the grokking rate lambda_3."""
+    return np.linalg.eigvalsh(hessian(pairs, p, modulus=modulus, norm=norm).numpy())
 
 
 def effective_loss(
-    emb: Float[Tensor, "p d"], a: Tensor, z0: Tensor | float | None = None
-) -> Tensor:
-    """l_eff = l_0 / Z_0 of the centred embeddings (``z0`` given: the frozen Z_0)."""
+    emb: Float[Tensor, "p d"], a: Tensor, z0: Tensor | float | None = None,
+    norm: Norm = "slides",
+) -> Tensor:  # fmt: skip
+    """l_eff = l_0 / Z_0 of the centred embeddings (``z0`` given: the frozen Z_0, value
+    and derivative both; see :func:`effective_flow` for the authors' update)."""
+    _check(norm)
     e = emb - emb.mean(0)
-    l0 = (a @ e).square().sum() / max(len(a), 1)
+    l0 = (a @ e).square().sum() / (max(len(a), 1) if norm == "slides" else 1)
     return l0 / (e.square().sum() if z0 is None else z0)
+
+
+def _authors_step(e: Tensor, a: Tensor, z0: Tensor, scale: float) -> Tensor:
+    """-d(l_0 / Z)/dE with Z's value frozen at ``z0`` and its derivative kept: the
+    authors' ``dE = 2 l0/Z0^2 E - 2/Z0 temp`` (module docstring)."""
+    c = e - e.mean(0)
+    ae = a @ c
+    l0 = ae.square().sum() / scale
+    return 2 * l0 / z0**2 * c - 2 / z0 * (a.T @ ae) / scale
 
 
 def effective_flow(
@@ -75,19 +118,27 @@ def effective_flow(
     lr: float = 0.1,
     modulus: int | None = None,
     freeze_z0: bool = False,
+    norm: Norm = "slides",
     every: int = 100,
 ) -> list[Tensor]:
-    """The embeddings under the effective loss's gradient flow, every ``every`` steps
-    (the first and last always): what the theory predicts the network learns."""
+    """The embeddings under the effective loss's gradient flow (Euler steps of ``lr``),
+    every ``every`` steps (the first and last always): what the theory predicts the
+    network learns. ``freeze_z0=True``: the authors' update, Z_0 of the starting
+    embeddings in place of Z (module docstring); ``norm="authors"`` with it and
+    ``lr=1e-3`` is their ``toy/train_add.py`` step for step."""
+    _check(norm)
     a = quadruple_matrix(pairs, emb.shape[0], modulus=modulus)
-    e = emb.detach().double().clone().requires_grad_(True)
-    z0 = (e - e.mean(0)).square().sum().detach() if freeze_z0 else None
-    out = [e.detach().clone()]
+    scale = float(max(len(a), 1)) if norm == "slides" else 1.0
+    e = emb.detach().double().clone()
+    z0 = (e - e.mean(0)).square().sum()
+    out = [e.clone()]
     for step in range(1, steps + 1):
-        loss = effective_loss(e, a, z0)
-        (grad,) = torch.autograd.grad(loss, e)
-        with torch.no_grad():
-            e -= lr * grad
+        if freeze_z0:
+            e += lr * _authors_step(e, a, z0, scale)
+        else:
+            leaf = e.requires_grad_(True)
+            (grad,) = torch.autograd.grad(effective_loss(leaf, a, None, norm), leaf)
+            e = (leaf - lr * grad).detach()
         if step % every == 0 or step == steps:
-            out.append(e.detach().clone())
+            out.append(e.clone())
     return out
