@@ -44,11 +44,17 @@ class ModelPreset:
     normalization: Literal["LN"] | None = None
     frozen_biases: bool = True
     attn_only: bool = False  # no MLPs (d_mlp is then unused)
+    # Zhong et al. (2023)'s attention rate: 1 learned attention, 0 uniform (hooks.attention_rate)
+    attention_rate: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.attention_rate <= 1:
+            raise ValueError(
+                f"attention_rate lies in [0, 1] (1: learned, 0: uniform), got {self.attention_rate}"
+            )
         if self.act_fn not in ("relu", "gelu"):
             raise ValueError(f"act_fn must be 'relu' or 'gelu', got {self.act_fn!r}")
 

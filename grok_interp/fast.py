@@ -66,6 +66,11 @@ def unsupported_reason(model: Model, tokens: Tensor | None = None) -> str | None
         (cfg.act_fn not in ("relu", "gelu"), f"activation {cfg.act_fn}"),
         (not cfg.use_attn_scale, "attention without 1/sqrt(d_head) scaling"),
         (tokens is not None and _last_varies(tokens), "the last token differs between examples"),
+        (
+            any(hp.fwd_hooks for hp in model.hook_dict.values()),
+            "hooks on the model (an attention rate below 1, for example), which the tables "
+            "do not run",
+        ),
     ]
     reasons = [why for bad, why in checks if bad]
     return "; ".join(reasons) if reasons else None

@@ -124,3 +124,26 @@ def pattern_last_hooks(layer: int, pattern: Tensor) -> list[tuple[str, HookFn]]:
         return act
 
     return [(at + "hook_v", keep_v), (at + "hook_z", write_z)]
+
+
+def attention_rate(rate: float, causal: bool = True) -> HookFn:
+    """Zhong et al. (2023)'s attention rate on ``attn.hook_pattern``: ``rate * softmax +
+    (1 - rate)`` on every key the query may attend to (all keys when not ``causal``).
+
+    The authors' ``Attention.forward`` (fjzzq2002/pizza, ``code/train-main.py``) computes
+    ``softmax(scores) * attn_coeff + (1 - attn_coeff)`` with no causal mask, so rate 1 is
+    ordinary attention and rate 0 is constant ("uniform") attention of weight 1 on every
+    position (rows then sum to the number of keys, not 1, as theirs do). With a causal
+    mask the last position still sees every key, so a 1-layer model's output is theirs;
+    earlier positions keep the mask."""
+    if not 0 <= rate <= 1:
+        raise ValueError(f"the attention rate lies in [0, 1] (1: learned attention), got {rate}")
+
+    def hook(act: Tensor, hook: HookPoint) -> Tensor:
+        q, k = act.shape[-2:]
+        allowed = torch.ones(q, k, dtype=act.dtype, device=act.device)
+        if causal:
+            allowed = allowed.tril(k - q)
+        return act * rate + (1 - rate) * allowed
+
+    return hook

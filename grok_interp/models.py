@@ -7,8 +7,11 @@ d_model 128, 4 heads of d_head 32, d_mlp 512, ReLU, no LayerNorm, learned positi
 embeddings, untied embed/unembed. The paper's model has no biases in the embedding,
 attention or unembedding; TransformerLens' ``b_Q, b_K, b_V, b_O`` and ``b_U`` therefore
 stay at zero and are frozen (``requires_grad=False``) by :func:`build_model` (named as
-HookedTransformer names them, under either major). The MLP
-biases train. ``n_ctx``, ``d_vocab`` and ``d_vocab_out`` follow the task.
+HookedTransformer names them, under either major). The MLP biases train. ``n_ctx``,
+``d_vocab`` and ``d_vocab_out`` follow the task. ``attention_rate`` below 1
+(Zhong et al. 2023's ``attn_coeff``) is a permanent hook on every layer's attention
+pattern (:func:`grok_interp.hooks.attention_rate`), so every forward, training and
+analyses alike, uses it, and a model rebuilt from its Run has it again.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch
 
 from grok_interp import tl
 from grok_interp.config import PRESETS, ModelPreset, preset
+from grok_interp.hooks import attention_rate
 from grok_interp.parity import ParityTask
 from grok_interp.sequences import SeqTask
 from grok_interp.tasks import Task
@@ -68,7 +72,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def build_model(
-    spec: ModelPreset, task: Task | SeqTask | ParityTask, *, seed: int = 0,
+    spec: ModelPreset,
+    task: Task | SeqTask | ParityTask,
+    *,
+    seed: int = 0,
     device: str | torch.device = "cpu",
 ) -> tl.Model:
     """A freshly initialised transformer (:mod:`grok_interp.tl`); seeded without touching
@@ -77,6 +84,12 @@ def build_model(
     model = tl.build(to_config(spec, task, device), seed)
     if spec.frozen_biases:
         freeze_biases(model)
+    if spec.attention_rate != 1:
+        causal = model.cfg.attention_dir == "causal"
+        for i in range(spec.n_layers):
+            hook = attention_rate(spec.attention_rate, causal)
+            # TransformerLens calls hooks as hook(act, hook=point), which ours accept
+            model.add_perma_hook(f"blocks.{i}.attn.hook_pattern", hook)  # type: ignore[arg-type]
     return model
 
 
