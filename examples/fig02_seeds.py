@@ -9,16 +9,16 @@ import argparse
 
 from _paths import SEEDS
 
-from grok_interp.plots import loss_curves, write
-from grok_interp.runs import load_run
-from grok_interp.sweeps import results_table
-
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out")
     ap.add_argument("--checkpoints", nargs="+", default=[str(p) for p in SEEDS])
     args = ap.parse_args(argv)
+    from grok_interp.plots import loss_curves, write
+    from grok_interp.runs import load_run
+    from grok_interp.sweeps import results_table
+
     runs = [load_run(r) for r in args.checkpoints]
     cols = ["seed", "epoch_test_acc_99", "epoch_train_loss_1e-6", "epoch_test_loss_1e-6"]
     print(results_table(runs)[cols].to_markdown(index=False))

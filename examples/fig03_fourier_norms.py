@@ -4,17 +4,18 @@ python examples/fig03_fourier_norms.py OUT [--checkpoint RUN_OR_CHECKPOINT]
 """
 
 from _paths import parser
-from plotly.subplots import make_subplots
-
-from grok_interp import load_model
-from grok_interp.analyses.embedding import embedding_fourier
-from grok_interp.analyses.logits import neuron_logit_map
-from grok_interp.plots import write
 
 
 def main(argv=None):
     ap = parser(__doc__)
     args = ap.parse_args(argv)
+    from plotly.subplots import make_subplots
+
+    from grok_interp import load_model
+    from grok_interp.analyses.embedding import embedding_fourier
+    from grok_interp.analyses.logits import neuron_logit_map
+    from grok_interp.plots import write
+
     model, task = load_model(args.checkpoint)
     w_e, w_l = embedding_fourier(model, task), neuron_logit_map(model, task).fourier
     fig = make_subplots(rows=1, cols=2, subplot_titles=["W_E", "W_L"])

@@ -6,16 +6,16 @@ the logits in the 2D Fourier basis (norm over c).
 
 from _paths import parser
 
-from grok_interp import load_model
-from grok_interp.analyses.common import gather
-from grok_interp.plots import periodicity, write
-
 
 def main(argv=None):
     ap = parser(__doc__)
     ap.add_argument("--head", type=int, default=0)
     ap.add_argument("--neuron", type=int, default=0)
     args = ap.parse_args(argv)
+    from grok_interp import load_model
+    from grok_interp.analyses.common import gather
+    from grok_interp.plots import periodicity, write
+
     model, task = load_model(args.checkpoint)
     fig = periodicity(gather(model, task), args.head, args.neuron)
     return write(fig, args.out, "fig04_periodicity")

@@ -6,13 +6,13 @@ one frequency cluster in the Fourier basis (right).
 
 from _paths import parser, result
 
-from grok_interp.plots import write
-
 
 def main(argv=None):
     ap = parser(__doc__)
     ap.add_argument("--cluster", type=int, default=None, help="frequency of the heatmap")
     args = ap.parse_args(argv)
+    from grok_interp.plots import write
+
     neurons = result(args, "neurons")
     return write(neurons.figure(), args.out, "fig05_neuron_fve") + write(
         neurons.cluster_heatmap(args.cluster), args.out, "fig05_cluster_wl"

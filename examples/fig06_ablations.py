@@ -6,12 +6,12 @@ excluded, neurons replaced by fits, W_L directions, skip connections, heads).
 
 from _paths import parser, result
 
-from grok_interp.plots import write
-
 
 def main(argv=None):
     ap = parser(__doc__)
     args = ap.parse_args(argv)
+    from grok_interp.plots import write
+
     abl = result(args, "ablations")
     print(abl.table().to_string(index=False))
     return write(abl.figure(), args.out, "fig06_ablations")

@@ -5,16 +5,17 @@ squared weights. Reads the measures stored by ``grok-interp progress``.
     python examples/fig07_progress.py OUT [--checkpoint checkpoints/mainline.pt]
 """
 
-import pandas as pd
 from _paths import load_progress, parser
-
-from grok_interp.analyses.progress import phases, progress_figure
-from grok_interp.plots import write
 
 
 def main(argv=None):
     ap = parser(__doc__, key_freqs=False)
     args = ap.parse_args(argv)
+    import pandas as pd
+
+    from grok_interp.analyses.progress import phases, progress_figure
+    from grok_interp.plots import write
+
     run, keys = load_progress(args.checkpoint)
     frame = pd.DataFrame(
         {k: v for k, v in run.progress.items() if len(v) == len(run.progress["epoch"])}

@@ -5,14 +5,14 @@ python examples/fig08_interference.py OUT [--checkpoint C | --key-freqs 14 35 41
 
 from _paths import parser, result
 
-from grok_interp import load_model
-from grok_interp.plots import interference, write
-
 
 def main(argv=None):
     ap = parser(__doc__)
     ap.add_argument("--p", type=int, default=None, help="with --key-freqs: skip the checkpoint")
     args = ap.parse_args(argv)
+    from grok_interp import load_model
+    from grok_interp.plots import interference, write
+
     keys, p = args.key_freqs, args.p
     if keys is None or p is None:
         keys, p = list(result(args, "neuron_logit_map").key_freqs), load_model(args.checkpoint)[1].p

@@ -6,12 +6,12 @@ circuit (11) in the Fourier basis; prints Table 2 (pattern fits) beside the pape
 
 from _paths import parser, result
 
-from grok_interp.plots import write
-
 
 def main(argv=None):
     ap = parser(__doc__)
     args = ap.parse_args(argv)
+    from grok_interp.plots import write
+
     att = result(args, "attention")
     print(att.table().to_string(index=False))
     return write(att.figure(), args.out, "fig09_attention") + write(

@@ -6,12 +6,12 @@ logits, and the excluded loss of each key frequency over training.
 
 from _paths import load_progress, parser
 
-from grok_interp.plots import progress_extra, write
-
 
 def main(argv=None):
     ap = parser(__doc__, key_freqs=False)
     args = ap.parse_args(argv)
+    from grok_interp.plots import progress_extra, write
+
     run, keys = load_progress(args.checkpoint)
     return write(progress_extra(run.progress, keys), args.out, "fig13_15_progress_extra")
 

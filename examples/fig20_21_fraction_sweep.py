@@ -12,14 +12,12 @@ The paper (Appendix C.2.2) sees grokking up to 50% and immediate generalisation 
 
 import argparse
 
-import numpy as np
-import plotly.graph_objects as go
-from sweep import add_sweep_args, first_epoch, summary, sweep
-
-from grok_interp.plots import loss_curves, write
+from sweep import add_sweep_args, summary, sweep
 
 
 def _nan(epoch):
+    import numpy as np
+
     return np.nan if epoch is None else epoch
 
 
@@ -28,6 +26,12 @@ def main(argv=None):
     add_sweep_args(ap, epochs=3000, seeds=1)
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.3, 0.5, 0.7])
     args = ap.parse_args(argv)
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from grok_interp.plots import loss_curves, write
+    from grok_interp.sweeps import first_epoch
+
     settings = {f"{f:.0%}": {"frac_train": f} for f in args.fractions}
     runs = sweep(settings, p=args.p, epochs=args.epochs, seeds=args.seeds, out=args.out)
     flat = [r for rs in runs.values() for r in rs]

@@ -13,13 +13,13 @@ import argparse
 
 from sweep import add_sweep_args, summary, sweep
 
-from grok_interp.plots import loss_curves, write
-
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     add_sweep_args(ap, epochs=5000, seeds=2, p=53)
     args = ap.parse_args(argv)
+    from grok_interp.plots import loss_curves, write
+
     runs = sweep(
         {"wd 5": {"weight_decay": 5.0}, "wd 1": {"weight_decay": 1.0}},
         p=args.p,

@@ -10,17 +10,18 @@ loss 60.8 at 10k and test accuracy never near 99%.
 
 import argparse
 
-import plotly.graph_objects as go
 from sweep import add_sweep_args, summary, sweep
-
-from grok_interp.analyses.progress import progress_measures
-from grok_interp.plots import write
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     add_sweep_args(ap, epochs=3000, seeds=1)
     args = ap.parse_args(argv)
+    import plotly.graph_objects as go
+
+    from grok_interp.analyses.progress import progress_measures
+    from grok_interp.plots import write
+
     runs = sweep(
         {"no wd": {"weight_decay": 0.0}}, p=args.p, epochs=args.epochs, seeds=1, out=args.out
     )

@@ -13,14 +13,14 @@ import argparse
 
 from sweep import add_sweep_args, summary, sweep
 
-from grok_interp.plots import loss_curves, write
-
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     add_sweep_args(ap, epochs=3000, seeds=1)
     ap.add_argument("--decays", type=float, nargs="+", default=[0.3, 1.0, 3.0])
     args = ap.parse_args(argv)
+    from grok_interp.plots import loss_curves, write
+
     runs = sweep(
         {f"wd {w}": {"weight_decay": w} for w in args.decays},
         p=args.p,

@@ -21,15 +21,7 @@ Default (2-core CPU, about 3.5 min for the five runs when the machine is otherwi
 
 from pathlib import Path
 
-import pandas as pd
-import plotly.graph_objects as go
 from _paths import SEEDS, parser
-from plotly.subplots import make_subplots
-
-from grok_interp.analyses.circuit_density import circuit_density_over_training
-from grok_interp.analyses.progress import phases
-from grok_interp.plots import write
-from grok_interp.runs import load_run
 
 COLOURS = {"train": "#1f77b4", "test": "#d62728", "random": "#7f7f7f"}
 
@@ -60,6 +52,8 @@ def marked_rows(name, total, bounds):
 def draw_run(fig, i, run, total, bounds):
     """Row ``i`` of the figure: the accuracies, and the density of each set, with the
     phase boundaries dotted."""
+    import plotly.graph_objects as go
+
     for key in ("train_acc", "test_acc"):
         fig.add_trace(go.Scatter(x=run.history["epoch"], y=run.history[key], name=key,
                                  showlegend=i == 1, line={"color": COLOURS[key[:-4]]}),
@@ -82,6 +76,14 @@ def main(argv=None):
     ap.add_argument("--positions", choices=["output", "all", "final"], default="output")
     ap.add_argument("--random", choices=["inputs", "per_coordinate"], default="inputs")
     args = ap.parse_args(argv)
+    import pandas as pd
+    from plotly.subplots import make_subplots
+
+    from grok_interp.analyses.circuit_density import circuit_density_over_training
+    from grok_interp.analyses.progress import phases
+    from grok_interp.plots import write
+    from grok_interp.runs import load_run
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fig = make_subplots(rows=len(args.runs), cols=2, shared_xaxes=True,

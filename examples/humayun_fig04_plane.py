@@ -27,25 +27,15 @@ grid 60 (3,600 neighbourhoods of 100 vertices per snapshot).
 
 from pathlib import Path
 
-import pandas as pd
-import torch
 from _paths import parser
-
-from grok_interp.analyses.circuit_density import (
-    density,
-    operand_embeddings,
-    plane,
-    plane_extent,
-    plane_figure,
-)
-from grok_interp.plots import write
-from grok_interp.runs import load_run, model_from_run
 
 PAPER_ANCHORS = ((72, 65), (28, 93), (61, 66))
 
 
 def anchors_of(run, seed=0):
     """The paper's three inputs if they are training pairs of ``run``, else seeded ones."""
+    import torch
+
     pairs = run.task.pairs()
     train = {tuple(p) for p in pairs[run.train_idx].tolist()}
     if all(a in train for a in PAPER_ANCHORS):
@@ -62,6 +52,8 @@ def nearest_snapshots(run, wanted):
 
 def summary(pl, extent, grid, at_inputs):
     """Per layer of ``pl``: the measure at the inputs, near them and over the plane."""
+    import torch
+
     t = torch.linspace(-extent, extent, grid)
     ss, tt = torch.meshgrid(t, t, indexing="ij")
     near = torch.zeros(grid, grid, dtype=torch.bool)
@@ -82,6 +74,19 @@ def main(argv=None):
     ap.add_argument("--r", type=float, default=0.05)
     ap.add_argument("--n", type=int, default=50)
     args = ap.parse_args(argv)
+    import pandas as pd
+    import torch
+
+    from grok_interp.analyses.circuit_density import (
+        density,
+        operand_embeddings,
+        plane,
+        plane_extent,
+        plane_figure,
+    )
+    from grok_interp.plots import write
+    from grok_interp.runs import load_run, model_from_run
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     run = load_run(args.checkpoint)

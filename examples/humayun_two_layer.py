@@ -20,9 +20,6 @@ import humayun_fig03_density
 import humayun_fig04_plane
 from _paths import parser
 
-from grok_interp import RunSpec, Task, TrainConfig, preset, train
-from grok_interp.runs import load_run
-
 
 def main(argv=None):
     ap = parser(__doc__, key_freqs=False, checkpoint=False)
@@ -32,6 +29,9 @@ def main(argv=None):
     ap.add_argument("--grid", type=int, default=60)
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    from grok_interp import RunSpec, Task, TrainConfig, preset, train
+    from grok_interp.runs import load_run
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "two_layer.pt"

@@ -22,15 +22,7 @@ against 1 / lambda_3) is ``liu_toy_grokking_time.py``.
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
-import torch
 from _paths import parser
-from plotly.subplots import make_subplots
-
-from grok_interp.plots import write
-from grok_interp.theory.effective import effective_flow, eigenvalues
 
 
 def standard(e):
@@ -47,6 +39,15 @@ def main(argv=None):
     ap.add_argument("--draws", type=int, default=100)
     ap.add_argument("--flow-size", type=int, default=30, help="training pairs for the flow")
     args = ap.parse_args(argv)
+    import numpy as np
+    import pandas as pd
+    import plotly.graph_objects as go
+    import torch
+    from plotly.subplots import make_subplots
+
+    from grok_interp.plots import write
+    from grok_interp.theory.effective import effective_flow, eigenvalues
+
     p = args.p
     pairs = torch.tensor([(i, j) for i in range(p) for j in range(i, p)])
     gen = torch.Generator().manual_seed(0)

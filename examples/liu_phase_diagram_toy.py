@@ -26,13 +26,7 @@ longer) and ``--seeds 0 1 2`` for the majority phase per cell.
 
 from pathlib import Path
 
-import numpy as np
 from _paths import parser
-
-from grok_interp.analyses.learning_phases import phase_diagram, with_phases
-from grok_interp.plots import write
-from grok_interp.sweeps import Grid, load_points, run_sweep
-from grok_interp.toy import toy_spec
 
 AXES = {
     "decoder": ("train.lr", "train.weight_decay"),
@@ -41,6 +35,8 @@ AXES = {
 
 
 def grid_values(diagram, n):
+    import numpy as np
+
     if diagram == "decoder":
         return {"train.lr": [float(v) for v in np.round(10 ** np.linspace(-4, -2, n), 8)],
                 "train.weight_decay": [float(v) for v in np.round(np.linspace(0, 10, n), 4)]}
@@ -59,6 +55,11 @@ def main(argv=None):
     ap.add_argument("--preset", default="toy_1d")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    from grok_interp.analyses.learning_phases import phase_diagram, with_phases
+    from grok_interp.plots import write
+    from grok_interp.sweeps import Grid, load_points, run_sweep
+    from grok_interp.toy import toy_spec
+
     out = Path(args.out)
     base = toy_spec(args.preset, epochs=args.budget, eval_every=10, snapshot_every=args.budget)
     written = []

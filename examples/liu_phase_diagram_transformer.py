@@ -19,11 +19,6 @@ from pathlib import Path
 
 from _paths import parser
 
-from grok_interp import RunSpec, Task, TrainConfig, preset
-from grok_interp.analyses.learning_phases import phase_diagram, with_phases
-from grok_interp.plots import write
-from grok_interp.sweeps import Grid, load_points, run_sweep
-
 
 def main(argv=None):
     ap = parser(__doc__, key_freqs=False, checkpoint=False)
@@ -36,6 +31,11 @@ def main(argv=None):
     ap.add_argument("--gap", type=float, default=None, help="default: 1%% of --epochs")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    from grok_interp import RunSpec, Task, TrainConfig, preset
+    from grok_interp.analyses.learning_phases import phase_diagram, with_phases
+    from grok_interp.plots import write
+    from grok_interp.sweeps import Grid, load_points, run_sweep
+
     gap = args.gap if args.gap is not None else args.epochs / 100
     base = RunSpec(
         task=Task(p=args.p),

@@ -35,23 +35,7 @@ Default (2-core CPU, about 5 minutes): p = 10, sizes 20..50 in steps of 5, 16 se
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
-import torch
 from _paths import parser
-from plotly.subplots import make_subplots
-from scipy import stats
-
-from grok_interp.analyses.representation import (
-    representation_over_training,
-    representation_quality,
-)
-from grok_interp.plots import write
-from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
-from grok_interp.theory.effective import effective_flow, eigenvalues
-from grok_interp.toy import toy_spec
-from grok_interp.training import train
 
 
 def oriented(e):
@@ -70,6 +54,11 @@ def trajectories(run, train_pairs):
     representation, Z_0 frozen, l_0 summed, step = the representation's learning rate,
     one flow step per training step): distance at equal steps, and the nearest flow
     state at any time."""
+    import pandas as pd
+    import torch
+
+    from grok_interp.theory.effective import effective_flow
+
     lr = run.train.lr_embed
     e0 = standard(run.snapshots[0]["embed"].double()[:, 0])[:, None]
     steps = sorted(run.snapshots)
@@ -88,10 +77,21 @@ def trajectories(run, train_pairs):
 
 
 def rqi_1d(e, pairs):
+    from grok_interp.analyses.representation import (
+        representation_quality,
+    )
+
     return representation_quality(e[:, None], pairs, pairs[:0], modulus=None).rqi
 
 
 def theory_vs_network(out, steps, n_train):
+    from grok_interp.analyses.representation import (
+        representation_over_training,
+    )
+    from grok_interp.theory.effective import effective_flow
+    from grok_interp.toy import toy_spec
+    from grok_interp.training import train
+
     spec = toy_spec(epochs=steps, snapshot_every=50, n_train=n_train, seed=1)
     path = out / f"theory_vs_empirical_{n_train}.pt"
     run = train(spec, out=path, progress=False, overwrite=True)
@@ -112,6 +112,16 @@ def main(argv=None):
     ap.add_argument("--theory-sizes", type=int, nargs="+", default=[45, 18])
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    import numpy as np
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    from scipy import stats
+
+    from grok_interp.plots import write
+    from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
+    from grok_interp.theory.effective import eigenvalues
+    from grok_interp.toy import toy_spec
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     theory = {n: theory_vs_network(out, min(args.steps, 5000), n) for n in args.theory_sizes}

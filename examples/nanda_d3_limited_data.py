@@ -26,16 +26,7 @@ Default (2-core CPU, see the README for the wall times): the ``small`` preset's 
 
 from pathlib import Path
 
-import pandas as pd
-import plotly.graph_objects as go
 from _paths import parser
-from plotly.subplots import make_subplots
-
-from grok_interp import RunSpec, TrainConfig, preset
-from grok_interp.analyses.sequence_heads import head_scores_over_training
-from grok_interp.plots import write
-from grok_interp.sequences import KINDS, SeqTask, accuracy_ceiling
-from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
 
 SHAPE = {"five_digit_add": {}, "repeat": {"n_layers": 2, "attn_only": True},
          "skip_trigram": {"attn_only": True}}  # fmt: skip
@@ -45,7 +36,7 @@ REGIME = {False: "limited", True: "infinite"}
 
 def main(argv=None):
     ap = parser(__doc__, key_freqs=False, checkpoint=False)
-    ap.add_argument("--tasks", nargs="+", choices=KINDS, default=list(KINDS))
+    ap.add_argument("--tasks", nargs="+", choices=list(SHAPE), default=list(SHAPE))
     ap.add_argument("--preset", default="small")
     ap.add_argument("--epochs", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
@@ -53,6 +44,16 @@ def main(argv=None):
                     default=["limited", "infinite"])
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    import pandas as pd
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from grok_interp import RunSpec, TrainConfig, preset
+    from grok_interp.analyses.sequence_heads import head_scores_over_training
+    from grok_interp.plots import write
+    from grok_interp.sequences import SeqTask, accuracy_ceiling
+    from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
+
     out = Path(args.out)
     written, rows = [], []
     for kind in args.tasks:

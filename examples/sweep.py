@@ -5,14 +5,14 @@ figures."""
 
 from pathlib import Path
 
-from grok_interp import RunSpec, Task, TrainConfig, preset
-from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
-
 
 def sweep(settings, *, p, epochs, seeds, eval_every=100, quiet=True, out=None):
     """``seeds`` runs per setting (a dict of TrainConfig fields), keyed by setting name;
     trained as one sweep into ``out``/sweep (a temporary folder without ``out``)."""
     import tempfile
+
+    from grok_interp import RunSpec, Task, TrainConfig, preset
+    from grok_interp.sweeps import Grid, load_points, run_sweep
 
     base = RunSpec(
         task=Task(p=p),
@@ -40,6 +40,8 @@ def add_sweep_args(ap, epochs, seeds, p=113):
 
 
 def _when(history, key, hit):
+    from grok_interp.sweeps import first_epoch
+
     e = first_epoch(history, key, hit)
     return f"not by {history['epoch'][-1]:g}" if e is None else f"{e:g}"
 

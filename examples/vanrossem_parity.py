@@ -29,28 +29,14 @@ extended when ``--epochs`` is larger); the shipped ``checkpoints/parity_rnn.pt``
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
 from _paths import parser
-
-from grok_interp import preset, train
-from grok_interp.analyses.automaton import (
-    InteractionResult,
-    StatesResult,
-    automaton_figure,
-    automaton_over_training,
-    extract_automaton,
-    interaction_over_training,
-    length_generalisation,
-    lengths_figure,
-    lengths_over_training,
-    snapshot_model,
-)
-from grok_interp.parity import parity_spec
-from grok_interp.runs import load_run
 
 
 def trained(spec, path, quiet):
     """The Run at ``path``, resumed or extended to the spec's epochs, or trained anew."""
+    from grok_interp import train
+    from grok_interp.runs import load_run
+
     if path.exists():
         run = load_run(path)
         if run.train.epochs < spec.train.epochs:
@@ -72,6 +58,23 @@ def main(argv=None):
     ap.add_argument("--pairs", type=int, default=50)
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    import pandas as pd
+
+    from grok_interp import preset
+    from grok_interp.analyses.automaton import (
+        InteractionResult,
+        StatesResult,
+        automaton_figure,
+        automaton_over_training,
+        extract_automaton,
+        interaction_over_training,
+        length_generalisation,
+        lengths_figure,
+        lengths_over_training,
+        snapshot_model,
+    )
+    from grok_interp.parity import parity_spec
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     every = dict(snapshot_every=args.snapshot_every, eval_every=args.snapshot_every)

@@ -10,14 +10,20 @@ from pathlib import Path
 
 from _paths import parser
 
-from grok_interp.plots import write
-from grok_interp.theory.two_circuits import TABLE_1, converge, figure, simulate, theorem_d4_ratio
-
 
 def main(argv=None):
     ap = parser(__doc__, key_freqs=False, checkpoint=False)
     ap.add_argument("--steps", type=int, default=10_000, help="paper: 10,000 (Figure 2)")
     args = ap.parse_args(argv)
+    from grok_interp.plots import write
+    from grok_interp.theory.two_circuits import (
+        TABLE_1,
+        converge,
+        figure,
+        simulate,
+        theorem_d4_ratio,
+    )
+
     frames = {k: simulate(cfg, steps=args.steps) for k, cfg in TABLE_1.items()}
     rows = ["| setting | first step test acc = 1 | test loss at the end | gen / mem logit at "
             "the end | at 2e5 steps | Theorem D.4 |", "|---|---|---|---|---|---|"]  # fmt: skip

@@ -24,21 +24,7 @@ to 8,000 for C_mem and 4,000 to 8,000 for C_gen).
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
-import torch
 from _paths import parser
-from plotly.subplots import make_subplots
-
-from grok_interp import RunSpec, Task, TrainConfig, preset
-from grok_interp.analyses.dataset_size import bucket_edges, geometric_buckets
-from grok_interp.analyses.efficiency import trig_mem_callback
-from grok_interp.fast import model_last_logits
-from grok_interp.plots import write
-from grok_interp.runs import model_from_run
-from grok_interp.sweeps import Grid, load_points, run_sweep
-from grok_interp.training import train_labels
 
 
 def args_parser():
@@ -57,6 +43,15 @@ def args_parser():
 
 def family(args, name, fracs, random_labels):
     """One family's sweep (OUT/<name>/) and its triples."""
+    import torch
+
+    from grok_interp import RunSpec, Task, TrainConfig, preset
+    from grok_interp.analyses.efficiency import trig_mem_callback
+    from grok_interp.fast import model_last_logits
+    from grok_interp.runs import model_from_run
+    from grok_interp.sweeps import Grid, load_points, run_sweep
+    from grok_interp.training import train_labels
+
     base = RunSpec(
         task=Task(p=args.p),
         model=preset(args.preset),
@@ -86,6 +81,8 @@ def family(args, name, fracs, random_labels):
 
 def elasticity(t):
     """Least squares log P = a + b log(logit) + c log(D): (c, its standard error, n)."""
+    import numpy as np
+
     t = t[t["correct_logit"] > 0]
     x = np.column_stack(
         [np.ones(len(t)), np.log(t["correct_logit"]), np.log(t["D"].astype(float))]
@@ -100,11 +97,19 @@ def elasticity(t):
 
 def isologits(t):
     """Per geometric logit bucket and D: mean parameter norm (the isologit curves)."""
+    from grok_interp.analyses.dataset_size import geometric_buckets
+
     t = t.assign(bucket=geometric_buckets(t["correct_logit"], 6))
     return t[t["bucket"] >= 0].groupby(["bucket", "D"])["final_param_norm"].mean().unstack("D")
 
 
 def figure(triples):
+    import numpy as np
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from grok_interp.analyses.dataset_size import bucket_edges
+
     fams = list(dict.fromkeys(triples["family"]))
     fig = make_subplots(
         rows=2, cols=len(fams),
@@ -137,6 +142,10 @@ def figure(triples):
 
 def main(argv=None):
     args = args_parser().parse_args(argv)
+    import pandas as pd
+
+    from grok_interp.plots import write
+
     mem = family(args, "C_mem", args.mem_fracs, True)
     gen = family(args, "C_gen", args.gen_fracs, False)
     gen = gen.assign(gen_only=gen["final_trig_norm_share"] > 0.95)

@@ -21,11 +21,7 @@ epochs at lr 3e-3 on 4 sizes x weight decays 0.5 and 2, one seed. Paper scale: `
 import argparse
 from pathlib import Path
 
-import pandas as pd
-import plotly.graph_objects as go
 from varma_ungrokking import add_args, experiment, task_for
-
-from grok_interp.plots import write
 
 OPS = ["div", "sub", "mul", "div_or_sub", "x2_plus_y2", "x2_plus_xy_plus_y2",
        "s5_xy", "s5_xyx_inv", "s5_xyx"]  # fmt: skip
@@ -43,6 +39,11 @@ def main(argv=None):
     ap.add_argument("--s5-base-epochs", type=int, default=1500)
     ap.set_defaults(epochs=4000)
     args = ap.parse_args(argv)
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from grok_interp.plots import write
+
     rows, paths, fig = [], [], go.Figure()
     for op in args.ops:
         n_pairs = task_for(op, args.p).n_pairs

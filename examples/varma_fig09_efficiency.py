@@ -6,13 +6,13 @@ the trigonometric and memorisation circuits (Appendix B) over a run's snapshots.
 
 from _paths import parser
 
-from grok_interp import load_run
-from grok_interp.analyses.efficiency import efficiency_figure, efficiency_over_training
-from grok_interp.plots import write
-
 
 def main(argv=None):
     args = parser(__doc__, key_freqs=False).parse_args(argv)
+    from grok_interp import load_run
+    from grok_interp.analyses.efficiency import efficiency_figure, efficiency_over_training
+    from grok_interp.plots import write
+
     frame = efficiency_over_training(load_run(args.checkpoint))
     print(frame.to_markdown(index=False, floatfmt=".4g"))
     return write(efficiency_figure(frame, f" for {args.checkpoint}"), args.out, "varma_fig09")

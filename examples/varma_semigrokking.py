@@ -31,16 +31,7 @@ scale: ``--p 113 --preset mainline --dcrit 1000 --seeds 50 --lr 1e-3 --epochs 30
 
 from pathlib import Path
 
-import pandas as pd
-import plotly.graph_objects as go
 from _paths import parser
-from plotly.subplots import make_subplots
-
-from grok_interp import RunSpec, Task, TrainConfig, preset
-from grok_interp.analyses.dataset_size import critical_sizes, crossing, semi_grokking
-from grok_interp.analyses.efficiency import trig_mem_callback
-from grok_interp.plots import write
-from grok_interp.sweeps import Grid, load_points, run_sweep
 
 
 def args_parser():
@@ -61,6 +52,10 @@ def args_parser():
 
 
 def dcrit(args):
+    import pandas as pd
+
+    from grok_interp.analyses.dataset_size import critical_sizes
+
     if not args.from_ungrokking:
         return args.dcrit
     table = pd.read_csv(Path(args.from_ungrokking) / "ungrokking_add.csv")
@@ -69,6 +64,9 @@ def dcrit(args):
 
 def detail(run, verdict):
     """Figure 6 and the o_trig / o_mem logits over training for one run."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
     h = run.history
     fig = make_subplots(
         rows=4, cols=1, shared_xaxes=True,
@@ -93,6 +91,10 @@ def detail(run, verdict):
 
 def sweep(args, name, sizes, seeds):
     """Runs from scratch at ``sizes`` x ``seeds`` (OUT/<name>/); the Run objects."""
+    from grok_interp import RunSpec, Task, TrainConfig, preset
+    from grok_interp.analyses.efficiency import trig_mem_callback
+    from grok_interp.sweeps import Grid, load_points, run_sweep
+
     base = RunSpec(
         task=Task(p=args.p),
         model=preset(args.preset),
@@ -109,6 +111,8 @@ def sweep(args, name, sizes, seeds):
 
 def scout(args):
     """Stage 1: D_crit from scratch, and the Markdown lines that report it."""
+    from grok_interp.analyses.dataset_size import crossing
+
     d = dcrit(args)
     sizes = sorted({round(f * d) for f in args.scout_factors})
     runs = sweep(args, "scout", sizes, 1)
@@ -123,6 +127,12 @@ def scout(args):
 
 def main(argv=None):
     args = args_parser().parse_args(argv)
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from grok_interp.analyses.dataset_size import semi_grokking
+    from grok_interp.plots import write
+
     if args.sizes:
         sizes, lines = sorted(args.sizes), []
     else:

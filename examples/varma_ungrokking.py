@@ -24,15 +24,6 @@ import argparse
 import math
 from pathlib import Path
 
-import numpy as np
-import plotly.graph_objects as go
-
-from grok_interp import RunSpec, Task, TrainConfig, load_run, preset, train
-from grok_interp.analyses.dataset_size import bucket_edges, critical_sizes, geometric_buckets
-from grok_interp.analyses.efficiency import trig_mem_callback
-from grok_interp.plots import write
-from grok_interp.sweeps import Grid, load_points, run_sweep
-
 
 def add_args(ap, sizes=(60, 120, 200, 300, 450), wds=(0.5, 1.0, 2.0), seeds=2):
     ap.add_argument("out")
@@ -52,11 +43,15 @@ def add_args(ap, sizes=(60, 120, 200, 300, 450), wds=(0.5, 1.0, 2.0), seeds=2):
 
 
 def task_for(op, p):
+    from grok_interp import Task
+
     return Task(op=op, p=120 if op.startswith("s5") else p)
 
 
 def base_run(args, op):
     """The network that generalised (trained here, resumed if interrupted)."""
+    from grok_interp import RunSpec, TrainConfig, load_run, preset, train
+
     path = Path(args.out) / f"base_{op}.pt"
     if path.exists():
         run = load_run(path)
@@ -79,6 +74,10 @@ def base_run(args, op):
 def continuations(args, op, path, base):
     """The sweep of continuations of ``base`` (the run saved at ``path``); its results
     table and runs."""
+    from grok_interp import RunSpec, TrainConfig
+    from grok_interp.analyses.efficiency import trig_mem_callback
+    from grok_interp.sweeps import Grid, load_points, run_sweep
+
     spec = RunSpec(
         task=base.task,
         model=base.model,
@@ -107,6 +106,8 @@ def continuations(args, op, path, base):
 
 
 def _moved(values, tail=0.2):
+    import numpy as np
+
     last = np.asarray(values[-max(2, math.ceil(tail * len(values))) :])
     return float(last.max() - last.min())
 
@@ -164,6 +165,10 @@ def figures(table, runs, op, n_pairs):
     """Figure 4 (test accuracy against D' per weight decay), Figure 7 (test accuracy over
     the continuation, coloured by D'), Figure 10 (o_trig / o_mem against D', coloured by
     parameter norm bucket)."""
+    import plotly.graph_objects as go
+
+    from grok_interp.analyses.dataset_size import bucket_edges, geometric_buckets
+
     fig4 = go.Figure()
     for wd, part in table.groupby("train.weight_decay"):
         mean = part.groupby("train.n_train")["final_test_acc"].mean()
@@ -226,6 +231,9 @@ def figures(table, runs, op, n_pairs):
 def experiment(args, op):
     """Base run, continuations, table and figures for one task; (table, D_crit, paths,
     base run)."""
+    from grok_interp.analyses.dataset_size import critical_sizes
+    from grok_interp.plots import write
+
     path, base = base_run(args, op)
     table, runs = continuations(args, op, path, base)
     dcrit = critical_sizes(table)

@@ -1,4 +1,4 @@
-"""The grok-interp command: train, info, analyze, progress, sweep, bench, demo.
+"""The grok-interp command: train, info, analyze, import, progress, sweep, bench, demo.
 
 Nothing is replaced without being asked: train refuses an existing --out unless --resume
 or --overwrite; progress writes a new file unless --in-place; analyze refuses a
@@ -14,6 +14,7 @@ import ctypes
 import dataclasses
 import json
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,8 +43,16 @@ def _flags(msg: str) -> str:
     for word, flag in FLAGS.items():
         msg = msg.replace(word, flag)
     for name in ARGUMENTS:
-        msg = re.sub(rf"\b{name}\b=?", "--" + name.replace("_", "-"), msg)
+        msg = re.sub(rf"(?<![\w.]){name}\b=?", "--" + name.replace("_", "-"), msg)
     return msg
+
+
+def _message(cmd: str, error: Exception) -> str:
+    """An error in the user's terms: the CLI's flags for Python's arguments (except in a
+    sweep, whose fields are the dotted names the user wrote), without the terminal escape
+    codes that some torch messages carry."""
+    msg = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    return msg if cmd == "sweep" else _flags(msg)
 
 
 def _tune_malloc() -> None:
@@ -230,8 +239,38 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "final": run.final_metrics(),
         "snapshots": sorted(run.snapshots),
     }
-    print(json.dumps(info, indent=2))
+    print(json.dumps(info, indent=2) if args.json else _info_text(run, info))
     return 0
+
+
+def _info_text(run: Run, info: dict[str, Any]) -> str:
+    """A Run file's summary for reading: one labelled line (wrapped) per part."""
+    import textwrap
+
+    def fields(d: dict[str, Any]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in d.items())
+
+    snaps = info["snapshots"]
+    state = "done" if run.done else f"of {run.train.epochs}; continue with --resume"
+    rows = {
+        "task": run.task.describe(),
+        "model": fields(info["model"]),
+        "training": fields(info["train"]),
+        "seed": str(run.seed),
+        "epoch": f"{run.epoch} ({state}), {info['n_train']} training examples",
+        "final": fields({k: f"{v:.4g}" for k, v in info["final"].items() if k != "epoch"})
+        or "-",
+        "snapshots": f"{len(snaps)}" + (f" (epochs {snaps[0]} to {snaps[-1]})" if snaps else ""),
+    }
+    if run.progress:
+        b = [int(x) for x in run.progress.get("phases", [])]
+        phases = (f"memorisation ends at epoch {b[0]}, cleanup from {b[1]} to {b[2]}" if b
+                  else "no phases (not grokked)")  # fmt: skip
+        rows["progress"] = f"measured at {len(run.progress['epoch'])} snapshots; {phases}"
+    return "\n".join(
+        textwrap.fill(v, 88, initial_indent=f"{k:<10} ", subsequent_indent=" " * 11)
+        for k, v in rows.items()
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -269,19 +308,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from grok_interp.report import analyze, check_folder
-    from grok_interp.runs import load_model
     from grok_interp.tasks import Task
 
     if args.out:  # before any work: the same check Report.save makes
         check_folder(Path(args.out), args.overwrite)
-    task = None
-    if args.task or args.p or args.format:  # what is not given comes from the checkpoint
-        found = load_model(args.run, act_fn=args.act_fn)[1]
-        task = Task(
-            op=args.task or found.op,
-            p=args.p or found.p,
-            token_format=args.format or found.token_format,
-        )
+    task = _task_of(args, args.run) if args.task or args.p or args.format else None
+    split = None
+    if args.split:  # checked before any work, in the flag's name
+        from grok_interp.snapshots import train_indices
+
+        split = train_indices(args.split, task or _task_of(args, args.run), name="--split")
     report = analyze(
         args.run,
         task,
@@ -291,6 +327,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         restricted=args.restricted,
         act_fn=args.act_fn,
         device=args.device,
+        split=split,
     )
     pair = None if args.pair is None else (args.pair[0], args.pair[1])
     pairs = report.task.pairs() if isinstance(report.task, Task) else None
@@ -304,6 +341,37 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if args.out:
         paths = report.save(args.out, figures=not args.no_figures, overwrite=True, pair=pair)
         print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _task_of(args: argparse.Namespace, source: str) -> Any:
+    """The task the flags give; what they leave out comes from the checkpoint's shapes."""
+    from grok_interp.runs import load_model
+    from grok_interp.tasks import Task
+
+    found = load_model(source, act_fn=args.act_fn)[1]
+    return Task(op=args.task or found.op, p=args.p or found.p,
+                token_format=args.format or found.token_format)  # fmt: skip
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from grok_interp.snapshots import run_from_files, train_indices
+
+    if Path(args.out).exists() and not args.overwrite:
+        raise ValueError(f"{args.out} exists; add --overwrite to replace it")
+    first = args.snapshots[0]
+    if Path(first).is_dir():
+        first = str(min([*Path(first).glob("*.pt"), *Path(first).glob("*.pth")], default=first))
+    task = _task_of(args, first)
+    split = train_indices(args.split, task, name="--split")
+    run = run_from_files(args.snapshots, task, split, epochs=args.epochs, act_fn=args.act_fn,
+                         out=args.out, overwrite=True)  # fmt: skip
+    snaps = sorted(run.snapshots)
+    print(f"{args.out}: {task.describe()}, {len(snaps)} snapshot(s) at epochs "
+          f"{', '.join(map(str, snaps[:3]))}{' ... ' + str(snaps[-1]) if len(snaps) > 3 else ''}"
+          f", {len(run.train_idx)} training pairs; history: "
+          f"{', '.join(k for k in run.history if k != 'epoch') or 'none'}. Next: grok-interp "
+          f"progress {args.out}, or grok-interp analyze {args.out}")  # fmt: skip
     return 0
 
 
@@ -333,11 +401,41 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
         run.snapshots = {e: w for e, w in run.snapshots.items() if kept(e)}
     save_run(run, out)
-    print(
-        f"{out}: key frequencies {list(res.key_freqs)}; phase boundaries {bounds} "
-        f"(paper mainline 1400, 9400, 14000); {len(run.snapshots)} snapshots kept"
-    )
+    print(_progress_text(res, bounds, given=bool(args.key_freqs), p=run.pairs_task.p))
+    print(f"wrote {out}, {len(run.snapshots)} snapshots kept")
     return 0
+
+
+def _progress_text(res: Any, bounds: Any, *, given: bool, p: int) -> str:
+    """What ``progress`` measured: the measures and epochs, the key frequencies (and, as
+    analyze says, when W_L has no sparse structure to take them from), and the phases."""
+    from grok_interp import fourier
+    from grok_interp.analyses.logits import is_sparse
+
+    epochs = res.frame["epoch"]
+    keys = list(res.key_freqs)
+    names = dict.fromkeys(re.sub(r"_\d+$", "_k", c) for c in res.frame.columns if c != "epoch")
+    lines = [
+        f"measured at {len(epochs)} snapshots (epochs {epochs.iloc[0]:.0f} to "
+        f"{epochs.iloc[-1]:.0f}): {', '.join(names)} (_k: per key frequency k)"
+    ]
+    if given:
+        lines.append(f"key frequencies {keys} (given)")
+    elif is_sparse(len(keys), fourier.n_freqs(p)):
+        lines.append(f"key frequencies {keys} (found in W_L at the last snapshot)")
+    else:
+        lines.append(
+            f"no sparse structure: {len(keys)} of {fourier.n_freqs(p)} frequencies of W_L "
+            "cross the rule at the last snapshot, so the restricted and excluded losses "
+            "describe no circuit; give --key-freqs to choose them"
+        )
+    lines.append(
+        "phases: memorisation ends at epoch {}, circuit formation until {}, cleanup until {} "
+        "(the paper's mainline: 1400, 9400, 14000)".format(*bounds)
+        if bounds
+        else "phases: none (the test loss never falls tenfold: the run has not grokked)"
+    )
+    return "\n".join(lines)
 
 
 def _value(text: str) -> Any:
@@ -366,29 +464,58 @@ def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from grok_interp.sweeps import Grid, apply, grid_from_toml, run_sweep
+    from grok_interp.sweeps import Grid, apply, grid_from_toml, results_summary, run_sweep
     from grok_interp.training import RunSpec
 
     _tune_malloc()
-    base = apply(RunSpec(), {k: _value(v) for k, v in _pairs(args.base, "--base").items()})
-    if args.toml:
-        grid = grid_from_toml(args.toml, base)
+    given = {k: _value(v) for k, v in _pairs(args.base, "--base").items()}
+    if args.toml:  # --base on top of the file's [base]
+        grid = grid_from_toml(args.toml)
+        grid = dataclasses.replace(grid, base=apply(grid.base, given))
     else:
         values = {
             k: [_value(x) for x in v.split(",")] for k, v in _pairs(args.set, "--set").items()
         }
-        grid = Grid(values=values, base=base)
-    table = run_sweep(
-        grid,
-        args.out,
-        executor=args.executor,
-        ray_address=args.ray_address,
-        device=args.device,
-        stack=args.stack,
-        progress=not args.quiet,
-    )
-    print(f"{args.out}: {len(table)} runs; results.csv, results.json")
+        grid = Grid(values=values, base=apply(RunSpec(), given))
+    try:
+        table = run_sweep(
+            grid,
+            args.out,
+            executor=args.executor,
+            ray_address=args.ray_address,
+            device=args.device,
+            stack=args.stack,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        print(_sweep_interrupted(args, len(grid.specs())), file=sys.stderr)
+        return 130
+    print(results_summary(table))
+    print(f"{args.out}: {len(table)} runs; every column in results.csv, results.json")
     return 0
+
+
+def _sweep_interrupted(args: argparse.Namespace, n: int) -> str:
+    """What a Ctrl-C left in the sweep's folder, and the command that continues it."""
+    from grok_interp.runs import load_run
+    from grok_interp.sweeps import point_paths
+
+    runs = [load_run(p) for p in point_paths(args.out, n) if p.exists()]
+    done = sum(r.done for r in runs)
+    part = [str(r.epoch) for r in runs if not r.done]
+    command = ["grok-interp", "sweep", "--out", args.out]
+    command += ["--toml", args.toml] if args.toml else []
+    command += [w for s in args.set for w in ("--set", s)]
+    command += ["--base", *args.base] if args.base else []
+    for flag in ("stack", "executor", "ray_address", "device"):
+        if getattr(args, flag) not in (None, "local", "cpu"):
+            command += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    command += ["--quiet"] if args.quiet else []
+    saved = f"{len(part)} saved part-way (at epoch {', '.join(part)})" if part else ""
+    return (
+        f"interrupted: {done} of {n} points finished, {saved}{', ' if saved else ''}"
+        f"{n - len(runs)} not started, in {args.out}; continue with {shlex.join(command)}"
+    )
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -419,6 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _train_parser(sub)
     info = sub.add_parser("info", help="print a Run file's configs, final metrics, snapshots")
     info.add_argument("run")
+    info.add_argument("--json", action="store_true", help="the same as JSON, for programs")
     demo = sub.add_parser("demo", help="train a small model (~20 s) and show what it learnt")
     demo.add_argument("--epochs", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=0)
@@ -448,10 +576,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     an.add_argument(
         "--format", default=None, choices=list(TOKEN_FORMATS), help="default: the run's"
     )
+    an.add_argument(
+        "--split",
+        default=None,
+        help="the training pairs of a model trained elsewhere: a file of pair indices a*p+b "
+        "or a 0/1 mask over the p^2 pairs (.pt, .npy, .json or text); losses per pair set",
+    )
     an.add_argument("--pair", type=int, nargs=2, default=None, help="the attention view's input")
     an.add_argument("--full", action="store_true", help="print every table, not only Table 5")
     an.add_argument("--no-figures", action="store_true", help="with --out: Markdown, JSON only")
     an.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
+    im = sub.add_parser(
+        "import",
+        help="a Run file from snapshots trained by other code",
+        description="Build a Run file from checkpoints of a training run made with other "
+        "code (TransformerLens state dicts or the Nanda et al. authors' format; a folder "
+        "stands for its .pt/.pth files), so progress, analyze --step and the over-training "
+        "measures apply. One file holding train_losses and test_losses gives the history.",
+    )
+    im.add_argument("snapshots", nargs="+", help="checkpoint files, or a folder of them")
+    im.add_argument("--split", required=True, help="the training pairs: a file of indices "
+                    "a*p+b or a 0/1 mask over the p^2 pairs (.pt, .npy, .json or text)")
+    im.add_argument("--out", required=True, help="the Run file to write")
+    im.add_argument("--epochs", type=int, nargs="+", default=None, help="one per snapshot "
+                    "(default: each file's epoch entry, or the number in its name)")
+    im.add_argument("--task", default=None, choices=list(OP_NAMES), help="default add")
+    im.add_argument("--p", type=int, default=None, help="default: from the shapes")
+    im.add_argument("--format", default=None, choices=list(TOKEN_FORMATS),
+                    help="default: from the shapes")  # fmt: skip
+    im.add_argument("--act-fn", default=None, choices=["relu", "gelu"], help="default relu")
+    im.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     pr = sub.add_parser("progress", help="progress measures over a run's snapshots, and phases")
     pr.add_argument("run")
     pr.add_argument("--out", help="write the run with its measures here (default RUN-progress.pt)")
@@ -468,14 +622,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep",
         help="train a grid of runs into a folder, with a results table",
         description="Train every point of a grid (the product of --set values, or a TOML "
-        "file's [grid] and [[points]]) into OUT/runs/NNNN.pt, with OUT/results.csv and "
-        "results.json. Started again on the same folder it skips finished points and "
-        "resumes interrupted ones. Fields: seed, task.FIELD, model.FIELD, train.FIELD.",
+        "file's [grid] and [[points]] on its [base]) into OUT/runs/NNNN.pt, with "
+        "OUT/results.csv and results.json, and prints the fields that vary with each "
+        "point's results. Started again on the same folder it skips finished points and "
+        "resumes interrupted ones; Ctrl-C saves and says how to continue. Fields: seed, "
+        "task.FIELD, model.FIELD, train.FIELD.",
     )
     sw.add_argument("--out", required=True, help="the sweep's folder")
     sw.add_argument("--set", action="append", default=[], help="FIELD=V1,V2,... (repeatable)")
-    sw.add_argument("--toml", default=None, help="a TOML file with [grid] and [[points]]")
-    sw.add_argument("--base", nargs="+", default=[], help="FIELD=VALUE for every point")
+    sw.add_argument("--toml", default=None, help="a TOML file with [base], [grid] and [[points]]")
+    sw.add_argument("--base", nargs="+", default=[],
+                    help="FIELD=VALUE for every point (over the file's [base])")
     sw.add_argument("--stack", type=int, default=None, help="models per batched forward")
     sw.add_argument("--executor", default="local", choices=["local", "ray"])
     sw.add_argument("--ray-address", default=None, help="a running Ray cluster (ray start)")
@@ -497,13 +654,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _cmd_demo,
         "analyze": _cmd_analyze,
         "progress": _cmd_progress,
+        "import": _cmd_import,
         "sweep": _cmd_sweep,
         "bench": _cmd_bench,
     }
     try:
         return commands[args.cmd](args)
     except (ValueError, FileExistsError) as e:  # CheckpointError, TaskError, AnalysisError too
-        print(f"grok-interp {args.cmd}: error: {_flags(str(e))}", file=sys.stderr)
+        print(f"grok-interp {args.cmd}: error: {_message(args.cmd, e)}", file=sys.stderr)
         return 2
 
 

@@ -79,6 +79,7 @@ from grok_interp.runs import (
     run_from_checkpoint,
     usual_mode,
 )
+from grok_interp.snapshots import SplitLike, train_indices
 from grok_interp.tasks import Task
 
 # Table 5's mainline row (Appendix C.2), with the pair set each loss is read on.
@@ -389,6 +390,7 @@ def analyze(
     restricted: Restricted = "authors",
     act_fn: str | None = None,
     device: str | torch.device = "cpu",
+    split: SplitLike | None = None,
 ) -> Report:
     """Run every analysis of Nanda et al. 2023 on a checkpoint, Run or transformer (a
     HookedTransformer, or a TransformerBridge of either TransformerLens major);
@@ -396,8 +398,11 @@ def analyze(
 
     ``task`` defaults to the Run's, or ``add`` with the layout the shapes imply (an
     assumption the report states; so is ``act_fn``, ReLU unless given, for foreign
-    checkpoints). ``key_freqs`` defaults to those found in W_L (``threshold``, Appendix
-    C.2); ``restricted`` picks the restricted-loss definition (see
+    checkpoints). ``split`` gives the training pairs of a model trained elsewhere (indices
+    ``a*p + b``, a mask over the p^2 pairs, or a file holding either:
+    :func:`grok_interp.snapshots.train_indices`), or replaces a Run's, so losses, o_mem and
+    predicted accuracy are reported per pair set. ``key_freqs`` defaults to those found in
+    W_L (``threshold``, Appendix C.2); ``restricted`` picks the restricted-loss definition (see
     :mod:`grok_interp.analyses.ablations`). The forwards run on ``device`` (a
     HookedTransformer stays where it is); the fits and tables are computed on the CPU.
 
@@ -408,6 +413,12 @@ def analyze(
     if isinstance(source, HookedRNN):
         return _parity_report(source, ParityTask(), None, "a HookedRNN")
     model, task, run, name, assumed = _resolve(source, task, step, act_fn, device)
+    split_idx = None
+    if split is not None:
+        if run is not None and isinstance(run.task, ParityTask):
+            raise ValueError("split: streaming parity has no pairs to split")
+        split_idx = train_indices(split, task)
+        run = None if run is None else dataclasses.replace(run, train_idx=split_idx)
     if run is not None and isinstance(run.task, ParityTask):
         return _parity_report(model, run.task, run, name)
     if not tl.is_transformer(model):
@@ -428,7 +439,7 @@ def analyze(
 
     with torch.no_grad():
         attempt("embedding", lambda: embedding_fourier(model, task))
-        train_idx = None if run is None else run.train_idx
+        train_idx = split_idx if run is None else run.train_idx
         try:
             data: ModelData | None = gather(model, task, train_idx)
         except AnalysisError as e:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -215,12 +216,30 @@ def read_checkpoint(path: str | Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(
-            f"{path} could not be read as a torch checkpoint ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:200] if str(e) else 'no detail'}). The file may be "
-            "truncated or corrupt, or not a checkpoint; re-download or regenerate it. "
-            "Files that need arbitrary pickled code are refused on purpose."
-        ) from e
+        raise CheckpointError(_unreadable(path, e)) from e
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    """Why torch could not read ``path``, in whole sentences without terminal codes: a
+    file that pickles a Python object (a config class...) is intact, and is refused only
+    because loading it would run pickled code; anything else may be damaged."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        return (
+            f"{path} is intact but holds a pickled Python object ({found.group(1)}); "
+            "loading it would run the file's code, which is refused on purpose. If you "
+            "trust the file, load it with torch.load(path, weights_only=False) and give analyze() "
+            "the model, or save its state dict alone (torch.save(model.state_dict(), ...))"
+        )
+    unpickler = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(\n\n|$)", text, re.S)
+    detail = unpickler.group(1) if unpickler else text.strip() or "no detail"
+    first = re.split(r"(?<=\.)\s", detail.splitlines()[0])[0].rstrip(".")  # one whole sentence
+    return (
+        f"{path} could not be read as a torch checkpoint ({type(error).__name__}: {first}). "
+        "The file may be truncated or corrupt, or not a checkpoint, or one that needs "
+        "pickled code (refused on purpose); re-download or regenerate it"
+    )
 
 
 def is_run_dict(obj: Any) -> bool:

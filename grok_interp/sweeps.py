@@ -35,10 +35,12 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 import numpy as np
 import pandas as pd
@@ -110,7 +112,8 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
     seed, init = base.seed, base.init
     for name, value in setting.items():
         if name == "seed":
-            seed = int(value)
+            _check_value(name, value, int)
+            seed = value
             continue
         if name == "init":
             init = None if value is None else str(value)
@@ -126,6 +129,7 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
             raise SweepError(f"unknown grid field {name!r}: use {known}")
         if kinds[key].startswith("float") and type(value) is int:
             value = float(value)  # 1 on the command line or in TOML means 1.0 here
+        _check_value(name, value, typing.get_type_hints(type(getattr(base, section)))[key])
         changes[section][key] = tuple(value) if isinstance(value, list) else value
     try:
         parts = {s: replace(getattr(base, s), **c) for s, c in changes.items() if c}
@@ -134,18 +138,92 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
     return replace(base, seed=seed, init=init, **parts)
 
 
+_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a text",
+          type(None): "none"}  # fmt: skip
+
+
+def _describe(kind: Any) -> str:
+    """A field's type in words: 'a whole number or none', "one of 'relu', 'gelu'"."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin in (Union, types.UnionType):
+        return " or ".join(map(_describe, args))
+    if origin is tuple:
+        size = "" if args[-1] is Ellipsis else f" of {len(args)}"
+        return f"a list{size}, each {_describe(args[0])}"
+    return _WORDS.get(kind, str(kind))
+
+
+def _fits(value: Any, kind: Any) -> bool:
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is Literal:
+        return value in args and type(value) in {type(a) for a in args}
+    if origin in (Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin is tuple:
+        kinds = args[:1] * len(value) if args[-1] is Ellipsis else args
+        return isinstance(value, list | tuple) and len(value) == len(kinds) and all(
+            _fits(v, k) for v, k in zip(value, kinds, strict=True))  # fmt: skip
+    if kind is float:
+        return type(value) in (int, float)
+    return type(value) is kind if kind in _WORDS else True
+
+
+def _check_value(name: str, value: Any, kind: Any) -> None:
+    """A SweepError in the grid's own words when ``value`` is not of the field's type
+    (``train.epochs takes a whole number, got 'ten'``), before the config compares it."""
+    if not _fits(value, kind):
+        raise SweepError(f"{name} takes {_describe(kind)}, got {value!r}")
+
+
+TOML_SECTIONS = ("base", "grid", "points")
+
+
+def _dotted(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A TOML table's keys as dotted field names: TOML reads a bare ``train.lr = 1`` as the
+    nested table ``{"train": {"lr": 1}}`` and a quoted ``"train.lr" = 1`` as one key; both
+    name the field ``train.lr``."""
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        out.update(_dotted(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v})
+    return out
+
+
 def grid_from_toml(path: str | Path, base: RunSpec | None = None) -> Grid:
-    """A Grid from a TOML file: a ``[grid]`` table of dotted fields -> lists of values, and
-    optional ``[[points]]`` tables (``"train.weight_decay" = [0.3, 1]`` quoted, as TOML
-    reads dotted bare keys as nested tables)."""
+    """A Grid from a TOML file: ``[base]`` (the values every point shares, on top of
+    ``base``), ``[grid]`` (dotted fields -> lists of values, swept as a product) and
+    ``[[points]]`` (explicit points), dotted keys bare or quoted. Any other section or
+    top-level key is refused, naming it, rather than silently dropped."""
     import tomllib
 
     try:
         doc = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise SweepError(f"{path}: {e}") from e
-    values = {k: v if isinstance(v, list) else [v] for k, v in doc.get("grid", {}).items()}
-    return Grid(values=values, points=doc.get("points", []), base=base or RunSpec())
+    _check_sections(path, doc)
+    try:
+        shared = apply(base or RunSpec(), _dotted(doc.get("base", {})))
+    except SweepError as e:
+        raise SweepError(f"{path}, [base]: {e}") from None
+    values = {k: v if isinstance(v, list) else [v] for k, v in _dotted(doc.get("grid", {})).items()}
+    points = [_dotted(p) for p in doc.get("points", [])]
+    return Grid(values=values, points=points, base=shared)
+
+
+def _check_sections(path: str | Path, doc: Mapping[str, Any]) -> None:
+    layout = "a sweep file has [base] (values every point shares), [grid] and [[points]]"
+    for name, part in doc.items():
+        if name not in TOML_SECTIONS:
+            what = (f"section [{name}]" if isinstance(part, dict) else f"section [[{name}]]"
+                    if isinstance(part, list) and part and isinstance(part[0], dict)
+                    else f"key {name!r} outside the sections")  # fmt: skip
+            raise SweepError(f"{path}: unknown {what}; {layout}")
+        if (name == "points") != isinstance(part, list) or (
+            name == "points" and not all(isinstance(p, dict) for p in part)
+        ):
+            shape = "[[points]], one table per point" if name == "points" else f"[{name}]"
+            raise SweepError(f"{path}: write {name} as {shape}; {layout}")
 
 
 Executor = Literal["local", "ray"]
@@ -363,3 +441,18 @@ def results_table(runs: Sequence[Run]) -> pd.DataFrame:
             "epoch_test_loss_1e-6": first_epoch(h, "test_loss", lambda v: v < 1e-6),
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def results_summary(table: pd.DataFrame) -> str:
+    """The results table as a sweep prints it at the end: the configuration columns whose
+    values differ between points (``results.csv`` keeps them all; the last epoch too where
+    it differs), when each point grokked (``epoch_*``: '-' when not by its last epoch) and
+    its final metrics (``final_`` dropped from their names)."""
+    config = [c for c in table.columns if c in ("seed", "init") or c.split(".")[0] in SECTIONS]
+    shown = [c for c in [*config, "epoch"] if table[c].astype(str).nunique() > 1]
+    groks = [c for c in table.columns if c.startswith("epoch_")]
+    finals = [c for c in table.columns if c.startswith("final_")]
+    frame = table[shown + groks + finals].copy()
+    frame[groks] = frame[groks].apply(pd.to_numeric)  # None -> NaN, shown as '-'
+    frame.columns = [c.removeprefix("final_") for c in frame.columns]
+    return frame.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}")

@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path[:1]:  # this checkout's grok_interp, not an installed one
     sys.path.insert(0, str(ROOT))
 README = ROOT / "README.md"
+# The README and the pages it links to; a finding lives in the one holding its section.
+DOCS = (README, *sorted((ROOT / "docs").glob("*.md")))
 SEEDS = ("mainline", "seed1", "seed2", "seed3", "seed4")
 
 
@@ -330,6 +332,19 @@ def report(checks: Sequence[Check]) -> str:
     return "\n".join(lines)
 
 
+def by_document(findings: Sequence[Finding] = FINDINGS) -> dict[Path, list[Finding]]:
+    """Each finding under the document (README.md or docs/*.md) that holds its section."""
+    found: dict[Path, list[Finding]] = {}
+    for f in findings:
+        homes = [d for d in DOCS if f.section in sections(d.read_text())]
+        found.setdefault(homes[0] if homes else README, []).append(f)
+    return found
+
+
+def check_docs(findings: Sequence[Finding] = FINDINGS) -> dict[Path, list[Check]]:
+    return {d: check_all(d.read_text(), fs) for d, fs in by_document(findings).items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="rewrite stale values")
@@ -339,20 +354,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         for f in FINDINGS:
             print(f"[{f.section}] {f.name}: {f.command}")
         return 0
-    text = README.read_text()
-    checks = check_all(text)
-    if args.write and any(c.spans for c in checks):
-        new = rewrite(text, checks)
-        if any(c.problem for c in check_all(new)):
-            print("not written: the rewritten README would still fail:", file=sys.stderr)
-            print(report(check_all(new)), file=sys.stderr)
-            return 1
-        README.write_text(new)
-        print(f"rewrote {sum(len(c.spans) for c in checks)} values in {README}")
-        checks = check_all(new)
-    bad = report(checks)
-    print(bad or f"all {len(checks)} findings match README.md")
-    return 1 if bad else 0
+    failed = 0
+    for doc, checks in check_docs().items():
+        name = doc.relative_to(ROOT)
+        if args.write and any(c.spans for c in checks):
+            new = rewrite(doc.read_text(), checks)
+            if any(c.problem for c in check_all(new, [c.finding for c in checks])):
+                print(f"not written: the rewritten {name} would still fail", file=sys.stderr)
+                return 1
+            doc.write_text(new)
+            print(f"rewrote {sum(len(c.spans) for c in checks)} values in {name}")
+            checks = check_all(new, [c.finding for c in checks])
+        bad = report(checks).replace("README.md:", f"{name}:")
+        print(bad or f"all {len(checks)} findings match {name}")
+        failed += bool(bad)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 and real checkpoints for the Nanda et al. analyses."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -336,3 +338,40 @@ def test_foreign_gelu_needs_its_activation_and_the_report_says_what_was_assumed(
     torch.testing.assert_close(given.model(task.tokens())[:, -1], want)
     model, _ = load_model(path, act_fn="gelu")
     torch.testing.assert_close(model(task.tokens())[:, -1], want)
+
+
+REFUSALS = """
+from grok_interp.analyses.circuit_density import circuit_density
+from grok_interp.analyses.common import AnalysisError
+from grok_interp.analyses.efficiency import efficiency
+from grok_interp.analyses.embedding import embedding_fourier
+from grok_interp.analyses.logits import neuron_logit_map
+from grok_interp.analyses.representation import representation
+from grok_interp.models import ModelPreset, build_model
+from grok_interp.parity import ParityTask
+from grok_interp.sequences import SeqTask
+
+for task in (SeqTask(kind="skip_trigram"), ParityTask(n_ctx=12)):
+    model = build_model(ModelPreset(d_model=32, n_heads=2, d_head=16, d_mlp=64), task)
+    for fn in (efficiency, representation, circuit_density, embedding_fourier,
+               neuron_logit_map):
+        try:
+            fn(model, task)
+        except AnalysisError as e:
+            print(repr(str(e)))
+"""
+
+
+def test_pair_analyses_refuse_other_families_tasks_in_one_line():
+    """Each analysis of pairs (a, b) given a sequence or parity task names the task it
+    was given, as an AnalysisError, rather than an AttributeError from inside. In a
+    process of its own: the test suite's type checker would refuse the task first."""
+    out = subprocess.run([sys.executable, "-c", REFUSALS], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    said = [eval(line) for line in out.stdout.splitlines()]  # the messages' reprs
+    names = ["efficiency", "representation", "circuit_density", "embedding", "analyze"] * 2
+    tasks = ["skip trigram, length 10 (App. D.3)"] * 5 + ["streaming parity"] * 5
+    assert len(said) == 10, out.stdout
+    for msg, name, task in zip(said, names, tasks, strict=True):
+        assert msg.startswith(name + ": applies to tasks on pairs (a, b)"), msg
+        assert f"not to {task}" in msg and "\n" not in msg, msg

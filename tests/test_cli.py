@@ -1,9 +1,11 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -44,7 +46,7 @@ def test_train_info_resume(tmp_path, capsys):
         "--quiet",
     ]
     assert main(args) == 0
-    assert main(["info", str(tmp_path / "r1.pt")]) == 0
+    assert main(["info", str(tmp_path / "r1.pt"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out.split("\n", 2)[2])
     assert info["seed"] == 1 and info["snapshots"] == [0, 10, 20] and info["model"]["d_mlp"] == 32
     # resuming continues training: 20 -> 30 epochs ends where 30 epochs from scratch do
@@ -101,6 +103,22 @@ def test_existing_files_are_not_replaced_without_being_asked(tmp_path, capsys):
     assert _train(run, "--overwrite") == 0
     with pytest.raises(FileExistsError, match="overwrite=True"):
         train(RunSpec(task=Task(p=11), train=TrainConfig(epochs=1)), out=run, progress=False)
+
+
+def test_info_and_progress_say_what_they_found_in_words(tmp_path, capsys):
+    run = tmp_path / "run.pt"
+    assert _train(run) == 0 and main(["info", str(run)]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]  # after train's own line
+    assert lines[0] == "task       add mod 11, tokens 'a b ='" and "{" not in "".join(lines)
+    assert "epoch      20 (done), 36 training examples" in lines
+    assert main(["progress", str(run)]) == 0  # 20 epochs: nothing grokked, nothing sparse
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith("measured at 3 snapshots (epochs 0 to 20): train_loss, train_acc")
+    assert "excluded_loss_k, alpha_k" in said[0]
+    assert said[1].startswith("no sparse structure: ") and "--key-freqs" in said[1]
+    assert said[2] == "phases: none (the test loss never falls tenfold: the run has not grokked)"
+    assert main(["info", str(tmp_path / "run-progress.pt")]) == 0
+    assert "progress   measured at 3 snapshots; no phases" in capsys.readouterr().out
 
 
 def test_progress_writes_a_new_file_unless_in_place(tmp_path):
@@ -198,3 +216,29 @@ def test_help_imports_no_torch():
     assert "default: the preset's (mainline 512, small 256" in subprocess.run(
         [sys.executable, "-m", "grok_interp.cli", "train", "--help"], capture_output=True, text=True
     ).stdout.replace("\n", " ").replace("  ", " ")
+
+
+def test_moduli_the_readme_states_are_the_ones_the_code_takes(tmp_path, capsys):
+    """README, CLI section: every task trains on any p >= 2 but div and div_or_sub, which
+    need a prime p; `train --p 24` trains."""
+    from grok_interp.tasks import OPERATIONS, TaskError
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    said = re.search(r"Every task trains on any p >= 2 \(`train --p 24` trains add mod 24\), "
+                     r"except ((?:`\w+`(?:,| and)? ?)+), which need", readme)  # fmt: skip
+    assert said, "the README's CLI section no longer says which tasks need a prime p"
+    need_prime = set(re.findall(r"`(\w+)`", said.group(1)))
+    for op, (_, field, _, group) in OPERATIONS.items():
+        if group:
+            continue
+        try:
+            Task(op=op, p=24)
+            refused = False
+        except TaskError as e:
+            refused = "prime" in str(e)
+        assert refused == (op in need_prime) == field, op
+    out = tmp_path / "p24.pt"
+    assert main(["train", "--p", "24", *SMALL[2:], "--epochs", "10", "--out", str(out)]) == 0
+    assert load_run(out).task.p == 24 and "epoch 10" in capsys.readouterr().out
+    assert main(["train", "--task", "div", "--p", "24", "--out", str(tmp_path / "d.pt")]) == 2
+    assert "prime" in capsys.readouterr().err and not (tmp_path / "d.pt").exists()

@@ -1,6 +1,7 @@
 """Every example script runs end to end at a tiny scale and writes its figures."""
 
 import importlib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -107,3 +108,28 @@ def test_paper_experiments(name, tmp_path):
     paths = _main(name)([str(tmp_path), *TINY_EXPERIMENTS[name]])
     assert paths and all(p.exists() and p.stat().st_size > 200 for p in paths)
     assert any(p.suffix == ".md" for p in paths) and any(p.suffix == ".html" for p in paths)
+
+
+HELP = """
+import runpy, sys
+sys.path.insert(0, {examples!r})
+for path in {scripts!r}:
+    sys.argv = [path, "--help"]
+    try:
+        runpy.run_path(path, run_name="__main__")
+    except SystemExit as e:
+        assert e.code == 0, (path, e.code)
+    heavy = [m for m in ("torch", "transformer_lens", "plotly", "pandas") if m in sys.modules]
+    assert not heavy, (path, heavy)
+"""
+
+
+def test_every_example_answers_help_before_importing_torch():
+    """`python examples/X.py --help` imports no torch, TransformerLens, plotly or pandas
+    (they load after the arguments are parsed), so it answers at once."""
+    scripts = sorted(str(p) for p in EXAMPLES.glob("*.py") if p.name != "_paths.py")
+    code = HELP.format(examples=str(EXAMPLES), scripts=scripts)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    parsers = [p for p in scripts if "parse_args(" in Path(p).read_text()]  # sweep.py: a module
+    assert out.stdout.count("usage:") == len(parsers) >= 28

@@ -24,11 +24,11 @@ F = _findings()
 
 
 def test_readme_numbers_are_fresh():
-    checks = F.check_all(F.README.read_text())
-    assert not any(c.problem for c in checks), (
-        "stale README numbers; refresh with `python scripts/findings.py --write`:\n"
-        + F.report(checks)
-    )
+    for doc, checks in F.check_docs().items():
+        assert not any(c.problem for c in checks), (
+            f"stale numbers in {doc.name}; refresh with `python scripts/findings.py --write`:\n"
+            + F.report(checks)
+        )
 
 
 TOY = """# t

@@ -135,3 +135,20 @@ def test_run_reprs_are_short_summaries():
     assert len(text) < 400 and "seed 1" in text and "epoch 40000" in text
     page = run._repr_html_()
     assert "<table>" in page and "snapshots" in page and len(page) < 2000
+
+
+def test_a_bundle_with_a_config_object_is_called_intact_and_told_what_to_do(tmp_path):
+    """torch.save of a dict holding a config object: torch's message carries terminal codes
+    and the file is sound, not 'truncated or corrupt'."""
+    bundle = tmp_path / "bundle.pt"
+    torch.save({"config": TrainConfig(), "state_dict": {"w": torch.zeros(2)}}, bundle)
+    with pytest.raises(CheckpointError) as caught:
+        load_run(bundle)
+    msg = str(caught.value)
+    assert "\x1b" not in msg and "truncated" not in msg and "corrupt" not in msg
+    assert "intact" in msg and "grok_interp.config.TrainConfig" in msg
+    assert "torch.load(path, weights_only=False)" in msg and msg.endswith(")")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"\(UnpicklingError: Unsupported operand \d+\)"):
+        load_run(garbage)

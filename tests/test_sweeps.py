@@ -3,8 +3,13 @@ table, and a killed sweep that resumes bit for bit."""
 
 import json
 import os
+import shlex
+import signal
+import subprocess
 import sys
+import time
 
+import pandas as pd
 import pytest
 import torch
 
@@ -192,3 +197,85 @@ def test_points_can_continue_a_trained_run_on_subsets_of_its_training_set(tmp_pa
         run_sweep(Grid(values={"init": [str(tmp_path / "nope.pt")]}, base=base),
                   tmp_path / "other", progress=False)  # fmt: skip
     assert not (tmp_path / "other").exists()
+
+
+TINY_BASE = ["task.p=11", "model.d_model=32", "model.n_heads=2", "model.d_head=16",
+             "model.d_mlp=64", "train.lr=0.003", "train.frac_train=0.5"]  # fmt: skip
+
+
+def test_toml_sections_are_checked_and_base_values_are_shared(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[grdi]\nseed = [0, 1]\n[base]\n"train.epochs" = 10\n')
+    assert main(["sweep", "--out", str(out), "--toml", str(typo), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown section [grdi]" in err and "[base]" in err
+    loose = tmp_path / "loose.toml"
+    loose.write_text('"train.epochs" = 10\n[grid]\nseed = [0, 1]\n')
+    with pytest.raises(SweepError, match="unknown key 'train.epochs' outside the sections"):
+        grid_from_toml(loose)
+    toml = tmp_path / "grid.toml"  # bare dotted keys (nested tables to TOML) and quoted ones
+    toml.write_text("[base]\n" + "\n".join(TINY_BASE).replace("=", " = ")
+                    + '\n"train.epochs" = 20\ntrain.eval_every = 10\n[grid]\nseed = [0, 1]\n')
+    specs = grid_from_toml(toml).specs()
+    assert [(s.seed, s.task.p, s.model.d_mlp, s.train.epochs) for s in specs] == [
+        (0, 11, 64, 20), (1, 11, 64, 20)]  # fmt: skip
+    assert not out.exists()
+    args = ["sweep", "--out", str(out), "--toml", str(toml), "--base", "train.epochs=10"]
+    assert main([*args, "--quiet"]) == 0  # --base on top of the file's [base]
+    assert [load_run(out / "runs" / f"000{i}.pt").epoch for i in (0, 1)] == [10, 10]
+    printed = capsys.readouterr().out.splitlines()
+    header = printed[0].split()
+    assert header[:2] == ["seed", "epoch_test_acc_99"] and "test_acc" in header  # varied first
+    assert "task.p" not in header and len(printed) == 4  # header, two points, where to find all
+    assert [line.split()[0] for line in printed[1:3]] == ["0", "1"]
+    csv = pd.read_csv(out / "results.csv")
+    assert {"task.p", "model.d_mlp", "train.epochs", "final_test_acc"} <= set(csv.columns)
+
+
+def test_bad_values_are_named_in_the_users_terms(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    cases = {
+        "train.epochs=ten": "train.epochs takes a whole number, got 'ten'",
+        "train.lr=fast": "train.lr takes a number, got 'fast'",
+        "model.d_mlp=1.5": "model.d_mlp takes a whole number, got 1.5",
+        "seed=x": "seed takes a whole number, got 'x'",
+        "train.frac_train=0.3,abc": "train.frac_train takes a number or none, got 'abc'",
+        "model.act_fn=tanh": "model.act_fn takes one of 'relu', 'gelu', got 'tanh'",
+        "train.betas=0.9": "train.betas takes a list of 2, each a number, got 0.9",
+    }
+    for given, said in cases.items():
+        assert main(["sweep", "--out", str(out), "--set", given, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err == f"grok-interp sweep: error: {said}\n", err
+    assert not out.exists()
+
+
+def test_ctrl_c_stops_a_sweep_in_one_line_and_loses_nothing(tmp_path):
+    out = tmp_path / "sweep"
+    base = [*TINY_BASE, "train.epochs=2000", "train.eval_every=100", "train.snapshot_every=2000"]
+    cmd = [sys.executable, "-m", "grok_interp.cli", "sweep", "--out", str(out),
+           "--set", "seed=0,1", "--base", *base, "--quiet"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = out / "runs" / "0000.pt"
+    deadline = time.time() + 120
+    while not first.exists() and time.time() < deadline:  # saved once, at epoch 0
+        time.sleep(0.2)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    printed, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and not printed
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    epochs = [load_run(out / "runs" / f"000{i}.pt").epoch for i in (0, 1)]
+    assert 0 < epochs[0] < 2000 and epochs[0] == epochs[1]  # one stack: both at the epoch reached
+    assert lines[0].startswith(
+        f"interrupted: 0 of 2 points finished, 2 saved part-way (at epoch {epochs[0]}, "
+        f"{epochs[0]}), 0 not started, in {out}; continue with grok-interp sweep --out {out}"
+    ), lines[0]
+    again = shlex.split(lines[0].split("continue with ")[1])
+    assert again[:2] == ["grok-interp", "sweep"]
+    assert main(again[1:]) == 0  # the command it gives finishes the sweep, bit for bit
+    whole = tmp_path / "whole"  # the same sweep, never interrupted
+    assert main(["sweep", "--out", str(whole), *cmd[cmd.index("--set"):]]) == 0
+    _same_runs(out, whole, 2)

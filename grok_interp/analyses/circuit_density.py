@@ -76,7 +76,13 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from grok_interp.analyses.common import Result, check_model, history_at, require
+from grok_interp.analyses.common import (
+    Result,
+    check_model,
+    history_at,
+    require,
+    require_pairs,
+)
 from grok_interp.runs import Run, model_from_run
 from grok_interp.tasks import Task, heldout_indices
 from grok_interp.tl import Model
@@ -330,6 +336,7 @@ def circuit_density(
     random: RandomDraw = "inputs",
 ) -> CircuitDensityResult:
     """Mean circuit density of training, test and random points (``n_points`` each)."""
+    require_pairs(task, "circuit_density")
     read_mask(1, 1, positions)
     sets = point_sets(model, task, train_idx, n_points, seed, random)
     counts, fracs, byp, sizes = {}, {}, {}, {}

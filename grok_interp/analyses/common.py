@@ -192,8 +192,18 @@ class ModelData:
         return 1 if self.task.token_format == "a b =" else 2
 
 
+def require_pairs(task: object, analysis: str) -> None:
+    """An analysis of pairs (a, b) given another family's task (a sequence task, streaming
+    parity) says so in one line, rather than failing on a missing attribute."""
+    if not isinstance(task, Task):
+        what = task.describe() if hasattr(task, "describe") else type(task).__name__
+        require(False, analysis, f"applies to tasks on pairs (a, b) (grok_interp.tasks.Task), "
+                f"not to {what}")  # fmt: skip
+
+
 def check_model(model: Model, task: Task, analysis: str = "analyze") -> None:
     """Clear errors for models whose shapes do not fit the task (an MLP is not needed)."""
+    require_pairs(task, analysis)
     cfg = model.cfg
     require(
         cfg.d_vocab == task.d_vocab and cfg.n_ctx == task.n_ctx,

@@ -40,6 +40,7 @@ from grok_interp.analyses.common import (
     pair_sets,
     pct,
     require,
+    require_pairs,
     setup_note,
 )
 from grok_interp.runs import Run, load_params, model_from_run
@@ -128,6 +129,7 @@ def efficiency(
     model: Model, task: Task, *, data: ModelData | None = None
 ) -> EfficiencyResult:
     """o_trig, o_mem and the trigonometric norm share of any add checkpoint."""
+    require_pairs(task, "efficiency")
     data = data or gather(model, task)
     require(task.op == "add", "efficiency", f"cos(w(a+b-c)) describes add, not {task.op}")
     res = trig_mem(data.logits, data.labels, data.sets)

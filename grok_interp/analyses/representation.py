@@ -82,6 +82,7 @@ from grok_interp.analyses.common import (
     history_at,
     loss_acc,
     require,
+    require_pairs,
 )
 from grok_interp.config import ToyPreset
 from grok_interp.runs import Run
@@ -320,6 +321,7 @@ def representation(
     0..p-1, the training pairs of its split (all pairs when the split is unknown, then no
     predicted accuracy), and the measured accuracy on the test pairs beside it; the
     circle parallelogram index (ours) at ``key_freqs`` (``analyze()`` passes W_L's)."""
+    require_pairs(task, "representation")
     data = data or gather(model, task)
     require(task.op == "add", "representation", f"parallelograms i + j = m + n describe add, "
             f"not {task.op}")  # fmt: skip
