@@ -64,6 +64,7 @@ def test_seed_figure(tiny_run, tmp_path):
     assert _main("fig02_seeds")([str(tmp_path), "--checkpoints", tiny_run, tiny_run])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SWEEPS)
 def test_sweeps(name, tmp_path):
     paths = _main(name)([str(tmp_path), "--p", "11", "--epochs", "20", "--seeds", "1"])
@@ -103,6 +104,7 @@ TINY_EXPERIMENTS = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TINY_EXPERIMENTS)
 def test_paper_experiments(name, tmp_path):
     paths = _main(name)([str(tmp_path), *TINY_EXPERIMENTS[name]])

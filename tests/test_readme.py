@@ -15,7 +15,8 @@ def blocks(path: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", path.read_text(), re.S)
 
 
-CASES = [(p, i) for p in DOCS for i in range(len(blocks(p)))]
+CASES = [pytest.param(p, i, marks=[] if p.name == "README.md" else [pytest.mark.slow],
+                      id=f"{p.name}-{i + 1}") for p in DOCS for i in range(len(blocks(p)))]
 
 
 def run_block(path: Path, i: int) -> dict:
@@ -30,7 +31,7 @@ def test_readme_has_blocks_that_train_and_analyse():
     assert sum("EPOCHS = 40_000" in b for b in blocks(ROOT / "README.md")) == 1
 
 
-@pytest.mark.parametrize(("path", "i"), CASES, ids=[f"{p.name}-{i + 1}" for p, i in CASES])
+@pytest.mark.parametrize(("path", "i"), CASES)
 def test_block_runs_on_its_own(path, i, monkeypatch):
     monkeypatch.chdir(ROOT)
     (ROOT / "out").mkdir(exist_ok=True)

@@ -82,6 +82,7 @@ def test_typed_access():
     assert "ran:" in repr(report) and len(repr(report)) < 300
 
 
+@pytest.mark.slow
 def test_mypy_sees_the_types_from_a_users_script(tmp_path):
     script = tmp_path / "user.py"
     script.write_text(

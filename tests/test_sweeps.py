@@ -134,6 +134,7 @@ def _same_runs(a_dir, b_dir, n):
             assert torch.equal(a.weights[k], b.weights[k]), (i, k)
 
 
+@pytest.mark.slow
 def test_ray_executor_matches_local_and_survives_a_killed_worker(tmp_path):
     ray = pytest.importorskip("ray")
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # KillOnce, by value
@@ -251,6 +252,7 @@ def test_bad_values_are_named_in_the_users_terms(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_sweep_in_one_line_and_loses_nothing(tmp_path):
     out = tmp_path / "sweep"
     base = [*TINY_BASE, "train.epochs=2000", "train.eval_every=100", "train.snapshot_every=2000"]

@@ -66,6 +66,7 @@ def test_stacked_training_equals_torch_adamw_per_member(name, op) -> None:
             torch.testing.assert_close(run.weights[k], v, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_compiled_update_equals_the_eager_one() -> None:
     spec = small(0, epochs=20)
     eager = train(spec, progress=False)

@@ -272,6 +272,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_compiled_table_forward_trains_the_same_runs_within_rounding():
     """In a fresh process: torch.compile cannot trace the test suite's runtime type checks
     (jaxtyping + beartype wrap every function), which normal use does not have."""
