@@ -31,7 +31,9 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
+
+from grok_interp import tl
+from grok_interp.tl import Model
 
 PARAMS = (
     "embed.W_E",
@@ -53,7 +55,7 @@ PARAMS = (
 )
 
 
-def unsupported_reason(model: HookedTransformer, tokens: Tensor | None = None) -> str | None:
+def unsupported_reason(model: Model, tokens: Tensor | None = None) -> str | None:
     """Why the table forward cannot reproduce ``model``, or None when it can."""
     cfg = model.cfg
     checks = [
@@ -79,9 +81,10 @@ def _last_varies(tokens: Tensor) -> bool:
     return bool((last != last.reshape(-1)[0]).any())
 
 
-def stacked_params(models: Sequence[HookedTransformer]) -> dict[str, Tensor]:
-    """Each parameter stacked over models (a view for one model), differentiable."""
-    sds = [dict(m.named_parameters()) for m in models]
+def stacked_params(models: Sequence[Model]) -> dict[str, Tensor]:
+    """Each parameter stacked over models (a view for one model), differentiable; in
+    HookedTransformer's layout whichever kind the models are (:mod:`grok_interp.tl`)."""
+    sds = [tl.hooked_params(m) for m in models]
     if len(sds) == 1:
         return {k: sds[0][k].unsqueeze(0) for k in PARAMS}
     return {k: torch.stack([sd[k] for sd in sds]) for k in PARAMS}
@@ -204,7 +207,7 @@ def _dropout_mask(
 
 
 def model_last_logits(
-    model: HookedTransformer, tokens: Int[Tensor, "batch pos"]
+    model: Model, tokens: Int[Tensor, "batch pos"]
 ) -> Float[Tensor, "batch d_vocab_out"]:
     """``model(tokens)[:, -1]`` through the tables when exact, else the model's own forward."""
     if unsupported_reason(model, tokens) is not None:

@@ -1,4 +1,4 @@
-"""Checkpoints trained by other code, converted to a HookedTransformer and a Task.
+"""Checkpoints trained by other code, converted to a transformer and a Task.
 
 Two layouts are recognised from the tensors themselves:
 
@@ -30,11 +30,12 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
+from grok_interp import tl
 from grok_interp.models import ModelPreset, build_model
 from grok_interp.runs import CheckpointError, StateDict, load_params
 from grok_interp.tasks import Task, TaskError
+from grok_interp.tl import Model
 
 ACT_FNS = ("relu", "gelu")
 
@@ -44,6 +45,12 @@ def _state_dict_of(obj: Any, path: str | Path) -> StateDict:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
             break
+    if isinstance(obj, dict) and "blocks.0.attn.q.weight" in obj:
+        raise CheckpointError(
+            f"{path} is a TransformerBridge state dict, which does not store the head count; "
+            "save grok_interp.tl.hooked_state_dict(model) instead, or convert it with "
+            "grok_interp.tl.to_hooked_state(state_dict, n_heads)"
+        )
     if not (isinstance(obj, dict) and "embed.W_E" in obj):
         keys = list(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointError(
@@ -120,7 +127,7 @@ def model_from_foreign(
     task: Task | None = None,
     act_fn: str | None = None,
     device: str | torch.device = "cpu",
-) -> tuple[HookedTransformer, Task, list[str]]:
+) -> tuple[Model, Task, list[str]]:
     """Convert a loaded foreign checkpoint (see module docstring) to a HookedTransformer;
     also returns the assumptions made, in words."""
     sd = _state_dict_of(obj, path)
@@ -142,13 +149,14 @@ def model_from_foreign(
             f"task {task.describe()} assumed from the shapes (d_vocab, n_ctx); give the task"
         )
     model = build_model(spec, task, device=device)
-    for name, value in model.named_parameters():
+    own = tl.hooked_params(model)
+    for name, value in own.items():
         if name in sd and sd[name].shape != value.shape:
             raise CheckpointError(
                 f"{path}: state dict shapes fit no supported layout: {name} is "
                 f"{tuple(sd[name].shape)}, expected {tuple(value.shape)} for {task.describe()}"
             )
-    params = {n: sd.get(n, torch.zeros_like(p)) for n, p in model.named_parameters()}
+    params = {n: sd.get(n, torch.zeros_like(p)) for n, p in own.items()}
     missing = [n for n in params if n not in sd and not n.split(".")[-1].startswith("b_")]
     if missing:
         raise CheckpointError(f"{path}: state dict lacks {missing[:5]}; not a supported layout")

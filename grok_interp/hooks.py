@@ -2,7 +2,9 @@
 
 Each factory returns a function ``hook(activation, hook) -> activation`` for
 ``model.run_with_hooks(tokens, fwd_hooks=[(name, fn)])`` or ``model.hooks(...)``, so every
-intervention works on any HookedTransformer, not only on models trained here.
+intervention works on any HookedTransformer or TransformerBridge, not only on models
+trained here. Each writes where its maths needs under both TransformerLens majors
+(:mod:`grok_interp.tl` lists where their hooks differ).
 """
 
 from __future__ import annotations
@@ -65,11 +67,13 @@ def ablate_last(mode: str) -> HookFn:
     return hook
 
 
-def store(cache: dict[str, Tensor]) -> HookFn:
-    """Keep the activation under its hook's name, unchanged (for a later hook to use)."""
+def store(cache: dict[str, Tensor], key: str | None = None) -> HookFn:
+    """Keep the activation under ``key`` (default: its hook's name, which on a
+    TransformerBridge is the canonical one, not the alias it was added under), unchanged
+    (for a later hook to use)."""
 
     def hook(act: Tensor, hook: HookPoint) -> Tensor:
-        cache[str(hook.name)] = act
+        cache[key or str(hook.name)] = act
         return act
 
     return hook
@@ -101,6 +105,25 @@ def set_pattern_last(pattern: Tensor) -> HookFn:
         return act
 
     return hook
+
+
+def pattern_last_hooks(layer: int, pattern: Tensor) -> list[tuple[str, HookFn]]:
+    """The attention of the last query position replaced by ``pattern`` (batch, head, key):
+    ``z = pattern v`` there, recomputed from the cached values and written at
+    ``hook_z``. (Not at ``hook_pattern``: 3.9's TransformerBridge ignores writes to it.)"""
+    values: list[Tensor] = []  # (batch, key, head, d_head); a bridge names hooks its own way
+    at = f"blocks.{layer}.attn."
+
+    def keep_v(act: Tensor, hook: HookPoint) -> Tensor:
+        values[:] = [act]
+        return act
+
+    def write_z(act: Tensor, hook: HookPoint) -> Tensor:
+        act = act.clone()
+        act[:, -1] = torch.einsum("bhk,bkhe->bhe", pattern.to(values[0]), values[0]).to(act)
+        return act
+
+    return [(at + "hook_v", keep_v), (at + "hook_z", write_z)]
 
 
 def attention_rate(rate: float, causal: bool = True) -> HookFn:

@@ -1,11 +1,14 @@
-"""Model presets and the one function that turns them into a HookedTransformer.
+"""Model presets and the one function that turns them into a transformer: a
+HookedTransformer on TransformerLens 3.x, a native TransformerBridge on 4.x
+(:mod:`grok_interp.tl`).
 
 The ``mainline`` preset is the model of Nanda et al. 2023, Section 3: one layer,
 d_model 128, 4 heads of d_head 32, d_mlp 512, ReLU, no LayerNorm, learned positional
 embeddings, untied embed/unembed. The paper's model has no biases in the embedding,
 attention or unembedding; TransformerLens' ``b_Q, b_K, b_V, b_O`` and ``b_U`` therefore
-stay at zero and are frozen (``requires_grad=False``) by :func:`build_model`. The MLP
-biases train. ``n_ctx``, ``d_vocab`` and ``d_vocab_out`` follow the task. ``attention_rate`` below 1
+stay at zero and are frozen (``requires_grad=False``) by :func:`build_model` (named as
+HookedTransformer names them, under either major). The MLP biases train. ``n_ctx``,
+``d_vocab`` and ``d_vocab_out`` follow the task. ``attention_rate`` below 1
 (Zhong et al. 2023's ``attn_coeff``) is a permanent hook on every layer's attention
 pattern (:func:`grok_interp.hooks.attention_rate`), so every forward, training and
 analyses alike, uses it, and a model rebuilt from its Run has it again.
@@ -13,13 +16,12 @@ analyses alike, uses it, and a model rebuilt from its Run has it again.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict
 from typing import Any
 
 import torch
-from transformer_lens import HookedTransformer, HookedTransformerConfig
 
+from grok_interp import tl
 from grok_interp.config import PRESETS, ModelPreset, preset
 from grok_interp.hooks import attention_rate
 from grok_interp.parity import ParityTask
@@ -34,9 +36,10 @@ FROZEN_BIASES = ("attn.b_Q", "attn.b_K", "attn.b_V", "attn.b_O", "unembed.b_U")
 
 def to_config(
     spec: ModelPreset, task: Task | SeqTask | ParityTask, device: str | torch.device = "cpu"
-) -> HookedTransformerConfig:
-    """The HookedTransformerConfig of ``spec`` on ``task`` (pure: no RNG, no side effect)."""
-    return HookedTransformerConfig(
+) -> Any:
+    """The installed TransformerLens' config of ``spec`` on ``task`` (pure: no RNG, no
+    side effect): a HookedTransformerConfig on 3.x, a TransformerBridgeConfig on 4.x."""
+    return tl.config(
         n_layers=spec.n_layers,
         d_model=spec.d_model,
         n_heads=spec.n_heads,
@@ -48,9 +51,7 @@ def to_config(
         d_vocab=task.d_vocab,
         d_vocab_out=task.d_vocab_out,
         n_ctx=task.n_ctx,
-        positional_embedding_type="standard",
         device=str(device),
-        default_prepend_bos=False,
     )
 
 
@@ -76,15 +77,11 @@ def build_model(
     *,
     seed: int = 0,
     device: str | torch.device = "cpu",
-) -> HookedTransformer:
-    """A freshly initialised HookedTransformer; seeded without touching the global RNG."""
+) -> tl.Model:
+    """A freshly initialised transformer (:mod:`grok_interp.tl`); seeded without touching
+    the global RNG."""
     device = resolve_device(device)
-    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-        # transformer-lens 3.x warns on every HookedTransformer that 4.0 removes it; the
-        # dependency is pinned below 4, so the warning says nothing a user can act on.
-        warnings.filterwarnings("ignore", "HookedTransformer is deprecated", DeprecationWarning)
-        torch.manual_seed(seed)
-        model = HookedTransformer(to_config(spec, task, device), move_to_device=True)
+    model = tl.build(to_config(spec, task, device), seed)
     if spec.frozen_biases:
         freeze_biases(model)
     if spec.attention_rate != 1:
@@ -96,12 +93,9 @@ def build_model(
     return model
 
 
-def freeze_biases(model: HookedTransformer) -> None:
+def freeze_biases(model: tl.Model) -> None:
     """Zero and freeze the biases the paper's architecture lacks (see module docstring)."""
-    for name, param in model.named_parameters():
-        if name.endswith(FROZEN_BIASES):
-            param.requires_grad_(False)
-            param.data.zero_()
+    tl.frozen_zero(model, FROZEN_BIASES)
 
 
 def preset_dict(spec: ModelPreset) -> dict[str, Any]:

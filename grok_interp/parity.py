@@ -34,7 +34,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformer_lens.hook_points import HookedRootModule, HookPoint
+from transformer_lens import HookedRootModule
+from transformer_lens.hook_points import HookPoint
 
 from grok_interp.config import RNNPreset
 
@@ -135,6 +136,8 @@ class HookedRNN(HookedRootModule):
     """One recurrent layer (:class:`torch.nn.RNNCell`) and a linear read-out, with hook
     points (module docstring). ``forward(tokens)`` maps (batch, pos) symbols to (batch,
     pos, d_out) outputs; ``h0`` replaces the initial state (batch, d_hidden)."""
+
+    h_init: Tensor  # a buffer (declared: the typed HookedRootModule of 4.x and 3.9)
 
     def __init__(self, spec: RNNPreset, d_in: int = 2, d_out: int = 2) -> None:
         super().__init__()

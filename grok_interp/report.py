@@ -23,8 +23,8 @@ import pandas as pd
 import torch
 from safetensors.torch import save_file
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
+from grok_interp import tl
 from grok_interp.analyses.ablations import AblationsResult, Restricted, ablations
 from grok_interp.analyses.attention import AttentionResult, attention_heads
 from grok_interp.analyses.automaton import (
@@ -337,7 +337,7 @@ def check_folder(out: Path, overwrite: bool) -> None:
         )
 
 
-def _task_from_model(model: HookedTransformer) -> tuple[Task, list[str]]:
+def _task_from_model(model: tl.Model) -> tuple[Task, list[str]]:
     cfg = model.cfg
     fmt = "a b =" if cfg.n_ctx == 3 else "a o b ="
     task = Task(op="add", p=cfg.d_vocab_out, token_format=fmt)  # type: ignore[arg-type]
@@ -345,7 +345,7 @@ def _task_from_model(model: HookedTransformer) -> tuple[Task, list[str]]:
 
 
 def _resolve(
-    source: str | Path | Run | HookedTransformer,
+    source: str | Path | Run | tl.Model,
     task: Task | None,
     step: int | None,
     act_fn: str | None,
@@ -353,9 +353,9 @@ def _resolve(
 ) -> tuple[Any, Task, Run | None, str, list[str]]:
     """The model, task, Run (if any), name and assumptions behind ``source``, reading a
     file once."""
-    if isinstance(source, HookedTransformer):
+    if tl.is_transformer(source):
         found, assumed = _task_from_model(source) if task is None else (task, [])
-        return source, found, None, "a HookedTransformer", assumed
+        return source, found, None, f"a {type(source).__name__}", assumed
     run, name = (source, "a Run") if isinstance(source, Run) else (None, str(source))
     if run is None:
         obj = read_checkpoint(source)  # type: ignore[arg-type]
@@ -380,7 +380,7 @@ def _resolve(
 
 
 def analyze(
-    source: str | Path | Run | HookedTransformer | HookedRNN,
+    source: str | Path | Run | tl.Model | HookedRNN,
     task: Task | None = None,
     *,
     step: int | None = None,
@@ -392,7 +392,8 @@ def analyze(
     device: str | torch.device = "cpu",
     split: SplitLike | None = None,
 ) -> Report:
-    """Run every analysis of Nanda et al. 2023 on a checkpoint, Run or HookedTransformer;
+    """Run every analysis of Nanda et al. 2023 on a checkpoint, Run or transformer (a
+    HookedTransformer, or a TransformerBridge of either TransformerLens major);
     on a streaming-parity Run or a HookedRNN, those of van Rossem & Saxe 2025 instead.
 
     ``task`` defaults to the Run's, or ``add`` with the layout the shapes imply (an
@@ -420,7 +421,7 @@ def analyze(
         run = None if run is None else dataclasses.replace(run, train_idx=split_idx)
     if run is not None and isinstance(run.task, ParityTask):
         return _parity_report(model, run.task, run, name)
-    if not isinstance(model, HookedTransformer):
+    if not tl.is_transformer(model):
         return _toy_report(model, run, name)
     check_model(model, task)
     results: dict[str, Result] = {}
@@ -528,7 +529,7 @@ def _toy_report(model: Any, run: Run | None, name: str) -> Report:
 
 
 def _run_all(
-    model: HookedTransformer,
+    model: tl.Model,
     task: Task,
     data: ModelData,
     key_freqs: list[int] | None,

@@ -24,13 +24,14 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
+from grok_interp import tl
 from grok_interp.config import Preset, RNNPreset, ToyPreset, TrainConfig
 from grok_interp.models import ModelPreset, build_model
 from grok_interp.parity import HookedRNN, ParityTask, build_rnn
 from grok_interp.sequences import SeqTask
 from grok_interp.tasks import Task, heldout_indices
+from grok_interp.tl import Model
 
 FORMAT = "grok_interp.run"
 VERSION = 1
@@ -262,8 +263,14 @@ def run_from_checkpoint(obj: Any, path: str | Path) -> Run:
 
 
 def load_params(model: torch.nn.Module, params: StateDict) -> None:
-    """Copy saved parameters, frozen ones included, into ``model`` (a HookedTransformer or
-    a toy model; buffers such as attention masks are kept)."""
+    """Copy saved parameters, frozen ones included, into ``model`` (a transformer or
+    a toy model; buffers such as attention masks are kept). ``params`` are named and laid
+    out as a HookedTransformer's, whichever kind ``model`` is (:mod:`grok_interp.tl`)."""
+    if tl.is_bridge(model):
+        try:
+            return tl.load_hooked(model, params)
+        except KeyError as e:
+            raise CheckpointError(e.args[0]) from None
     dtype = next(model.parameters()).dtype
     own = dict(model.named_parameters())
     missing = set(own) - set(params)
@@ -276,14 +283,14 @@ def load_params(model: torch.nn.Module, params: StateDict) -> None:
 
 def model_from_run(
     run: Run, step: int | None = None, device: str | torch.device = "cpu"
-) -> HookedTransformer:
-    """The run's HookedTransformer: final weights, or the snapshot at epoch ``step``."""
+) -> Model:
+    """The run's transformer: final weights, or the snapshot at epoch ``step``."""
     if isinstance(run.model, ToyPreset):
         raise CheckpointError(
-            "a toy-model run holds no HookedTransformer: use grok_interp.toy.toy_model(run)"
+            "a toy-model run holds no transformer: use grok_interp.toy.toy_model(run)"
         )
     if isinstance(run.model, RNNPreset):
-        raise CheckpointError("an RNN run holds no HookedTransformer: use "
+        raise CheckpointError("an RNN run holds no transformer: use "
                               "grok_interp.runs.rnn_from_run(run)")  # fmt: skip
     model = build_model(run.model, run.task, seed=run.seed, device=device)
     _load_step(model, run, step)
@@ -320,8 +327,9 @@ def load_model(
     task: Task | None = None,
     act_fn: str | None = None,
     device: str | torch.device = "cpu",
-) -> tuple[HookedTransformer, Task]:
-    """A HookedTransformer and its Task from a Run, a Run file or a foreign checkpoint.
+) -> tuple[Model, Task]:
+    """A transformer (:mod:`grok_interp.tl`) and its Task from a Run, a Run file or a
+    foreign checkpoint.
 
     ``step`` picks a snapshot of a Run. For foreign checkpoints (TransformerLens state
     dicts, the Nanda et al. authors' format) ``task`` and ``act_fn`` give what the

@@ -36,16 +36,17 @@ import numpy as np
 import torch
 from jaxtyping import Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
+from grok_interp import tl
 from grok_interp.config import ModelPreset, TrainConfig
 from grok_interp.foreign import model_from_foreign
 from grok_interp.models import FROZEN_BIASES
 from grok_interp.runs import CheckpointError, Run, StateDict, read_checkpoint, save_run
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 
 SplitLike = Tensor | np.ndarray | Sequence[int] | Sequence[bool] | str | Path
-Snapshot = StateDict | HookedTransformer | str | Path | Mapping[str, Any]
+Snapshot = StateDict | Model | str | Path | Mapping[str, Any]
 # keys under which a file may keep the split instead of holding it bare
 History = dict[str, list[float]]
 SPLIT_KEYS = ("train_idx", "train_indices", "train_mask", "is_train")
@@ -123,8 +124,8 @@ def _params(snapshot: Snapshot, task: Task, act_fn: str | None) -> tuple[ModelPr
     label = str(snapshot) if isinstance(snapshot, str | Path) else "a snapshot"
     if isinstance(snapshot, str | Path):
         snapshot = read_checkpoint(snapshot)
-    if isinstance(snapshot, HookedTransformer):
-        snapshot = snapshot.state_dict()
+    if tl.is_transformer(snapshot):  # either major (grok_interp.tl)
+        snapshot = tl.hooked_state_dict(snapshot)
     model, _, _ = model_from_foreign(snapshot, label, task=task, act_fn=act_fn)
     cfg = model.cfg
     spec = ModelPreset(
@@ -138,7 +139,7 @@ def _params(snapshot: Snapshot, task: Task, act_fn: str | None) -> tuple[ModelPr
         frozen_biases=False,
         attn_only=cfg.attn_only,
     )
-    return spec, {k: v.detach().clone() for k, v in model.named_parameters()}
+    return spec, tl.hooked_state_dict(model)
 
 
 def _check_history(history: Mapping[str, Sequence[float] | Sequence[int]]) -> History:

@@ -49,9 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
-from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-from grok_interp import fast
+from grok_interp import fast, tl
 from grok_interp.config import Preset, RNNPreset, ToyPreset
 from grok_interp.hooks import dropout_hook
 from grok_interp.models import ModelPreset, build_model, resolve_device
@@ -72,7 +71,7 @@ from grok_interp.tasks import Task, split
 
 # Called at every evaluation with (epoch, model, run); the returned numbers are appended
 # to run.history under their names. Later analyses record progress measures this way.
-Callback = Callable[[int, HookedTransformer, Run], dict[str, float] | None]
+Callback = Callable[[int, tl.Model, Run], dict[str, float] | None]
 StepKind = Literal["auto", "fast", "plain"]
 
 
@@ -178,7 +177,7 @@ class _Member:
     """One model being trained, with its optimizer and dropout generator."""
 
     run: Run
-    model: HookedTransformer | Any  # a HookedRNN on streaming parity
+    model: tl.Model | Any  # a HookedRNN on streaming parity
     opt: torch.optim.Optimizer
     gen: torch.Generator
     out: Path | None
@@ -195,7 +194,10 @@ def _member(run: Run, out: Path | None, device: torch.device) -> _Member:
         assert isinstance(run.model, ModelPreset)  # toy runs train in toy.ToyLoop
         model = build_model(run.model, run.task, seed=run.seed, device=device)
     cfg = run.train
-    params = [p for p in model.parameters() if p.requires_grad]
+    # A transformer's in HookedTransformer's order, so its state converts by name between
+    # the TransformerLens majors (grok_interp.tl)
+    params = ([p for _, p in tl.trainable(model)] if tl.is_transformer(model)
+              else [p for p in model.parameters() if p.requires_grad])  # fmt: skip
     opt: torch.optim.Optimizer
     if cfg.sgd:
         opt = torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -207,7 +209,7 @@ def _member(run: Run, out: Path | None, device: torch.device) -> _Member:
     if run.weights:  # a resumed run, or one continued from another run's weights
         load_params(model, run.weights)
     if run.optimizer:
-        opt.load_state_dict(run.optimizer)
+        opt.load_state_dict(tl.optimizer_in(model, run.optimizer))
     if run.rng is not None:
         gen.set_state(run.rng)
     return _Member(run=run, model=model, opt=opt, gen=gen, out=out)
@@ -438,7 +440,7 @@ class _Loop:
             run.weights = _params(m.model, torch.float32)
             if snapshot:
                 run.snapshots[epoch] = _params(m.model, getattr(torch, run.train.snapshot_dtype))
-            run.optimizer = m.opt.state_dict()
+            run.optimizer = tl.optimizer_out(m.model, m.opt.state_dict())
             run.rng = m.gen.get_state()
             if m.out is not None and save:
                 save_run(run, m.out)
@@ -652,7 +654,7 @@ class _sigint_deferred:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def default_stack(cfg: HookedTransformerConfig, batch: int, device: torch.device) -> int:
+def default_stack(cfg: Any, batch: int, device: torch.device) -> int:
     """Models per batched forward: all on a GPU; on the CPU as many as keep a group's MLP
     activations (models x batch x d_mlp) within 2^20 floats, at least one (module doc)."""
     if device.type != "cpu":
@@ -720,4 +722,6 @@ def _l1(m: _Member) -> Tensor | float:
 
 
 def _params(model: torch.nn.Module, dtype: torch.dtype) -> dict[str, Tensor]:
-    return {k: v.detach().to("cpu", dtype).clone() for k, v in model.named_parameters()}
+    """Every weight, a transformer's in HookedTransformer's layout (grok_interp.tl)."""
+    named = tl.hooked_params(model) if tl.is_bridge(model) else dict(model.named_parameters())
+    return {k: v.detach().to("cpu", dtype).clone() for k, v in named.items()}

@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from grok_interp import tl
 from grok_interp.models import ModelPreset, build_model
 from grok_interp.tasks import Task
+
+# These modules build HookedTransformers by hand, which TransformerLens 4 removed: under
+# 4.x they are not collected (.ci/run runs a named subset there; README, Install).
+HAND_BUILT = ["test_sequences.py", "test_circuit_density.py", "test_algorithm.py"]
+collect_ignore = HAND_BUILT if tl.major() >= 4 else []
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "external"
 CHUGHTAI = EXTERNAL / "chughtai_C113_T_seed1"

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from grok_interp import fourier
+from grok_interp import fourier, tl
 from grok_interp.analyses.ablations import keep_key_blocks, remove_sum_waves
 from grok_interp.analyses.attention import attention_heads
 from grok_interp.analyses.common import AnalysisError, gather, loss_acc, run_hooked
@@ -221,7 +221,7 @@ def test_tail_runner_equals_full_forward():
         [(last + "mlp.hook_post", project_last(proj))],
         [(last + "hook_attn_out", ablate_last("mean"))],
         [
-            (last + "hook_resid_mid", store(cache)),
+            (last + "hook_resid_mid", store(cache, last + "hook_resid_mid")),
             (last + "hook_resid_post", ablate_stored_term(cache, last + "hook_resid_mid", "zero")),
         ],
     ]
@@ -328,7 +328,7 @@ def test_foreign_gelu_needs_its_activation_and_the_report_says_what_was_assumed(
     gelu = build_model(preset("small", act_fn="gelu"), task, seed=0)
     randomize(gelu, 0.5)
     path = tmp_path / "gelu.pt"
-    torch.save(gelu.state_dict(), path)
+    torch.save(tl.hooked_state_dict(gelu), path)  # the HookedTransformer layout, either major
     want = gelu(task.tokens())[:, -1]
     assumed = analyze(path)
     assert any("ReLU assumed" in a for a in assumed.assumptions)

@@ -1,5 +1,6 @@
 import pytest
 
+from grok_interp import tl
 from grok_interp.models import PRESETS, build_model, preset, to_config
 from grok_interp.tasks import Task
 
@@ -13,10 +14,11 @@ def test_mainline_matches_paper():
 
 def test_biases_absent_from_paper_are_frozen_at_zero():
     model = build_model(PRESETS["mainline"], Task(p=13), seed=0)
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    trainable = {n for n, _ in tl.trainable(model)}  # HookedTransformer names, either major
+    weights = tl.hooked_params(model)
     for name in ("blocks.0.attn.b_Q", "blocks.0.attn.b_O", "unembed.b_U"):
         assert name not in trainable
-        assert model.get_parameter(name).abs().sum() == 0
+        assert weights[name].abs().sum() == 0
     assert {"blocks.0.mlp.b_in", "blocks.0.mlp.b_out", "embed.W_E"} <= trainable
 
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from grok_interp import tl
 from grok_interp.analyses.ablations import keep_key_blocks
 from grok_interp.analyses.common import loss_acc
 from grok_interp.analyses.progress import phases, progress_measures
@@ -18,6 +19,10 @@ from grok_interp.runs import load_run, model_from_run
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = sorted(p.parent for p in (ROOT / "analyses").glob("*/report.json"))
+# The reports were computed with HookedTransformers (TransformerLens 3.x); a 4.x bridge
+# runs some ablations through its whole forward rather than the block's tail, which sums
+# in another order (measured: 9e-8 relative at most on the mainline; grok_interp.tl)
+REL = 1e-9 if tl.major() < 4 else 1e-6
 
 
 @pytest.mark.parametrize("folder", REPORTS, ids=[p.name for p in REPORTS])
@@ -31,7 +36,7 @@ def test_committed_report_is_current(folder):
     stored = load_file(folder / "tensors.safetensors")
     assert stored.keys() == tensors.keys()
     for k, v in tensors.items():
-        torch.testing.assert_close(stored[k], v, rtol=1e-6, atol=1e-7, msg=k)
+        torch.testing.assert_close(stored[k], v, rtol=max(REL, 1e-6), atol=1e-7, msg=k)
     # numbers within float rounding: the reduction order, and so the last digit, moves with
     # the number of threads; anything else differing means the committed report is stale
     fresh = json.loads(json.dumps(fresh))
@@ -45,7 +50,7 @@ def _floats_close(a, b):
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_floats_close(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and isinstance(b, float):
-        return a == pytest.approx(b, rel=1e-9, abs=1e-12, nan_ok=True)
+        return a == pytest.approx(b, rel=REL, abs=1e-12, nan_ok=True)
     return a == b
 
 

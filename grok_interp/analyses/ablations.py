@@ -56,9 +56,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
-from grok_interp import fourier
+from grok_interp import fourier, tl
 from grok_interp.analyses.common import (
     UNKNOWN_SETUP,
     Hooks,
@@ -76,6 +75,7 @@ from grok_interp.analyses.logits import _check_keys, wave, wave_kinds, wl_coeffs
 from grok_interp.analyses.neurons import NeuronsResult, fitted_activations
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, replace_last, store
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 
 Restricted = Literal["authors", "blocks2", "blocks3"]
 RESTRICTED_TEXT = {
@@ -232,7 +232,7 @@ def restrict(
 
 @torch.no_grad()
 def ablated_logits(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     *,
     key_freqs: list[int],
@@ -273,20 +273,24 @@ def ablated_logits(
     for mode, label in (("zero", "zeroed"), ("mean", "mean")):
         cache: dict[str, Tensor] = {}
         skip_mlp = [
-            (mid, store(cache)),
+            (mid, store(cache, mid)),
             (b + "hook_resid_post", ablate_stored_term(cache, mid, mode)),
         ]
         yield f"skip around MLP {label}", hooked(skip_mlp)  # type: ignore[arg-type]
     for mode, label in (("zero", "zeroed"), ("mean", "mean")):
         yield f"attention heads {label}", hooked([(b + "hook_attn_out", ablate_last(mode))])
         cache = {}
-        skip_attn = [(pre, store(cache)), (mid, ablate_stored_term(cache, pre, mode))]
+        # resid_mid = resid_pre + attn_out feeds the MLP and the skip around it: the term
+        # leaves both (a TransformerBridge's hook_resid_mid reaches the MLP's input only)
+        cut = [(at, ablate_stored_term(cache, pre, mode))
+               for at in tl.resid_mid_writes(model, last)]  # fmt: skip
+        skip_attn = [(pre, store(cache, pre)), *cut]
         yield f"skip around attention {label}", hooked(skip_attn)  # type: ignore[arg-type]
 
 
 @torch.no_grad()
 def ablations(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     *,
     key_freqs: list[int],

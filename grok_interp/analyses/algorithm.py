@@ -58,10 +58,10 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp.analyses.common import ModelData, Result, gather, require
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 
 CLOCK, PIZZA, MIXED = "clock", "pizza", "mixed/undetermined"
 
@@ -169,7 +169,7 @@ def sample_triples(p: int, n: int, seed: int = 42) -> Int[Tensor, "n 3"]:
 
 
 def gradient_cosines(
-    model: HookedTransformer, tokens: Int[Tensor, "n pos"], c: Int[Tensor, " n"],
+    model: Model, tokens: Int[Tensor, "n pos"], c: Int[Tensor, " n"],
     a_pos: int, b_pos: int,
 ) -> Float[Tensor, " n"]:  # fmt: skip
     """Per input, the cosine between the gradients of the last position's logit ``c``
@@ -192,7 +192,7 @@ def gradient_cosines(
 
 
 def algorithm(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     *,
     n_triples: int = 1000,

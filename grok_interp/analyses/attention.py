@@ -35,9 +35,8 @@ import torch
 from jaxtyping import Float
 from plotly.subplots import make_subplots
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
-from grok_interp import fourier
+from grok_interp import fourier, tl
 from grok_interp.analyses.common import (
     UNKNOWN_SETUP,
     ModelData,
@@ -51,8 +50,9 @@ from grok_interp.analyses.common import (
     sci,
     setup_note,
 )
-from grok_interp.hooks import set_pattern_last
+from grok_interp.hooks import pattern_last_hooks
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 
 PAPER_SCORE_FVE = (0.9902, 0.9521, 0.9910, 0.9242)  # Appendix C.1.2, the paper's heads 0-3
 
@@ -207,7 +207,7 @@ def _wave_fit(c: Tensor) -> tuple[int, float, float, float, Tensor]:
 
 @torch.no_grad()
 def attention_heads(
-    model: HookedTransformer, task: Task, *, data: ModelData | None = None
+    model: Model, task: Task, *, data: ModelData | None = None
 ) -> AttentionResult:
     """Per-head analyses of the first attention layer (module docstring)."""
     data = data or gather(model, task)
@@ -216,9 +216,10 @@ def attention_heads(
         "attention",
         "the score lookup assumes no LayerNorm before attention",
     )
-    p, attn = task.p, model.blocks[0].attn
-    wt = {n: t.detach().cpu().double() for n, t in attn.named_parameters()}
-    W_E, W_pos = model.W_E.detach().cpu().double(), model.W_pos.detach().cpu().double()
+    p, own = task.p, tl.hooked_params(model)  # either kind of model (grok_interp.tl)
+    wt = {n.split(".")[-1]: t.detach().cpu().double()
+          for n, t in own.items() if n.startswith("blocks.0.attn.")}  # fmt: skip
+    W_E, W_pos = (own[n].detach().cpu().double() for n in ("embed.W_E", "pos_embed.W_pos"))
     d_head = model.cfg.d_head
     x_eq = W_E[task.eq_token] + W_pos[-1]
     q = torch.einsum("d,hde->he", x_eq, wt["W_Q"]) + wt["b_Q"]
@@ -273,9 +274,9 @@ def attention_heads(
     if sig_x:
         pooled = float(fve(torch.cat(sig_y), torch.cat(sig_fit)))
         with torch.no_grad():
-            hook = ("blocks.0.attn.hook_pattern", set_pattern_last(replaced.float()))
+            hooks = pattern_last_hooks(0, replaced.float())
             tokens = task.tokens().to(model.cfg.device)
-            logits = model.run_with_hooks(tokens, fwd_hooks=[hook])[:, -1].cpu()
+            logits = model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].cpu()  # type: ignore[arg-type]
         loss_lin = {s: v[0] for s, v in losses_by_set(logits, data.labels, data.sets).items()}
     return AttentionResult(
         heads=tuple(heads),
@@ -290,7 +291,7 @@ def attention_heads(
 
 
 def _sigmoid_fit(
-    model: HookedTransformer, task: Task, data: ModelData, j: int
+    model: Model, task: Task, data: ModelData, j: int
 ) -> tuple[Tensor, Tensor, float, float]:
     """x = score(pos 0) - score(pos 1), y = sigma(x), and the linear fit y ~ c + E x."""
     assert data.pattern is not None
@@ -306,7 +307,7 @@ def _sigmoid_fit(
 
 
 @torch.no_grad()
-def attention_view(model: HookedTransformer, task: Task, a: int, b: int) -> Any:
+def attention_view(model: Model, task: Task, a: int, b: int) -> Any:
     """Every head's attention pattern on the input (a, b) as a circuitsvis widget.
 
     Displays itself in Jupyter; ``.local_src`` is HTML with circuitsvis' bundled

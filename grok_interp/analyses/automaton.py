@@ -64,8 +64,8 @@ import torch
 from plotly.subplots import make_subplots
 from scipy.cluster.hierarchy import fcluster, linkage
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
+from grok_interp import tl
 from grok_interp.analyses.common import AnalysisError, Result, history_at
 from grok_interp.config import RNNPreset
 from grok_interp.parity import (
@@ -87,7 +87,7 @@ METHODS = ("leader", "consistent")
 def _check(model: Any, task: ParityTask) -> None:
     if not isinstance(task, ParityTask):
         raise AnalysisError(f"automaton extraction needs streaming parity, not {task.describe()}")
-    if isinstance(model, HookedTransformer):
+    if tl.is_transformer(model):
         if model.cfg.d_vocab != 2 or model.cfg.n_ctx < task.max_len:
             raise AnalysisError("a transformer on streaming parity reads 2 symbols and at "
                                 f"least {task.max_len} positions")  # fmt: skip
@@ -571,7 +571,7 @@ def length_generalisation(model: Any, task: ParityTask | None = None,
     when it is the run's seed)."""
     task = task or ParityTask()
     _check(model, task)
-    n_ctx = model.cfg.n_ctx if isinstance(model, HookedTransformer) else None
+    n_ctx = model.cfg.n_ctx if tl.is_transformer(model) else None
     device = next(model.parameters()).device
     keys = ("pos", "str", "mse", "all_mse", "in", "out")
     out: dict[str, list[Any]] = {k: [] for k in ("len", "n", *keys)}

@@ -75,7 +75,6 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp.analyses.common import (
     Result,
@@ -86,6 +85,7 @@ from grok_interp.analyses.common import (
 )
 from grok_interp.runs import Run, model_from_run
 from grok_interp.tasks import Task, heldout_indices
+from grok_interp.tl import Model
 
 Positions = Literal["output", "all", "final"]
 RandomDraw = Literal["inputs", "per_coordinate"]
@@ -127,13 +127,13 @@ def read_mask(n_layers: int, n_ctx: int, positions: Positions) -> Bool[Tensor, "
     return mask
 
 
-def operand_embeddings(model: HookedTransformer, task: Task, pairs: Tensor) -> Tensor:
+def operand_embeddings(model: Model, task: Task, pairs: Tensor) -> Tensor:
     """(points, 2, d_model): W_E of a and of b for each pair."""
     w_e = model.W_E.detach()
     return torch.stack([w_e[pairs[:, 0]], w_e[pairs[:, 1]]], dim=1).float().cpu()
 
 
-def random_points(model: HookedTransformer, task: Task, n: int, seed: int = 0,
+def random_points(model: Model, task: Task, n: int, seed: int = 0,
                   draw: RandomDraw = "inputs") -> Float[Tensor, "n 2 d_model"]:  # fmt: skip
     """``n`` random points (module docstring): ``"inputs"``, Gaussian with the mean and
     covariance of all the task's input points (mean + (X - mean)^T z / sqrt(N) with
@@ -151,14 +151,14 @@ def random_points(model: HookedTransformer, task: Task, n: int, seed: int = 0,
     return (x.mean(0) + (z @ centred).view(n, *x.shape[1:]) / len(x) ** 0.5).float()
 
 
-def _check(model: HookedTransformer, task: Task) -> None:
+def _check(model: Model, task: Task) -> None:
     """A model that fits the task and has MLP layers, whose neurons the measure counts."""
     check_model(model, task, "circuit_density")
     require(not model.cfg.attn_only and model.cfg.d_mlp is not None, "circuit_density",
             "the model has no MLP layers, whose neurons the measure counts")  # fmt: skip
 
 
-def signs(model: HookedTransformer, task: Task,
+def signs(model: Model, task: Task,
           emb: Float[Tensor, "n 2 d_model"]) -> list[Tensor]:  # fmt: skip
     """Per MLP layer, the sign pattern (n, n_ctx, d_mlp) of the pre-activations at every
     position when the operand embeddings are ``emb``: one forward, a hook writing
@@ -197,7 +197,7 @@ class _Done(Exception):
 
 @torch.no_grad()
 def density_by_position(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     points: Float[Tensor, "points 2 d_model"],
     *,
@@ -224,7 +224,7 @@ def density_by_position(
     return counts
 
 
-def select(model: HookedTransformer, by_position: Int[Tensor, "points layers pos"],
+def select(model: Model, by_position: Int[Tensor, "points layers pos"],
            positions: Positions) -> tuple[Tensor, Tensor]:  # fmt: skip
     """(counts, per_neuron), each (points, layers), from :func:`density_by_position`'s
     counts: summed over the positions read in each layer, and divided by the units read."""
@@ -235,7 +235,7 @@ def select(model: HookedTransformer, by_position: Int[Tensor, "points layers pos
 
 
 def density(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     points: Float[Tensor, "points 2 d_model"],
     *,
@@ -304,7 +304,7 @@ class CircuitDensityResult(Result):
         return fig
 
 
-def point_sets(model: HookedTransformer, task: Task, train_idx: Tensor | None,
+def point_sets(model: Model, task: Task, train_idx: Tensor | None,
                n_points: int, seed: int = 0,
                random: RandomDraw = "inputs") -> dict[str, Tensor]:  # fmt: skip
     """Up to ``n_points`` seeded training and test inputs (when the split is known; all
@@ -324,7 +324,7 @@ def point_sets(model: HookedTransformer, task: Task, train_idx: Tensor | None,
 
 
 def circuit_density(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     train_idx: Tensor | None = None,
     *,
@@ -432,7 +432,7 @@ def _sign_changes(layer: Tensor, grid: int) -> Tensor:
 
 @torch.no_grad()
 def plane(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     anchors: Float[Tensor, "3 2 d_model"],
     *,

@@ -36,9 +36,10 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
+from grok_interp import tl
 from grok_interp.tasks import Task, heldout_indices
+from grok_interp.tl import Model
 from grok_interp.training import cross_entropy64
 
 # The paper's mainline (Nanda et al. 2023, Section 3): what a model must match for the
@@ -62,7 +63,7 @@ PAPER_SETUP_TEXT = (
 )
 
 
-def paper_setup_differences(model: HookedTransformer, task: Task) -> list[str]:
+def paper_setup_differences(model: Model, task: Task) -> list[str]:
     """How ``model`` and ``task`` differ from the paper's mainline setup (empty: none)."""
     cfg = model.cfg
     ours = {
@@ -139,7 +140,7 @@ def require(ok: bool, analysis: str, why: str) -> None:
 class ModelData:
     """Activations of one model over every input pair (see module docstring)."""
 
-    model: HookedTransformer
+    model: Model
     task: Task
     logits: Float[Tensor, "pairs d_vocab_out"]
     post: Float[Tensor, "pairs d_mlp"] | None
@@ -200,7 +201,7 @@ def require_pairs(task: object, analysis: str) -> None:
                 f"not to {what}")  # fmt: skip
 
 
-def check_model(model: HookedTransformer, task: Task, analysis: str = "analyze") -> None:
+def check_model(model: Model, task: Task, analysis: str = "analyze") -> None:
     """Clear errors for models whose shapes do not fit the task (an MLP is not needed)."""
     require_pairs(task, analysis)
     cfg = model.cfg
@@ -218,7 +219,7 @@ def check_model(model: HookedTransformer, task: Task, analysis: str = "analyze")
 
 
 @torch.no_grad()
-def gather(model: HookedTransformer, task: Task, train_idx: Tensor | None = None) -> ModelData:
+def gather(model: Model, task: Task, train_idx: Tensor | None = None) -> ModelData:
     """One cached forward over all pairs, last position only (module docstring);
     ``train_idx`` (the run's split, if known) adds train and test pair sets."""
     check_model(model, task)
@@ -282,11 +283,13 @@ Hooks = list[tuple[str | Callable[..., Any], Callable[..., Any]]]
 def run_hooked(data: ModelData, hooks: Hooks) -> Float[Tensor, "pairs d_vocab_out"]:
     """Last-position logits with ``hooks`` applied, as ``model.run_with_hooks`` gives.
 
+    ``hook_mlp_in`` carries the MLP's input alone on either kind of model (a bridge's
+    ``hook_resid_mid`` is that too; a HookedTransformer's also feeds the skip connection).
     When every hook sits in the final block after its attention (``hook_resid_pre``,
-    ``hook_attn_out``, ``hook_resid_mid``, ``mlp.*``, ``hook_mlp_out``,
-    ``hook_resid_post``) and the model has no LayerNorm, only that block's tail runs, at
-    the last position, through the model's own modules and HookPoints (so the same hook
-    functions fire), starting from the cached ``resid_pre`` and ``attn_out``; this skips
+    ``hook_attn_out``, ``hook_resid_mid``, ``hook_mlp_in``, ``mlp.*``, ``hook_mlp_out``,
+    ``hook_resid_post``) of a HookedTransformer without LayerNorm, only that block's tail
+    runs, at the last position, through the model's own modules and HookPoints (so the
+    same hook functions fire), starting from the cached ``resid_pre`` and ``attn_out``; this skips
     the attention over every position and the MLP on the positions nobody reads.
     Otherwise the whole model runs.
     """
@@ -295,22 +298,25 @@ def run_hooked(data: ModelData, hooks: Hooks) -> Float[Tensor, "pairs d_vocab_ou
         f"blocks.{last}.hook_resid_pre",
         f"blocks.{last}.hook_attn_out",
         f"blocks.{last}.hook_resid_mid",
+        f"blocks.{last}.hook_mlp_in",
         f"blocks.{last}.mlp.",
         f"blocks.{last}.hook_mlp_out",
         f"blocks.{last}.hook_resid_post",
     )
-    if model.cfg.normalization_type is not None or not all(
-        isinstance(n, str) and n.startswith(tail) for n, _ in hooks
-    ):
-        tokens = data.task.tokens().to(model.cfg.device)
-        return model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].float().cpu()
-    block = model.blocks[last]
-    dev = model.cfg.device
-    with model.hooks(fwd_hooks=hooks):
-        pre = block.hook_resid_pre(data.resid_pre[:, None].to(dev))
-        mid = block.hook_resid_mid(pre + block.hook_attn_out(data.attn_out[:, None].to(dev)))
-        post = block.hook_resid_post(mid + block.hook_mlp_out(block.mlp(mid)))
-        return model.unembed(post)[:, -1].float().cpu()
+    with tl.mlp_in_hook(model):  # hook_mlp_in fires on either kind (grok_interp.tl)
+        if tl.is_bridge(model) or model.cfg.normalization_type is not None or not all(
+            isinstance(n, str) and n.startswith(tail) for n, _ in hooks
+        ):
+            tokens = data.task.tokens().to(model.cfg.device)
+            return model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].float().cpu()
+        block = model.blocks[last]
+        dev = model.cfg.device
+        with model.hooks(fwd_hooks=hooks):
+            pre = block.hook_resid_pre(data.resid_pre[:, None].to(dev))
+            mid = block.hook_resid_mid(pre + block.hook_attn_out(data.attn_out[:, None].to(dev)))
+            out = block.hook_mlp_out(block.mlp(block.hook_mlp_in(mid)))
+            post = block.hook_resid_post(mid + out)
+            return model.unembed(post)[:, -1].float().cpu()
 
 
 def fve(y: Tensor, fit: Tensor, dim: int | tuple[int, ...] | None = None) -> Tensor:

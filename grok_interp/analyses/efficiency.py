@@ -29,9 +29,8 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
-from grok_interp import fast, fourier
+from grok_interp import fast, fourier, tl
 from grok_interp.analyses.common import (
     UNKNOWN_SETUP,
     ModelData,
@@ -46,6 +45,7 @@ from grok_interp.analyses.common import (
 )
 from grok_interp.runs import Run, load_params, model_from_run
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 from grok_interp.training import Callback, param_norm
 
 
@@ -126,7 +126,7 @@ def trig_mem(
 
 @torch.no_grad()
 def efficiency(
-    model: HookedTransformer, task: Task, *, data: ModelData | None = None
+    model: Model, task: Task, *, data: ModelData | None = None
 ) -> EfficiencyResult:
     """o_trig, o_mem and the trigonometric norm share of any add checkpoint."""
     require_pairs(task, "efficiency")
@@ -143,7 +143,7 @@ def trig_mem_callback() -> Callback:
     than ``add`` (the basis is addition's)."""
 
     @torch.no_grad()
-    def record(epoch: int, model: HookedTransformer, run: Run) -> dict[str, float] | None:
+    def record(epoch: int, model: Model, run: Run) -> dict[str, float] | None:
         task = run.task
         if not isinstance(task, Task) or task.op != "add":
             return None
@@ -167,7 +167,7 @@ def efficiency_over_training(run: Run, *, steps: Sequence[int] | None = None) ->
     sets = pair_sets(task, run.train_idx)
     labels, tokens = task.labels(), task.tokens()
     model = model_from_run(run)
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    trainable = {n for n, _ in tl.trainable(model)}
     rows = []
     for step in sorted(run.snapshots) if steps is None else steps:
         weights = run.snapshots[step]

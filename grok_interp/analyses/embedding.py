@@ -15,11 +15,11 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
 from grok_interp.analyses.common import Result, check_model, require_modular
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class FourierNormsResult(Result):
 
 
 @torch.no_grad()
-def embedding_fourier(model: HookedTransformer, task: Task) -> FourierNormsResult:
+def embedding_fourier(model: Model, task: Task) -> FourierNormsResult:
     """Norms of W_E's Fourier components per frequency (Figure 3, left)."""
     check_model(model, task, "embedding")
     require_modular(task, "embedding")

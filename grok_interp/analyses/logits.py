@@ -39,7 +39,6 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
 from grok_interp.analyses.common import (
@@ -57,6 +56,7 @@ from grok_interp.analyses.common import (
 )
 from grok_interp.analyses.embedding import FourierNormsResult
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 
 DEFAULT_THRESHOLD = 0.3
 
@@ -146,7 +146,7 @@ class NeuronLogitMapResult(Result):
 
 @torch.no_grad()
 def neuron_logit_map(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     *,
     key_freqs: list[int] | None = None,
@@ -269,7 +269,7 @@ class DirectionsResult(Result):
 
 @torch.no_grad()
 def read_off_directions(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     *,
     key_freqs: list[int],
@@ -370,7 +370,7 @@ def cos_abc(p: int, k: int) -> Tensor:
 
 @torch.no_grad()
 def logit_fit(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     *,
     key_freqs: list[int],

@@ -31,12 +31,12 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
 from grok_interp.analyses.common import UNKNOWN_SETUP, ModelData, Result, gather, setup_note
 from grok_interp.analyses.logits import _check_keys, wave, wave_kinds, wl_coeffs
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 
 FVE_THRESHOLD = 0.85
 
@@ -186,7 +186,7 @@ def monomial_fve(grid: Tensor, key_freqs: list[int]) -> Tensor:
 
 @torch.no_grad()
 def neuron_fits(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     *,
     key_freqs: list[int],

@@ -37,15 +37,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
-from grok_interp import fast, fourier
+from grok_interp import fast, fourier, tl
 from grok_interp.analyses.ablations import Restricted, restrict
 from grok_interp.analyses.common import Result, loss_acc
 from grok_interp.analyses.logits import select_key_freqs, wl_coeffs
 from grok_interp.models import resolve_device
 from grok_interp.runs import Run, StateDict, load_params, model_from_run
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 from grok_interp.training import cross_entropy64
 
 PAPER_PHASES = (1400, 9400, 14000)
@@ -124,7 +124,7 @@ def measures_from_weights(params: StateDict, p: int) -> dict[str, float]:
     }
 
 
-def final_key_freqs(model: HookedTransformer, threshold: float = 0.3) -> list[int]:
+def final_key_freqs(model: Model, threshold: float = 0.3) -> list[int]:
     w_l = model.blocks[-1].mlp.W_out.detach() @ model.W_U.detach()
     return select_key_freqs(fourier.freq_norms(wl_coeffs(w_l.cpu()), 1), threshold)
 
@@ -146,7 +146,7 @@ class ProgressResult(Result):
         return progress_figure(self.frame, self.key_freqs, phases(self.frame))
 
 
-def _forward(models: list[HookedTransformer], tokens: Tensor) -> tuple[Tensor, Tensor]:
+def _forward(models: list[Model], tokens: Tensor) -> tuple[Tensor, Tensor]:
     """The final MLP's activations and the logits at the last position, per model."""
     if fast.unsupported_reason(models[0], tokens) is None:
         params = fast.stacked_params(models)
@@ -197,10 +197,10 @@ def progress_callback(  # type: ignore[no-untyped-def]
     """A trainer callback recording every measure live (Run.history gets the columns)."""
     waves, tokens, labels = _Waves(task.p), task.tokens(), task.labels()
 
-    def callback(epoch: int, model: HookedTransformer, run: Run) -> dict[str, float]:
+    def callback(epoch: int, model: Model, run: Run) -> dict[str, float]:
         with torch.no_grad():
             post, logits = (t[0].cpu() for t in _forward([model], tokens.to(model.cfg.device)))
-        params = {k: v.detach().cpu() for k, v in model.named_parameters()}
+        params = {k: v.detach().cpu() for k, v in tl.hooked_params(model).items()}
         out = measures_from_logits(
             logits, labels, run.train_idx, run.test_idx, key_freqs, waves,
             post=post, W_L=w_l_of(params), restricted=restricted,

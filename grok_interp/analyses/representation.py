@@ -73,7 +73,6 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp import fourier
 from grok_interp.analyses.common import (
@@ -88,6 +87,7 @@ from grok_interp.analyses.common import (
 from grok_interp.config import ToyPreset
 from grok_interp.runs import Run
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 
 Over = Literal["train", "all"]
 
@@ -315,7 +315,7 @@ def representation_quality(
 
 @torch.no_grad()
 def representation(
-    model: HookedTransformer, task: Task, *, data: ModelData | None = None, **options: Any
+    model: Model, task: Task, *, data: ModelData | None = None, **options: Any
 ) -> RepresentationResult:
     """RQI and predicted accuracy of a transformer's embedding: W_E's rows for the numbers
     0..p-1, the training pairs of its split (all pairs when the split is unknown, then no

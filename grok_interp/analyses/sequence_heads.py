@@ -24,14 +24,14 @@ from collections.abc import Sequence
 import pandas as pd
 import torch
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp.analyses.common import history_at, require
 from grok_interp.runs import Run, model_from_run
 from grok_interp.sequences import SeqTask, sample_with_meta
+from grok_interp.tl import Model
 
 
-def _patterns(model: HookedTransformer, tokens: Tensor) -> Tensor:
+def _patterns(model: Model, tokens: Tensor) -> Tensor:
     """(layers, batch, heads, query, key) attention patterns."""
     names = [f"blocks.{i}.attn.hook_pattern" for i in range(model.cfg.n_layers)]
     _, cache = model.run_with_cache(tokens.to(model.cfg.device), names_filter=names)
@@ -39,7 +39,7 @@ def _patterns(model: HookedTransformer, tokens: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def induction_scores(model: HookedTransformer, task: SeqTask, *, n: int = 200,
+def induction_scores(model: Model, task: SeqTask, *, n: int = 200,
                      seed: int = 0) -> dict[str, Tensor]:  # fmt: skip
     """``induction`` and ``previous_token`` scores, each (layers, heads) (module doc)."""
     require(task.kind == "repeat", "induction_scores", f"needs the repeat task, not {task.kind}")
@@ -58,7 +58,7 @@ def induction_scores(model: HookedTransformer, task: SeqTask, *, n: int = 200,
 
 
 @torch.no_grad()
-def big_token_attention(model: HookedTransformer, task: SeqTask, *, n: int = 200,
+def big_token_attention(model: Model, task: SeqTask, *, n: int = 200,
                         seed: int = 0) -> Tensor:  # fmt: skip
     """(layers, heads): mean attention from the last position to the token >= 10."""
     require(task.kind == "skip_trigram", "big_token_attention",

@@ -24,13 +24,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from torch import Tensor
-from transformer_lens import HookedTransformer
 
 from grok_interp.analyses.common import Result, check_model
 from grok_interp.losses import softmax_collapse, stablemax_cross_entropy
 from grok_interp.optim import nlm_alignment
 from grok_interp.runs import Run, model_from_run
 from grok_interp.tasks import Task
+from grok_interp.tl import Model
 from grok_interp.training import cross_entropy64
 
 Loss = Literal["cross_entropy", "stablemax"]
@@ -73,7 +73,7 @@ class StabilityResult(Result):
 
 
 def stability_point(
-    model: HookedTransformer,
+    model: Model,
     task: Task,
     train_idx: Tensor,
     *,
