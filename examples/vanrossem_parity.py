@@ -62,16 +62,17 @@ def main(argv=None):
 
     from grok_interp import preset
     from grok_interp.analyses.automaton import (
-        InteractionResult,
         StatesResult,
         automaton_figure,
         automaton_over_training,
         extract_automaton,
-        interaction_over_training,
+        snapshot_model,
+    )
+    from grok_interp.analyses.interaction import InteractionResult, interaction_over_training
+    from grok_interp.analyses.lengths import (
         length_generalisation,
         lengths_figure,
         lengths_over_training,
-        snapshot_model,
     )
     from grok_interp.parity import parity_spec
 

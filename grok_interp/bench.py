@@ -21,10 +21,12 @@ from pathlib import Path
 
 import torch
 
+from grok_interp.engine import StepLoop, member
+from grok_interp.families.modular import PairLoop
 from grok_interp.models import preset, resolve_device
 from grok_interp.runs import TrainConfig
 from grok_interp.tasks import Task
-from grok_interp.training import RunSpec, _Loop, _member, new_run
+from grok_interp.training import RunSpec, new_run
 
 
 def _time(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> float:
@@ -41,9 +43,10 @@ def _time(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> f
     return statistics.median(times)
 
 
-def _loop(specs: list[RunSpec], step: str, device: torch.device, stack: int | None = None) -> _Loop:
-    members = [_member(new_run(s), None, device) for s in specs]
-    return _Loop(members, device, step, (), stack)  # type: ignore[arg-type]
+def _loop(specs: list[RunSpec], step: str, device: torch.device,
+          stack: int | None = None) -> PairLoop:  # fmt: skip
+    members = [member(new_run(s), None, device) for s in specs]
+    return PairLoop(members, device, step, (), stack)  # type: ignore[arg-type]
 
 
 def matmul_peak(device: torch.device, sync: Callable[[], None], n: int = 2048) -> float:
@@ -245,11 +248,11 @@ def parity_speed(
     the snapshot with the most states, its slowest case: the tree)."""
     from grok_interp.analyses.automaton import automaton_over_training, extract_automaton
     from grok_interp.parity import parity_spec
-    from grok_interp.runs import load_run, rnn_from_run
-    from grok_interp.training import _member, _ParityLoop
+    from grok_interp.runs import load_run, model_from_run
 
-    loop = _ParityLoop([_member(new_run(parity_spec()), None, torch.device("cpu"))],
-                       torch.device("cpu"), ())  # fmt: skip
+    run = new_run(parity_spec())
+    cpu = torch.device("cpu")
+    loop = StepLoop(run.family, [member(run, None, cpu)], cpu, ())
     epoch = _time(lambda: loop.step(1), repeats, lambda: None)
     out = {"parity_rnn_epoch_s": epoch}
     if Path(shipped).exists():
@@ -260,9 +263,9 @@ def parity_speed(
             out["parity_rnn_to_generalisation_s_est"] = first * epoch
         frame = automaton_over_training(run)  # the leader rule: cheaper, the same peak
         peak = int(frame["epoch"][frame["n_states"].idxmax()])
-        final = rnn_from_run(run)
+        final = model_from_run(run)
         out["automaton_leader_s"] = _time(lambda: extract_automaton(final), repeats, lambda: None)
-        tree = rnn_from_run(run, peak)
+        tree = model_from_run(run, peak)
         out["automaton_scale_free_peak_s"] = _time(
             lambda: extract_automaton(tree, method="consistent"), 1, lambda: None)
     return out
@@ -274,8 +277,7 @@ def _rqi(spec: RunSpec) -> Callable[[], object]:
     from grok_interp.analyses.representation import representation_quality
 
     run = new_run(spec)
-    assert isinstance(spec.task, Task)
-    pairs = spec.task.pairs()
+    pairs = run.pairs_task.pairs()
     d_model = preset("mainline").d_model
     w_e = torch.randn(spec.task.p, d_model, generator=torch.Generator().manual_seed(0))
     train, test = pairs[run.train_idx], pairs[run.test_idx]

@@ -21,14 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grok_interp.config import OP_NAMES, PRESETS, TOKEN_FORMATS, ModelPreset, TrainConfig, preset
+from grok_interp.families import registry
 
 if TYPE_CHECKING:
-    from grok_interp.runs import Run
+    from grok_interp.runs import Run, RunSpec
 
 SKIP = {"frozen_biases", "betas", "normalization"}
 # What may change when a run resumes: its length, its evaluation and snapshot spacing
 # (and, not being part of a run, --device, --step, --save-every, --quiet).
-RESUMABLE = {"epochs", "eval_every", "snapshot_every"}
+RESUMABLE = {"train.epochs", "train.eval_every", "train.snapshot_every"}
+# The pair flags' fields of a run (the other flags are model.FIELD and train.FIELD).
+PAIR_FLAGS = {"task": "task.op", "p": "task.p", "format": "task.token_format"}
 RESTRICTED = ["authors", "blocks2", "blocks3"]  # analyses.ablations.Restricted
 # Python's words in messages -> the CLI's flags.
 FLAGS = {
@@ -93,16 +96,25 @@ def _overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
 def _train_parser(sub: Any) -> None:
     p = sub.add_parser(
         "train",
-        help="train models (full-batch AdamW) into Run files",
-        description="Train models into Run files. Every field of the model preset and of "
-        "the trainer's config is a flag; flags left out keep the preset's or the paper's "
-        "default. Several --seed values train that many models together, one Run file "
-        "each (--out must then contain {seed}).",
+        help="train models of any experiment family into Run files",
+        description="Train models into Run files. --family picks the experiment family "
+        "and the run it starts from (its default run); every field of the transformer "
+        "preset and of the trainer's config is a flag, any other field of the run a "
+        "--set FIELD=VALUE (task.kind=repeat, model.d_hidden=50); flags left out keep "
+        "the family's default. Several --seed values train that many models together, "
+        "one Run file each (--out must then contain {seed}).",
     )
+    p.add_argument("--family", default=None, choices=registry.kinds(),
+                   help=f"the experiment family (default {registry.kinds()[0]}; a resumed "
+                        "run keeps its own)")  # fmt: skip
+    p.add_argument("--set", action="append", default=[],
+                   help="FIELD=VALUE: task.FIELD, model.FIELD or train.FIELD (repeatable)")
     p.add_argument("--task", default=None, choices=list(OP_NAMES), help="default add")
     p.add_argument("--p", type=int, default=None, help="default 113")
     p.add_argument("--format", default=None, choices=list(TOKEN_FORMATS), help="default 'a b ='")
-    p.add_argument("--preset", default=None, choices=list(PRESETS), help="default mainline")
+    p.add_argument("--preset", default=None,
+                   help=f"a preset of the family (default: its own; transformers: "
+                        f"{', '.join(PRESETS)})")  # fmt: skip
     p.add_argument("--seed", type=int, nargs="+", default=[0])
     p.add_argument("--betas", type=float, nargs=2, default=None)
     p.add_argument("--out", required=True, help="Run file; may contain {seed}")
@@ -131,10 +143,51 @@ def _train_parser(sub: Any) -> None:
     _add_fields(p, TrainConfig, TrainConfig())
 
 
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's fields the flags give, under dotted names (``train.lr``...)."""
+    given: dict[str, Any] = {v: getattr(args, k) for k, v in PAIR_FLAGS.items()
+                             if getattr(args, k) is not None}  # fmt: skip
+    given |= {f"model.{k}": v for k, v in _overrides(args, ModelPreset).items()}
+    given |= {f"train.{k}": v for k, v in _overrides(args, TrainConfig).items()}
+    if args.betas:
+        given["train.betas"] = tuple(args.betas)
+    return given | {k: _value(v) for k, v in _pairs(args.set, "--set").items()}
+
+
+def _flag(field: str) -> str:
+    """The flag that sets a dotted field."""
+    pair = {v: k for k, v in PAIR_FLAGS.items()}.get(field)
+    section, _, name = field.partition(".")
+    if pair or section in ("model", "train", "family"):
+        return "--" + (pair or name or section).replace("_", "-")
+    return f"--set {field}="
+
+
+def _preset(family: Any, name: str) -> Any:
+    if name not in family.presets:
+        raise ValueError(f"unknown preset {name!r} for {family.kind}; known presets: "
+                         f"{', '.join(family.presets)}")  # fmt: skip
+    return family.presets[name]
+
+
+def _specs(args: argparse.Namespace) -> list[RunSpec]:
+    """The runs the flags ask for, one per seed: the family's default run with the
+    flags' fields replaced."""
+    from dataclasses import replace
+
+    from grok_interp.sweeps import apply
+
+    family = registry.get(args.family or registry.kinds()[0])
+    base = family.default_spec()
+    if args.preset:
+        base = replace(base, model=_preset(family, args.preset))
+    base = apply(base, _given(args))
+    return [replace(base, seed=s) for s in args.seed]
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from grok_interp.runs import load_run
-    from grok_interp.tasks import Task
-    from grok_interp.training import RunSpec, train_many
+    from grok_interp.training import train_many
 
     _tune_malloc()
     if len(args.seed) > 1 and "{seed}" not in args.out:
@@ -149,13 +202,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"{taken[0]} exists; add --resume to continue it or --overwrite to replace it"
             )
-        train_kw = _overrides(args, TrainConfig)
-        if args.betas:
-            train_kw["betas"] = tuple(args.betas)
-        task = Task(op=args.task or "add", p=args.p or 113, token_format=args.format or "a b =")
-        model = preset(args.preset or "mainline", **_overrides(args, ModelPreset))
-        cfg = TrainConfig(**train_kw)
-        specs = [RunSpec(task=task, model=model, train=cfg, seed=s) for s in args.seed]
+        specs = list(_specs(args))
     try:
         runs = train_many(
             specs,
@@ -184,27 +231,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _resumed(run: Run, args: argparse.Namespace) -> Run:
     """The run to continue, with the settings that may change on resume applied; any
     other flag that would change the run is refused, listing the differences."""
-    given: dict[str, Any] = {
-        **_overrides(args, ModelPreset),
-        **_overrides(args, TrainConfig),
-        **{k: getattr(args, k) for k in ("task", "p", "format", "preset") if getattr(args, k)},
-    }
-    if args.betas:
-        given["betas"] = tuple(args.betas)
-    have = {
-        **dataclasses.asdict(run.model),
-        **dataclasses.asdict(run.train),
-        "task": run.pairs_task.op,
-        "p": run.pairs_task.p,
-        "format": run.pairs_task.token_format,
-    }
-    if "preset" in given:
-        wanted = dataclasses.asdict(preset(given.pop("preset")))
-        given = {**{k: v for k, v in wanted.items() if v != have[k]}, **given}
+    from grok_interp.sweeps import spec_dict
+    from grok_interp.training import RunSpec
+
+    have = spec_dict(RunSpec(task=run.task, model=run.model, train=run.train, seed=run.seed))
+    have["train.betas"] = tuple(have["train.betas"])
+    given = _given(args)
+    if args.family:
+        given["family"] = args.family
+    if args.preset:
+        wanted = dataclasses.asdict(_preset(run.family, args.preset))
+        given = {**{f"model.{k}": v for k, v in wanted.items()
+                    if v != have.get(f"model.{k}")}, **given}  # fmt: skip
     diff = [
-        f"--{k.replace('_', '-')} {v} (the run has {have[k]})"
+        f"{_flag(k)}{'' if _flag(k).endswith('=') else ' '}{v} (the run has {have.get(k)})"
         for k, v in given.items()
-        if k not in RESUMABLE and v != have[k]
+        if k not in RESUMABLE and v != have.get(k)
     ]
     if diff:
         raise ValueError(
@@ -212,7 +254,7 @@ def _resumed(run: Run, args: argparse.Namespace) -> Run:
             + "; ".join(diff)
             + ". Train a new run instead (another --out)"
         )
-    changes = {k: v for k, v in given.items() if k in RESUMABLE}
+    changes = {k.partition(".")[2]: v for k, v in given.items() if k in RESUMABLE}
     if changes.get("epochs", run.epoch) < run.epoch:
         raise ValueError(f"--epochs {changes['epochs']} is below the run's epoch {run.epoch}")
     run.train = dataclasses.replace(run.train, **changes)
@@ -230,6 +272,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     run = load_run(args.run)
     info = {
+        "family": run.family.kind,
         "task": dataclasses.asdict(run.task),
         "model": dataclasses.asdict(run.model),
         "train": dataclasses.asdict(run.train),
@@ -308,7 +351,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from grok_interp.report import analyze, check_folder
-    from grok_interp.tasks import Task
 
     if args.out:  # before any work: the same check Report.save makes
         check_folder(Path(args.out), args.overwrite)
@@ -330,7 +372,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         split=split,
     )
     pair = None if args.pair is None else (args.pair[0], args.pair[1])
-    pairs = report.task.pairs() if isinstance(report.task, Task) else None
+    pairs = None if report.attention is None else report.task.pairs()  # the pairs' view
     if pair and (pairs is None or not (pairs == pairs.new_tensor(pair)).all(1).any()):
         raise ValueError(f"--pair {pair[0]} {pair[1]} is not an input of {report.task.describe()}")
     print(report.to_markdown() if args.full else report.table5().to_markdown(index=False))
@@ -540,10 +582,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="grok-interp", description=__doc__)
-    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
-    _train_parser(sub)
+def _small_parsers(sub: Any) -> None:
     info = sub.add_parser("info", help="print a Run file's configs, final metrics, snapshots")
     info.add_argument("run")
     info.add_argument("--json", action="store_true", help="the same as JSON, for programs")
@@ -552,7 +591,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--out", default=None, help="also save the Run file here")
     demo.add_argument("--quiet", action="store_true")
-    an = sub.add_parser("analyze", help="the Nanda et al. tables for a Run or checkpoint")
+
+
+def _analyze_parser(sub: Any) -> None:
+    an = sub.add_parser("analyze", help="the analyses that apply to a Run or checkpoint")
     an.add_argument("run", help="Run file or foreign checkpoint")
     an.add_argument("--out", help="write the report here: index.html, report.md, report.json")
     an.add_argument("--overwrite", action="store_true", help="replace the files in --out")
@@ -586,6 +628,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     an.add_argument("--full", action="store_true", help="print every table, not only Table 5")
     an.add_argument("--no-figures", action="store_true", help="with --out: Markdown, JSON only")
     an.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
+
+
+def _import_parser(sub: Any) -> None:
     im = sub.add_parser(
         "import",
         help="a Run file from snapshots trained by other code",
@@ -606,6 +651,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="default: from the shapes")  # fmt: skip
     im.add_argument("--act-fn", default=None, choices=["relu", "gelu"], help="default relu")
     im.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
+
+def _progress_parser(sub: Any) -> None:
     pr = sub.add_parser("progress", help="progress measures over a run's snapshots, and phases")
     pr.add_argument("run")
     pr.add_argument("--out", help="write the run with its measures here (default RUN-progress.pt)")
@@ -618,6 +666,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--chunk", type=int, default=4, help="snapshots per batched forward")
     pr.add_argument("--restricted", default="authors", choices=RESTRICTED)
     pr.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
+
+
+def _sweep_parser(sub: Any) -> None:
     sw = sub.add_parser(
         "sweep",
         help="train a grid of runs into a folder, with a results table",
@@ -638,6 +689,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sw.add_argument("--ray-address", default=None, help="a running Ray cluster (ray start)")
     sw.add_argument("--device", default="cpu")
     sw.add_argument("--quiet", action="store_true")
+
+
+def _bench_parser(sub: Any) -> None:
     bench = sub.add_parser("bench", help="speed and memory ratios, measured side by side")
     bench.add_argument("--device", default="cpu")
     bench.add_argument("--repeats", type=int, default=10)
@@ -647,6 +701,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--sweep-points", type=int, default=12, help="0 skips the sweep figures")
     bench.add_argument("--parity-checkpoint", default="checkpoints/parity_rnn.pt",
                        help="streaming-parity Run for the speed of extraction ('' skips parity)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="grok-interp", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    for build in (_train_parser, _small_parsers, _analyze_parser, _import_parser,
+                  _progress_parser, _sweep_parser, _bench_parser):  # fmt: skip
+        build(sub)
     args = parser.parse_args(argv)
     commands = {
         "train": _cmd_train,

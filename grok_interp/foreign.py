@@ -32,8 +32,8 @@ import torch
 from torch import Tensor
 
 from grok_interp import tl
-from grok_interp.models import ModelPreset, build_model
-from grok_interp.runs import CheckpointError, StateDict, load_params
+from grok_interp.errors import CheckpointError
+from grok_interp.models import ModelPreset, StateDict, build_model, load_params
 from grok_interp.tasks import Task, TaskError
 from grok_interp.tl import Model
 

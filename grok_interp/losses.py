@@ -1,5 +1,11 @@
-"""Losses and loss numerics of Prieto, Barsbey, Mediano and Birdal (2025), *Grokking at
-the edge of numerical stability*, as their code defines them
+"""The losses the trainers and analyses share, and the loss numerics of Prieto, Barsbey,
+Mediano and Birdal (2025).
+
+- **Cross-entropy in float64** (:func:`cross_entropy64`, :func:`seq_loss`): the papers
+  report losses near 1e-7, below what a float32 log-softmax resolves (Nanda et al. 2023,
+  Section 3).
+
+Prieto et al., *Grokking at the edge of numerical stability*, as their code defines them
 (LucasPrietoAl/grokking-at-the-edge-of-numerical-stability; the paper's text is not at
 hand):
 
@@ -17,10 +23,29 @@ hand):
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
+IGNORE = -100  # a position without a target (sequence tasks, App. D.3)
 PRECISIONS = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
+
+
+def cross_entropy64(logits: Float[Tensor, "*models batch d_vocab"],
+                    labels: Int[Tensor, "*models batch"]) -> Float[Tensor, "*models"]:  # fmt: skip
+    """Mean cross-entropy over the batch axis, in float64: (..., batch, vocab) -> (...).
+
+    ``labels`` has the logits' shape without the vocabulary axis."""
+    flat = logits.double().reshape(-1, logits.shape[-1])
+    per = F.cross_entropy(flat, labels.reshape(-1), reduction="none")
+    return per.reshape(labels.shape).mean(-1)
+
+
+def seq_loss(logits: Float[Tensor, "batch pos d_vocab"],
+             targets: Int[Tensor, "batch pos"]) -> Float[Tensor, ""]:  # fmt: skip
+    """Mean cross-entropy in float64 over the positions with a target (IGNORE elsewhere)."""
+    return F.cross_entropy(logits.double().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                           ignore_index=IGNORE)  # fmt: skip
 
 
 def stablemax_s(x: Tensor) -> Tensor:
@@ -37,7 +62,7 @@ def stablemax_cross_entropy(
     logits: Float[Tensor, "*models batch vocab"], labels: Int[Tensor, "*models batch"]
 ) -> Float[Tensor, "*models"]:
     """Mean StableMax cross-entropy over the batch axis, in float64 (module docstring);
-    stacked models (leading axes) give one loss each, as ``training.cross_entropy64``."""
+    stacked models (leading axes) give one loss each, as :func:`cross_entropy64`."""
     logp = log_stablemax(logits.double())
     return -logp.gather(-1, labels[..., None].long())[..., 0].mean(-1)
 

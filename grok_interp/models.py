@@ -17,25 +17,39 @@ analyses alike, uses it, and a model rebuilt from its Run has it again.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
 from grok_interp import tl
 from grok_interp.config import PRESETS, ModelPreset, preset
+from grok_interp.errors import CheckpointError
 from grok_interp.hooks import attention_rate
-from grok_interp.parity import ParityTask
-from grok_interp.sequences import SeqTask
-from grok_interp.tasks import Task
 
-__all__ = ["PRESETS", "ModelPreset", "preset", "build_model", "to_config"]
+__all__ = ["PRESETS", "ModelPreset", "StateDict", "preset", "build_model", "load_params",
+           "to_config"]  # fmt: skip
+
+StateDict = dict[str, torch.Tensor]
+
+
+@runtime_checkable
+class TaskShape(Protocol):
+    """What a transformer reads of its task, whatever the family: the vocabularies and
+    the context length."""
+
+    @property
+    def d_vocab(self) -> int: ...
+    @property
+    def d_vocab_out(self) -> int: ...
+    @property
+    def n_ctx(self) -> int: ...
 
 # Parameters that the paper's architecture does not have: kept at zero, never trained.
 FROZEN_BIASES = ("attn.b_Q", "attn.b_K", "attn.b_V", "attn.b_O", "unembed.b_U")
 
 
 def to_config(
-    spec: ModelPreset, task: Task | SeqTask | ParityTask, device: str | torch.device = "cpu"
+    spec: ModelPreset, task: TaskShape, device: str | torch.device = "cpu"
 ) -> Any:
     """The installed TransformerLens' config of ``spec`` on ``task`` (pure: no RNG, no
     side effect): a HookedTransformerConfig on 3.x, a TransformerBridgeConfig on 4.x."""
@@ -73,7 +87,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 def build_model(
     spec: ModelPreset,
-    task: Task | SeqTask | ParityTask,
+    task: TaskShape,
     *,
     seed: int = 0,
     device: str | torch.device = "cpu",
@@ -100,3 +114,22 @@ def freeze_biases(model: tl.Model) -> None:
 
 def preset_dict(spec: ModelPreset) -> dict[str, Any]:
     return asdict(spec)
+
+
+def load_params(model: torch.nn.Module, params: StateDict) -> None:
+    """Copy saved parameters, frozen ones included, into ``model`` (a transformer or
+    a toy model; buffers such as attention masks are kept). ``params`` are named and laid
+    out as a HookedTransformer's, whichever kind ``model`` is (:mod:`grok_interp.tl`)."""
+    if tl.is_bridge(model):
+        try:
+            return tl.load_hooked(model, params)
+        except KeyError as e:
+            raise CheckpointError(e.args[0]) from None
+    dtype = next(model.parameters()).dtype
+    own = dict(model.named_parameters())
+    missing = set(own) - set(params)
+    if missing:
+        raise CheckpointError(f"checkpoint lacks parameters {sorted(missing)[:5]}")
+    with torch.no_grad():
+        for name, p in own.items():
+            p.copy_(params[name].to(dtype))

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 if TYPE_CHECKING:
-    from grok_interp.report import Report
+    from grok_interp.reporting import Report
 
 FIGURE_HEIGHT = 460
 STYLE = """
@@ -48,10 +48,7 @@ def _figure_div(fig: go.Figure) -> str:
 
 def _view(report: Report, pair: tuple[int, int] | None) -> str:
     from grok_interp.analyses.attention import attention_view
-    from grok_interp.tasks import Task
 
-    if not isinstance(report.task, Task):  # a streaming-parity report has no pairs
-        return ""
     pairs = report.task.pairs()
     a, b = pair if pair is not None else (int(x) for x in pairs[len(pairs) // 2])
     src = attention_view(report.model, report.task, a, b).local_src

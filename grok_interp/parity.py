@@ -37,7 +37,8 @@ from torch import Tensor, nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
-from grok_interp.config import RNNPreset
+from grok_interp.config import RNNPreset, TrainConfig
+from grok_interp.runs import RunSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,7 +68,6 @@ class ParityTask:
 
     d_vocab = 2
     d_vocab_out = 2
-    p = 2  # what code written for Task reads as the number of symbols
 
     @property
     def n_train(self) -> int:
@@ -211,15 +211,12 @@ def prefix_fit(outputs: Tensor, task: ParityTask) -> tuple[float, float]:
     return float(mse(y, t)), float((y.argmax(-1) == t).double().mean())
 
 
-def parity_spec(model: Any = None, seed: int = 0, **train: Any) -> Any:
+def parity_spec(model: Any = None, seed: int = 0, **train: Any) -> RunSpec:
     """The authors' settings (``parity/main.ipynb``, "Settings parity task with relu") as a
-    :class:`~grok_interp.training.RunSpec`: the RNN preset (or ``model``, e.g. a
+    :class:`~grok_interp.runs.RunSpec`: the RNN preset (or ``model``, e.g. a
     transformer preset), SGD lr 0.02 without momentum or weight decay, batches of 128,
     1,000 epochs, no warm-up; evaluated and snapshotted every 10 epochs (theirs: every
     epoch). ``train`` replaces any TrainConfig field."""
-    from grok_interp.config import TrainConfig
-    from grok_interp.training import RunSpec
-
     cfg = dict(epochs=1000, lr=0.02, weight_decay=0.0, sgd=True, batch_size=128,
                warmup=0, eval_every=10, snapshot_every=10)  # fmt: skip
     return RunSpec(task=ParityTask(), model=model or RNNPreset(), seed=seed,

@@ -8,6 +8,10 @@ and RNG state needed to resume bit for bit. Saves are atomic: written to a tempo
 in the same folder, flushed, then renamed over the target (nanoGPT's habit of
 self-describing checkpoints; POSIX rename for atomicity).
 
+The file names its experiment family (``"family"``, the registry's key:
+:mod:`grok_interp.families.registry`), which reads its task and preset and builds its
+learner: :func:`model_from_run` is the one loader of a model from a Run, whatever the
+family. Files written before the key existed are read by what their task and model imply.
 Foreign checkpoints (:func:`load_model` on a path that is not a Run file) are handled by
 :mod:`grok_interp.foreign`.
 """
@@ -25,22 +29,42 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grok_interp import tl
-from grok_interp.config import Preset, RNNPreset, ToyPreset, TrainConfig
-from grok_interp.models import ModelPreset, build_model
-from grok_interp.parity import HookedRNN, ParityTask, build_rnn
-from grok_interp.sequences import SeqTask
-from grok_interp.tasks import Task, heldout_indices
-from grok_interp.tl import Model
+from grok_interp.config import ModelPreset, TrainConfig
+from grok_interp.errors import CheckpointError
+from grok_interp.families import registry
+from grok_interp.families.base import Family
+from grok_interp.models import StateDict, load_params, resolve_device
+from grok_interp.tasks import Task
 
 FORMAT = "grok_interp.run"
 VERSION = 1
 
-StateDict = dict[str, Tensor]
 
 
-class CheckpointError(ValueError):
-    """A file that cannot be read as a run or a supported checkpoint; says what to do."""
+__all__ = ["CheckpointError", "Run", "RunSpec", "load_run", "save_run", "model_from_run",
+           "learner", "load_model", "load_params", "read_checkpoint"]  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """What to train: a task, a model preset, a trainer config and a seed; the pair of
+    task and preset types names its experiment family (:attr:`family`).
+
+    ``init``: the path of a Run file whose final weights this run starts from instead of a
+    seeded initialisation (Varma et al. 2023, Section 5.2: ungrokking continues a network
+    that generalised). Its training pairs are then drawn, seeded by ``seed``, from that
+    run's training set (``train.n_train`` of them, or ``train.frac_train`` of all pairs);
+    task and model must be that run's. The optimizer starts afresh."""
+
+    task: Any = field(default_factory=Task)
+    model: Any = field(default_factory=ModelPreset)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    init: str | None = None
+
+    @property
+    def family(self) -> Family:
+        return registry.of(self.task, self.model)
 
 
 @dataclass(kw_only=True, repr=False)
@@ -52,8 +76,8 @@ class Run:
     ``progress`` holds the progress measures per snapshot epoch (``grok-interp progress``).
     """
 
-    task: Task | SeqTask | ParityTask
-    model: Preset
+    task: Any  # the family's task type
+    model: Any  # the family's preset type
     train: TrainConfig
     seed: int
     train_idx: Tensor
@@ -66,23 +90,19 @@ class Run:
     progress: dict[str, list[float]] = field(default_factory=dict)
 
     @property
+    def family(self) -> Family:
+        """The run's experiment family (:mod:`grok_interp.families.registry`)."""
+        return registry.of(self.task, self.model)
+
+    @property
     def pairs_task(self) -> Task:
         """The run's task when it is one of pairs (a :class:`Task`), which the pair
-        analyses need; a one-line error for a sequence task."""
-        if isinstance(self.task, SeqTask | ParityTask):
-            raise CheckpointError(
-                f"this run is on {self.task.describe()}: the pair analyses do not apply "
-                "(see grok_interp.analyses.sequence_heads, or .automaton for parity)"
-            )
-        return self.task
+        analyses need; a one-line error for the other families."""
+        return self.family.pairs_task(self)  # type: ignore[no-any-return]
 
     @property
     def test_idx(self) -> Tensor:
-        if isinstance(self.task, SeqTask):  # its test set is its own stream
-            return torch.arange(self.task.n_test)
-        if isinstance(self.task, ParityTask):
-            return torch.arange(self.task.n_val)
-        return heldout_indices(self.task, self.train_idx)
+        return self.family.test_idx(self)
 
     @property
     def done(self) -> bool:
@@ -119,6 +139,7 @@ def _to_dict(run: Run) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
+        "family": run.family.kind,
         "task": asdict(run.task),
         "model": asdict(run.model),
         "train": {**asdict(run.train), "betas": list(run.train.betas)},
@@ -134,21 +155,6 @@ def _to_dict(run: Run) -> dict[str, Any]:
     }
 
 
-def preset_from_dict(d: dict[str, Any]) -> Preset:
-    """A transformer preset, a toy one (``kind: "toy"``) or an RNN (``kind: "rnn"``),
-    from its dict."""
-    kind = d.get("kind")
-    if kind == "toy":
-        return ToyPreset(**d)
-    return RNNPreset(**d) if kind == "rnn" else ModelPreset(**d)
-
-
-def task_from_dict(d: dict[str, Any]) -> Task | SeqTask | ParityTask:
-    if d.get("kind") == "parity":
-        return ParityTask(**{**d, "long_lens": tuple(d["long_lens"])})
-    return SeqTask(**d) if "kind" in d else Task(**d)
-
-
 def _from_dict(d: dict[str, Any], path: str | Path) -> Run:
     if d.get("version") != VERSION:
         raise CheckpointError(
@@ -156,9 +162,10 @@ def _from_dict(d: dict[str, Any], path: str | Path) -> Run:
             f"grok_interp reads version {VERSION}); regenerate it with grok-interp train"
         )
     train = {**d["train"], "betas": tuple(d["train"]["betas"])}
+    family = registry.get(registry.kind_of_file(d))
     return Run(
-        task=task_from_dict(d["task"]),
-        model=preset_from_dict(d["model"]),
+        task=family.read_task(d["task"]),
+        model=family.read_preset(d["model"]),
         train=TrainConfig(**train),
         seed=int(d["seed"]),
         train_idx=d["train_idx"],
@@ -262,51 +269,21 @@ def run_from_checkpoint(obj: Any, path: str | Path) -> Run:
         raise CheckpointError(f"{path}: damaged Run file ({e}); regenerate it") from e
 
 
-def load_params(model: torch.nn.Module, params: StateDict) -> None:
-    """Copy saved parameters, frozen ones included, into ``model`` (a transformer or
-    a toy model; buffers such as attention masks are kept). ``params`` are named and laid
-    out as a HookedTransformer's, whichever kind ``model`` is (:mod:`grok_interp.tl`)."""
-    if tl.is_bridge(model):
-        try:
-            return tl.load_hooked(model, params)
-        except KeyError as e:
-            raise CheckpointError(e.args[0]) from None
-    dtype = next(model.parameters()).dtype
-    own = dict(model.named_parameters())
-    missing = set(own) - set(params)
-    if missing:
-        raise CheckpointError(f"checkpoint lacks parameters {sorted(missing)[:5]}")
-    with torch.no_grad():
-        for name, p in own.items():
-            p.copy_(params[name].to(dtype))
+def learner(run: Run, device: str | torch.device = "cpu") -> Any:
+    """The run's learner, freshly initialised from its seed (its family builds it)."""
+    return run.family.build(run.model, run.task, seed=run.seed, device=resolve_device(device))
 
 
-def model_from_run(
-    run: Run, step: int | None = None, device: str | torch.device = "cpu"
-) -> Model:
-    """The run's transformer: final weights, or the snapshot at epoch ``step``."""
-    if isinstance(run.model, ToyPreset):
-        raise CheckpointError(
-            "a toy-model run holds no transformer: use grok_interp.toy.toy_model(run)"
-        )
-    if isinstance(run.model, RNNPreset):
-        raise CheckpointError("an RNN run holds no transformer: use "
-                              "grok_interp.runs.rnn_from_run(run)")  # fmt: skip
-    model = build_model(run.model, run.task, seed=run.seed, device=device)
+def model_from_run(run: Run, step: int | None = None, device: str | torch.device = "cpu") -> Any:
+    """The run's learner, whatever its family (a HookedTransformer, a toy model, an
+    RNN: each a HookedRootModule): final weights, or the snapshot at epoch ``step``."""
+    model = learner(run, device)
     _load_step(model, run, step)
     return model.eval()
 
 
-def rnn_from_run(
-    run: Run, step: int | None = None, device: str | torch.device = "cpu"
-) -> HookedRNN:
-    """The run's :class:`~grok_interp.parity.HookedRNN`: final weights, or the snapshot at
-    epoch ``step``."""
-    if not isinstance(run.model, RNNPreset):
-        raise CheckpointError("this run's model is not an RNN: use model_from_run(run)")
-    model = build_rnn(run.model, seed=run.seed, device=device)
-    _load_step(model, run, step)
-    return model.eval()
+# The names of the loaders this one replaced, kept for scripts written against them.
+rnn_from_run = model_from_run
 
 
 def _load_step(model: torch.nn.Module, run: Run, step: int | None) -> None:
@@ -327,7 +304,7 @@ def load_model(
     task: Task | None = None,
     act_fn: str | None = None,
     device: str | torch.device = "cpu",
-) -> tuple[Model, Task]:
+) -> tuple[Any, Task]:
     """A transformer (:mod:`grok_interp.tl`) and its Task from a Run, a Run file or a
     foreign checkpoint.
 

@@ -56,9 +56,10 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from grok_interp.losses import IGNORE
+
 Kind = Literal["five_digit_add", "repeat", "skip_trigram"]
 KINDS: tuple[str, ...] = ("five_digit_add", "repeat", "skip_trigram")
-IGNORE = -100
 PLUS, EQ = 10, 11
 
 

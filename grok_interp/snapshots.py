@@ -42,7 +42,7 @@ from grok_interp.config import ModelPreset, TrainConfig
 from grok_interp.foreign import model_from_foreign
 from grok_interp.models import FROZEN_BIASES
 from grok_interp.runs import CheckpointError, Run, StateDict, read_checkpoint, save_run
-from grok_interp.tasks import Task
+from grok_interp.tasks import Task, on_pairs
 from grok_interp.tl import Model
 
 SplitLike = Tensor | np.ndarray | Sequence[int] | Sequence[bool] | str | Path
@@ -84,7 +84,7 @@ def train_indices(split: SplitLike, task: Task, *, name: str = "split") -> Int[T
     a file holding either (module docstring). A bool mask, or a 0/1 list of length p^2,
     is a mask; anything else lists indices. Refused with a one-line error naming ``name``:
     the wrong length, an index out of range or repeated, an empty training or test set."""
-    if not isinstance(task, Task):
+    if not on_pairs(task):
         raise ValueError(f"{name}: a split of pairs applies to pair tasks, not {task.describe()}")
     raw = _read_split(Path(split), name) if isinstance(split, str | Path) else split
     try:

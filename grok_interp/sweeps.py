@@ -3,7 +3,11 @@ one folder with a results table (the layer that experiments stand on).
 
 A :class:`Grid` is a product of values (``{"train.weight_decay": [0.3, 1, 3], "seed": [0,
 1]}``) over dotted field names (``task.*``, ``model.*``, ``train.*``, ``seed``) on top of a
-base :class:`~grok_interp.training.RunSpec`, plus explicit points. Every point is built and
+base :class:`~grok_interp.training.RunSpec`, plus explicit points. The field ``family``
+(a kind of :mod:`grok_interp.families.registry`) starts a point from that family's
+default run before its other fields apply, so a grid can change the task class
+(``{"family": ["modular", "parity"]}``, or a base of ``family=sequences`` with
+``task.kind`` over the three sequence tasks). Every point is built and
 validated before anything trains: an unknown field or an invalid value is one error that
 names it.
 
@@ -18,7 +22,8 @@ ones run one per forward, see ``grok-interp bench``). The results table
 point: its configuration (and the ``init`` run it starts from, if any), final metrics,
 parameter norm and when it groks: the first
 evaluated epoch where test accuracy reaches 99% of the best possible (``test_acc_ceiling``:
-1, except on App. D.3's repeated subsequences, :func:`grok_interp.sequences.accuracy_ceiling`),
+1, except where the run's family says otherwise: App. D.3's repeated subsequences,
+:func:`grok_interp.sequences.accuracy_ceiling`),
 and where train and test loss fall below 1e-6 (empty when not by the run's last epoch,
 which the table also gives).
 
@@ -46,19 +51,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from grok_interp.config import RNNPreset, ToyPreset
-from grok_interp.models import resolve_device, to_config
+from grok_interp.families import registry
+from grok_interp.models import resolve_device
 from grok_interp.runs import Run, load_run
-from grok_interp.sequences import SeqTask, accuracy_ceiling
-from grok_interp.training import (
-    Callback,
-    RunSpec,
-    _step_key,
-    default_stack,
-    init_run,
-    new_run,
-    train_many,
-)
+from grok_interp.training import Callback, RunSpec, init_run, new_run, step_key, train_many
 
 SECTIONS = ("task", "model", "train")  # a RunSpec's config fields
 
@@ -98,7 +94,8 @@ class Grid:
 
 def spec_dict(spec: RunSpec) -> dict[str, Any]:
     """A RunSpec as plain values under dotted names (``train.betas`` as a list)."""
-    out: dict[str, Any] = {"seed": spec.seed} | ({"init": spec.init} if spec.init else {})
+    out: dict[str, Any] = {"family": spec.family.kind, "seed": spec.seed}
+    out |= {"init": spec.init} if spec.init else {}
     for section in SECTIONS:
         for k, v in dataclasses.asdict(getattr(spec, section)).items():
             out[f"{section}.{k}"] = list(v) if isinstance(v, tuple) else v
@@ -109,8 +106,15 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
     """``base`` with the dotted fields of ``setting`` replaced, or a SweepError naming the
     field or value that does not fit."""
     changes: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    if "family" in setting and setting["family"] != base.family.kind:
+        try:
+            base = replace(registry.get(str(setting["family"])).default_spec(), seed=base.seed)
+        except ValueError as e:
+            raise SweepError(f"grid point {dict(setting)}: {e}") from e
     seed, init = base.seed, base.init
     for name, value in setting.items():
+        if name == "family":
+            continue
         if name == "seed":
             _check_value(name, value, int)
             seed = value
@@ -125,7 +129,7 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
             else {}
         )
         if key not in kinds:
-            known = ", ".join(["seed", "init"] + [f"{s}.FIELD" for s in SECTIONS])
+            known = ", ".join(["family", "seed", "init"] + [f"{s}.FIELD" for s in SECTIONS])
             raise SweepError(f"unknown grid field {name!r}: use {known}")
         if kinds[key].startswith("float") and type(value) is int:
             value = float(value)  # 1 on the command line or in TOML means 1.0 here
@@ -133,9 +137,11 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
         changes[section][key] = tuple(value) if isinstance(value, list) else value
     try:
         parts = {s: replace(getattr(base, s), **c) for s, c in changes.items() if c}
+        spec = replace(base, seed=seed, init=init, **parts)
+        _ = spec.family  # the task and model must make a family
     except (TypeError, ValueError) as e:
         raise SweepError(f"grid point {dict(setting)}: {e}") from e
-    return replace(base, seed=seed, init=init, **parts)
+    return spec
 
 
 _WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a text",
@@ -323,18 +329,16 @@ def stacks(
     todo: Sequence[tuple[Run, RunSpec, Path]], *, stack: int | None = None, device: str = "cpu"
 ) -> list[list[tuple[RunSpec, Path]]]:
     """The points (their current state, spec and file) cut into units of work: those whose
-    runs share a step (the trainer's ``_step_key``), in grid order, at most ``stack`` at a
-    time (default :func:`~grok_interp.training.default_stack`)."""
+    runs share a step (the trainer's :func:`~grok_interp.training.step_key`), in grid
+    order, at most ``stack`` at a time (default: what the family says a stack holds on
+    ``device``)."""
     groups: dict[tuple[object, ...], list[tuple[Run, RunSpec, Path]]] = {}
     for item in todo:
-        groups.setdefault(_step_key(item[0]), []).append(item)
+        groups.setdefault(step_key(item[0]), []).append(item)
     out = []
     for members in groups.values():
         run = members[0][0]
-        # the toy loop stacks any number; RNN members step one after another anyway
-        whole = isinstance(run.model, ToyPreset | RNNPreset)
-        size = stack or (len(members) if whole else default_stack(
-            to_config(run.model, run.task), len(run.train_idx), resolve_device(device)))  # type: ignore[arg-type]  # fmt: skip
+        size = stack or run.family.stack_size(run, len(members), resolve_device(device))
         parts = [members[i : i + size] for i in range(0, len(members), size)]
         out += [[(spec, path) for _, spec, path in part] for part in parts]
     return out
@@ -402,7 +406,8 @@ def _claim(out: Path, grid: Grid, inits: Sequence[str] = ()) -> None:
             )
         theirs.pop("init_sha256", None)  # compared above (absent in older folders)
         # fields added since the folder was written read as their defaults
-        defaults = spec_dict(RunSpec(model=grid.base.model.__class__()))
+        defaults = spec_dict(RunSpec(task=grid.base.task.__class__(),
+                                     model=grid.base.model.__class__()))  # fmt: skip
         base = theirs.get("base", {})
         for k, v in mine["base"].items():
             if k not in base and defaults.get(k, object()) == v:
@@ -430,7 +435,7 @@ def results_table(runs: Sequence[Run]) -> pd.DataFrame:
     for run in runs:
         spec = RunSpec(task=run.task, model=run.model, train=run.train, seed=run.seed)
         h = run.history
-        top = accuracy_ceiling(run.task, run.seed) if isinstance(run.task, SeqTask) else 1.0
+        top = run.family.accuracy_ceiling(run)
         rows.append({
             **{k: v if not isinstance(v, list) else str(v) for k, v in spec_dict(spec).items()},
             "epoch": run.epoch,

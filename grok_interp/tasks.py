@@ -243,6 +243,12 @@ def _n_train(task: Task, frac_train: float | None, n_train: int | None) -> int:
     return n_train
 
 
+def on_pairs(task: object) -> bool:
+    """Whether ``task`` is one of pairs (a, b), which the pair analyses and splits need (a
+    sequence task or streaming parity is not)."""
+    return isinstance(task, Task)
+
+
 def heldout_indices(task: Task, train_idx: Tensor) -> Int[Tensor, " n_test"]:
     """The complement of ``train_idx`` in ``range(task.n_pairs)``, sorted."""
     mask = torch.ones(task.n_pairs, dtype=torch.bool)

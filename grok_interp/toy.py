@@ -7,9 +7,16 @@ Shapes and defaults: :class:`~grok_interp.config.ToyPreset`; the authors' traini
 settings (two AdamWs, the representation at lr 1e-3 and the decoder at 1e-4, no weight
 decay, 45 of the 55 unordered pairs of p = 10): :func:`toy_spec`.
 
-A toy Run is an ordinary Run (same trainer, sweeps and Run files): its ``model`` is a
-ToyPreset and its parameters are ``embed`` (p, d_in), ``decoder.K.weight/bias`` and, for
-regression, the frozen ``targets`` (classes, d_out), so a checkpoint carries its targets.
+A toy Run is an ordinary Run (same trainer, sweeps and Run files; its family:
+:mod:`grok_interp.families.toy`): its ``model`` is a ToyPreset and its parameters are
+``embed`` (p, d_in), ``decoder.K.weight/bias`` and, for regression, the frozen ``targets``
+(classes, d_out), so a checkpoint carries its targets.
+
+**Hook points** (a TransformerLens ``HookedRootModule``, as every learner is, so
+``run_with_hooks``, ``run_with_cache`` and interventions work as on the others):
+``hook_embed`` on E_i + E_j (batch, d_in), ``hook_hidden.K`` after the K-th decoder
+layer's tanh (batch, width), ``hook_out`` on the decoder's output (batch, out) and
+``hook_scores`` on the scores (batch, classes).
 
 **Scores.** The forward returns one score per class: the logits for ``loss="ce"``; for
 regression, minus the mean squared distance to each target, so that argmax is the
@@ -38,13 +45,17 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from jaxtyping import Float, Int
 from torch import Tensor, nn
+from transformer_lens import HookedRootModule
+from transformer_lens.hook_points import HookPoint
 
 from grok_interp.analyses.representation import quadruples, unordered
 from grok_interp.config import TOY_PRESETS, ToyPreset, TrainConfig
-from grok_interp.runs import Run, load_params, save_run
+from grok_interp.engine import Callback, run_epochs
+from grok_interp.families.modular import train_labels
+from grok_interp.runs import Run, RunSpec, load_params, model_from_run, save_run
 from grok_interp.tasks import Task
-from grok_interp.training import RunSpec, run_epochs, train_labels
 
 __all__ = ["TOY_PRESETS", "ToyModel", "ToyPreset", "StackedAdamW", "toy_spec", "build_toy",
            "toy_model"]
@@ -52,8 +63,12 @@ __all__ = ["TOY_PRESETS", "ToyModel", "ToyPreset", "StackedAdamW", "toy_spec", "
 EPS = 1e-8  # torch.optim.AdamW's default, as the authors use it
 
 
-class ToyModel(nn.Module):
-    """Dec(E_i + E_j) for one member; :func:`scores` is its forward (module docstring)."""
+Hook = Callable[[str, Tensor], Tensor]
+
+
+class ToyModel(HookedRootModule):
+    """Dec(E_i + E_j) for one member; :func:`scores` is its forward, with hook points
+    (module docstring)."""
 
     def __init__(self, spec: ToyPreset, task: Task) -> None:
         super().__init__()
@@ -69,11 +84,21 @@ class ToyModel(nn.Module):
         if spec.loss == "mse":
             y = torch.randn(classes, spec.d_out) * spec.label_scale
             self.targets = nn.Parameter(y, requires_grad=False)
+        self.hook_embed = HookPoint()
+        self.hook_hidden = nn.ModuleList(HookPoint() for _ in range(spec.depth - 1))
+        self.hook_out = HookPoint()
+        self.hook_scores = HookPoint()
+        self.setup()
 
-    def forward(self, pairs: Tensor) -> Tensor:
+    def forward(self, pairs: Int[Tensor, "batch 2"]) -> Float[Tensor, "batch classes"]:
         """Scores (pairs, classes) of the pairs (n, 2)."""
         params = {k: stacked_layout(k, v[None]) for k, v in self.named_parameters()}
-        return scores(params, pairs[None], self.spec)[0]
+        return self.hook_scores(scores(params, pairs[None], self.spec, self._hook)[0])
+
+    def _hook(self, name: str, t: Tensor) -> Tensor:
+        # the functional forward's stage ``name`` (members axis of 1) through its hook point
+        point = self.hook_dict["hook_" + name]
+        return point(t[0])[None]
 
 
 def stacked_layout(name: str, t: Tensor) -> Tensor:
@@ -110,24 +135,31 @@ def toy_spec(name: str = "toy_1d", *, p: int = 10, op: str = "sum", n_train: int
                    train=replace(cfg, **train), seed=seed)  # fmt: skip
 
 
-def outputs(params: dict[str, Tensor], pairs: Tensor, spec: ToyPreset) -> Tensor:
+def _same(name: str, t: Tensor) -> Tensor:
+    return t
+
+
+def outputs(params: dict[str, Tensor], pairs: Int[Tensor, "members batch 2"], spec: ToyPreset,
+            hook: Hook = _same) -> Float[Tensor, "members batch out"]:  # fmt: skip
     """Decoder outputs (members, batch, out) of stacked parameters (in
-    :func:`stacked_layout`) for pairs (members, batch, 2)."""
+    :func:`stacked_layout`) for pairs (members, batch, 2); ``hook(name, activation)``
+    sees (and may replace) each stage (module docstring's hook points)."""
     e = params["embed"]
     rows = torch.arange(e.shape[0], device=e.device)[:, None]
-    h = e[rows, pairs[..., 0]] + e[rows, pairs[..., 1]]
+    h = hook("embed", e[rows, pairs[..., 0]] + e[rows, pairs[..., 1]])
     for k in range(spec.depth):
         w, b = params[f"decoder.{k}.weight"], params[f"decoder.{k}.bias"]
         h = torch.baddbmm(b[:, None], h, w)
         if k < spec.depth - 1:
-            h = torch.tanh(h)
-    return h
+            h = hook(f"hidden.{k}", torch.tanh(h))
+    return hook("out", h)
 
 
-def scores(params: dict[str, Tensor], pairs: Tensor, spec: ToyPreset) -> Tensor:
+def scores(params: dict[str, Tensor], pairs: Int[Tensor, "members batch 2"], spec: ToyPreset,
+           hook: Hook = _same) -> Float[Tensor, "members batch classes"]:  # fmt: skip
     """One score per class (members, batch, classes): logits, or minus the mean squared
     distance to each target (module docstring)."""
-    h = outputs(params, pairs, spec)
+    h = outputs(params, pairs, spec, hook)
     if spec.loss == "ce":
         return h
     exact = "donot_use_mm_for_euclid_dist"  # the matmul form loses small distances
@@ -223,9 +255,6 @@ class _ToyMember:
     out: Path | None
 
 
-Callback = Callable[[int, Any, Run], "dict[str, float] | None"]
-
-
 class ToyLoop:
     """The stacked step, evaluation and checkpoint of toy members sharing a task, a
     model shape and an epoch schedule; :func:`grok_interp.training.train_many` builds it
@@ -238,55 +267,12 @@ class ToyLoop:
         self.callbacks = callbacks
         runs = [m.run for m in self.members]
         spec, task = runs[0].model, runs[0].pairs_task
-        assert isinstance(spec, ToyPreset)
         self.spec: ToyPreset = spec
-        models = [build_toy(self.spec, task, seed=r.seed) for r in runs]
-        for model, r in zip(models, runs, strict=True):
-            if r.weights:
-                load_params(model, r.weights)
-        names = [k for k, _ in models[0].named_parameters()]
-        self.trainable = trainable(models[0])
-        self.params = {
-            k: stacked_layout(k, torch.stack([dict(m.named_parameters())[k].detach()
-                                              for m in models]))
-            .contiguous().to(device).requires_grad_(k in self.trainable)
-            for k in names
-        }  # fmt: skip
+        self._stack_params(runs, task, device)
         self.pairs = task.pairs().to(device)
         self.labels = task.labels().to(device)
-        n_max = max(len(r.train_idx) for r in runs)
-        idx = torch.zeros(len(runs), n_max, dtype=torch.long)
-        lab = torch.zeros(len(runs), n_max, dtype=torch.long)
-        weight = torch.zeros(len(runs), n_max, dtype=torch.float64)
-        for i, r in enumerate(runs):
-            n = len(r.train_idx)
-            idx[i, :n], lab[i, :n], weight[i, :n] = r.train_idx, train_labels(r), 1.0 / n
-        self.train_pairs = self.pairs[idx.to(device)]
-        self.train_lab, self.train_weight = lab.to(device), weight.to(device)
-        # evaluation: each member's labels on every pair (its trained-on labels on its
-        # training pairs, the true ones elsewhere) and which pairs are its training ones
-        self.train_mask = torch.zeros(len(runs), len(self.labels), dtype=torch.bool)
-        self.eval_labels = self.labels.cpu().repeat(len(runs), 1)
-        for i, r in enumerate(runs):
-            self.train_mask[i, r.train_idx] = True
-            self.eval_labels[i, r.train_idx] = lab[i, : len(r.train_idx)]
-        self.train_mask = self.train_mask.to(device)
-        self.eval_labels = self.eval_labels.to(device)
-        # RQI at every evaluation, for all members at once: the quadruples of the distinct
-        # unordered pairs (representation_quality's rule), and which lie in each member's
-        # training set (P_0(D))
-        p = task.p
-        self.rqi_pairs = unordered(self.pairs.cpu())
-        self.quads = quadruples(self.rqi_pairs, None if task.op == "sum" else p)
-        def keys(pairs: Tensor) -> Tensor:
-            s = pairs.sort(dim=1).values
-            return s[:, 0] * p + s[:, 1]
-
-        every = keys(self.rqi_pairs)
-        in_train = torch.stack([torch.isin(every, keys(self.pairs.cpu()[r.train_idx]))
-                                for r in runs])  # fmt: skip
-        self.quad_train = in_train[:, self.quads].all(-1).to(device)
-        self.rqi_pairs, self.quads = self.rqi_pairs.to(device), self.quads.to(device)
+        self._training_sets(runs, device)
+        self._rqi_sets(runs, task, device)
         lrs, wds = zip(*(_settings(r.train) for r in runs), strict=True)
         self.opt = StackedAdamW(
             {k: self.params[k] for k in self.trainable},
@@ -299,6 +285,61 @@ class ToyLoop:
         for i, r in enumerate(runs):
             if r.optimizer:
                 self.load_optimizer(i, r.optimizer)
+
+    def _stack_params(self, runs: list[Run], task: Task, device: torch.device) -> None:
+        """Every member's parameters (seeded, or the run's weights), stacked in
+        :func:`stacked_layout` as the leaves of one graph."""
+        models = [build_toy(self.spec, task, seed=r.seed) for r in runs]
+        for model, r in zip(models, runs, strict=True):
+            if r.weights:
+                load_params(model, r.weights)
+        names = [k for k, _ in models[0].named_parameters()]
+        self.trainable = trainable(models[0])
+        self.params = {
+            k: stacked_layout(k, torch.stack([dict(m.named_parameters())[k].detach()
+                                              for m in models]))
+            .contiguous().to(device).requires_grad_(k in self.trainable)
+            for k in names
+        }  # fmt: skip
+
+    def _training_sets(self, runs: list[Run], device: torch.device) -> None:
+        """Each member's training pairs, labels and loss weights (1/n: a masked mean), and
+        for evaluation its labels on every pair (its trained-on labels on its training
+        pairs, the true ones elsewhere) and which pairs are its training ones."""
+        n_max = max(len(r.train_idx) for r in runs)
+        idx = torch.zeros(len(runs), n_max, dtype=torch.long)
+        lab = torch.zeros(len(runs), n_max, dtype=torch.long)
+        weight = torch.zeros(len(runs), n_max, dtype=torch.float64)
+        for i, r in enumerate(runs):
+            n = len(r.train_idx)
+            idx[i, :n], lab[i, :n], weight[i, :n] = r.train_idx, train_labels(r), 1.0 / n
+        self.train_pairs = self.pairs[idx.to(device)]
+        self.train_lab, self.train_weight = lab.to(device), weight.to(device)
+        self.train_mask = torch.zeros(len(runs), len(self.labels), dtype=torch.bool)
+        self.eval_labels = self.labels.cpu().repeat(len(runs), 1)
+        for i, r in enumerate(runs):
+            self.train_mask[i, r.train_idx] = True
+            self.eval_labels[i, r.train_idx] = lab[i, : len(r.train_idx)]
+        self.train_mask = self.train_mask.to(device)
+        self.eval_labels = self.eval_labels.to(device)
+
+    def _rqi_sets(self, runs: list[Run], task: Task, device: torch.device) -> None:
+        """For the RQI at every evaluation, of all members at once: the quadruples of the
+        distinct unordered pairs (representation_quality's rule), and which lie in each
+        member's training set (P_0(D))."""
+        p = task.p
+        self.rqi_pairs = unordered(self.pairs.cpu())
+        self.quads = quadruples(self.rqi_pairs, None if task.op == "sum" else p)
+
+        def keys(pairs: Tensor) -> Tensor:
+            s = pairs.sort(dim=1).values
+            return s[:, 0] * p + s[:, 1]
+
+        every = keys(self.rqi_pairs)
+        in_train = torch.stack([torch.isin(every, keys(self.pairs.cpu()[r.train_idx]))
+                                for r in runs])  # fmt: skip
+        self.quad_train = in_train[:, self.quads].all(-1).to(device)
+        self.rqi_pairs, self.quads = self.rqi_pairs.to(device), self.quads.to(device)
 
     def step(self, epoch: int) -> None:
         for k in self.trainable:
@@ -417,12 +458,5 @@ class ToyLoop:
         run_epochs(self, progress, save_every)
 
 
-def toy_model(run: Run, step: int | None = None) -> ToyModel:
-    """A toy Run's model: final weights, or the snapshot at epoch ``step``."""
-    if not isinstance(run.model, ToyPreset):
-        raise ValueError("not a toy-model run: load it with grok_interp.load_model")
-    model = build_toy(run.model, run.pairs_task, seed=run.seed)
-    if step is not None and step not in run.snapshots:
-        raise ValueError(f"no snapshot at epoch {step}; snapshots exist at {sorted(run.snapshots)}")
-    load_params(model, run.weights if step is None else run.snapshots[step])
-    return model.eval()
+# The name of the loader that model_from_run replaced, kept for scripts written against it.
+toy_model = model_from_run

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from grok_interp import tl
 from grok_interp.analyses.efficiency import efficiency_over_training
 from grok_interp.analyses.progress import progress_measures
 from grok_interp.analyses.representation import representation_over_training
@@ -125,7 +126,7 @@ def test_without_split_only_all_pairs(mainline_reports):
 
 @pytest.fixture(scope="module")
 def rebuilt(mainline):
-    states = [model_from_run(mainline, e).state_dict() for e in STEPS]
+    states = [tl.hooked_state_dict(model_from_run(mainline, e)) for e in STEPS]
     return run_from_snapshots(states, STEPS, mainline.task, mainline.train_idx,
                               history=mainline.history)  # fmt: skip
 
@@ -158,7 +159,7 @@ def pd_equal(a, b):
 
 def test_run_from_files_reads_epochs_from_names(mainline, tmp_path):
     for e in STEPS[:2]:
-        torch.save(model_from_run(mainline, e).state_dict(), tmp_path / f"step_{e}.pt")
+        torch.save(tl.hooked_state_dict(model_from_run(mainline, e)), tmp_path / f"step_{e}.pt")
     out = tmp_path / "runs" / "mine.pt"
     run = run_from_files([tmp_path], mainline.task, mainline.train_idx, out=out)
     back = load_run(out)
@@ -172,7 +173,7 @@ def test_run_from_files_reads_epochs_from_names(mainline, tmp_path):
 
 
 def test_run_from_snapshots_bad_input(tiny_task, tiny_model):
-    sd = tiny_model.state_dict()
+    sd = tl.hooked_state_dict(tiny_model)
     with pytest.raises(ValueError, match="^epochs: give one epoch per snapshot"):
         run_from_snapshots([sd, sd], [0], tiny_task, [1, 2])
     with pytest.raises(ValueError, match="^epochs: each snapshot needs its own epoch"):
@@ -255,7 +256,7 @@ def test_cli_import_then_analyze(tmp_path, capsys):
 
 
 def test_cli_analyze_split(tmp_path, tiny_task, tiny_model, capsys):
-    torch.save(tiny_model.state_dict(), tmp_path / "m.pt")
+    torch.save(tl.hooked_state_dict(tiny_model), tmp_path / "m.pt")
     (tmp_path / "split.json").write_text(json.dumps(list(range(0, 169, 3))))
     base = ["analyze", str(tmp_path / "m.pt"), "--p", "13", "--key-freqs", "1"]
     assert main([*base, "--split", str(tmp_path / "split.json")]) == 0

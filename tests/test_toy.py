@@ -157,3 +157,32 @@ def test_unordered_sum_task() -> None:
     assert t.n_pairs == 55 and t.d_vocab_out == 19
     assert bool((pairs[:, 0] <= pairs[:, 1]).all()) and int(labels.max()) == 18
     assert Task(op="add", p=10, unordered=True).labels().max() == 9
+
+
+def test_the_toy_model_is_a_hooked_root_module_with_unchanged_numbers() -> None:
+    """Hook points, caches and interventions as on the other learners; the hooked forward
+    gives bit for bit the scores of the stacked loop's functional forward."""
+    from transformer_lens import HookedRootModule
+
+    from grok_interp.toy import scores, stacked_layout
+
+    spec = toy_spec("toy_2d", p=7, op="add")
+    model = build_toy(spec.model, spec.task, seed=3)  # type: ignore[arg-type]
+    assert isinstance(model, HookedRootModule)
+    assert set(model.hook_dict) == {"hook_embed", "hook_hidden.0", "hook_hidden.1", "hook_out",
+                                    "hook_scores"}  # fmt: skip
+    pairs = spec.task.pairs()
+    params = {k: stacked_layout(k, v[None]) for k, v in model.named_parameters()}
+    with torch.no_grad():
+        assert torch.equal(model(pairs), scores(params, pairs[None], model.spec)[0])
+        out, cache = model.run_with_cache(pairs)
+        e = model.embed
+        assert torch.equal(cache["hook_embed"], e[pairs[:, 0]] + e[pairs[:, 1]])
+        assert torch.equal(cache["hook_scores"], out)
+        # zero E_i + E_j: every pair then scores what the decoder makes of the origin
+        zeroed = model.run_with_hooks(pairs, fwd_hooks=[("hook_embed", lambda t, hook: t * 0)])
+        h = torch.zeros(1, 2)
+        for k, layer in enumerate(model.decoder):
+            h = layer(h) if k == len(model.decoder) - 1 else torch.tanh(layer(h))
+        origin = -((h - model.targets) ** 2).mean(-1)
+        assert torch.allclose(zeroed, origin.expand_as(zeroed), atol=1e-6)

@@ -71,7 +71,7 @@ from grok_interp.analyses.common import (
     sci,
     setup_note,
 )
-from grok_interp.analyses.logits import _check_keys, wave, wave_kinds, wl_coeffs
+from grok_interp.analyses.logits import check_keys, wave, wave_kinds, wl_coeffs
 from grok_interp.analyses.neurons import NeuronsResult, fitted_activations
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, replace_last, store
 from grok_interp.tasks import Task
@@ -243,7 +243,7 @@ def ablated_logits(
     """(row name, logits over all pairs) for every ablation of the module docstring."""
     data = data or gather(model, task)
     post, W_L = data.mlp("ablations")
-    _check_keys(key_freqs, task.p)
+    check_keys(key_freqs, task.p)
     require(task.op == "add", "ablations", f"the key-frequency waves describe add, not {task.op}")
     p, last, logits = task.p, data.last, data.logits
     b = f"blocks.{last}."

@@ -224,26 +224,16 @@ def attention_heads(
     x_eq = W_E[task.eq_token] + W_pos[-1]
     q = torch.einsum("d,hde->he", x_eq, wt["W_Q"]) + wt["b_Q"]
     lookup = torch.einsum("ad,hde,he->ha", W_E[:p], wt["W_K"], q) / math.sqrt(d_head)
-    a = torch.arange(p, dtype=torch.float64)
     heads, score_norms, ov_norms, patterns = [], [], [], []
-    sig_x, sig_y, sig_fit = [], [], []
+    sig_y, sig_fit = [], []
     replaced = data.pattern.clone().double()
     for j in range(model.cfg.n_heads):
-        k, F, G, s_fve, norms = _wave_fit(lookup[j])
+        head, norms, pat, sig = _head(model, task, data, j, lookup[j])
+        heads.append(head)
         score_norms.append(norms)
-        pat = data.pattern[:, j, data.a_pos].double().reshape(p, p)
         patterns.append(pat)
-        w = 2 * math.pi * k * a / p
-        regs = [
-            torch.cos(w)[:, None] - torch.cos(w)[None, :],
-            torch.sin(w)[:, None] - torch.sin(w)[None, :],
-        ]
-        coefs = [float(((pat - pat.mean()) * r).sum() / r.square().sum()) for r in regs]
-        fit = pat.mean() + coefs[0] * regs[0] + coefs[1] * regs[1]
-        sig = _sigmoid_fit(model, task, data, j) if task.n_ctx == 3 else None
         if sig is not None:
             x, y, slope, icpt = sig
-            sig_x.append(x)
             sig_y.append(y)
             sig_fit.append(icpt + slope * x)
             rest = replaced[:, j, 0] + replaced[:, j, 1]  # 1 - (attention = -> =)
@@ -251,33 +241,12 @@ def attention_heads(
             replaced[:, j, 1] = rest * (1 - icpt - slope * x)
         ov = (W_E[:p] + W_pos[data.a_pos]) @ wt["W_V"][j] + wt["b_V"][j]
         ov_norms.append(fourier.freq_norms(fourier.dft(ov @ wt["W_O"][j], 0)))
-        heads.append(
-            Head(
-                head=j,
-                eq_attention=float(data.pattern[:, j, -1].mean()),
-                k=k,
-                F=F,
-                G=G,
-                score_fve=s_fve,
-                intercept=float(pat.mean()),
-                alpha=coefs[0],
-                beta=coefs[1],
-                pattern_fve=float(fve(pat, fit)),
-                sigmoid_slope=sig[2] if sig else float("nan"),
-                sigmoid_intercept=sig[3] if sig else float("nan"),
-                sigmoid_fve=float(fve(sig[1], sig[3] + sig[2] * sig[0])) if sig else float("nan"),
-            )
-        )
     loss_model = {s: v[0] for s, v in losses_by_set(data.logits, data.labels, data.sets).items()}
     loss_lin: dict[str, float] = {}
     pooled = float("nan")
-    if sig_x:
+    if sig_y:
         pooled = float(fve(torch.cat(sig_y), torch.cat(sig_fit)))
-        with torch.no_grad():
-            hooks = pattern_last_hooks(0, replaced.float())
-            tokens = task.tokens().to(model.cfg.device)
-            logits = model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].cpu()  # type: ignore[arg-type]
-        loss_lin = {s: v[0] for s, v in losses_by_set(logits, data.labels, data.sets).items()}
+        loss_lin = _linear_sigmoid_losses(model, task, data, replaced)
     return AttentionResult(
         heads=tuple(heads),
         sigmoid_fve_pooled=pooled,
@@ -288,6 +257,49 @@ def attention_heads(
         pattern_to_a=torch.stack(patterns).float(),
         setup_differences=data.differences,
     )
+
+
+def _head(model: Model, task: Task, data: ModelData, j: int,
+          lookup: Tensor) -> tuple[Head, Tensor, Tensor, Any]:  # fmt: skip
+    """Head ``j``'s fits: its score lookup's wave, its attention to a as a wave over
+    (a, b), and (three-token layout) the sigmoid of its = -> a attention."""
+    p = task.p
+    k, F, G, s_fve, norms = _wave_fit(lookup)
+    pat = data.pattern[:, j, data.a_pos].double().reshape(p, p)
+    w = 2 * math.pi * k * torch.arange(p, dtype=torch.float64) / p
+    regs = [
+        torch.cos(w)[:, None] - torch.cos(w)[None, :],
+        torch.sin(w)[:, None] - torch.sin(w)[None, :],
+    ]
+    coefs = [float(((pat - pat.mean()) * r).sum() / r.square().sum()) for r in regs]
+    fit = pat.mean() + coefs[0] * regs[0] + coefs[1] * regs[1]
+    sig = _sigmoid_fit(model, task, data, j) if task.n_ctx == 3 else None
+    head = Head(
+        head=j,
+        eq_attention=float(data.pattern[:, j, -1].mean()),
+        k=k,
+        F=F,
+        G=G,
+        score_fve=s_fve,
+        intercept=float(pat.mean()),
+        alpha=coefs[0],
+        beta=coefs[1],
+        pattern_fve=float(fve(pat, fit)),
+        sigmoid_slope=sig[2] if sig else float("nan"),
+        sigmoid_intercept=sig[3] if sig else float("nan"),
+        sigmoid_fve=float(fve(sig[1], sig[3] + sig[2] * sig[0])) if sig else float("nan"),
+    )
+    return head, norms, pat, sig
+
+
+def _linear_sigmoid_losses(model: Model, task: Task, data: ModelData,
+                           replaced: Tensor) -> dict[str, float]:  # fmt: skip
+    """The loss per pair set with every head's attention replaced by its fitted sigmoid."""
+    with torch.no_grad():
+        hooks = pattern_last_hooks(0, replaced.float())
+        tokens = task.tokens().to(model.cfg.device)
+        logits = model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].cpu()  # type: ignore[arg-type]
+    return {s: v[0] for s, v in losses_by_set(logits, data.labels, data.sets).items()}
 
 
 def _sigmoid_fit(

@@ -38,9 +38,9 @@ from jaxtyping import Float
 from torch import Tensor
 
 from grok_interp import tl
-from grok_interp.tasks import Task, heldout_indices
+from grok_interp.losses import cross_entropy64
+from grok_interp.tasks import Task, heldout_indices, on_pairs
 from grok_interp.tl import Model
-from grok_interp.training import cross_entropy64
 
 # The paper's mainline (Nanda et al. 2023, Section 3): what a model must match for the
 # paper's numbers to be set beside its own.
@@ -195,7 +195,7 @@ class ModelData:
 def require_pairs(task: object, analysis: str) -> None:
     """An analysis of pairs (a, b) given another family's task (a sequence task, streaming
     parity) says so in one line, rather than failing on a missing attribute."""
-    if not isinstance(task, Task):
+    if not on_pairs(task):
         what = task.describe() if hasattr(task, "describe") else type(task).__name__
         require(False, analysis, f"applies to tasks on pairs (a, b) (grok_interp.tasks.Task), "
                 f"not to {what}")  # fmt: skip

@@ -43,10 +43,10 @@ from grok_interp.analyses.common import (
     require_pairs,
     setup_note,
 )
+from grok_interp.engine import Callback, param_norm
 from grok_interp.runs import Run, load_params, model_from_run
 from grok_interp.tasks import Task
 from grok_interp.tl import Model
-from grok_interp.training import Callback, param_norm
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def trig_mem_callback() -> Callback:
     @torch.no_grad()
     def record(epoch: int, model: Model, run: Run) -> dict[str, float] | None:
         task = run.task
-        if not isinstance(task, Task) or task.op != "add":
+        if getattr(task, "op", None) != "add":  # another task, or another family
             return None
         tokens = task.tokens().to(model.cfg.device)
         res = trig_mem(fast.model_last_logits(model, tokens).cpu(), task.labels(),

@@ -172,7 +172,7 @@ def wl_analysis(
     found = select_key_freqs(norms, threshold)
     keys = key_freqs or (found if is_sparse(len(found), len(norms) - 1) else [])
     if key_freqs:
-        _check_keys(keys, W_L.shape[1])
+        check_keys(keys, W_L.shape[1])
     cols = [i for k in keys for i in fourier.freq_rows(coeffs.shape[1], k)]
     total = coeffs.square().sum()
     res_sq = float((total - coeffs[:, cols].square().sum()) / total)
@@ -186,7 +186,7 @@ def wl_analysis(
     )
 
 
-def _check_keys(keys: list[int], p: int) -> None:
+def check_keys(keys: list[int], p: int) -> None:
     require(
         len(keys) > 0 and all(1 <= k <= fourier.n_freqs(p) for k in keys),
         "key frequencies",
@@ -287,7 +287,7 @@ def read_off(
 ) -> DirectionsResult:
     """The tensor-level part of :func:`read_off_directions` (pairs a-major over p x p)."""
     p = W_L.shape[1]
-    _check_keys(key_freqs, p)
+    check_keys(key_freqs, p)
     coeffs = wl_coeffs(W_L)
     post = post.double()
     out = []
@@ -392,7 +392,7 @@ def fit_logits(
     """The tensor-level part of :func:`logit_fit` (pairs a-major over p x p); losses on
     ``sets`` (default: all pairs)."""
     p = logits.shape[1]
-    _check_keys(key_freqs, p)
+    check_keys(key_freqs, p)
     logits = logits.double()
     centred = logits - logits.mean(-1, keepdim=True)
     fitted = torch.zeros_like(centred)

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from grok_interp import fourier
 from grok_interp.analyses.common import UNKNOWN_SETUP, ModelData, Result, gather, setup_note
-from grok_interp.analyses.logits import _check_keys, wave, wave_kinds, wl_coeffs
+from grok_interp.analyses.logits import check_keys, wave, wave_kinds, wl_coeffs
 from grok_interp.tasks import Task
 from grok_interp.tl import Model
 
@@ -196,7 +196,7 @@ def neuron_fits(
     """Degree-2 fits of every neuron, clusters, and W_L localisation (module docstring)."""
     data = data or gather(model, task)
     post, W_L = data.mlp("neurons")
-    _check_keys(key_freqs, task.p)
+    check_keys(key_freqs, task.p)
     p = task.p
     grid = post.reshape(p, p, -1)
     if basis == "fourier":

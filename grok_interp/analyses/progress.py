@@ -42,11 +42,11 @@ from grok_interp import fast, fourier, tl
 from grok_interp.analyses.ablations import Restricted, restrict
 from grok_interp.analyses.common import Result, loss_acc
 from grok_interp.analyses.logits import select_key_freqs, wl_coeffs
+from grok_interp.losses import cross_entropy64
 from grok_interp.models import resolve_device
 from grok_interp.runs import Run, StateDict, load_params, model_from_run
 from grok_interp.tasks import Task
 from grok_interp.tl import Model
-from grok_interp.training import cross_entropy64
 
 PAPER_PHASES = (1400, 9400, 14000)
 

@@ -84,7 +84,6 @@ from grok_interp.analyses.common import (
     require,
     require_pairs,
 )
-from grok_interp.config import ToyPreset
 from grok_interp.runs import Run
 from grok_interp.tasks import Task
 from grok_interp.tl import Model
@@ -375,8 +374,8 @@ def representation_over_training(run: Run, *, steps: Sequence[int] | None = None
     pairs, test_idx = task.pairs(), run.test_idx
     train, test = pairs[run.train_idx], pairs[test_idx]
     rows = []
-    key, modulus = ("embed", None if task.op == "sum" else task.p) if isinstance(
-        run.model, ToyPreset) else ("embed.W_E", task.p)  # fmt: skip
+    toy = "embed.W_E" not in run.weights  # Liu et al.'s toy model names its embeddings "embed"
+    key, modulus = ("embed", None if task.op == "sum" else task.p) if toy else ("embed.W_E", task.p)
     if modulus and not options.get("key_freqs"):  # one set of frequencies for every step
         options["key_freqs"] = embedding_key_freqs(run.weights[key].double()[: task.p])
     for step in sorted(run.snapshots) if steps is None else steps:

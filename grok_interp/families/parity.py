@@ -1,0 +1,182 @@
+"""The family of streaming parity (van Rossem & Saxe 2025; :mod:`grok_interp.parity`): an
+RNN (:class:`~grok_interp.parity.HookedRNN`) or a transformer on binary strings, trained
+by SGD on batches of one length at a time with the MSE of the last position, analysed by
+the automaton its hidden states implement (:mod:`grok_interp.analyses.automaton`)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from grok_interp.analyses import automaton as am
+from grok_interp.analyses.common import Result, pct, sci
+from grok_interp.analyses.interaction import InteractionResult, interaction_over_training
+from grok_interp.analyses.lengths import length_generalisation
+from grok_interp.config import PRESETS, ModelPreset, RNNPreset
+from grok_interp.families.base import AnalyzeOptions
+from grok_interp.families.stepwise import StepwiseFamily
+from grok_interp.models import build_model
+from grok_interp.parity import (
+    HookedRNN,
+    ParityTask,
+    all_strings,
+    build_rnn,
+    eval_strings,
+    length_batches,
+    mse,
+    parity_spec,
+    parity_targets,
+    prefix_fit,
+    prefix_rows,
+)
+from grok_interp.reporting import Report
+from grok_interp.runs import Run, RunSpec
+
+PARITY_ANALYSES = (
+    "automaton",
+    "automaton_scale_free",
+    "length_generalisation",
+    "states_over_training",
+    "interaction",
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _val(task: ParityTask, seed: int) -> Tensor:
+    return eval_strings(task, seed)["val"]
+
+
+class Parity(StepwiseFamily):
+    """Streaming parity on an RNN or a transformer (module docstring). The history:
+    ``train_loss`` / ``train_acc`` over all training strings (every prefix, so every
+    position); ``test_loss`` the last position's MSE on the validation strings (the
+    authors' validation loss), ``test_position_loss`` the MSE over all their positions,
+    ``test_acc`` their per-position accuracy and ``test_string_acc`` the fraction right
+    at every position; the long lengths are measured by
+    :func:`grok_interp.analyses.automaton.length_generalisation` (one forward of 10,000
+    steps costs more than an epoch)."""
+
+    kind = "parity"
+    task_type = ParityTask
+    preset_types = (RNNPreset, ModelPreset)
+    learner_types = (HookedRNN,)
+    presets = {"rnn": RNNPreset(), **PRESETS}
+    analyses = PARITY_ANALYSES
+    title = "van Rossem & Saxe 2025"
+    what = "streaming parity"
+
+    def read_task(self, d: dict[str, Any]) -> ParityTask:
+        return ParityTask(**{**d, "long_lens": tuple(d["long_lens"])})
+
+    def build(self, preset: Any, task: ParityTask, *, seed: int, device: torch.device) -> Any:
+        if isinstance(preset, RNNPreset):
+            return build_rnn(preset, seed=seed, device=device)
+        return build_model(preset, task, seed=seed, device=device)
+
+    def new_run(self, spec: RunSpec, parent: Run | None = None) -> Run:
+        cfg = spec.train
+        if spec.init is not None or cfg.fresh_data or cfg.random_labels:
+            raise ValueError("streaming parity trains on all its strings: no init, "
+                             "fresh_data or random_labels")  # fmt: skip
+        return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed,
+                   train_idx=torch.arange(spec.task.n_train))  # fmt: skip
+
+    def test_idx(self, run: Run) -> Tensor:
+        return torch.arange(run.task.n_val)
+
+    def batches(self, run: Run, epoch: int) -> Iterable[tuple[Tensor, Tensor]]:
+        """Per epoch, the training strings by length in increasing order, shuffled within
+        a length, in batches of ``batch_size`` (:func:`~grok_interp.parity.length_batches`)."""
+        for batch in length_batches(run.task, run.train.batch_size, run.seed, epoch):
+            yield batch, parity_targets(batch)
+
+    def loss(self, model: Any, inputs: Tensor, targets: Tensor) -> Tensor:
+        """The MSE of the last position's output against the one-hot parity (the authors'
+        many-to-one loss)."""
+        return mse(model(inputs)[:, -1], targets[:, -1])
+
+    def evaluate(self, model: Any, run: Run, epoch: int,
+                 device: torch.device) -> dict[str, float]:  # fmt: skip
+        task, row = run.task, {}
+        longest = all_strings(task.max_len).to(device)
+        # every training string is a prefix of a longest one: read it there, once
+        nodes = prefix_rows(model(longest).double(), task.max_len)
+        row["train_loss"], row["train_acc"] = prefix_fit(nodes, task)
+        val = _val(task, run.seed)
+        yv = model(val.to(device)).double()
+        tv = parity_targets(val).to(device)
+        row["test_loss"] = float(mse(yv[:, -1], tv[:, -1]))
+        row["test_position_loss"] = float(mse(yv, tv))
+        right = yv.argmax(-1) == tv
+        row["test_acc"] = float(right.double().mean())
+        row["test_string_acc"] = float(right.all(-1).double().mean())
+        return row
+
+    @torch.no_grad()
+    def report(self, model: Any, task: Any, run: Run | None, name: str,
+               options: AnalyzeOptions, assumed: Iterable[str] = ()) -> Report:  # fmt: skip
+        """Its automaton by both rules, its length generalisation, and, for a Run with
+        snapshots, the states over training and the interaction theory (50 pairs of each
+        kind, at most 26 snapshots). The pair analyses do not apply and are not listed."""
+        task = task or ParityTask()
+        results: dict[str, Result] = {
+            "automaton": am.extract_automaton(model, task),
+            "automaton_scale_free": am.extract_automaton(model, task, method="consistent"),
+        }
+        length = length_generalisation(model, task, seed=0 if run is None else run.seed)
+        results["length_generalisation"] = length
+        not_run = _over_training(run, results)
+        _, outputs = am.prefix_states(model, task.max_len)
+        losses = {"train": prefix_fit(outputs[1:], task),
+                  f"test (length {task.val_len})": (length.last_mse[0],
+                                                    length.position_acc[0])}  # fmt: skip
+        return Report(source=name, task=task, results=results, not_run=not_run, losses=losses,
+                      setup_differences=(f"streaming parity, {type(model).__name__}",),
+                      model=model, assumptions=tuple(assumed), family=self.kind)  # fmt: skip
+
+    def summary(self, report: Report) -> pd.DataFrame:
+        """Losses per set of strings, the automaton's states by each rule, and the
+        whole-string accuracy at each test length."""
+        vals = {f"loss ({s} strings)": sci(v[0]) for s, v in report.losses.items()}
+        for res in (report.automaton, report.automaton_scale_free):
+            if res is not None:
+                vals[f"automaton states, {res.method} rule (minimal)"] = (
+                    f"{res.n_states} ({res.n_minimal}"
+                    f"{', the parity machine' if res.parity_machine else ''})")  # fmt: skip
+        if report.length_generalisation:
+            lg = report.length_generalisation
+            for n, acc in zip(lg.lengths, lg.string_acc, strict=True):
+                vals[f"whole-string accuracy, length {n}"] = pct(acc)
+        return pd.DataFrame([{"quantity": k, "ours": v} for k, v in vals.items()])
+
+    def default_spec(self) -> RunSpec:
+        return parity_spec()
+
+
+def _over_training(run: Run | None, results: dict[str, Result]) -> dict[str, str]:
+    """The states over training and the interaction terms of a Run with snapshots, into
+    ``results``; what could not run, with the reason."""
+    not_run: dict[str, str] = {}
+    if run is None or len(run.snapshots) < 2:
+        for k in ("states_over_training", "interaction"):
+            not_run[k] = f"{k.replace('_', ' ')}: needs a Run with snapshots"
+        return not_run
+    snaps = sorted(run.snapshots)
+    steps = snaps[:: max(1, -(-len(snaps) // 26))]
+    steps += [] if steps[-1] == snaps[-1] else [snaps[-1]]
+    frames = {m: am.automaton_over_training(run, method=m, steps=steps) for m in am.METHODS}
+    results["states_over_training"] = am.StatesResult(frames=frames)
+    if isinstance(run.model, RNNPreset):
+        results["interaction"] = InteractionResult(
+            frame=interaction_over_training(run, n_pairs=50, steps=steps))
+    else:
+        not_run["interaction"] = "interaction: reads an RNN's hidden states"
+    return not_run
+
+
+FAMILY = Parity()
