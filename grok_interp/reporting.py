@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from grok_interp.analyses.ablations import AblationsResult
+from grok_interp.analyses.algorithm import AlgorithmResult
 from grok_interp.analyses.attention import AttentionResult
 from grok_interp.analyses.automaton import AutomatonResult, StatesResult
 from grok_interp.analyses.circuit_density import CircuitDensityResult
@@ -102,6 +103,11 @@ class Report:
     @property
     def circuit_density(self) -> CircuitDensityResult | None:
         return self._get("circuit_density", CircuitDensityResult)
+
+    @property
+    def algorithm(self) -> AlgorithmResult | None:
+        """Zhong et al.'s clock-or-pizza measures and verdict."""
+        return self._get("algorithm", AlgorithmResult)
 
     @property
     def automaton(self) -> AutomatonResult | None:

@@ -337,6 +337,9 @@ def circuit_density(
 ) -> CircuitDensityResult:
     """Mean circuit density of training, test and random points (``n_points`` each)."""
     require_pairs(task, "circuit_density")
+    dim = 2 * model.cfg.d_model  # the operand embeddings' space (operand_embeddings)
+    require(n <= dim, "circuit_density", f"n = {n} directions do not fit the operand "
+            f"embeddings' {dim} dimensions; give n <= {dim}")  # fmt: skip
     read_mask(1, 1, positions)
     sets = point_sets(model, task, train_idx, n_points, seed, random)
     counts, fracs, byp, sizes = {}, {}, {}, {}

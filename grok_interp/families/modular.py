@@ -17,6 +17,7 @@ from torch import Tensor
 
 from grok_interp import fast, tl
 from grok_interp.analyses.ablations import ablations
+from grok_interp.analyses.algorithm import CLOCK, AlgorithmResult, algorithm
 from grok_interp.analyses.attention import attention_heads
 from grok_interp.analyses.circuit_density import circuit_density
 from grok_interp.analyses.common import (
@@ -68,6 +69,7 @@ PAPER_TABLE5: dict[str, tuple[str, str | None]] = {
     "key frequencies": ("14, 35, 41, 42, 52", None),
     "logit FVE": ("95%", None),
     "mean FVE of u_k, v_k projections": ("> 90%", None),
+    "algorithm (Zhong et al.)": ("clock", None),
 }
 PAIR_ANALYSES = (
     "embedding",
@@ -80,6 +82,7 @@ PAIR_ANALYSES = (
     "efficiency",
     "representation",
     "circuit_density",
+    "algorithm",
 )
 
 
@@ -335,6 +338,7 @@ def _run_all(
     attempt("representation", lambda: representation(model, task, data=data,
                                                       key_freqs=keys or None))
     attempt("circuit_density", lambda: circuit_density(model, task, data.sets.get("train")))
+    attempt("algorithm", lambda: algorithm(model, task, data=data))
     neurons = results.get("neurons")
     attempt(
         "ablations",
@@ -379,12 +383,33 @@ def table5(report: Report, unit: str = "pairs") -> pd.DataFrame:
         vals["logit FVE"] = pct(report.logit_fit.fve)
     if report.directions:
         vals["mean FVE of u_k, v_k projections"] = pct(report.directions.mean_fve)
+    which = report.results.get("algorithm")
+    if isinstance(which, AlgorithmResult):
+        vals["algorithm (Zhong et al.)"] = (
+            f"{which.verdict} (symmetricity {which.gradient_symmetricity:.3f}, "
+            f"irrelevance {which.distance_irrelevance:.3f})"
+        )
     rows = [{"quantity": k, "ours": v} for k, v in vals.items()]
     if not report.setup_differences:
         for row in rows:
             paper = PAPER_TABLE5.get(row["quantity"])
             row["paper (mainline)"] = "-" if paper is None else paper[0]
     return pd.DataFrame(rows)
+
+
+def algorithm_note(report: Report) -> list[str]:
+    """The caveat under the tables when Zhong et al.'s verdict is not the clock, the
+    algorithm Nanda et al.'s analyses describe (:mod:`grok_interp.analyses.algorithm`)."""
+    which = report.results.get("algorithm")
+    if not isinstance(which, AlgorithmResult) or which.verdict == CLOCK:
+        return []
+    return [
+        f"Algorithm {which.verdict} (Zhong et al. 2023: gradient symmetricity "
+        f"{which.gradient_symmetricity:.3f}, distance irrelevance "
+        f"{which.distance_irrelevance:.3f}): Nanda et al.'s tables describe the clock "
+        "algorithm (cos/sin products through the MLP); here their Fourier terms may describe "
+        "another computation, so read them with care."
+    ]
 
 
 class Modular(Family):
@@ -451,7 +476,7 @@ class Modular(Family):
         return table5(report)
 
     def notes(self, report: Report) -> list[str]:
-        return super().notes(report) + setup_note(report.setup_differences)
+        return super().notes(report) + setup_note(report.setup_differences) + algorithm_note(report)
 
     def default_spec(self) -> RunSpec:
         return RunSpec()
