@@ -43,7 +43,8 @@ from grok_interp.analyses.logits import (
 )
 from grok_interp.analyses.neurons import NeuronsResult, neuron_fits
 from grok_interp.analyses.representation import representation
-from grok_interp.config import PRESETS, ModelPreset, TrainConfig
+from grok_interp.analyses.stability import stability_point
+from grok_interp.config import NEWER_OPTIONS, PRESETS, ModelPreset, TrainConfig
 from grok_interp.engine import (
     Callback,
     Member,
@@ -55,7 +56,7 @@ from grok_interp.engine import (
 )
 from grok_interp.families.base import AnalyzeOptions, Family
 from grok_interp.hooks import dropout_hook
-from grok_interp.losses import cross_entropy64
+from grok_interp.losses import cross_entropy64, stablemax_cross_entropy
 from grok_interp.models import build_model, to_config
 from grok_interp.reporting import Report
 from grok_interp.runs import Run, RunSpec, load_run
@@ -188,6 +189,8 @@ class PairLoop(MemberLoop):
             )
             for i, m in enumerate(members)
         ]
+        cfg = members[0].run.train  # the loss and precision are shared (Family.step_key)
+        self.loss_fn = stablemax_cross_entropy if cfg.loss == "stablemax" else cross_entropy64
         self.fast = self._use_fast(step)
         # torch.compile of the table forward (opt-in, module docstring): without dropout
         self.compiled = torch.compile(fast.last_logits, dynamic=False) if compile else None
@@ -230,8 +233,9 @@ class PairLoop(MemberLoop):
     def step(self, epoch: int) -> None:
         for m in self.members:
             m.opt.zero_grad(set_to_none=True)
+        loss = self.loss_fn
         for g in self.groups:  # one backward per group: its activations are freed before the next
-            losses = cross_entropy64(self.logits(self.tokens[g], True, g), self.labels[g])
+            losses = loss(self.logits(self.tokens[g], True, g), self.labels[g])
             (losses.sum() + sum(l1_penalty(m) for m in self.members[g])).backward()
         for m in self.members:
             update(m, epoch)
@@ -248,8 +252,23 @@ class PairLoop(MemberLoop):
                 sel = lg[idx]
                 row[f"{name}_loss"] = cross_entropy64(sel[None], lab[None]).item()
                 row[f"{name}_acc"] = (sel.argmax(-1) == lab).double().mean().item()
+            row.update(self._newer(m, lg[splits[0][1]], splits[0][2]))
             out.append(self.record(m, row, epoch))
         return out
+
+    def _newer(self, m: Member, logits: Tensor, labels: Tensor) -> dict[str, float]:
+        """The loss trained on when it is not the cross-entropy (``train_objective``), and
+        with ``record_stability`` Prieto et al.'s two measures (TrainConfig's docstring)."""
+        cfg, row = m.run.train, {}
+        if cfg.loss != "cross_entropy":
+            row["train_objective"] = self.loss_fn(logits[None], labels[None]).item()
+        if cfg.record_stability:
+            with torch.enable_grad():
+                point = stability_point(m.model, m.run.pairs_task, m.run.train_idx,
+                                        precision=cfg.precision, loss=cfg.loss,  # type: ignore[arg-type]
+                                        labels=labels)  # fmt: skip
+            row.update(collapsed=point["collapsed"], nlm_alignment=point["nlm_alignment"])
+        return row
 
     def run(self, progress: bool, save_every: int) -> None:
         run_epochs(self, progress, save_every)
@@ -422,6 +441,7 @@ class Modular(Family):
     analyses: ClassVar[tuple[str, ...]] = PAIR_ANALYSES
     title = "Nanda et al. 2023"
     what = "pairs of Z_p or S5"
+    newer_options: ClassVar[frozenset[str]] = frozenset(NEWER_OPTIONS)
 
     def build(self, preset: ModelPreset, task: Task, *, seed: int,
               device: torch.device) -> tl.Model:  # fmt: skip
