@@ -6,7 +6,7 @@ circuit it forms (key frequencies, logit FVE, restricted and excluded loss, o_tr
 o_mem, Zhong et al.'s clock/pizza verdict), with the softmax-collapse share and the NLM
 alignment recorded over training.
 
-CPU scale (the default): p = 59, half of the pairs for training, 3,000 epochs, one seed;
+CPU scale (the default): p = 59, half of the pairs for training, 1,500 epochs, one seed;
 each setting trains into OUT/<setting>/sweep (resumable: run again to continue), so the
 settings can be trained one job at a time with --only. The table is written to
 OUT/beyond_no_weight_decay.md, the figure (test accuracy and collapsed share against
@@ -38,7 +38,7 @@ def train_setting(key, args):
     return run
 
 
-def row(key, run):
+def row(label, run):
     """The table's row of one run: when it groks, and its final circuit."""
     from grok_interp.report import analyze
     from grok_interp.sweeps import first_epoch
@@ -51,7 +51,7 @@ def row(key, run):
     eff, alg = rep.efficiency, rep.algorithm
     keys = rep.neuron_logit_map.key_freqs if rep.neuron_logit_map else ()
     return {
-        "setting": SETTINGS[key][0],
+        "setting": label,
         "test acc >= 99% at": f"not by {h['epoch'][-1]:g}" if grok is None else f"{grok:g}",
         "final test acc": f"{h['test_acc'][-1]:.3f}",
         "final train / test loss": f"{h['train_loss'][-1]:.2g} / {h['test_loss'][-1]:.2g}",
@@ -94,7 +94,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out")
     ap.add_argument("--only", nargs="+", choices=list(SETTINGS), default=None)
-    ap.add_argument("--epochs", type=int, default=3000)
+    ap.add_argument("--epochs", type=int, default=1500)
     ap.add_argument("--p", type=int, default=59)
     ap.add_argument("--frac", type=float, default=0.5)
     ap.add_argument("--train-only", action="store_true", help="train, write no table")
@@ -106,14 +106,19 @@ def main(argv=None):
     from grok_interp.plots import write
 
     done = {k: train_setting(k, args) for k in SETTINGS if (Path(args.out) / k).exists()}
-    rows = [row(k, r) for k, r in done.items()]
+    rows = [row(SETTINGS[k][0], r) for k, r in done.items()]
+    path = table(rows, Path(args.out) / "beyond_no_weight_decay.md")
+    return [path, *write(figure(done), args.out, "beyond_no_weight_decay")]
+
+
+def table(rows, path):
+    """Write (and print) the rows as a Markdown table."""
     cols = list(rows[0])
     text = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
     text += "".join("| " + " | ".join(r[c] for c in cols) + " |\n" for r in rows)
     print(text)
-    path = Path(args.out) / "beyond_no_weight_decay.md"
     path.write_text(text)
-    return [path, *write(figure(done), args.out, "beyond_no_weight_decay")]
+    return path
 
 
 if __name__ == "__main__":
