@@ -13,12 +13,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "grok_interp"
 # The types that tell one family from another: tasks, presets and learners.
 FAMILY_TYPES = {"Task", "SeqTask", "ParityTask", "ModelPreset", "ToyPreset", "RNNPreset",
                 "HookedRNN", "ToyModel"}  # fmt: skip
-# A family's own modules: its folder entry and the modules that define its task, learner
-# and the analyses that apply to it alone. A branch on its type is at home there.
+# A family's own modules: its folder entry and the modules that define its task and
+# learner. A branch on its type is at home there; an analysis that applies to one family
+# asks the registry (registry.applies, run.family.analyses) or the learner instead.
 OWN = {
     "families/modular.py", "families/toy.py", "families/parity.py", "families/sequences.py",
-    "tasks.py", "toy.py", "parity.py", "sequences.py", "analyses/automaton.py",
-    "analyses/interaction.py", "analyses/lengths.py", "analyses/sequence_heads.py",
+    "tasks.py", "toy.py", "parity.py", "sequences.py",
 }  # fmt: skip
 
 

@@ -27,13 +27,13 @@ import torch
 from torch import Tensor
 
 from grok_interp.analyses.automaton import (
+    Recurrent,
     extract_automaton,
     parity_task,
     prefix_states,
     snapshot_model,
 )
 from grok_interp.analyses.common import AnalysisError, Result
-from grok_interp.config import RNNPreset
 from grok_interp.parity import (
     ParityTask,
     all_strings,
@@ -42,7 +42,7 @@ from grok_interp.parity import (
     parity_targets,
     prefix_rows,
 )
-from grok_interp.runs import Run
+from grok_interp.runs import Run, learner
 
 
 def interaction_terms(y_tilde: Tensor, dy: Tensor, dh2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -127,7 +127,7 @@ def interaction_over_training(run: Run, n_pairs: int = 100, seed: int = 0,
     scale-free one by default, as the leader rule's 1% tolerance leaves a generalised
     network's tight clusters in tens of pieces)."""
     task = parity_task(run)
-    if not isinstance(run.model, RNNPreset):
+    if not isinstance(learner(run), Recurrent):
         raise AnalysisError("the interaction theory reads an RNN's hidden states")
     steps = sorted(run.snapshots) if steps is None else steps
     pairs = sample_pairs(task, n_pairs, seed)

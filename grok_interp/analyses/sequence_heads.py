@@ -74,10 +74,9 @@ def head_scores_over_training(run: Run, *, steps: Sequence[int] | None = None,
                               n: int = 200) -> pd.DataFrame:  # fmt: skip
     """Per snapshot, layer and head: the induction and previous-token scores (repeat) or
     the big-token attention (skip trigram), beside the run's test loss then."""
-    task = run.task
-    require(isinstance(task, SeqTask) and task.kind in ("repeat", "skip_trigram"),
+    task: SeqTask = run.task
+    require("head_scores" in run.family.analyses and task.kind in ("repeat", "skip_trigram"),
             "head_scores_over_training", "needs a repeat or skip_trigram run")  # fmt: skip
-    assert isinstance(task, SeqTask)
     rows = []
     for step in sorted(run.snapshots) if steps is None else steps:
         model = model_from_run(run, step)
