@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from jaxtyping import Float, Int
 from plotly.subplots import make_subplots
 from scipy.cluster.hierarchy import fcluster, linkage
 from torch import Tensor
@@ -76,9 +77,9 @@ class Recurrent(Protocol):
 
     readout: Callable[[Tensor], Tensor]
 
-    def initial_state(self, batch: int) -> Tensor: ...
+    def initial_state(self, batch: int) -> Float[Tensor, "batch d_hidden"]: ...
 
-    def hidden(self, tokens: Tensor) -> Tensor: ...
+    def hidden(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_hidden"]: ...
 
 
 def check_parity_model(model: Any, task: ParityTask) -> None:
@@ -97,7 +98,9 @@ def check_parity_model(model: Any, task: ParityTask) -> None:
 
 
 @torch.no_grad()
-def prefix_states(model: Any, max_len: int) -> tuple[Tensor, Tensor]:
+def prefix_states(
+    model: Any, max_len: int
+) -> tuple[Float[Tensor, "nodes d"], Float[Tensor, "nodes d_out"]]:
     """The state and output of every prefix node (module docstring), float64, (nodes, d)
     and (nodes, d_out); a transformer's empty-string row is NaN."""
     longest = all_strings(max_len).to(next(model.parameters()).device)
@@ -352,7 +355,8 @@ def _node_classes(outputs: Tensor) -> np.ndarray:
     return cls
 
 
-def cluster(states: Tensor, classes: np.ndarray, method: str = "leader", tol: float = 0.01,
+def cluster(states: Float[Tensor, "nodes d"], classes: np.ndarray, method: str = "leader",
+            tol: float = 0.01,
             merge_distance: float | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
     """State labels of the prefix nodes and the distance used (``"consistent"``: the
     cut's height)."""

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from jaxtyping import Bool, Float
 from torch import Tensor
 
 from grok_interp.analyses.automaton import (
@@ -45,7 +46,10 @@ from grok_interp.parity import (
 from grok_interp.runs import Run, learner
 
 
-def interaction_terms(y_tilde: Tensor, dy: Tensor, dh2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def interaction_terms(
+    y_tilde: Float[Tensor, "pairs n d_out"], dy: Float[Tensor, "pairs n d_out"],
+    dh2: Float[Tensor, " pairs"],
+) -> tuple[Float[Tensor, " pairs"], Float[Tensor, " pairs"], Float[Tensor, " pairs"]]:
     """Equations (4)-(6) of the notes for pairs: ``y_tilde`` and ``dy`` (pairs, N, d_out)
     the target and output differences over the N continuations, ``dh2`` (pairs,) the
     squared representational distance. Returns A_low, A_high and the predicted
@@ -57,7 +61,8 @@ def interaction_terms(y_tilde: Tensor, dy: Tensor, dh2: Tensor) -> tuple[Tensor,
     return a_low, a_high, (a_high + torch.sqrt(a_high**2 + 4 * a_low)) / 2
 
 
-def merger_predicted(a_low: Tensor, a_high: Tensor, eps: float = 1e-12) -> Tensor:
+def merger_predicted(a_low: Float[Tensor, " pairs"], a_high: Float[Tensor, " pairs"],
+                     eps: float = 1e-12) -> Bool[Tensor, " pairs"]:  # fmt: skip
     """Condition (7): A_low = 0 (within ``eps``) and A_high < 0."""
     return (a_low.abs() <= eps) & (a_high < 0)
 

@@ -10,11 +10,15 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp.engine import StepLoop, TrainOptions, member, run_epochs
 from grok_interp.families.base import Family
 from grok_interp.runs import Run
+
+# One optimizer step's (inputs, targets).
+Batch = tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch pos"]]
 
 
 class StepwiseFamily(Family, abstract=True):
@@ -23,11 +27,12 @@ class StepwiseFamily(Family, abstract=True):
     and what an evaluation records."""
 
     @abstractmethod
-    def batches(self, run: Run, epoch: int) -> Iterable[tuple[Tensor, Tensor]]:
+    def batches(self, run: Run, epoch: int) -> Iterable[Batch]:
         """The (inputs, targets) of each optimizer step of ``epoch``."""
 
     @abstractmethod
-    def loss(self, model: Any, inputs: Tensor, targets: Tensor) -> Tensor:
+    def loss(self, model: Any, inputs: Int[Tensor, "batch pos"],
+             targets: Int[Tensor, "batch pos"]) -> Float[Tensor, ""]:  # fmt: skip
         """The loss the optimizer minimises on one batch."""
 
     @abstractmethod
