@@ -20,7 +20,7 @@ from grok_interp.analyses.interaction import InteractionResult, interaction_over
 from grok_interp.analyses.lengths import length_generalisation
 from grok_interp.config import PRESETS, ModelPreset, RNNPreset
 from grok_interp.families.base import AnalyzeOptions
-from grok_interp.families.stepwise import Batch, StepwiseFamily
+from grok_interp.families.stepwise import StepwiseFamily, TokenBatch
 from grok_interp.models import build_model
 from grok_interp.parity import (
     HookedRNN,
@@ -90,7 +90,7 @@ class Parity(StepwiseFamily):
     def test_idx(self, run: Run) -> Int[Tensor, " n_test"]:
         return torch.arange(run.task.n_val)
 
-    def batches(self, run: Run, epoch: int) -> Iterable[Batch]:
+    def batches(self, run: Run, epoch: int) -> Iterable[TokenBatch]:
         """Per epoch, the training strings by length in increasing order, shuffled within
         a length, in batches of ``batch_size`` (:func:`~grok_interp.parity.length_batches`)."""
         for batch in length_batches(run.task, run.train.batch_size, run.seed, epoch):

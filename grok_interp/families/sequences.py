@@ -22,7 +22,7 @@ from grok_interp.analyses.sequence_results import HeadScoresResult, position_los
 from grok_interp.config import PRESETS, ModelPreset, TrainConfig
 from grok_interp.families.base import AnalyzeOptions
 from grok_interp.families.modular import PAIR_ANALYSES
-from grok_interp.families.stepwise import Batch, StepwiseFamily
+from grok_interp.families.stepwise import StepwiseFamily, TokenBatch
 from grok_interp.losses import IGNORE, seq_loss
 from grok_interp.models import build_model
 from grok_interp.reporting import Report
@@ -73,14 +73,14 @@ class Sequences(StepwiseFamily):
         (:func:`~grok_interp.sequences.accuracy_ceiling`)."""
         return accuracy_ceiling(run.task, run.seed)
 
-    def train_batch(self, run: Run, epoch: int) -> Batch:
+    def train_batch(self, run: Run, epoch: int) -> TokenBatch:
         """The batch of the step at ``epoch``: the fixed training set, or with
         ``fresh_data`` a fresh batch of the same size, a function of (seed, epoch)."""
         if run.train.fresh_data:
             return fresh_batch(run.task, len(run.train_idx), run.seed, epoch)
         return training_set(run.task, len(run.train_idx), run.seed)
 
-    def batches(self, run: Run, epoch: int) -> Iterable[Batch]:
+    def batches(self, run: Run, epoch: int) -> Iterable[TokenBatch]:
         return [self.train_batch(run, epoch)]
 
     def loss(self, model: Any, inputs: Int[Tensor, "batch pos"],
