@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from grok_interp.report import analyze
-
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -38,9 +36,9 @@ PIXELS = """async (src) => {
 
 
 @pytest.fixture(scope="module")
-def report_page(tmp_path_factory):
+def report_page(tmp_path_factory, mainline_report):
     out = tmp_path_factory.mktemp("page")
-    report = analyze(ROOT / "checkpoints" / "mainline.pt")
+    report = mainline_report
     report.save(out)
     return report, out / "index.html"
 

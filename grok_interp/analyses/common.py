@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
@@ -104,8 +105,11 @@ def losses_by_set(
     logits: Float[Tensor, "pairs vocab"], labels: Int[Tensor, " pairs"],
     sets: dict[str, Int[Tensor, " n"]],
 ) -> dict[str, tuple[float, float]]:
-    """(loss, accuracy) of ``logits`` on each pair set."""
-    return {name: loss_acc(logits[idx], labels[idx]) for name, idx in sets.items()}
+    """(loss, accuracy) of ``logits`` on each pair set: per-pair losses computed once
+    (float64), then averaged over each set."""
+    per = F.cross_entropy(logits.double(), labels, reduction="none")
+    hit = (logits.argmax(-1) == labels).double()
+    return {name: (per[idx].mean().item(), hit[idx].mean().item()) for name, idx in sets.items()}
 
 
 def paper_value(paper: tuple[str, str] | None, sets: Collection[str]) -> str:
