@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
@@ -29,8 +29,10 @@ def dropout_hook(p: float, generator: torch.Generator | None = None) -> HookFn:
     return hook
 
 
-def replace_last(values: Float[Tensor, "batch d"],
-                 index: Int[Tensor, " n"] | slice = slice(None)) -> HookFn:  # fmt: skip
+def replace_last(
+    values: Float[Tensor, "batch d"],
+    index: Bool[Tensor, " d"] | Int[Tensor, " n"] | slice = slice(None),
+) -> HookFn:
     """Set the last position's ``act[:, -1, index]`` to ``values[:, index]``.
 
     Used to swap neurons for their fitted polynomials (Nanda et al. Section 4.4)."""
