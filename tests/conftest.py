@@ -50,8 +50,19 @@ def tiny_model(tiny_task: Task):
 def hand_built(**fields) -> tl.Model:
     """A transformer of ``tl.config(**fields)`` with every weight zero, under either
     TransformerLens major: the start of a known-answer model (set its weights with
-    :func:`weights`); on the CPU unless ``device`` says otherwise."""
-    model = tl.build(tl.config(**{"device": "cpu", **fields}), seed=0)
+    :func:`weights`); on the CPU unless ``device`` says otherwise.
+
+    ``act_fn="relu2"`` (squared ReLU, which exact products need) exists in 3.x's
+    HookedTransformer but not in 4.x's native MLP (relu, gelu, silu, solu only): there the
+    model is built with ReLU and each native MLP's activation squared afterwards (the
+    bridge's ``mlp.hook_pre`` / ``hook_post`` sit on its linear layers, around it)."""
+    squared = fields.get("act_fn") == "relu2" and tl.major() >= 4
+    cfg = tl.config(**{"device": "cpu", **fields, **({"act_fn": "relu"} if squared else {})})
+    model = tl.build(cfg, seed=0)
+    if squared:
+        for block in model.blocks:
+            block.mlp.original_component.act = lambda x: torch.relu(x) ** 2
+        model.cfg.act_fn = "relu2"
     with weights(model) as w:
         for t in w.values():
             t.zero_()
