@@ -81,16 +81,16 @@ def main(argv=None):
     every = dict(snapshot_every=args.snapshot_every, eval_every=args.snapshot_every)
     rnn = trained(parity_spec(seed=args.seed, epochs=args.epochs, **every),
                   Path(args.run or out / "rnn.pt"), args.quiet)  # fmt: skip
-    frames = {m: automaton_over_training(rnn, method=m) for m in ("leader", "consistent")}
+    frames = {m: automaton_over_training(rnn, method=m) for m in ("leader", "scale-free")}
     states = StatesResult(frames=frames)
     written = [out / "states.csv", out / "states.html"]
     pd.concat([f.assign(rule=m) for m, f in frames.items()]).to_csv(written[0], index=False)
     states.figure().write_html(written[1], include_plotlyjs="cdn")
-    peak = int(frames["consistent"]["epoch"][frames["consistent"]["n_states"].idxmax()])
+    peak = int(frames["scale-free"]["epoch"][frames["scale-free"]["n_states"].idxmax()])
     steps = args.steps or sorted({0, peak, rnn.epoch})
     for s in steps:
         model = snapshot_model(rnn, s)
-        res = extract_automaton(model, rnn.task, method="consistent")
+        res = extract_automaton(model, rnn.task, method="scale-free")
         path = out / f"automaton_{s}.html"
         with open(path, "w") as fh:
             fh.write(f"<h3>epoch {s}: {' '.join(res.notes())}</h3>")
