@@ -210,9 +210,14 @@ class Report:
         return to_jsonable(out)
 
     def figures(self) -> list[tuple[str, Any]]:
-        """(analysis name, plotly figure) for every Result that draws one."""
+        """(analysis name, plotly figure) for every Result that draws one; a Result with
+        several (``figures()``, the over-training one) gives each as ``name-anchor``."""
         figs = []
         for name, r in self.results.items():
+            many = getattr(r, "figures", None)
+            if callable(many):
+                figs += [(f"{name}-{anchor}", fig) for anchor, _, fig in many()]
+                continue
             try:
                 figs.append((name, r.figure()))
             except NotImplementedError:

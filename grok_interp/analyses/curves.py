@@ -216,14 +216,14 @@ def over_training(run: Run, *, parts: Sequence[str] = PARTS, max_steps: int = 12
 
     if len(run.snapshots) < 2:
         raise AnalysisError("over training: needs a Run with at least two snapshots")
-    steps = thin(run.snapshots, max_steps)
+    steps = thin(sorted(run.snapshots), max_steps)
     skipped: dict[str, str] = {}
     makers: dict[str, Callable[[], Any]] = {
         "progress": lambda: _stored_progress(run) or _measured(
             progress_measures(run, steps=steps)),
         "efficiency": lambda: efficiency_over_training(run, steps=steps),
         "density": lambda: circuit_density_over_training(
-            run, steps=thin(run.snapshots, density_steps), n_points=density_points),
+            run, steps=thin(sorted(run.snapshots), density_steps), n_points=density_points),
         "representation": lambda: representation_over_training(run, steps=steps),
     }  # fmt: skip
     got: dict[str, Any] = dict.fromkeys(PARTS)
