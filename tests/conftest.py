@@ -17,6 +17,7 @@ HAND_BUILT = ["test_sequences.py", "test_circuit_density.py", "test_algorithm.py
 collect_ignore = HAND_BUILT if tl.major() >= 4 else []
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "external"
+MAINLINE = Path(__file__).resolve().parents[1] / "checkpoints" / "mainline.pt"
 CHUGHTAI = EXTERNAL / "chughtai_C113_T_seed1"
 NANDA_LOW_PRECISION = EXTERNAL / "nanda_low_precision_mod_addition.pth"
 NANDA_NO_WD = EXTERNAL / "nanda_mod_addition_no_wd.pth"
@@ -28,6 +29,15 @@ def external(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"external fixture {path} is absent (needs ../shared beside the repo)")
     return path
+
+
+@pytest.fixture(scope="session")
+def mainline_report():
+    """``analyze()`` of the shipped mainline with every default, once per test process:
+    the tests that read it do not change it."""
+    from grok_interp.report import analyze
+
+    return analyze(MAINLINE)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ figure has a size, the attention view renders, the screenshot is not blank, and 
 request leaves the machine."""
 
 import base64
+import dataclasses
 import html
 import os
 import re
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from grok_interp.report import analyze
+from grok_interp.analyses.curves import over_training
+from grok_interp.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -38,9 +40,11 @@ PIXELS = """async (src) => {
 
 
 @pytest.fixture(scope="module")
-def report_page(tmp_path_factory):
+def report_page(tmp_path_factory, mainline_report):
     out = tmp_path_factory.mktemp("page")
-    report = analyze(ROOT / "checkpoints" / "mainline.pt", over_training=True)
+    run = load_run(ROOT / "checkpoints" / "mainline.pt")  # + every paper's curves
+    results = {**mainline_report.results, "over_training": over_training(run)}
+    report = dataclasses.replace(mainline_report, results=results)
     report.save(out)
     return report, out / "index.html"
 

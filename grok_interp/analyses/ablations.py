@@ -209,12 +209,11 @@ def sum_wave_part(x: Tensor, p: int, freqs: list[int]) -> Tensor:
     sin(w_k(a+b)) for ``freqs``, summed (float64). The waves sum to zero over the grid,
     so the projections ignore the columns' means."""
     x = x.double()
-    out = torch.zeros_like(x)
-    for k in freqs:
-        for kind in wave_kinds(p, k):
-            f = wave(p, k, kind).reshape(-1, 1)
-            out += f @ (f.T @ x) / f.square().sum()
-    return out
+    waves = [wave(p, k, kind).reshape(-1) for k in freqs for kind in wave_kinds(p, k)]
+    if not waves:
+        return torch.zeros_like(x)
+    f = torch.stack(waves, 1)  # (pairs, waves): mutually orthogonal over the grid
+    return f @ ((f.T @ x) / f.square().sum(0)[:, None])
 
 
 def remove_sum_waves(logits: Tensor, p: int, freqs: list[int]) -> Tensor:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
 
@@ -102,8 +103,11 @@ def pair_sets(task: Task, train_idx: Tensor | None) -> dict[str, Tensor]:
 def losses_by_set(
     logits: Tensor, labels: Tensor, sets: dict[str, Tensor]
 ) -> dict[str, tuple[float, float]]:
-    """(loss, accuracy) of ``logits`` on each pair set."""
-    return {name: loss_acc(logits[idx], labels[idx]) for name, idx in sets.items()}
+    """(loss, accuracy) of ``logits`` on each pair set: per-pair losses computed once
+    (float64), then averaged over each set."""
+    per = F.cross_entropy(logits.double(), labels, reduction="none")
+    hit = (logits.argmax(-1) == labels).double()
+    return {name: (per[idx].mean().item(), hit[idx].mean().item()) for name, idx in sets.items()}
 
 
 def paper_value(paper: tuple[str, str] | None, sets: Collection[str]) -> str:
