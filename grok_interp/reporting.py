@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
+from jaxtyping import Shaped
 from safetensors.torch import save_file
 from torch import Tensor
 
@@ -191,7 +192,7 @@ class Report:
             )
         return "\n".join(parts) + "\n"
 
-    def to_json(self, tensors: dict[str, Tensor] | None = None) -> dict[str, Any]:
+    def to_json(self, tensors: dict[str, Shaped[Tensor, "..."]] | None = None) -> dict[str, Any]:
         """The report as typed JSON (schema ``SCHEMA_VERSION``): numbers, lists and nulls
         under each Result's field names (``results.NAME.values``), with its notes. Tensors
         go into ``tensors`` (``save`` writes them to ``tensors.safetensors``) and the JSON

@@ -172,6 +172,45 @@ def test_extraction_of_a_tree_memorising_rnn_is_the_tree():
     assert small.n_states == 31 and small.n_minimal == 9
 
 
+class _Wrapped(nn.Module):
+    """A recurrent learner that is not a HookedRNN: the hand-built parity RNN behind the
+    three methods the automaton reads."""
+
+    def __init__(self, rnn: HookedRNN) -> None:
+        super().__init__()
+        self.rnn = rnn
+        self.readout = rnn.readout
+
+    def initial_state(self, batch: int) -> torch.Tensor:
+        return self.rnn.initial_state(batch)
+
+    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.rnn.hidden(tokens)
+
+
+def test_the_guards_ask_the_family_and_the_learner_not_the_type(trained):
+    """Any recurrent learner (initial_state, hidden, readout) is read as the HookedRNN is;
+    a task of another family and a learner that is neither are refused in one line, and
+    so are the over-training analyses on a run of another family or learner."""
+    from grok_interp.analyses.common import AnalysisError
+    from grok_interp.analyses.sequence_heads import head_scores_over_training
+    from grok_interp.families import registry
+
+    task = ParityTask(max_len=6)
+    ours, theirs = extract_automaton(parity_rnn(), task), extract_automaton(
+        _Wrapped(parity_rnn()), task)  # fmt: skip
+    assert theirs.parity_machine and np.array_equal(theirs.labels, ours.labels)
+    # (a task of another type is refused by the annotations before the guard asks)
+    assert registry.applies("automaton", task) and not registry.applies("automaton", Task(p=5))
+    with pytest.raises(AnalysisError, match="recurrent learner"):
+        extract_automaton(nn.Linear(2, 2), task)
+    with pytest.raises(AnalysisError, match="repeat or skip_trigram"):
+        head_scores_over_training(trained)
+    on_tf = replace(trained, model=preset("small"))
+    with pytest.raises(AnalysisError, match="an RNN's hidden states"):
+        interaction_over_training(on_tf, steps=[0])
+
+
 def test_hopcroft_on_known_automata():
     # the ones counted mod 4, output the count mod 2: minimal is the parity machine
     mod4 = Automaton(transitions=np.array([[0, 1], [1, 2], [2, 3], [3, 0]]),

@@ -55,6 +55,7 @@ from typing import Literal
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from jaxtyping import Float
 from torch import Tensor
 
 from grok_interp import fourier, tl
@@ -204,7 +205,8 @@ class AblationsResult(Result):
         ]
 
 
-def sum_wave_part(x: Tensor, p: int, freqs: list[int]) -> Tensor:
+def sum_wave_part(x: Float[Tensor, "pairs cols"], p: int,
+                  freqs: list[int]) -> Float[Tensor, "pairs cols"]:  # fmt: skip
     """The projections of each column of ``x`` (a-major pairs) on cos(w_k(a+b)) and
     sin(w_k(a+b)) for ``freqs``, summed (float64). The waves sum to zero over the grid,
     so the projections ignore the columns' means."""
@@ -216,12 +218,14 @@ def sum_wave_part(x: Tensor, p: int, freqs: list[int]) -> Tensor:
     return f @ ((f.T @ x) / f.square().sum(0)[:, None])
 
 
-def remove_sum_waves(logits: Tensor, p: int, freqs: list[int]) -> Tensor:
+def remove_sum_waves(logits: Float[Tensor, "pairs vocab"], p: int,
+                     freqs: list[int]) -> Float[Tensor, "pairs vocab"]:  # fmt: skip
     """Project out cos(w_k(a+b)) and sin(w_k(a+b)) (over the a-major pairs) per output c."""
     return logits.double() - sum_wave_part(logits, p, freqs)
 
 
-def keep_key_blocks(logits: Tensor, p: int, freqs: list[int], size: int = 2) -> Tensor:
+def keep_key_blocks(logits: Float[Tensor, "pairs vocab"], p: int, freqs: list[int],
+                    size: int = 2) -> Float[Tensor, "pairs vocab"]:  # fmt: skip
     """Zero every 2D Fourier component over (a, b) except the constant and the key
     frequencies' ``size`` x ``size`` blocks (2: {cos, sin} x {cos, sin}; 3: with the
     constant row and column). Only the kept basis rows are used: project, mask, map back."""
@@ -241,13 +245,13 @@ def keep_key_blocks(logits: Tensor, p: int, freqs: list[int], size: int = 2) -> 
 
 
 def restrict(
-    logits: Tensor,
+    logits: Float[Tensor, "pairs vocab"],
     freqs: list[int],
     definition: Restricted = "authors",
     *,
-    post: Tensor | None = None,
-    W_L: Tensor | None = None,
-) -> Tensor:
+    post: Float[Tensor, "pairs d_mlp"] | None = None,
+    W_L: Float[Tensor, "d_mlp vocab"] | None = None,
+) -> Float[Tensor, "pairs vocab"]:
     """Restricted logits (module docstring); ``"authors"`` needs the final MLP's
     activations ``post`` (pairs, d_mlp) and ``W_L``."""
     p = logits.shape[1]
@@ -272,7 +276,7 @@ def ablated_logits(
     neurons: NeuronsResult,
     data: ModelData | None = None,
     restricted: Restricted = "authors",
-) -> Iterator[tuple[str, Tensor]]:
+) -> Iterator[tuple[str, Float[Tensor, "pairs vocab"]]]:
     """(row name, logits over all pairs) for every ablation of the module docstring."""
     data = data or gather(model, task)
     post, W_L = data.mlp("ablations")

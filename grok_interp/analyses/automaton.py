@@ -43,21 +43,23 @@ The interaction theory that explains the mergers: :mod:`grok_interp.analyses.int
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from jaxtyping import Float, Int
 from plotly.subplots import make_subplots
 from scipy.cluster.hierarchy import fcluster, linkage
 from torch import Tensor
 
 from grok_interp import tl
 from grok_interp.analyses.common import AnalysisError, Result, history_at
+from grok_interp.families import registry
 from grok_interp.parity import (
-    HookedRNN,
     ParityTask,
     all_strings,
     prefix_rows,
@@ -70,28 +72,47 @@ METHODS = ("leader", "scale-free")
 ALIASES = {"consistent": "scale-free"}
 
 
+@runtime_checkable
+class Recurrent(Protocol):
+    """A recurrent learner, whose states the automaton reads
+    (:class:`~grok_interp.parity.HookedRNN`): its initial state, its state after each
+    position, and the read-out of a state."""
+
+    readout: Callable[[Tensor], Tensor]
+
+    def initial_state(self, batch: int) -> Float[Tensor, "batch d_hidden"]: ...
+
+    def hidden(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_hidden"]: ...
+
+
 def check_parity_model(model: Any, task: ParityTask) -> None:
-    if not isinstance(task, ParityTask):
+    """An AnalysisError unless ``task`` is of a family whose analyses include the
+    automaton (streaming parity) and ``model`` a transformer that reads it or a
+    :class:`Recurrent` learner."""
+    if not registry.applies("automaton", task):
         raise AnalysisError(f"automaton extraction needs streaming parity, not {task.describe()}")
     if tl.is_transformer(model):
         if model.cfg.d_vocab != 2 or model.cfg.n_ctx < task.max_len:
             raise AnalysisError("a transformer on streaming parity reads 2 symbols and at "
                                 f"least {task.max_len} positions")  # fmt: skip
-    elif not isinstance(model, HookedRNN):
-        raise AnalysisError("automaton extraction reads a HookedRNN or a HookedTransformer")
+    elif not isinstance(model, Recurrent):
+        raise AnalysisError("automaton extraction reads a HookedTransformer or a recurrent "
+                            "learner (initial_state, hidden, readout: a HookedRNN)")  # fmt: skip
 
 
 @torch.no_grad()
-def prefix_states(model: Any, max_len: int) -> tuple[Tensor, Tensor]:
+def prefix_states(
+    model: Any, max_len: int
+) -> tuple[Float[Tensor, "nodes d"], Float[Tensor, "nodes d_out"]]:
     """The state and output of every prefix node (module docstring), float64, (nodes, d)
     and (nodes, d_out); a transformer's empty-string row is NaN."""
     longest = all_strings(max_len).to(next(model.parameters()).device)
-    if isinstance(model, HookedRNN):
+    if isinstance(model, Recurrent):
         hidden = model.hidden(longest)
         outputs = model.readout(hidden)
-        first_h = model.h_init[None]
+        first_h = model.initial_state(1)
         first_y = model.readout(first_h)
-    else:
+    else:  # a transformer (check_parity_model)
         name = f"blocks.{model.cfg.n_layers - 1}.hook_resid_post"
         outputs, cache = model.run_with_cache(longest, names_filter=name)
         hidden = cache[name]
@@ -345,7 +366,8 @@ def rule(method: str) -> str:
     return method
 
 
-def cluster(states: Tensor, classes: np.ndarray, method: str = "leader", tol: float = 0.01,
+def cluster(states: Float[Tensor, "nodes d"], classes: np.ndarray, method: str = "leader",
+            tol: float = 0.01,
             merge_distance: float | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
     """State labels of the prefix nodes and the distance used (``"scale-free"``: the
     cut's height)."""
@@ -485,9 +507,11 @@ def snapshot_model(run: Run, step: int | None = None) -> Any:
 
 
 def parity_task(run: Run) -> ParityTask:
-    if not isinstance(run.task, ParityTask):
+    """The run's task, or an AnalysisError unless its family has the automaton analyses."""
+    if "automaton" not in run.family.analyses:
         raise AnalysisError(f"this run is on {run.task.describe()}, not streaming parity")
-    return run.task
+    task: ParityTask = run.task
+    return task
 
 
 def automaton_over_training(run: Run, *, method: str = "leader", tol: float = 0.01,

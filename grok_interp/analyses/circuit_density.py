@@ -127,7 +127,9 @@ def read_mask(n_layers: int, n_ctx: int, positions: Positions) -> Bool[Tensor, "
     return mask
 
 
-def operand_embeddings(model: Model, task: Task, pairs: Tensor) -> Tensor:
+def operand_embeddings(
+    model: Model, task: Task, pairs: Int[Tensor, "points 2"]
+) -> Float[Tensor, "points 2 d_model"]:
     """(points, 2, d_model): W_E of a and of b for each pair."""
     w_e = model.W_E.detach()
     return torch.stack([w_e[pairs[:, 0]], w_e[pairs[:, 1]]], dim=1).float().cpu()
@@ -159,7 +161,7 @@ def _check(model: Model, task: Task) -> None:
 
 
 def signs(model: Model, task: Task,
-          emb: Float[Tensor, "n 2 d_model"]) -> list[Tensor]:  # fmt: skip
+          emb: Float[Tensor, "n 2 d_model"]) -> list[Bool[Tensor, "n pos d_mlp"]]:  # fmt: skip
     """Per MLP layer, the sign pattern (n, n_ctx, d_mlp) of the pre-activations at every
     position when the operand embeddings are ``emb``: one forward, a hook writing
     ``hook_embed`` at the operand positions and one reading each ``blocks.L.mlp.hook_pre``
@@ -225,7 +227,8 @@ def density_by_position(
 
 
 def select(model: Model, by_position: Int[Tensor, "points layers pos"],
-           positions: Positions) -> tuple[Tensor, Tensor]:  # fmt: skip
+           positions: Positions) -> tuple[Int[Tensor, "points layers"],
+                                          Float[Tensor, "points layers"]]:  # fmt: skip
     """(counts, per_neuron), each (points, layers), from :func:`density_by_position`'s
     counts: summed over the positions read in each layer, and divided by the units read."""
     mask = read_mask(model.cfg.n_layers, by_position.shape[-1], positions)
@@ -244,7 +247,7 @@ def density(
     seed: int = 0,
     positions: Positions = "output",
     chunk: int | None = None,
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Int[Tensor, "points layers"], Float[Tensor, "points layers"]]:
     """Circuit density of each point: (counts, per_neuron), each (points, layers);
     ``counts`` the number of neurons read (``positions``) cut by the neighbourhood per MLP
     layer."""
@@ -310,9 +313,10 @@ class CircuitDensityResult(Result):
         return fig
 
 
-def point_sets(model: Model, task: Task, train_idx: Tensor | None,
+def point_sets(model: Model, task: Task, train_idx: Int[Tensor, " n_train"] | None,
                n_points: int, seed: int = 0,
-               random: RandomDraw = "inputs") -> dict[str, Tensor]:  # fmt: skip
+               random: RandomDraw = "inputs"
+               ) -> dict[str, Float[Tensor, "points 2 d_model"]]:  # fmt: skip
     """Up to ``n_points`` seeded training and test inputs (when the split is known; all
     inputs otherwise) and random points (:func:`random_points`), as operand embeddings."""
     pairs = task.pairs()
@@ -332,7 +336,7 @@ def point_sets(model: Model, task: Task, train_idx: Tensor | None,
 def circuit_density(
     model: Model,
     task: Task,
-    train_idx: Tensor | None = None,
+    train_idx: Int[Tensor, " n_train"] | None = None,
     *,
     n_points: int = 250,
     r: float = 0.05,

@@ -36,7 +36,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 from grok_interp import tl
@@ -92,7 +92,9 @@ def history_at(history: Mapping[str, Sequence[float]], step: int,
     return {k: float("nan") if i is None else float(history[k][i]) for k in keys}
 
 
-def pair_sets(task: Task, train_idx: Tensor | None) -> dict[str, Tensor]:
+def pair_sets(
+    task: Task, train_idx: Int[Tensor, " n_train"] | None
+) -> dict[str, Int[Tensor, " n"]]:
     """Index sets losses are reported on: test, train (split known) and all pairs."""
     every = torch.arange(task.n_pairs)
     if train_idx is None:
@@ -101,7 +103,8 @@ def pair_sets(task: Task, train_idx: Tensor | None) -> dict[str, Tensor]:
 
 
 def losses_by_set(
-    logits: Tensor, labels: Tensor, sets: dict[str, Tensor]
+    logits: Float[Tensor, "pairs vocab"], labels: Int[Tensor, " pairs"],
+    sets: dict[str, Int[Tensor, " n"]],
 ) -> dict[str, tuple[float, float]]:
     """(loss, accuracy) of ``logits`` on each pair set: per-pair losses computed once
     (float64), then averaged over each set."""
@@ -182,7 +185,7 @@ class ModelData:
     train_idx: Tensor | None = None
 
     @property
-    def sets(self) -> dict[str, Tensor]:
+    def sets(self) -> dict[str, Int[Tensor, " n"]]:
         return pair_sets(self.task, self.train_idx)
 
     @property
@@ -194,7 +197,9 @@ class ModelData:
         """How the model differs from the paper's setup (empty: it is that setup)."""
         return tuple(paper_setup_differences(self.model, self.task))
 
-    def mlp(self, analysis: str) -> tuple[Tensor, Tensor]:
+    def mlp(
+        self, analysis: str
+    ) -> tuple[Float[Tensor, "pairs d_mlp"], Float[Tensor, "d_mlp d_vocab_out"]]:
         """The final MLP's activations and W_L, or why this analysis cannot run."""
         require(self.post is not None and self.W_L is not None, analysis, "the model has no MLP")
         require(
@@ -211,7 +216,7 @@ class ModelData:
         return self.task.p
 
     @property
-    def labels(self) -> Tensor:
+    def labels(self) -> Int[Tensor, " pairs"]:
         return self.task.labels()
 
     @property
@@ -250,7 +255,8 @@ def check_model(model: Model, task: Task, analysis: str = "analyze") -> None:
 
 
 @torch.no_grad()
-def gather(model: Model, task: Task, train_idx: Tensor | None = None) -> ModelData:
+def gather(model: Model, task: Task,
+           train_idx: Int[Tensor, " n_train"] | None = None) -> ModelData:  # fmt: skip
     """One cached forward over all pairs, last position only (module docstring);
     ``train_idx`` (the run's split, if known) adds train and test pair sets."""
     check_model(model, task)
@@ -350,7 +356,8 @@ def run_hooked(data: ModelData, hooks: Hooks) -> Float[Tensor, "pairs d_vocab_ou
             return model.unembed(post)[:, -1].float().cpu()
 
 
-def fve(y: Tensor, fit: Tensor, dim: int | tuple[int, ...] | None = None) -> Tensor:
+def fve(y: Float[Tensor, "*shape"], fit: Float[Tensor, "*shape"],
+        dim: int | tuple[int, ...] | None = None) -> Float[Tensor, "..."]:  # fmt: skip
     """``1 - SS_res / SS_tot`` about the mean (over ``dim``; all axes when None)."""
     y, fit = y.double(), fit.double()
     if dim is None:
@@ -360,7 +367,8 @@ def fve(y: Tensor, fit: Tensor, dim: int | tuple[int, ...] | None = None) -> Ten
     return 1 - res / tot
 
 
-def loss_acc(logits: Tensor, labels: Tensor) -> tuple[float, float]:
+def loss_acc(logits: Float[Tensor, "pairs vocab"],
+             labels: Int[Tensor, " pairs"]) -> tuple[float, float]:  # fmt: skip
     """Float64 cross-entropy and accuracy of last-position logits (pairs, p)."""
     loss = cross_entropy64(logits, labels).item()
     return loss, (logits.argmax(-1) == labels).double().mean().item()
@@ -405,7 +413,8 @@ class Result:
         return f"### {self.heading()}\n\n{self.table().to_markdown(index=False)}\n{notes}\n"
 
 
-def to_jsonable(x: Any, tensors: dict[str, Tensor] | None = None, name: str = "") -> Any:
+def to_jsonable(x: Any, tensors: dict[str, Shaped[Tensor, "..."]] | None = None,
+                name: str = "") -> Any:  # fmt: skip
     """Numbers, strings, lists, dicts and nulls (nan -> null) for JSON (numpy arrays as
     lists, a DataFrame as a dict of columns). A tensor goes into
     ``tensors`` under ``name`` and is replaced by ``{"tensor": name, "shape": [...]}``
@@ -430,7 +439,8 @@ def to_jsonable(x: Any, tensors: dict[str, Tensor] | None = None, name: str = ""
     return x
 
 
-def result_json(res: Result, name: str, tensors: dict[str, Tensor] | None) -> dict[str, Any]:
+def result_json(res: Result, name: str,
+                tensors: dict[str, Shaped[Tensor, "..."]] | None) -> dict[str, Any]:  # fmt: skip
     """A Result as JSON: its title, section and notes, and ``values``, its fields under
     their own names (the dataclass fields documented on each Result; losses in nats,
     FVEs and shares as fractions, pair sets named in the keys)."""

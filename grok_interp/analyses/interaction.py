@@ -24,16 +24,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from jaxtyping import Bool, Float
 from torch import Tensor
 
 from grok_interp.analyses.automaton import (
+    Recurrent,
     extract_automaton,
     parity_task,
     prefix_states,
     snapshot_model,
 )
 from grok_interp.analyses.common import AnalysisError, Result
-from grok_interp.config import RNNPreset
 from grok_interp.parity import (
     ParityTask,
     all_strings,
@@ -42,10 +43,13 @@ from grok_interp.parity import (
     parity_targets,
     prefix_rows,
 )
-from grok_interp.runs import Run
+from grok_interp.runs import Run, learner
 
 
-def interaction_terms(y_tilde: Tensor, dy: Tensor, dh2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def interaction_terms(
+    y_tilde: Float[Tensor, "pairs n d_out"], dy: Float[Tensor, "pairs n d_out"],
+    dh2: Float[Tensor, " pairs"],
+) -> tuple[Float[Tensor, " pairs"], Float[Tensor, " pairs"], Float[Tensor, " pairs"]]:
     """Equations (4)-(6) of the notes for pairs: ``y_tilde`` and ``dy`` (pairs, N, d_out)
     the target and output differences over the N continuations, ``dh2`` (pairs,) the
     squared representational distance. Returns A_low, A_high and the predicted
@@ -57,7 +61,8 @@ def interaction_terms(y_tilde: Tensor, dy: Tensor, dh2: Tensor) -> tuple[Tensor,
     return a_low, a_high, (a_high + torch.sqrt(a_high**2 + 4 * a_low)) / 2
 
 
-def merger_predicted(a_low: Tensor, a_high: Tensor, eps: float = 1e-12) -> Tensor:
+def merger_predicted(a_low: Float[Tensor, " pairs"], a_high: Float[Tensor, " pairs"],
+                     eps: float = 1e-12) -> Bool[Tensor, " pairs"]:  # fmt: skip
     """Condition (7): A_low = 0 (within ``eps``) and A_high < 0."""
     return (a_low.abs() <= eps) & (a_high < 0)
 
@@ -127,7 +132,7 @@ def interaction_over_training(run: Run, n_pairs: int = 100, seed: int = 0,
     scale-free one by default, as the leader rule's 1% tolerance leaves a generalised
     network's tight clusters in tens of pieces)."""
     task = parity_task(run)
-    if not isinstance(run.model, RNNPreset):
+    if not isinstance(learner(run), Recurrent):
         raise AnalysisError("the interaction theory reads an RNN's hidden states")
     steps = sorted(run.snapshots) if steps is None else steps
     pairs = sample_pairs(task, n_pairs, seed)

@@ -22,6 +22,7 @@ from typing import Literal
 
 import pandas as pd
 import plotly.graph_objects as go
+from jaxtyping import Int
 from plotly.subplots import make_subplots
 from torch import Tensor
 
@@ -76,7 +77,7 @@ class StabilityResult(Result):
 def stability_point(
     model: Model,
     task: Task,
-    train_idx: Tensor,
+    train_idx: Int[Tensor, " n_train"],
     *,
     precision: str = "float32",
     loss: Loss = "cross_entropy",

@@ -25,6 +25,7 @@ from grok_interp.errors import CheckpointError
 if TYPE_CHECKING:
     import pandas as pd
     import torch
+    from jaxtyping import Int
     from torch import Tensor
     from transformer_lens import HookedRootModule
 
@@ -119,7 +120,7 @@ class Family(ABC):
         what this family does not accept."""
 
     @abstractmethod
-    def test_idx(self, run: Run) -> Tensor:
+    def test_idx(self, run: Run) -> Int[Tensor, " n_test"]:
         """The indices of the run's test inputs."""
 
     def pairs_task(self, run: Run) -> Any:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 
 import pandas as pd
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp import fast, tl
@@ -100,7 +101,7 @@ def init_run(spec: RunSpec, parent: Run | None = None) -> Run:
 
 
 def subset(run: Run, n_train: int, *, source: Literal["train", "all"] = "train",
-           seed: int = 0) -> Tensor:  # fmt: skip
+           seed: int = 0) -> Int[Tensor, " n_train"]:  # fmt: skip
     """``n_train`` pair indices drawn, seeded by ``seed``, from ``run``'s training set
     (``source="train"``) or from all inputs, sorted; a clear error when they do not fit."""
     n_pairs = run.pairs_task.n_pairs
@@ -114,8 +115,8 @@ def subset(run: Run, n_train: int, *, source: Literal["train", "all"] = "train",
     return pool[torch.randperm(len(pool), generator=gen)[:n_train]].sort().values
 
 
-def continued(run: Run, cfg: TrainConfig, idx: Tensor, seed: int, step: int | None = None,
-              optimizer: dict[str, Any] | None = None) -> Run:  # fmt: skip
+def continued(run: Run, cfg: TrainConfig, idx: Int[Tensor, " n_train"], seed: int,
+              step: int | None = None, optimizer: dict[str, Any] | None = None) -> Run:  # fmt: skip
     """A new Run on ``run``'s task and model from its weights (final, or the snapshot at
     ``step``) training on the pairs ``idx`` (training.continue_on's docstring)."""
     weights = run.weights if step is None else run.snapshots[step]
@@ -138,7 +139,7 @@ def default_stack(cfg: Any, batch: int, device: torch.device) -> int:
     return max(1, (1 << 20) // (batch * max(cfg.d_mlp or 0, cfg.d_model)))
 
 
-def train_labels(run: Run) -> Tensor:
+def train_labels(run: Run) -> Int[Tensor, " n_train"]:
     """The labels a run trains on: the task's, or with ``random_labels`` a uniform draw
     over the classes for each training pair from a generator seeded by the run's seed."""
     true = run.pairs_task.labels()[run.train_idx]
@@ -148,7 +149,7 @@ def train_labels(run: Run) -> Tensor:
     return torch.randint(run.task.d_vocab_out, true.shape, generator=gen)
 
 
-def l1_penalty(m: Member) -> Tensor | float:
+def l1_penalty(m: Member) -> Float[Tensor, ""] | float:
     """The L1 penalty of Appendix D.1: lambda times the sum of absolute trainable weights."""
     lam = m.run.train.l1
     if lam == 0:
@@ -201,7 +202,8 @@ class PairLoop(MemberLoop):
             raise ValueError(f"the fast step cannot reproduce this model: {reason}")
         return reason is None
 
-    def logits(self, tokens: Tensor, train: bool, group: slice) -> Tensor:
+    def logits(self, tokens: Int[Tensor, "members batch pos"], train: bool,
+               group: slice) -> Float[Tensor, "members batch d_vocab_out"]:  # fmt: skip
         """Last-position logits of the members in ``group``; ``tokens`` is theirs."""
         members = self.members[group]
         p_drop = members[0].run.train.dropout if train else 0.0
@@ -265,7 +267,7 @@ def task_from_model(model: tl.Model) -> tuple[Task, list[str]]:
 @torch.no_grad()
 def pair_report(model: tl.Model, task: Task, run: Run | None, name: str,
                 options: AnalyzeOptions, assumed: list[str],
-                split: Tensor | None = None) -> Report:  # fmt: skip
+                split: Int[Tensor, " n_train"] | None = None) -> Report:  # fmt: skip
     """Every Nanda et al. analysis of ``model`` on ``task`` (report.analyze's docstring);
     ``split``: the training pairs of a bare model."""
     check_model(model, task)
@@ -431,7 +433,7 @@ class Modular(Family):
         n = int(size.get("n_train", 0)) or round(size["frac_train"] * parent.pairs_task.n_pairs)
         return continued(parent, cfg, subset(parent, n, seed=spec.seed), spec.seed)
 
-    def test_idx(self, run: Run) -> Tensor:
+    def test_idx(self, run: Run) -> Int[Tensor, " n_test"]:
         return heldout_indices(run.task, run.train_idx)
 
     def pairs_task(self, run: Run) -> Task:

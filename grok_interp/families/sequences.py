@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp import tl
@@ -21,7 +22,7 @@ from grok_interp.analyses.sequence_results import HeadScoresResult, position_los
 from grok_interp.config import PRESETS, ModelPreset, TrainConfig
 from grok_interp.families.base import AnalyzeOptions
 from grok_interp.families.modular import PAIR_ANALYSES
-from grok_interp.families.stepwise import StepwiseFamily
+from grok_interp.families.stepwise import StepwiseFamily, TokenBatch
 from grok_interp.losses import IGNORE, seq_loss
 from grok_interp.models import build_model
 from grok_interp.reporting import Report
@@ -64,7 +65,7 @@ class Sequences(StepwiseFamily):
         return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed,
                    train_idx=torch.arange(cfg.n_train))  # fmt: skip
 
-    def test_idx(self, run: Run) -> Tensor:
+    def test_idx(self, run: Run) -> Int[Tensor, " n_test"]:
         return torch.arange(run.task.n_test)  # its test set is its own stream
 
     def accuracy_ceiling(self, run: Run) -> float:
@@ -72,17 +73,18 @@ class Sequences(StepwiseFamily):
         (:func:`~grok_interp.sequences.accuracy_ceiling`)."""
         return accuracy_ceiling(run.task, run.seed)
 
-    def train_batch(self, run: Run, epoch: int) -> tuple[Tensor, Tensor]:
+    def train_batch(self, run: Run, epoch: int) -> TokenBatch:
         """The batch of the step at ``epoch``: the fixed training set, or with
         ``fresh_data`` a fresh batch of the same size, a function of (seed, epoch)."""
         if run.train.fresh_data:
             return fresh_batch(run.task, len(run.train_idx), run.seed, epoch)
         return training_set(run.task, len(run.train_idx), run.seed)
 
-    def batches(self, run: Run, epoch: int) -> Iterable[tuple[Tensor, Tensor]]:
+    def batches(self, run: Run, epoch: int) -> Iterable[TokenBatch]:
         return [self.train_batch(run, epoch)]
 
-    def loss(self, model: Any, inputs: Tensor, targets: Tensor) -> Tensor:
+    def loss(self, model: Any, inputs: Int[Tensor, "batch pos"],
+             targets: Int[Tensor, "batch pos"]) -> Float[Tensor, ""]:  # fmt: skip
         return seq_loss(model(inputs), targets)
 
     def evaluate(self, model: Any, run: Run, epoch: int,
