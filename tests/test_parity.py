@@ -150,7 +150,7 @@ def test_extraction_of_a_hand_built_parity_rnn_is_the_parity_machine():
     model = parity_rnn()
     exact = length_generalisation(model, task)  # outputs exactly the one-hot parity
     assert exact.string_acc == [1.0] * 4 and exact.position_mse == [0.0] * 4
-    for method in ("leader", "consistent"):
+    for method in ("leader", "scale-free"):
         res = extract_automaton(model, task, method=method)
         assert res.complete and res.conflicts == 0 and res.parity_machine
         assert res.n_minimal == 2
@@ -168,7 +168,7 @@ def test_extraction_of_a_tree_memorising_rnn_is_the_tree():
     assert res.n_states == 2047 and not res.complete and res.conflicts == 0
     # equivalent: same depth and parity (the root, then two per depth 1..10)
     assert res.n_minimal == 21 and not res.parity_machine
-    small = extract_automaton(tree_rnn(4), ParityTask(max_len=4), method="consistent")
+    small = extract_automaton(tree_rnn(4), ParityTask(max_len=4), method="scale-free")
     assert small.n_states == 31 and small.n_minimal == 9
 
 
@@ -305,7 +305,7 @@ def test_a_trained_rnn_merges_its_tree_into_the_parity_machine(trained):
     res = extract_automaton(rnn_from_run(trained), trained.task)
     assert res.parity_machine and res.n_minimal == 2
     assert length_generalisation(rnn_from_run(trained), trained.task).string_acc[-1] == 1.0
-    frame = automaton_over_training(trained, method="consistent")
+    frame = automaton_over_training(trained, method="scale-free")
     peak = frame["n_states"].idxmax()
     assert frame["n_states"][peak] > 100 > frame["n_states"].iloc[-1]  # the tree, then mergers
     assert frame["test_loss"][peak] > 0.2 > frame["test_loss"].iloc[-1]

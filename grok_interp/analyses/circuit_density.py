@@ -276,6 +276,7 @@ class CircuitDensityResult(Result):
 
     title = "Circuit density (Humayun, Balestriero and Baraniuk)"
     section = "Sections 2.1, 3; Figure 3"
+    paper_name = "Humayun et al. 2024"
 
     def table(self) -> pd.DataFrame:
         rows = []

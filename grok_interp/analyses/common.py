@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -117,6 +118,32 @@ def paper_value(paper: tuple[str, str] | None, sets: Collection[str]) -> str:
     if paper is None or paper[1] not in sets:
         return "-"
     return f"{paper[0]} ({paper[1]})"
+
+
+# A value that departs from the paper's by more than this factor (either way) is flagged.
+DEPARTURE_FACTOR = 10.0
+
+
+def departure(ours: float, paper: str, factor: float = DEPARTURE_FACTOR) -> float | None:
+    """How many times ``ours`` lies outside the paper's value (a number, or a range "lo to
+    hi"; anything else, such as "> 90%", is not compared), when that exceeds ``factor``;
+    None when within it. 67.0 means 67x above or below."""
+    nums = [float(x) for x in re.findall(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", paper)]
+    ranged = " to " in paper and len(nums) >= 2
+    if not nums or not (ranged or re.fullmatch(r"\s*[-+\d.e]+\s*", paper)):
+        return None
+    lo, hi = (nums[0], nums[1]) if ranged else (nums[0], nums[0])
+    if not (ours > 0 and lo > 0):
+        return None
+    ratio = max(lo / ours, ours / hi, 1.0)
+    return ratio if ratio > factor else None
+
+
+def flag_departure(shown: str, ours: float, paper: tuple[str, str] | None) -> str:
+    """A paper cell (:func:`paper_value`'s text) with a warning appended when ``ours``
+    departs from the paper's value by more than :data:`DEPARTURE_FACTOR`."""
+    ratio = None if paper is None or shown == "-" else departure(ours, paper[0])
+    return shown if ratio is None else f"{shown} \u26a0 {ratio:.0f}x off"
 
 
 def setup_note(differences: Sequence[str]) -> list[str]:
@@ -359,6 +386,7 @@ class Result:
 
     title: ClassVar[str] = ""
     section: ClassVar[str] = ""
+    paper_name: ClassVar[str] = ""  # the paper it comes from; "": its family's (Family.title)
 
     def table(self) -> pd.DataFrame:
         raise NotImplementedError

@@ -62,6 +62,7 @@ class EfficiencyResult(Result):
 
     title = "Trigonometric and memorisation logits (Varma et al. 2023)"
     section = "Appendix B, Section 5.1"
+    paper_name = "Varma et al. 2023"
 
     def table(self) -> pd.DataFrame:
         rows = [

@@ -251,14 +251,8 @@ class DirectionsResult(Result):
         ]
         return pd.DataFrame(rows)
 
-    def figure(self) -> go.Figure:
-        names = [f"{'u' if d.kind == 'cos' else 'v'}_{d.k}" for d in self.directions]
-        fig = go.Figure(go.Bar(x=names, y=[d.fve for d in self.directions]))
-        fig.update_layout(
-            title=self.heading(), xaxis_title="direction", yaxis_title="FVE of one term"
-        )
-        fig.update_yaxes(range=[0, 1])
-        return fig
+    # No figure: six bars near 1.0 would repeat the table's FVE column (the report page
+    # draws only figures that carry more than their table).
 
     def notes(self) -> list[str]:
         return [

@@ -108,6 +108,7 @@ class RepresentationResult(Result):
 
     title = "Representation quality (Liu et al. 2022)"
     section = "slides: Definitions, Representation Quality Index, Predicted Accuracy"
+    paper_name = "Liu et al. 2022"
 
     def table(self) -> pd.DataFrame:
         def show(v: float | None) -> str:

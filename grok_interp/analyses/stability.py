@@ -49,6 +49,7 @@ class StabilityResult(Result):
 
     title = "Softmax collapse and naive loss minimisation"
     section = "Prieto et al. 2025"
+    paper_name = "Prieto et al. 2025"
 
     def table(self) -> pd.DataFrame:
         return self.frame

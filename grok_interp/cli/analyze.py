@@ -53,6 +53,9 @@ def _analyze_parser(sub: Any) -> None:
     an.add_argument("--pair", type=int, nargs=2, default=None, help="the attention view's input")
     an.add_argument("--full", action="store_true", help="print every table, not only Table 5")
     an.add_argument("--no-figures", action="store_true", help="with --out: Markdown, JSON only")
+    an.add_argument("--over-training", action="store_true",
+                    help="also every paper's measures over the Run's snapshots, and the "
+                    "figure with all of them on one epoch axis (seconds more)")  # fmt: skip
     an.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
 
 
@@ -77,6 +80,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         act_fn=args.act_fn,
         device=args.device,
         split=split,
+        over_training=args.over_training,
     )
     pair = None if args.pair is None else (args.pair[0], args.pair[1])
     pairs = None if report.attention is None else report.task.pairs()  # the pairs' view

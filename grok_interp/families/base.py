@@ -42,7 +42,8 @@ class AnalyzeOptions:
     """What :func:`~grok_interp.report.analyze` passes to a family's report; each family
     reads the options that apply to it (the pair analyses: ``key_freqs``, ``threshold``
     (None: the default), ``basis``, ``restricted``, and ``split``, the training pairs of
-    a bare model: :func:`grok_interp.snapshots.train_indices`)."""
+    a bare model: :func:`grok_interp.snapshots.train_indices`); ``over_training``: the
+    measures over a Run's snapshots too (:mod:`grok_interp.analyses.curves`, seconds)."""
 
     key_freqs: list[int] | None = None
     threshold: float | None = None
@@ -50,6 +51,7 @@ class AnalyzeOptions:
     restricted: Literal["authors", "blocks2", "blocks3"] = "authors"
     device: Any = "cpu"
     split: Any = None
+    over_training: bool = False
 
 
 class Family(ABC):
@@ -164,6 +166,10 @@ class Family(ABC):
 
         return pd.DataFrame([{"quantity": f"loss ({s})", "ours": sci(v[0])}
                              for s, v in report.losses.items()])  # fmt: skip
+
+    def summary_heading(self) -> str:
+        """The heading of the report's summary table: the family's papers."""
+        return f"Summary ({self.title})"
 
     def notes(self, report: Report) -> list[str]:
         """Notes under the summary: what was assumed."""

@@ -32,6 +32,7 @@ from grok_interp.analyses.common import (
     sci,
     setup_note,
 )
+from grok_interp.analyses.curves import over_training
 from grok_interp.analyses.efficiency import efficiency
 from grok_interp.analyses.embedding import embedding_fourier
 from grok_interp.analyses.logits import (
@@ -295,11 +296,13 @@ def pair_report(model: tl.Model, task: Task, run: Run | None, name: str,
     if data is not None:
         _run_all(model, task, data, options, attempt, results)
         losses = losses_by_set(data.logits, data.labels, data.sets)
+    if options.over_training:
+        attempt("over_training", lambda: over_training(_with_snapshots(run)))
     return Report(
         source=name,
         task=task,
         results=results,
-        not_run={k: not_run[k] for k in PAIR_ANALYSES if k in not_run},
+        not_run={k: not_run[k] for k in (*PAIR_ANALYSES, "over_training") if k in not_run},
         losses=losses,
         setup_differences=tuple(paper_setup_differences(model, task)),
         assumptions=tuple(assumed),
@@ -357,6 +360,12 @@ def _run_all(
     )
 
 
+def _with_snapshots(run: Run | None) -> Run:
+    if run is None:
+        raise AnalysisError("over training: needs a Run with snapshots, not a bare model")
+    return run
+
+
 def _no_keys_reason(wl: Result | None) -> str:
     if isinstance(wl, NeuronLogitMapResult):
         n = len(wl.norms) - 1
@@ -396,7 +405,7 @@ class Modular(Family):
     task_type: ClassVar[type] = Task
     preset_types: ClassVar[tuple[type, ...]] = (ModelPreset,)
     presets: ClassVar[Mapping[str, Any]] = PRESETS
-    analyses: ClassVar[tuple[str, ...]] = PAIR_ANALYSES
+    analyses: ClassVar[tuple[str, ...]] = (*PAIR_ANALYSES, "over_training")
     title = "Nanda et al. 2023"
     what = "pairs of Z_p or S5"
 
@@ -451,6 +460,9 @@ class Modular(Family):
 
     def summary(self, report: Report) -> pd.DataFrame:
         return table5(report)
+
+    def summary_heading(self) -> str:
+        return "Summary (Table 5 row)"
 
     def notes(self, report: Report) -> list[str]:
         return super().notes(report) + setup_note(report.setup_differences)

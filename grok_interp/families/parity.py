@@ -128,7 +128,7 @@ class Parity(StepwiseFamily):
         task = task or ParityTask()
         results: dict[str, Result] = {
             "automaton": am.extract_automaton(model, task),
-            "automaton_scale_free": am.extract_automaton(model, task, method="consistent"),
+            "automaton_scale_free": am.extract_automaton(model, task, method="scale-free"),
         }
         length = length_generalisation(model, task, seed=0 if run is None else run.seed)
         results["length_generalisation"] = length
