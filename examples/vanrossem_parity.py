@@ -8,10 +8,14 @@ scale is the default) and a causal transformer on the same strings (the ``small`
 1 layer, the mainline's AdamW lr 1e-3, weight decay 1; ``--transformer-epochs``), then
 writes into OUT:
 
+Every figure is self-contained HTML (plotly inlined: it opens offline) with a PNG beside
+it (when kaleido is installed):
+
 - ``states.csv`` and ``states.html``: states of the extracted automaton (both rules) and
   of its minimal equivalent, mergers and splits, beside the train and test loss;
-- ``automaton_<epoch>.html`` at ``--steps`` (default: start, the most states, the end):
-  the extracted automaton (when small enough to draw) and the minimal one;
+- ``automaton_<epoch>_extracted.html`` and ``_minimal.html`` at ``--steps`` (default:
+  start, the most states, the end): the extracted automaton (when small enough to draw)
+  and the minimal one;
 - ``lengths.csv`` / ``lengths.html``: the last position's MSE and the accuracies on the
   test strings of every length at every snapshot (the authors' long-sequence plot);
 - ``interaction.csv`` / ``interaction.html``: measured squared distances of
@@ -26,25 +30,9 @@ extended when ``--epochs`` is larger); the shipped ``checkpoints/parity_rnn.pt``
     python examples/vanrossem_parity.py OUT [--epochs 1000] [--transformer-epochs 300]
 """
 
-from dataclasses import replace
 from pathlib import Path
 
 from _paths import parser
-
-
-def trained(spec, path, quiet):
-    """The Run at ``path``, resumed or extended to the spec's epochs, or trained anew."""
-    from grok_interp import train
-    from grok_interp.runs import load_run
-
-    if path.exists():
-        run = load_run(path)
-        if run.train.epochs < spec.train.epochs:
-            run.train = replace(run.train, epochs=spec.train.epochs)
-        if not run.done:
-            train(run, out=path, progress=not quiet)
-        return run
-    return train(spec, out=path, progress=not quiet)
 
 
 def main(argv=None):
@@ -75,44 +63,41 @@ def main(argv=None):
         lengths_over_training,
     )
     from grok_interp.parity import parity_spec
+    from grok_interp.plots import write
+    from grok_interp.training import train_or_resume
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     every = dict(snapshot_every=args.snapshot_every, eval_every=args.snapshot_every)
-    rnn = trained(parity_spec(seed=args.seed, epochs=args.epochs, **every),
-                  Path(args.run or out / "rnn.pt"), args.quiet)  # fmt: skip
-    frames = {m: automaton_over_training(rnn, method=m) for m in ("leader", "consistent")}
+    rnn = train_or_resume(parity_spec(seed=args.seed, epochs=args.epochs, **every),
+                          Path(args.run or out / "rnn.pt"), progress=not args.quiet)
+    frames = {m: automaton_over_training(rnn, method=m) for m in ("leader", "scale-free")}
     states = StatesResult(frames=frames)
-    written = [out / "states.csv", out / "states.html"]
+    written = [out / "states.csv"]
     pd.concat([f.assign(rule=m) for m, f in frames.items()]).to_csv(written[0], index=False)
-    states.figure().write_html(written[1], include_plotlyjs="cdn")
-    peak = int(frames["consistent"]["epoch"][frames["consistent"]["n_states"].idxmax()])
+    written += write(states.figure(), out, "states")
+    peak = int(frames["scale-free"]["epoch"][frames["scale-free"]["n_states"].idxmax()])
     steps = args.steps or sorted({0, peak, rnn.epoch})
     for s in steps:
         model = snapshot_model(rnn, s)
-        res = extract_automaton(model, rnn.task, method="consistent")
-        path = out / f"automaton_{s}.html"
-        with open(path, "w") as fh:
-            fh.write(f"<h3>epoch {s}: {' '.join(res.notes())}</h3>")
-            for fig in (automaton_figure(res.automaton, f"epoch {s}: extracted"),
-                        automaton_figure(res.minimal, f"epoch {s}: minimal")):  # fmt: skip
-                fh.write(fig.to_html(full_html=False, include_plotlyjs="cdn"))
-        written.append(path)
+        res = extract_automaton(model, rnn.task, method="scale-free")
+        for kind, auto in (("extracted", res.automaton), ("minimal", res.minimal)):
+            title = f"epoch {s}: {kind}, {auto.n_states} states"
+            written += write(automaton_figure(auto, title), out, f"automaton_{s}_{kind}")
     lengths_frame = lengths_over_training(rnn)
     lengths_frame.to_csv(out / "lengths.csv", index=False)
-    lengths_figure(lengths_frame, "RNN: test lengths over training").write_html(
-        out / "lengths.html", include_plotlyjs="cdn")
-    written += [out / "lengths.csv", out / "lengths.html"]
+    written += [out / "lengths.csv",
+                *write(lengths_figure(lengths_frame, "RNN: test lengths over training"), out,
+                       "lengths")]  # fmt: skip
     inter = InteractionResult(frame=interaction_over_training(rnn, n_pairs=args.pairs))
     inter.frame.to_csv(out / "interaction.csv", index=False)
-    inter.figure().write_html(out / "interaction.html", include_plotlyjs="cdn")
-    written += [out / "interaction.csv", out / "interaction.html"]
+    written += [out / "interaction.csv", *write(inter.figure(), out, "interaction")]
     lengths = {"RNN": length_generalisation(snapshot_model(rnn), rnn.task, rnn.seed)}
     if args.transformer_epochs:
         spec = parity_spec(model=preset("small", n_layers=1), seed=args.seed,
                            epochs=args.transformer_epochs, sgd=False, lr=1e-3,
                            weight_decay=1.0, warmup=10, **every)  # fmt: skip
-        tf = trained(spec, out / "transformer.pt", args.quiet)
+        tf = train_or_resume(spec, out / "transformer.pt", progress=not args.quiet)
         lengths["transformer"] = length_generalisation(snapshot_model(tf), tf.task, tf.seed)
         final = {k: tf.history[k][-1] for k in ("train_loss", "train_acc", "test_acc")}
     md = ["# Streaming parity (van Rossem & Saxe 2025)", "", states.to_markdown(),

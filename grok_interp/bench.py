@@ -267,7 +267,7 @@ def parity_speed(
         out["automaton_leader_s"] = _time(lambda: extract_automaton(final), repeats, lambda: None)
         tree = model_from_run(run, peak)
         out["automaton_scale_free_peak_s"] = _time(
-            lambda: extract_automaton(tree, method="consistent"), 1, lambda: None)
+            lambda: extract_automaton(tree, method="scale-free"), 1, lambda: None)
     return out
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
+from jaxtyping import Float
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
 
@@ -121,12 +122,12 @@ def update(m: Member, epoch: int) -> None:
     m.opt.step()
 
 
-def param_norm(params: Sequence[Tensor]) -> float:
+def param_norm(params: Sequence[Float[Tensor, "..."]]) -> float:
     """The L2 norm of all trainable parameters together (Varma et al. 2023, Section 2)."""
     return math.sqrt(sum(float(p.detach().double().square().sum()) for p in params))
 
 
-def params_of(model: torch.nn.Module, dtype: torch.dtype) -> dict[str, Tensor]:
+def params_of(model: torch.nn.Module, dtype: torch.dtype) -> tl.StateDict:
     """The model's parameters, copied to the CPU in ``dtype`` (a Run's weights), a
     transformer's in HookedTransformer's layout (:mod:`grok_interp.tl`)."""
     named = tl.hooked_params(model) if tl.is_bridge(model) else dict(model.named_parameters())

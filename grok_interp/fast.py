@@ -55,7 +55,8 @@ PARAMS = (
 )
 
 
-def unsupported_reason(model: Model, tokens: Tensor | None = None) -> str | None:
+def unsupported_reason(model: Model,
+                       tokens: Int[Tensor, "*batch pos"] | None = None) -> str | None:  # fmt: skip
     """Why the table forward cannot reproduce ``model``, or None when it can."""
     cfg = model.cfg
     checks = [
@@ -81,7 +82,7 @@ def _last_varies(tokens: Tensor) -> bool:
     return bool((last != last.reshape(-1)[0]).any())
 
 
-def stacked_params(models: Sequence[Model]) -> dict[str, Tensor]:
+def stacked_params(models: Sequence[Model]) -> tl.StateDict:
     """Each parameter stacked over models (a view for one model), differentiable; in
     HookedTransformer's layout whichever kind the models are (:mod:`grok_interp.tl`)."""
     sds = [tl.hooked_params(m) for m in models]
@@ -91,7 +92,7 @@ def stacked_params(models: Sequence[Model]) -> dict[str, Tensor]:
 
 
 def last_logits(
-    params: dict[str, Tensor],
+    params: tl.StateDict,
     tokens: Int[Tensor, "model batch pos"],
     *,
     act_fn: str = "relu",
@@ -103,7 +104,7 @@ def last_logits(
 
 
 def last_post_and_logits(
-    params: dict[str, Tensor], tokens: Int[Tensor, "model batch pos"], *, act_fn: str = "relu"
+    params: tl.StateDict, tokens: Int[Tensor, "model batch pos"], *, act_fn: str = "relu"
 ) -> tuple[Float[Tensor, "model batch d_mlp"], Float[Tensor, "model batch d_vocab_out"]]:
     """The MLP's activations and the logits at the last position (no dropout)."""
     return _last(params, tokens, act_fn, 0.0, None)
@@ -147,7 +148,7 @@ def _affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
 
 
 def residual_mid(
-    params: dict[str, Tensor], tokens: Int[Tensor, "model batch pos"]
+    params: tl.StateDict, tokens: Int[Tensor, "model batch pos"]
 ) -> Float[Tensor, "model batch d_model"]:
     """The residual stream after attention at the last position (``resid_mid``)."""
     n_models, batch, n_ctx = tokens.shape

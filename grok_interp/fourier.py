@@ -52,7 +52,7 @@ def labels(p: int) -> list[str]:
     return names
 
 
-def dft(x: Tensor, dim: int = 0) -> Tensor:
+def dft(x: Float[Tensor, "*shape"], dim: int = 0) -> Float[Tensor, "*shape"]:
     """Coefficients of ``x`` along ``dim`` (length p) in the basis, at the same position."""
     p = x.shape[dim]
     moved = x.movedim(dim, 0)
@@ -60,12 +60,12 @@ def dft(x: Tensor, dim: int = 0) -> Tensor:
     return out.movedim(0, dim)
 
 
-def dft2(x: Tensor) -> Tensor:
+def dft2(x: Float[Tensor, "p p *rest"]) -> Float[Tensor, "p p *rest"]:
     """2D DFT over the first two axes (a, b), e.g. of per-pair values reshaped to (p, p, ...)."""
     return dft(dft(x, 0), 1)
 
 
-def freq_norms(coeffs: Tensor, dim: int = 0) -> Float[Tensor, " n_freqs_plus_1"]:
+def freq_norms(coeffs: Float[Tensor, "*shape"], dim: int = 0) -> Float[Tensor, " n_freqs_plus_1"]:
     """L2 norm per frequency of DFT coefficients along ``dim`` over every other axis.
 
     Index 0 is the constant; index k the norm of the (cos k, sin k) pair (Fig 3), of the
@@ -78,7 +78,7 @@ def freq_norms(coeffs: Tensor, dim: int = 0) -> Float[Tensor, " n_freqs_plus_1"]
     return torch.cat(per).sqrt()
 
 
-def gini(x: Tensor) -> float:
+def gini(x: Float[Tensor, "*shape"]) -> float:
     """Gini coefficient of non-negative values: 0 for equal values, near 1 for one spike.
 
     ``G = sum_i (2i - n - 1) x_(i) / (n sum x)`` over the sorted values (Section 5.1 uses

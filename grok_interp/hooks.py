@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
@@ -28,7 +29,10 @@ def dropout_hook(p: float, generator: torch.Generator | None = None) -> HookFn:
     return hook
 
 
-def replace_last(values: Tensor, index: Tensor | slice = slice(None)) -> HookFn:
+def replace_last(
+    values: Float[Tensor, "batch d"],
+    index: Bool[Tensor, " d"] | Int[Tensor, " n"] | slice = slice(None),
+) -> HookFn:
     """Set the last position's ``act[:, -1, index]`` to ``values[:, index]``.
 
     Used to swap neurons for their fitted polynomials (Nanda et al. Section 4.4)."""
@@ -41,7 +45,8 @@ def replace_last(values: Tensor, index: Tensor | slice = slice(None)) -> HookFn:
     return hook
 
 
-def project_last(projector: Tensor, mean: Tensor | None = None) -> HookFn:
+def project_last(projector: Float[Tensor, "d d"],
+                 mean: Float[Tensor, " d"] | None = None) -> HookFn:  # fmt: skip
     """Replace the last position's activation ``x`` by ``x @ projector`` (Section 4.4);
     with ``mean``, by ``(x - mean) @ projector + mean``: the part of the mean outside the
     projector's range is kept, as the Nanda et al. authors' ``test_logits(...,
@@ -67,7 +72,7 @@ def ablate_last(mode: str) -> HookFn:
     return hook
 
 
-def store(cache: dict[str, Tensor], key: str | None = None) -> HookFn:
+def store(cache: dict[str, Float[Tensor, "..."]], key: str | None = None) -> HookFn:
     """Keep the activation under ``key`` (default: its hook's name, which on a
     TransformerBridge is the canonical one, not the alias it was added under), unchanged
     (for a later hook to use)."""
@@ -79,7 +84,7 @@ def store(cache: dict[str, Tensor], key: str | None = None) -> HookFn:
     return hook
 
 
-def ablate_stored_term(cache: dict[str, Tensor], name: str, mode: str) -> HookFn:
+def ablate_stored_term(cache: dict[str, Float[Tensor, "..."]], name: str, mode: str) -> HookFn:
     """Zero- or mean-ablate one summand of a residual stream at the last position.
 
     ``resid_post = resid_mid + mlp_out``: removing the stored ``resid_mid`` from
@@ -96,7 +101,7 @@ def ablate_stored_term(cache: dict[str, Tensor], name: str, mode: str) -> HookFn
     return hook
 
 
-def set_pattern_last(pattern: Tensor) -> HookFn:
+def set_pattern_last(pattern: Float[Tensor, "batch head key"]) -> HookFn:
     """Overwrite the attention pattern of the last query position (batch, head, key)."""
 
     def hook(act: Tensor, hook: HookPoint) -> Tensor:
@@ -107,7 +112,9 @@ def set_pattern_last(pattern: Tensor) -> HookFn:
     return hook
 
 
-def pattern_last_hooks(layer: int, pattern: Tensor) -> list[tuple[str, HookFn]]:
+def pattern_last_hooks(
+    layer: int, pattern: Float[Tensor, "batch head key"]
+) -> list[tuple[str, HookFn]]:
     """The attention of the last query position replaced by ``pattern`` (batch, head, key):
     ``z = pattern v`` there, recomputed from the cached values and written at
     ``hook_z``. (Not at ``hook_pattern``: 3.9's TransformerBridge ignores writes to it.)"""

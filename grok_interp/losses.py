@@ -48,7 +48,7 @@ def seq_loss(logits: Float[Tensor, "batch pos d_vocab"],
                            ignore_index=IGNORE)  # fmt: skip
 
 
-def stablemax_s(x: Tensor) -> Tensor:
+def stablemax_s(x: Float[Tensor, "*shape"]) -> Float[Tensor, "*shape"]:
     """The ramp that replaces ``exp`` (``utils.s``)."""
     return torch.where(x < 0, 1 / (1 - x + 1e-30), x + 1)
 

@@ -29,7 +29,7 @@ from grok_interp.hooks import attention_rate
 __all__ = ["PRESETS", "ModelPreset", "StateDict", "preset", "build_model", "load_params",
            "to_config"]  # fmt: skip
 
-StateDict = dict[str, torch.Tensor]
+StateDict = tl.StateDict
 
 
 @runtime_checkable

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+from jaxtyping import Float
 from torch import Tensor, nn
 
 
@@ -47,7 +48,7 @@ class OrthoGrad(torch.optim.Optimizer):
 
     @staticmethod
     @torch.no_grad()
-    def project(p: Tensor) -> None:
+    def project(p: Float[Tensor, "..."]) -> None:
         """Replace ``p.grad`` by its part orthogonal to ``p``, rescaled to its norm."""
         assert p.grad is not None
         w, g = p.reshape(-1), p.grad.reshape(-1)
@@ -109,7 +110,7 @@ class GrokfastEMA:
 
 
 @torch.no_grad()
-def nlm_alignment(params: Iterable[Tensor]) -> float:
+def nlm_alignment(params: Iterable[Float[Tensor, "..."]]) -> float:
     """Cosine between ``-grad`` and the parameters, all trainable tensors with a gradient
     concatenated (module docstring): 1 when descent only scales the weights up."""
     pairs = [(p.reshape(-1), p.grad.reshape(-1)) for p in params if p.grad is not None]

@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor, nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
@@ -78,25 +79,25 @@ class ParityTask:
                 "(van Rossem & Saxe 2025)")  # fmt: skip
 
 
-def all_strings(length: int) -> Tensor:
+def all_strings(length: int) -> Int[Tensor, "strings length"]:
     """Every binary string of ``length`` as rows (2^length, length), in the order of the
     numbers they spell (most significant symbol first)."""
     bits = torch.arange(length - 1, -1, -1)
     return (torch.arange(2**length)[:, None] >> bits) & 1
 
 
-def parity_targets(strings: Tensor) -> Tensor:
+def parity_targets(strings: Int[Tensor, "*batch pos"]) -> Int[Tensor, "*batch pos"]:
     """The parity of the ones up to and including each position."""
     return strings.cumsum(-1) % 2
 
 
-def random_strings(n: int, length: int, seed: int, stream: int) -> Tensor:
+def random_strings(n: int, length: int, seed: int, stream: int) -> Int[Tensor, "n length"]:
     """``n`` uniform strings of ``length`` from a generator seeded by (seed, stream)."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + stream)
     return torch.randint(0, 2, (n, length), generator=gen)
 
 
-def eval_strings(task: ParityTask, seed: int) -> dict[str, Tensor]:
+def eval_strings(task: ParityTask, seed: int) -> dict[str, Int[Tensor, "n length"]]:
     """The validation strings (``"val"``, length ``val_len``) and each long length's
     (``"len100"`` ...): seeded by the run's seed, one stream each."""
     out = {"val": random_strings(task.n_val, task.val_len, seed, 1)}
@@ -105,7 +106,7 @@ def eval_strings(task: ParityTask, seed: int) -> dict[str, Tensor]:
     return out
 
 
-def node_id(strings: Tensor) -> Tensor:
+def node_id(strings: Int[Tensor, "*batch length"]) -> Int[Tensor, "*batch"]:
     """The node of each prefix tree string (rows: strings of one length L): 2^L - 1 plus
     the number the string spells, so the empty string is 0, "0" 1, "1" 2, "00" 3 ...
     (breadth-first order); the children of node n are 2n + 1 (symbol 0) and 2n + 2."""
@@ -119,7 +120,8 @@ def node_strings(max_len: int) -> list[str]:
     return [""] + [format(v, f"0{n}b") for n in range(1, max_len + 1) for v in range(2**n)]
 
 
-def prefix_rows(values: Tensor, max_len: int) -> Tensor:
+def prefix_rows(values: Shaped[Tensor, "strings length *rest"],
+                max_len: int) -> Shaped[Tensor, "nodes *rest"]:  # fmt: skip
     """Per-position ``values`` over :func:`all_strings` of ``max_len`` (2^max_len, max_len,
     ...) read once per non-empty prefix, in :func:`node_id` order (nodes 1, 2, ...): the
     prefix of length n + 1 at row r is shared by the 2^(max_len - n - 1) rows after r, so
@@ -127,7 +129,7 @@ def prefix_rows(values: Tensor, max_len: int) -> Tensor:
     return torch.cat([values[:: 2 ** (max_len - n - 1), n] for n in range(max_len)])
 
 
-def node_lengths(max_len: int) -> Tensor:
+def node_lengths(max_len: int) -> Int[Tensor, " nodes"]:
     """Each node's length, in :func:`node_id` order."""
     return torch.cat([torch.full((2**n,), n) for n in range(max_len + 1)])
 
@@ -149,10 +151,12 @@ class HookedRNN(HookedRootModule):
         self.hook_hidden = HookPoint()
         self.setup()
 
-    def initial_state(self, batch: int) -> Tensor:
+    def initial_state(self, batch: int) -> Float[Tensor, "batch d_hidden"]:
         return self.h_init.expand(batch, -1)
 
-    def hidden(self, tokens: Tensor, h0: Tensor | None = None) -> Tensor:
+    def hidden(self, tokens: Int[Tensor, "batch pos"],
+               h0: Float[Tensor, "batch d_hidden"] | None = None
+               ) -> Float[Tensor, "batch pos d_hidden"]:  # fmt: skip
         """The state after each position (batch, pos, d_hidden)."""
         x = F.one_hot(tokens, self.d_in).to(self.h_init.dtype)
         h = self.initial_state(tokens.shape[0]) if h0 is None else h0
@@ -163,7 +167,9 @@ class HookedRNN(HookedRootModule):
             states.append(h)
         return self.hook_hidden(torch.stack(states, 1))
 
-    def forward(self, tokens: Tensor, h0: Tensor | None = None) -> Tensor:
+    def forward(self, tokens: Int[Tensor, "batch pos"],
+                h0: Float[Tensor, "batch d_hidden"] | None = None
+                ) -> Float[Tensor, "batch pos d_out"]:  # fmt: skip
         return self.readout(self.hidden(tokens, h0))
 
 
@@ -182,7 +188,7 @@ def build_rnn(spec: RNNPreset, *, seed: int = 0, device: str | torch.device = "c
 
 
 def length_batches(task: ParityTask, batch_size: int | None, seed: int,
-                   epoch: int) -> list[Tensor]:  # fmt: skip
+                   epoch: int) -> list[Int[Tensor, "batch length"]]:  # fmt: skip
     """One epoch's batches (the authors' ``training_run``): for each length in increasing
     order, its strings shuffled by a generator seeded by (seed, epoch), cut into batches
     of ``batch_size`` (None: one batch per length)."""
@@ -195,13 +201,14 @@ def length_batches(task: ParityTask, batch_size: int | None, seed: int,
     return out
 
 
-def mse(outputs: Tensor, targets: Tensor) -> Tensor:
+def mse(outputs: Float[Tensor, "*batch d_out"],
+        targets: Int[Tensor, "*batch"]) -> Float[Tensor, ""]:  # fmt: skip
     """The authors' ``nn.MSELoss()``: the mean over strings and both outputs of the
     squared error against the one-hot target."""
     return F.mse_loss(outputs, F.one_hot(targets, outputs.shape[-1]).to(outputs.dtype))
 
 
-def prefix_fit(outputs: Tensor, task: ParityTask) -> tuple[float, float]:
+def prefix_fit(outputs: Float[Tensor, "nodes d_out"], task: ParityTask) -> tuple[float, float]:
     """The MSE (:func:`mse`) and accuracy over the training strings, from ``outputs`` at
     the non-empty prefix nodes (:func:`prefix_rows` order): each training string is one
     node, so this is the authors' epoch loss (the per-length means weighted by size)."""

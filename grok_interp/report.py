@@ -64,6 +64,7 @@ def analyze(
     act_fn: str | None = None,
     device: str | torch.device = "cpu",
     split: SplitLike | None = None,
+    over_training: bool = False,
 ) -> Report:
     """Run every analysis that applies to a checkpoint, a Run (of any family) or a bare
     learner (a HookedTransformer is taken for a model of pairs, a HookedRNN for one of
@@ -83,6 +84,11 @@ def analyze(
     An analysis that does not apply to the model (an ``AnalysisError``: LayerNorm, no
     MLP, another task, no sparse Fourier structure) is listed in ``not_run`` with its
     reason; a model that does not fit the task raises, and so does any other error.
+
+    ``over_training`` adds, for a Run with snapshots, every paper's measures over its
+    training and the figure that puts them on one epoch axis
+    (:mod:`grok_interp.analyses.curves`). They cost several seconds on a shipped run
+    (a forward per snapshot), so they are off unless asked for.
     """
     model, task, run, name, assumed = _resolve(source, task, step, act_fn, device)
     family = registry.of_learner(model) if run is None else run.family
@@ -90,5 +96,6 @@ def analyze(
         run = dataclasses.replace(run, train_idx=train_indices(split, run.pairs_task))
     options = AnalyzeOptions(key_freqs=key_freqs, threshold=threshold, basis=basis,
                              restricted=restricted, device=device,
-                             split=split if run is None else None)  # fmt: skip
+                             split=split if run is None else None,
+                             over_training=over_training)  # fmt: skip
     return family.report(model, task, run, name, options, assumed)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
+from jaxtyping import Shaped
 from safetensors.torch import save_file
 from torch import Tensor
 
@@ -25,6 +26,7 @@ from grok_interp.analyses.attention import AttentionResult
 from grok_interp.analyses.automaton import AutomatonResult, StatesResult
 from grok_interp.analyses.circuit_density import CircuitDensityResult
 from grok_interp.analyses.common import Result, result_json, to_jsonable
+from grok_interp.analyses.curves import CurvesResult
 from grok_interp.analyses.efficiency import EfficiencyResult
 from grok_interp.analyses.embedding import FourierNormsResult
 from grok_interp.analyses.interaction import InteractionResult
@@ -110,6 +112,10 @@ class Report:
         return self._get("algorithm", AlgorithmResult)
 
     @property
+    def over_training(self) -> CurvesResult | None:
+        return self._get("over_training", CurvesResult)
+
+    @property
     def automaton(self) -> AutomatonResult | None:
         return self._get("automaton", AutomatonResult)
 
@@ -141,8 +147,16 @@ class Report:
         """The summary row (Table 5 for the pairs): what the family reports of its runs."""
         return registry.get(self.family).summary(self)
 
+    def family_title(self) -> str:
+        """The papers of the report's family (the header's words)."""
+        return registry.get(self.family).title
+
+    def summary_heading(self) -> str:
+        """The summary table's heading: its family's (Table 5 row for the pairs)."""
+        return registry.get(self.family).summary_heading()
+
     def header(self) -> str:
-        return (f"{registry.get(self.family).title} analyses of {self.source}: "
+        return (f"{self.family_title()} analyses of {self.source}: "
                 f"{self.task.describe()}")  # fmt: skip
 
     def __repr__(self) -> str:
@@ -160,7 +174,7 @@ class Report:
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.summary_notes())
         parts = [
             f"<h3>{html.escape(self.header())}</h3>",
-            "<h4>Summary (Table 5 row)</h4>",
+            f"<h4>{html.escape(self.summary_heading())}</h4>",
             self.table5().to_html(index=False),
             f"<ul>{notes}</ul>",
         ]
@@ -173,7 +187,7 @@ class Report:
     def to_markdown(self) -> str:
         parts = [
             f"# {self.header()}\n",
-            "### Summary (Table 5 row)\n",
+            f"### {self.summary_heading()}\n",
             self.table5().to_markdown(index=False) + "\n",
             "".join(f"- {n}\n" for n in self.summary_notes()),
         ]
@@ -184,7 +198,7 @@ class Report:
             )
         return "\n".join(parts) + "\n"
 
-    def to_json(self, tensors: dict[str, Tensor] | None = None) -> dict[str, Any]:
+    def to_json(self, tensors: dict[str, Shaped[Tensor, "..."]] | None = None) -> dict[str, Any]:
         """The report as typed JSON (schema ``SCHEMA_VERSION``): numbers, lists and nulls
         under each Result's field names (``results.NAME.values``), with its notes. Tensors
         go into ``tensors`` (``save`` writes them to ``tensors.safetensors``) and the JSON
@@ -203,9 +217,14 @@ class Report:
         return to_jsonable(out)
 
     def figures(self) -> list[tuple[str, Any]]:
-        """(analysis name, plotly figure) for every Result that draws one."""
+        """(analysis name, plotly figure) for every Result that draws one; a Result with
+        several (``figures()``, the over-training one) gives each as ``name-anchor``."""
         figs = []
         for name, r in self.results.items():
+            many = getattr(r, "figures", None)
+            if callable(many):
+                figs += [(f"{name}-{anchor}", fig) for anchor, _, fig in many()]
+                continue
             try:
                 figs.append((name, r.figure()))
             except NotImplementedError:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from jaxtyping import Int
 from torch import Tensor
 
 from grok_interp.config import ModelPreset, TrainConfig
@@ -101,7 +102,7 @@ class Run:
         return self.family.pairs_task(self)  # type: ignore[no-any-return]
 
     @property
-    def test_idx(self) -> Tensor:
+    def test_idx(self) -> Int[Tensor, " n_test"]:
         return self.family.test_idx(self)
 
     @property

@@ -123,7 +123,8 @@ class SeqTask:
                     f"span {self.span} (App. D.3)")  # fmt: skip
         return f"skip trigram, length {self.seq_len} (App. D.3)"
 
-    def sample(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    def sample(self, n: int, gen: torch.Generator
+               ) -> tuple[Int[Tensor, "n pos"], Int[Tensor, "n pos"]]:  # fmt: skip
         """``n`` sequences and their targets (IGNORE where none), from ``gen``."""
         return _SAMPLERS[self.kind](self, n, gen)[:2]
 
@@ -170,7 +171,8 @@ def _skip(task: SeqTask, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor, 
 _SAMPLERS = {"five_digit_add": _five_digit, "repeat": _repeat, "skip_trigram": _skip}
 
 
-def sample_with_meta(task: SeqTask, n: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+def sample_with_meta(task: SeqTask, n: int, seed: int) -> tuple[
+        Int[Tensor, "n pos"], Int[Tensor, "n pos"], Int[Tensor, "n meta"]]:  # fmt: skip
     """Sequences, targets and where the structure is: the operands (five-digit
     addition), the starts (i, j) of the span and its repeat, or the big token's position."""
     return _SAMPLERS[task.kind](task, n, torch.Generator().manual_seed(seed))
@@ -183,15 +185,17 @@ def _gen(*key: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def training_set(task: SeqTask, n: int, seed: int) -> tuple[Tensor, Tensor]:
+def training_set(task: SeqTask, n: int,
+                 seed: int) -> tuple[Int[Tensor, "n pos"], Int[Tensor, "n pos"]]:  # fmt: skip
     return task.sample(n, _gen(1, seed))
 
 
-def test_set(task: SeqTask, seed: int) -> tuple[Tensor, Tensor]:
+def test_set(task: SeqTask, seed: int) -> tuple[Int[Tensor, "n pos"], Int[Tensor, "n pos"]]:
     return task.sample(task.n_test, _gen(2, seed))
 
 
-def fresh_batch(task: SeqTask, n: int, seed: int, step: int) -> tuple[Tensor, Tensor]:
+def fresh_batch(task: SeqTask, n: int, seed: int,
+                step: int) -> tuple[Int[Tensor, "n pos"], Int[Tensor, "n pos"]]:  # fmt: skip
     """The infinite regime's batch at ``step``: a function of (seed, step) only."""
     return task.sample(n, _gen(3, seed, step))
 

@@ -60,7 +60,7 @@ S5_ORDER = 120
 
 
 @functools.lru_cache(maxsize=1)
-def s5_table() -> tuple[Tensor, Tensor]:
+def s5_table() -> tuple[Int[Tensor, "120 120"], Int[Tensor, " 120"]]:
     """The 120 permutations of (0, 1, 2, 3, 4) in lexicographic order (element i is
     ``itertools.permutations(range(5))``'s i-th), their composition table
     ``table[x, y] = index of x∘y`` with ``(x∘y)(i) = x(y(i))``, and each one's inverse."""
@@ -249,7 +249,7 @@ def on_pairs(task: object) -> bool:
     return isinstance(task, Task)
 
 
-def heldout_indices(task: Task, train_idx: Tensor) -> Int[Tensor, " n_test"]:
+def heldout_indices(task: Task, train_idx: Int[Tensor, " n_train"]) -> Int[Tensor, " n_test"]:
     """The complement of ``train_idx`` in ``range(task.n_pairs)``, sorted."""
     mask = torch.ones(task.n_pairs, dtype=torch.bool)
     mask[train_idx] = False

@@ -41,7 +41,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 import torch
+from jaxtyping import Shaped
 from torch import Tensor
+
+# A state dict or a dict of parameters: tensors of every shape, under their names.
+StateDict = dict[str, Shaped[Tensor, "..."]]
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer as Model
@@ -246,7 +250,7 @@ def _n_layers(sd: dict[str, Tensor]) -> int:
     return len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
 
 
-def to_hooked_state(sd: dict[str, Tensor], n_heads: int) -> dict[str, Tensor]:
+def to_hooked_state(sd: StateDict, n_heads: int) -> StateDict:
     """A bridge state dict (``blocks.0.attn.q.weight``...) in HookedTransformer's names
     and layout; keys it does not hold (an absent LayerNorm or MLP) are left out."""
     pairs = _names(_n_layers(sd))
@@ -255,7 +259,7 @@ def to_hooked_state(sd: dict[str, Tensor], n_heads: int) -> dict[str, Tensor]:
     return {h: _to_hooked(h, sd[b], n_heads).contiguous() for h, b in pairs if b in sd}
 
 
-def to_bridge_state(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+def to_bridge_state(sd: StateDict) -> StateDict:
     """A HookedTransformer state dict in the bridge's names and layout (buffers such as
     ``blocks.0.attn.mask`` and ``IGNORE`` dropped); ``bridge.load_state_dict`` takes it."""
     pairs = _names(_n_layers(sd))
@@ -272,7 +276,7 @@ def _bridge_tensors(model: torch.nn.Module) -> dict[str, Tensor]:
     return dict(model.state_dict(keep_vars=True))
 
 
-def hooked_params(model: torch.nn.Module) -> dict[str, Tensor]:
+def hooked_params(model: torch.nn.Module) -> StateDict:
     """Every weight of ``model`` under HookedTransformer's names and layout, frozen ones
     and the unembedding bias included: the parameters themselves on a HookedTransformer,
     differentiable views of them on a bridge."""
@@ -281,7 +285,7 @@ def hooked_params(model: torch.nn.Module) -> dict[str, Tensor]:
     return to_hooked_state(_bridge_tensors(model), _cfg(model).n_heads)
 
 
-def hooked_state_dict(model: torch.nn.Module) -> dict[str, Tensor]:
+def hooked_state_dict(model: torch.nn.Module) -> StateDict:
     """``model``'s weights as a HookedTransformer state dict (detached copies), whichever
     kind it is: what Run files keep and what :func:`grok_interp.load_model` reads back."""
     return {k: v.detach().clone() for k, v in hooked_params(model).items()}
@@ -311,7 +315,7 @@ def frozen_zero(model: torch.nn.Module, suffixes: tuple[str, ...]) -> None:
             t.data.zero_()
 
 
-def load_hooked(model: torch.nn.Module, params: dict[str, Tensor]) -> None:
+def load_hooked(model: torch.nn.Module, params: StateDict) -> None:
     """Copy HookedTransformer-layout weights into ``model`` (either kind), frozen ones and
     bridge buffers included. Raises KeyError naming what ``params`` lacks."""
     own = _hooked_objects(model)

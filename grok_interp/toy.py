@@ -56,6 +56,7 @@ from grok_interp.engine import Callback, run_epochs
 from grok_interp.families.modular import train_labels
 from grok_interp.runs import Run, RunSpec, load_params, model_from_run, save_run
 from grok_interp.tasks import Task
+from grok_interp.tl import StateDict
 
 __all__ = ["TOY_PRESETS", "ToyModel", "ToyPreset", "StackedAdamW", "toy_spec", "build_toy",
            "toy_model"]
@@ -101,7 +102,7 @@ class ToyModel(HookedRootModule):
         return point(t[0])[None]
 
 
-def stacked_layout(name: str, t: Tensor) -> Tensor:
+def stacked_layout(name: str, t: Float[Tensor, "..."]) -> Float[Tensor, "..."]:
     """A stacked parameter in the loop's layout: decoder weights as (members, in, out),
     the layout bmm takes without a copy; every other parameter as it is. Its own inverse."""
     return t.transpose(-1, -2) if name.startswith("decoder.") and name.endswith("weight") else t
@@ -139,7 +140,7 @@ def _same(name: str, t: Tensor) -> Tensor:
     return t
 
 
-def outputs(params: dict[str, Tensor], pairs: Int[Tensor, "members batch 2"], spec: ToyPreset,
+def outputs(params: StateDict, pairs: Int[Tensor, "members batch 2"], spec: ToyPreset,
             hook: Hook = _same) -> Float[Tensor, "members batch out"]:  # fmt: skip
     """Decoder outputs (members, batch, out) of stacked parameters (in
     :func:`stacked_layout`) for pairs (members, batch, 2); ``hook(name, activation)``
@@ -155,7 +156,7 @@ def outputs(params: dict[str, Tensor], pairs: Int[Tensor, "members batch 2"], sp
     return hook("out", h)
 
 
-def scores(params: dict[str, Tensor], pairs: Int[Tensor, "members batch 2"], spec: ToyPreset,
+def scores(params: StateDict, pairs: Int[Tensor, "members batch 2"], spec: ToyPreset,
            hook: Hook = _same) -> Float[Tensor, "members batch classes"]:  # fmt: skip
     """One score per class (members, batch, classes): logits, or minus the mean squared
     distance to each target (module docstring)."""
@@ -166,7 +167,8 @@ def scores(params: dict[str, Tensor], pairs: Int[Tensor, "members batch 2"], spe
     return -torch.cdist(h, params["targets"], compute_mode=exact).square() / h.shape[-1]
 
 
-def loss_of_scores(s: Tensor, labels: Tensor, spec: ToyPreset) -> Tensor:
+def loss_of_scores(s: Float[Tensor, "*batch classes"], labels: Int[Tensor, "*batch"],
+                   spec: ToyPreset) -> Float[Tensor, "*batch"]:  # fmt: skip
     """Per-pair loss from scores (..., classes) and labels (...)."""
     if spec.loss == "ce":
         flat = F.cross_entropy(s.reshape(-1, s.shape[-1]).double(), labels.reshape(-1),
@@ -203,8 +205,8 @@ class StackedAdamW:
     ``compile``: fuse the update with torch.compile (None: from :data:`COMPILE_FROM`
     elements; if compiling fails, as without a C++ compiler, it runs eagerly)."""
 
-    def __init__(self, params: dict[str, Tensor], groups: dict[str, int], lr: Tensor,
-                 weight_decay: Tensor, betas: Tensor,
+    def __init__(self, params: StateDict, groups: dict[str, int], lr: Float[Tensor, "members 2"],
+                 weight_decay: Float[Tensor, "members 2"], betas: Float[Tensor, "members 2"],
                  compile: bool | None = None) -> None:  # fmt: skip
         self.params, self.groups = params, groups
         self.lr, self.weight_decay, self.betas = lr, weight_decay, betas
@@ -215,7 +217,7 @@ class StackedAdamW:
         self.compile = size >= COMPILE_FROM if compile is None else compile
 
     @torch.no_grad()
-    def step(self, scale: float | Tensor = 1.0) -> None:
+    def step(self, scale: float | Float[Tensor, " members"] = 1.0) -> None:
         """One update; ``scale`` (a number, or one per member) multiplies every learning
         rate (the warm-up)."""
         self.steps += 1
@@ -406,7 +408,7 @@ class ToyLoop:
         load_params(model, self.weights(i, torch.float32))
         return model
 
-    def weights(self, i: int, dtype: torch.dtype) -> dict[str, Tensor]:
+    def weights(self, i: int, dtype: torch.dtype) -> StateDict:
         """Member ``i``'s parameters as its ToyModel names and shapes them."""
         return {k: stacked_layout(k, v[i].detach()).to("cpu", dtype, copy=True).contiguous()
                 for k, v in self.params.items()}  # fmt: skip

@@ -63,7 +63,8 @@ from grok_interp.runs import Run, RunSpec
 
 __all__ = ["Callback", "OutputExistsError", "RunSpec", "StepKind", "TrainConfig", "continue_on",
            "cross_entropy64", "default_stack", "init_run", "new_run", "param_norm",
-           "seq_loss", "step_key", "subset", "train", "train_labels", "train_many"]  # fmt: skip
+           "seq_loss", "step_key", "subset", "train", "train_labels", "train_many",
+           "train_or_resume"]  # fmt: skip
 
 
 def train(
@@ -91,6 +92,26 @@ def train(
         overwrite=overwrite,
         compile=compile,
     )[0]
+
+
+def train_or_resume(spec: RunSpec, out: str | Path, *, progress: bool = True,
+                    **options: Any) -> Run:  # fmt: skip
+    """The Run at ``out``: trained from ``spec`` when the file does not exist; else read,
+    extended to ``spec``'s epochs when it has fewer, and resumed when unfinished (bit for
+    bit, as :func:`train` resumes). A file of another task or model is refused, as the
+    example scripts' long runs are continued in stages. ``options`` go to :func:`train`."""
+    from grok_interp.runs import load_run
+
+    path = Path(out)
+    if not path.exists():
+        return train(spec, out=path, progress=progress, **options)
+    run = load_run(path)
+    if (run.task, run.model) != (spec.task, spec.model):
+        raise ValueError(f"{path} holds a run of {run.task.describe()} on another model than "
+                         "asked: give another path, or remove it to train anew")  # fmt: skip
+    if run.train.epochs < spec.train.epochs:
+        run.train = replace(run.train, epochs=spec.train.epochs)
+    return run if run.done else train(run, out=path, progress=progress, **options)
 
 
 def train_many(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,12 +13,8 @@ from grok_interp import tl
 from grok_interp.models import ModelPreset, build_model
 from grok_interp.tasks import Task
 
-# These modules build HookedTransformers by hand, which TransformerLens 4 removed: under
-# 4.x they are not collected (.ci/run runs a named subset there; README, Install).
-HAND_BUILT = ["test_sequences.py", "test_circuit_density.py", "test_algorithm.py"]
-collect_ignore = HAND_BUILT if tl.major() >= 4 else []
-
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "external"
+MAINLINE = Path(__file__).resolve().parents[1] / "checkpoints" / "mainline.pt"
 CHUGHTAI = EXTERNAL / "chughtai_C113_T_seed1"
 NANDA_LOW_PRECISION = EXTERNAL / "nanda_low_precision_mod_addition.pth"
 NANDA_NO_WD = EXTERNAL / "nanda_mod_addition_no_wd.pth"
@@ -30,6 +28,15 @@ def external(path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def mainline_report():
+    """``analyze()`` of the shipped mainline with every default, once per test process:
+    the tests that read it do not change it."""
+    from grok_interp.report import analyze
+
+    return analyze(MAINLINE)
+
+
 @pytest.fixture
 def tiny_task() -> Task:
     return Task(op="add", p=13)
@@ -38,6 +45,38 @@ def tiny_task() -> Task:
 @pytest.fixture
 def tiny_model(tiny_task: Task):
     return build_model(TINY, tiny_task, seed=0)
+
+
+def hand_built(**fields) -> tl.Model:
+    """A transformer of ``tl.config(**fields)`` with every weight zero, under either
+    TransformerLens major: the start of a known-answer model (set its weights with
+    :func:`weights`); on the CPU unless ``device`` says otherwise.
+
+    ``act_fn="relu2"`` (squared ReLU, which exact products need) exists in 3.x's
+    HookedTransformer but not in 4.x's native MLP (relu, gelu, silu, solu only): there the
+    model is built with ReLU and each native MLP's activation squared afterwards (the
+    bridge's ``mlp.hook_pre`` / ``hook_post`` sit on its linear layers, around it)."""
+    squared = fields.get("act_fn") == "relu2" and tl.major() >= 4
+    cfg = tl.config(**{"device": "cpu", **fields, **({"act_fn": "relu"} if squared else {})})
+    model = tl.build(cfg, seed=0)
+    if squared:
+        for block in model.blocks:
+            block.mlp.original_component.act = lambda x: torch.relu(x) ** 2
+        model.cfg.act_fn = "relu2"
+    with weights(model) as w:
+        for t in w.values():
+            t.zero_()
+    return model
+
+
+@contextlib.contextmanager
+def weights(model) -> Iterator[dict[str, torch.Tensor]]:
+    """``model``'s weights as a HookedTransformer-layout state dict (``embed.W_E``,
+    ``blocks.0.attn.W_Q`` of shape (head, d_model, d_head)...) to edit in place; written
+    back into the model, of either kind, on leaving the block."""
+    sd = tl.hooked_state_dict(model)
+    yield sd
+    tl.load_hooked(model, sd)
 
 
 def randomize(model, scale: float = 0.3, seed: int = 0) -> None:

@@ -5,8 +5,8 @@ import math
 
 import pytest
 import torch
-from transformer_lens import HookedTransformer, HookedTransformerConfig
 
+from grok_interp import tl
 from grok_interp.analyses.algorithm import (
     CLOCK,
     MIXED,
@@ -22,7 +22,7 @@ from grok_interp.hooks import attention_rate
 from grok_interp.runs import load_model
 from grok_interp.tasks import Task
 
-from .conftest import CHUGHTAI, NANDA_LOW_PRECISION, NANDA_NO_WD, external
+from .conftest import CHUGHTAI, NANDA_LOW_PRECISION, NANDA_NO_WD, external, hand_built, weights
 
 P = 7
 TASK = Task(op="add", p=P)
@@ -30,49 +30,45 @@ W = 2 * math.pi / P
 BIG = 1e4  # attention scores this far apart give softmax weights of exactly 0 and 1
 
 
-def _model(
-    d_model: int, n_heads: int, d_mlp: int, act_fn: str, task: Task = TASK
-) -> HookedTransformer:
-    cfg = HookedTransformerConfig(
+def _model(d_model: int, n_heads: int, d_mlp: int, act_fn: str, task: Task = TASK) -> tl.Model:
+    model = hand_built(
         n_layers=1, d_model=d_model, n_heads=n_heads, d_head=2, d_mlp=d_mlp, act_fn=act_fn,
         normalization_type=None, d_vocab=task.d_vocab, d_vocab_out=P, n_ctx=task.n_ctx,
-        default_prepend_bos=False,
     )  # fmt: skip
-    model = HookedTransformer(cfg)
-    for prm in model.parameters():
-        prm.data.zero_()
     t = torch.arange(P, dtype=torch.float32)
-    model.W_E.data[:P, 0], model.W_E.data[:P, 1] = torch.cos(W * t), torch.sin(W * t)
+    with weights(model) as w:
+        w["embed.W_E"][:P, 0], w["embed.W_E"][:P, 1] = torch.cos(W * t), torch.sin(W * t)
     return model.eval()
 
 
-def pizza_model(rate_hook: bool = False) -> HookedTransformer:
+def pizza_model(rate_hook: bool = False) -> tl.Model:
     """Uniform attention puts h = E_a + E_b at '='; ReLU pairs give each logit
     |h.u_c| - |h.v_c| with u_c = (cos wc/2, sin wc/2), v_c = u_c turned by 90 degrees, so
     the correct logit is 2|cos(w (a-b)/2)|, a function of a - b alone, and every logit a
     function of E_a + E_b. With ``rate_hook``, random queries and keys are overridden by
     attention rate 0 (weight 1 on each key) instead of zero queries and keys (1/3 each)."""
     model = _model(2 + P, 1, 4 * P, "relu")
-    attn, mlp = model.blocks[0].attn, model.blocks[0].mlp
-    attn.W_V.data[0] = torch.eye(model.cfg.d_model, 2)
-    attn.W_O.data[0] = torch.eye(2, model.cfg.d_model) * (1.0 if rate_hook else 3.0)
+    with weights(model) as w:
+        w["blocks.0.attn.W_V"][0] = torch.eye(model.cfg.d_model, 2)
+        w["blocks.0.attn.W_O"][0] = torch.eye(2, model.cfg.d_model) * (1.0 if rate_hook else 3.0)
+        if rate_hook:
+            gen = torch.Generator().manual_seed(0)
+            w["blocks.0.attn.W_Q"].normal_(generator=gen)
+            w["blocks.0.attn.W_K"].normal_(generator=gen)
+        half = W * torch.arange(P) / 2
+        u = torch.stack([torch.cos(half), torch.sin(half)], 1)
+        v = torch.stack([-torch.sin(half), torch.cos(half)], 1)
+        for c in range(P):
+            for j, (direction, sign) in enumerate([(u, 1), (-u, 1), (v, -1), (-v, -1)]):
+                w["blocks.0.mlp.W_in"][:2, 4 * c + j] = direction[c]
+                w["blocks.0.mlp.W_out"][4 * c + j, 2 + c] = sign
+        w["unembed.W_U"][2:, :] = torch.eye(P)
     if rate_hook:
-        gen = torch.Generator().manual_seed(0)
-        attn.W_Q.data.normal_(generator=gen)
-        attn.W_K.data.normal_(generator=gen)
         model.add_perma_hook("blocks.0.attn.hook_pattern", attention_rate(0.0))
-    half = W * torch.arange(P) / 2
-    u = torch.stack([torch.cos(half), torch.sin(half)], 1)
-    v = torch.stack([-torch.sin(half), torch.cos(half)], 1)
-    for c in range(P):
-        for j, (direction, sign) in enumerate([(u, 1), (-u, 1), (v, -1), (-v, -1)]):
-            mlp.W_in.data[:2, 4 * c + j] = direction[c]
-            mlp.W_out.data[4 * c + j, 2 + c] = sign
-    model.W_U.data[2:, :] = torch.eye(P)
     return model
 
 
-def clock_model(task: Task = TASK) -> HookedTransformer:
+def clock_model(task: Task = TASK) -> tl.Model:
     """Head 0 copies E_a, head 1 copies E_b (scores BIG apart: weights exactly 1 and 0);
     squaring neurons (relu2 pairs, xy = ((x+y)^2 - (x-y)^2)/4) form Re and Im of
     e^{iw(a+b)}, and W_U reads logit c = cos(w (a+b-c)), plus b_U[c] = 0.05 c. So the
@@ -81,26 +77,28 @@ def clock_model(task: Task = TASK) -> HookedTransformer:
     in dims 11 on; b sits at position 1 ('a b =') or 2 ('a o b =')."""
     n_ctx = task.n_ctx
     model = _model(11 + n_ctx, 2, 16, "relu2", task)
-    attn, mlp = model.blocks[0].attn, model.blocks[0].mlp
-    model.W_pos.data[:, 11:] = torch.eye(n_ctx)
-    b_pos = 1 if n_ctx == 3 else 2
-    for head, (key_pos, out) in enumerate([(0, 5), (b_pos, 7)]):  # a -> dims 5,6; b -> 7,8
-        attn.W_Q.data[head, 11 + n_ctx - 1, 0] = 1.0
-        attn.W_K.data[head, 11 + key_pos, 0] = BIG
-        attn.W_V.data[head, 0, 0] = attn.W_V.data[head, 1, 1] = 1.0
-        attn.W_O.data[head, 0, out] = attn.W_O.data[head, 1, out + 1] = 1.0
-    xa, ya, xb, yb = 5, 6, 7, 8
-    products = [(xa, xb, 9, 1), (ya, yb, 9, -1), (xa, yb, 10, 1), (ya, xb, 10, 1)]
-    n = 0
-    for x, y, target, sign in products:
-        for y_sign, weight in [(1, 0.25), (-1, -0.25)]:  # (x+y)^2/4 - (x-y)^2/4
-            for s in (1, -1):  # z^2 = relu(z)^2 + relu(-z)^2
-                mlp.W_in.data[x, n], mlp.W_in.data[y, n] = s, s * y_sign
-                mlp.W_out.data[n, target] = sign * weight
-                n += 1
-    c = torch.arange(P, dtype=torch.float32)
-    model.W_U.data[9], model.W_U.data[10] = torch.cos(W * c), torch.sin(W * c)
-    model.b_U.data[:] = 0.05 * c
+    with weights(model) as w:
+        w_q, w_k, w_v, w_o = (w[f"blocks.0.attn.W_{x}"] for x in "QKVO")
+        w_in, w_out = w["blocks.0.mlp.W_in"], w["blocks.0.mlp.W_out"]
+        w["pos_embed.W_pos"][:, 11:] = torch.eye(n_ctx)
+        b_pos = 1 if n_ctx == 3 else 2
+        for head, (key_pos, out) in enumerate([(0, 5), (b_pos, 7)]):  # a -> dims 5,6; b -> 7,8
+            w_q[head, 11 + n_ctx - 1, 0] = 1.0
+            w_k[head, 11 + key_pos, 0] = BIG
+            w_v[head, 0, 0] = w_v[head, 1, 1] = 1.0
+            w_o[head, 0, out] = w_o[head, 1, out + 1] = 1.0
+        xa, ya, xb, yb = 5, 6, 7, 8
+        products = [(xa, xb, 9, 1), (ya, yb, 9, -1), (xa, yb, 10, 1), (ya, xb, 10, 1)]
+        n = 0
+        for x, y, target, sign in products:
+            for y_sign, weight in [(1, 0.25), (-1, -0.25)]:  # (x+y)^2/4 - (x-y)^2/4
+                for s in (1, -1):  # z^2 = relu(z)^2 + relu(-z)^2
+                    w_in[x, n], w_in[y, n] = s, s * y_sign
+                    w_out[n, target] = sign * weight
+                    n += 1
+        c = torch.arange(P, dtype=torch.float32)
+        w["unembed.W_U"][9], w["unembed.W_U"][10] = torch.cos(W * c), torch.sin(W * c)
+        w["unembed.b_U"][:] = 0.05 * c
     return model
 
 
@@ -172,7 +170,8 @@ def test_thresholds():
 
 def test_no_algorithm_named_for_a_model_that_does_not_add():
     model = clock_model()
-    model.b_U.data[:] = 5.0 * torch.arange(P)  # the bias outvotes cos(w (a+b-c)) <= 1
+    with weights(model) as w:
+        w["unembed.b_U"][:] = 5.0 * torch.arange(P)  # the bias outvotes cos(w (a+b-c)) <= 1
     res = algorithm(model, TASK)
     assert res.accuracy < 0.99 and res.verdict == MIXED
     assert any("No algorithm is named" in n for n in res.notes())

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 from torch.utils.flop_counter import FlopCounterMode
 
 from grok_interp import fast
@@ -10,6 +11,7 @@ from grok_interp.models import ModelPreset, build_model
 from grok_interp.tasks import Task
 
 
+@pytest.mark.slow  # runs the whole bench once: the long tier
 def test_bench_runs_and_reports_every_figure():
     res = run_bench(repeats=1, n_models=2, rss_epochs=0, analyze_fn=lambda: None, sweep_points=0,
                     toy_members=0, parity_checkpoint=None)
@@ -33,6 +35,7 @@ def test_bench_runs_and_reports_every_figure():
     assert len(format_bench(res).splitlines()) == len(expected)
 
 
+@pytest.mark.slow  # runs the whole bench once: the long tier
 def test_parity_speed_reports_every_figure():
     from grok_interp.bench import parity_speed
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformer_lens import HookedTransformer, HookedTransformerConfig
 
+from grok_interp import tl
 from grok_interp.analyses.circuit_density import (
     circuit_density_over_training,
     density,
@@ -21,24 +21,24 @@ from grok_interp.analyses.common import AnalysisError
 from grok_interp.runs import load_run, model_from_run
 from grok_interp.tasks import Task
 
+from .conftest import hand_built, weights
+
 TASK = Task(p=5)
 
 
-def placed(act_fn: str = "relu") -> HookedTransformer:
-    """One layer whose attention writes nothing and whose three neurons have the
-    hyperplanes x_0 = 0, x_1 = 0 and x_2 = 5 in the residual stream."""
-    cfg = HookedTransformerConfig(n_layers=1, d_model=4, n_heads=1, d_head=4, d_mlp=3,
-                                  act_fn=act_fn, d_vocab=TASK.d_vocab, d_vocab_out=TASK.p,
-                                  n_ctx=3, normalization_type=None)  # fmt: skip
-    model = HookedTransformer(cfg)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-        w_in = torch.zeros(4, 3)
-        w_in[0, 0] = w_in[1, 1] = w_in[2, 2] = 1.0
-        model.blocks[0].mlp.W_in.copy_(w_in)
-        model.blocks[0].mlp.b_in.copy_(torch.tensor([0.0, 0.0, -5.0]))
-        model.W_E[TASK.eq_token] = torch.tensor([3.0, 3.0, 0.0, 0.0])  # far from all three
+def placed(act_fn: str = "relu", n_layers: int = 1) -> tl.Model:
+    """One layer (or ``n_layers``, each alike) whose attention writes nothing and whose
+    three neurons have the hyperplanes x_0 = 0, x_1 = 0 and x_2 = 5 in the residual
+    stream."""
+    model = hand_built(n_layers=n_layers, d_model=4, n_heads=1, d_head=4, d_mlp=3,
+                       act_fn=act_fn, d_vocab=TASK.d_vocab, d_vocab_out=TASK.p,
+                       n_ctx=3, normalization_type=None)  # fmt: skip
+    with weights(model) as w:
+        for layer in range(n_layers):
+            w_in = w[f"blocks.{layer}.mlp.W_in"]
+            w_in[0, 0] = w_in[1, 1] = w_in[2, 2] = 1.0
+            w[f"blocks.{layer}.mlp.b_in"][:] = torch.tensor([0.0, 0.0, -5.0])
+        w["embed.W_E"][TASK.eq_token] = torch.tensor([3.0, 3.0, 0.0, 0.0])  # far from all three
     return model
 
 
@@ -89,10 +89,10 @@ def test_frame_is_orthonormal_and_seeded():
 
 
 def test_attention_only_model_is_refused():
-    cfg = HookedTransformerConfig(n_layers=1, d_model=4, n_heads=1, d_head=4, attn_only=True,
-                                  d_vocab=TASK.d_vocab, d_vocab_out=TASK.p, n_ctx=3)  # fmt: skip
+    model = hand_built(n_layers=1, d_model=4, n_heads=1, d_head=4, attn_only=True,
+                       d_vocab=TASK.d_vocab, d_vocab_out=TASK.p, n_ctx=3)  # fmt: skip
     with pytest.raises(AnalysisError, match="no MLP"):
-        density(HookedTransformer(cfg), TASK, torch.zeros(1, 2, 4))
+        density(model, TASK, torch.zeros(1, 2, 4))
 
 
 def test_mainline_positions_read():
@@ -151,16 +151,16 @@ def test_mainline_random_points_lie_where_inputs_lie():
     assert _off_span(random_points(model, run.task, 500, draw="per_coordinate"), inputs) > 0.8
 
 
-def copying() -> HookedTransformer:
+def copying() -> tl.Model:
     """``placed()`` with uniform attention (W_Q = W_K = 0, W_V = W_O = I) and a zero ``=``
     embedding: the MLP sees 2a at the a position, b + (a + b)/2 at b and (a + b)/3 at the
     answer position, so the answer position's neurons cut where (a + b)/3 meets x_0 = 0,
     x_1 = 0 or x_2 = 5."""
     model = placed()
-    with torch.no_grad():
-        model.blocks[0].attn.W_V[0] = torch.eye(4)
-        model.blocks[0].attn.W_O[0] = torch.eye(4)
-        model.W_E[TASK.eq_token] = 0.0
+    with weights(model) as w:
+        w["blocks.0.attn.W_V"][0] = torch.eye(4)
+        w["blocks.0.attn.W_O"][0] = torch.eye(4)
+        w["embed.W_E"][TASK.eq_token] = 0.0
     return model
 
 
@@ -186,18 +186,7 @@ def test_deeper_model_counts_every_position_below_the_last_layer():
     the point's a lies on x_0 = 0 and x_1 = 0. The first layer's neurons at a can reach
     the answer through the second layer's attention and count; the last layer's at a
     cannot."""
-    cfg = HookedTransformerConfig(n_layers=2, d_model=4, n_heads=1, d_head=4, d_mlp=3,
-                                  act_fn="relu", d_vocab=TASK.d_vocab, d_vocab_out=TASK.p,
-                                  n_ctx=3, normalization_type=None)  # fmt: skip
-    model = HookedTransformer(cfg)
-    one = placed()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-        model.W_E.copy_(one.W_E)
-        for block in model.blocks:
-            block.mlp.W_in.copy_(one.blocks[0].mlp.W_in)
-            block.mlp.b_in.copy_(one.blocks[0].mlp.b_in)
+    model = placed(n_layers=2)
     x = points(([0, 0, 0, 1], [1, 1, 0, 0]))
     counts, per = density(model, TASK, x, r=1e-3, n=8)
     assert counts.tolist() == [[2, 0]]
@@ -220,13 +209,13 @@ def test_random_points_follow_the_inputs_distribution():
     inputs' span with their mean and covariance (operands independent, as over all
     pairs); the per-coordinate draw spreads over all six dimensions."""
     task = Task(p=11)
-    cfg = HookedTransformerConfig(n_layers=1, d_model=6, n_heads=1, d_head=6, d_mlp=4,
-                                  d_vocab=task.d_vocab, d_vocab_out=task.p, n_ctx=3)  # fmt: skip
-    model = HookedTransformer(cfg)
+    cfg = tl.config(n_layers=1, d_model=6, n_heads=1, d_head=6, d_mlp=4, device="cpu",
+                    d_vocab=task.d_vocab, d_vocab_out=task.p, n_ctx=3)  # fmt: skip
+    model = tl.build(cfg, seed=0)
     plane_ = torch.linalg.qr(torch.randn(6, 2, generator=torch.Generator().manual_seed(1)))[0]
     angle = 2 * torch.pi * torch.arange(task.p) / task.p
-    with torch.no_grad():
-        model.W_E[: task.p] = torch.stack([angle.cos(), angle.sin()], 1) @ plane_.T + 0.5
+    with weights(model) as w:
+        w["embed.W_E"][: task.p] = torch.stack([angle.cos(), angle.sin()], 1) @ plane_.T + 0.5
     inputs = operand_embeddings(model, task, task.pairs()).flatten(1).double()
     draws = random_points(model, task, 40_000, seed=2)
     assert _off_span(draws, inputs) < 1e-10

@@ -12,6 +12,7 @@ from grok_interp.models import preset
 from grok_interp.runs import TrainConfig
 from grok_interp.tasks import Task
 from grok_interp.training import RunSpec, train
+from tests.browser import CHROMIUM, figures_drawn
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -74,6 +75,7 @@ def test_sweeps(name, tmp_path):
     rows = table.read_text().splitlines()[2:]
     assert len(rows) == n_settings.get(name, 1)  # one row per run (1 seed each)
     assert all(row.count("|") == 8 for row in rows)
+    assert_renders_offline(tmp_path)
 
 
 @pytest.mark.slow
@@ -121,12 +123,42 @@ TINY_EXPERIMENTS = {
 }  # fmt: skip
 
 
+def assert_renders_offline(folder: Path) -> None:
+    """Every HTML file the example wrote draws each of its figures in headless Chromium
+    with the network blocked (a CDN-linked page stays blank), and each has a PNG beside
+    it when the example wrote PNGs at all (kaleido installed)."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium: bash scripts/setup.sh")
+    pytest.importorskip("playwright.sync_api")
+    pages = sorted(folder.rglob("*.html"))
+    assert pages
+    drawn = figures_drawn(pages)
+    assert drawn.pop("outside") == []
+    for name, figs in drawn.items():
+        assert figs, f"{name}: no figure"
+        for svg, width, height, traces, marks in figs:
+            assert svg and width > 300 and height > 200 and traces > 0 and marks > 0, name
+    if any(folder.rglob("*.png")):
+        assert all(p.with_suffix(".png").exists() for p in pages)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", TINY_EXPERIMENTS)
 def test_paper_experiments(name, tmp_path):
     paths = _main(name)([str(tmp_path), *TINY_EXPERIMENTS[name]])
     assert paths and all(p.exists() and p.stat().st_size > 200 for p in paths)
     assert any(p.suffix == ".md" for p in paths) and any(p.suffix == ".html" for p in paths)
+    assert_renders_offline(tmp_path)
+
+
+@pytest.mark.slow
+def test_figure_scripts_render_offline(tiny_run, tmp_path):
+    """The figure scripts of Nanda et al. and Varma et al.'s Fig 9, on a tiny run."""
+    for name in CHECKPOINT_SCRIPTS:
+        _main(name)([str(tmp_path), "--checkpoint", tiny_run, "--key-freqs", "1", "2"])
+    for name in RUN_SCRIPTS:
+        _main(name)([str(tmp_path), "--checkpoint", tiny_run])
+    assert_renders_offline(tmp_path)
 
 
 HELP = """

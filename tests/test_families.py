@@ -183,8 +183,6 @@ def test_analyze_reports_a_sequence_run_with_its_heads_and_position_losses(tmp_p
     from grok_interp.runs import learner
     from grok_interp.sequences import SeqTask
 
-    if tl.major() >= 4:  # its circuit is a HookedTransformer built by hand (conftest.py)
-        pytest.skip("builds a HookedTransformer by hand, which TransformerLens 4 removed")
     from .test_sequences import hand_built_induction
 
     task = SeqTask(kind="repeat", vocab=40, length=16, span=4, n_test=100)
@@ -192,7 +190,7 @@ def test_analyze_reports_a_sequence_run_with_its_heads_and_position_losses(tmp_p
     model = ModelPreset(n_layers=2, d_model=96, n_heads=1, d_head=40, attn_only=True)
     run = Run(task=task, model=model, train=TrainConfig(n_train=8, epochs=0), seed=0,
               train_idx=torch.arange(8),
-              weights={k: v.detach().clone() for k, v in hand.named_parameters()})  # fmt: skip
+              weights=tl.hooked_state_dict(hand))  # fmt: skip
     report = analyze(run)
     scores = report.head_scores.scores
     assert scores["induction"][1, 0] > 0.8 and scores["previous_token"][0, 0] > 0.95
@@ -208,7 +206,7 @@ def test_analyze_reports_a_sequence_run_with_its_heads_and_position_losses(tmp_p
     assert 'id="head_scores"' in html and 'id="position_losses"' in html
     five = replace(run, task=SeqTask(n_test=20), model=ModelPreset(d_model=24, n_heads=2,
                                                                    d_head=8, d_mlp=32))
-    five.weights = {k: v.detach().clone() for k, v in learner(five).named_parameters()}
+    five.weights = tl.hooked_state_dict(learner(five))
     report = analyze(five)
     assert "not five_digit_add's" in report.not_run["head_scores"]
     assert report.position_losses.positions == list(range(11, 17))

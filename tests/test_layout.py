@@ -13,12 +13,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "grok_interp"
 # The types that tell one family from another: tasks, presets and learners.
 FAMILY_TYPES = {"Task", "SeqTask", "ParityTask", "ModelPreset", "ToyPreset", "RNNPreset",
                 "HookedRNN", "ToyModel"}  # fmt: skip
-# A family's own modules: its folder entry and the modules that define its task, learner
-# and the analyses that apply to it alone. A branch on its type is at home there.
+# A family's own modules: its folder entry and the modules that define its task and
+# learner. A branch on its type is at home there; an analysis that applies to one family
+# asks the registry (registry.applies, run.family.analyses) or the learner instead.
 OWN = {
     "families/modular.py", "families/toy.py", "families/parity.py", "families/sequences.py",
-    "tasks.py", "toy.py", "parity.py", "sequences.py", "analyses/automaton.py",
-    "analyses/interaction.py", "analyses/lengths.py", "analyses/sequence_heads.py",
+    "tasks.py", "toy.py", "parity.py", "sequences.py",
 }  # fmt: skip
 
 
@@ -133,6 +133,56 @@ def long_functions(limit: int = 60) -> dict[str, int]:
     return out
 
 
+# jaxtyping's array types: an annotation inside one of these has its shape written.
+SHAPED = {"Float", "Float32", "Float64", "Int", "Int64", "Bool", "Shaped", "Num", "Real",
+          "Integer", "Inexact", "Complex", "UInt", "UInt8"}  # fmt: skip
+
+
+def bare_tensor(annotation: ast.expr | None) -> bool:
+    """Whether ``annotation`` names ``Tensor`` or ``torch.Tensor`` outside a jaxtyping
+    type (``Float[Tensor, "batch d_model"]`` is shaped; ``dict[str, Tensor]`` is bare)."""
+    if annotation is None:
+        return False
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        annotation = ast.parse(annotation.value, mode="eval").body
+
+    def bare(node: ast.AST) -> bool:
+        if isinstance(node, ast.Subscript) and (_names(node.value) & SHAPED):
+            return False
+        if isinstance(node, ast.Name | ast.Attribute) and (
+                getattr(node, "id", None) == "Tensor" or getattr(node, "attr", None) == "Tensor"):
+            return True
+        return any(bare(child) for child in ast.iter_child_nodes(node))
+
+    return bare(annotation)
+
+
+def public_functions(tree: ast.Module) -> list[ast.FunctionDef]:
+    """A module's public functions and the public methods of its public classes."""
+    out = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            out += [m for m in node.body if isinstance(m, ast.FunctionDef)
+                    and (not m.name.startswith("_") or m.name.startswith("__"))]  # fmt: skip
+        elif isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            out.append(node)
+    return out
+
+
+def bare_tensor_functions() -> list[str]:
+    """The public functions and methods that take or return a ``Tensor`` without a
+    jaxtyping shape (docs/DESIGN.md, "Conventions")."""
+    out = []
+    for rel, tree in modules().items():
+        for f in public_functions(tree):
+            a = f.args
+            args = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+            annotations = [x.annotation for x in args if x is not None] + [f.returns]
+            if any(bare_tensor(x) for x in annotations):
+                out.append(f"{rel}:{f.lineno} {f.name}")
+    return out
+
+
 def test_no_module_outside_a_family_branches_on_its_type() -> None:
     assert family_branches() == {}
 
@@ -153,3 +203,25 @@ def test_the_checks_see_what_they_look_for() -> None:
     assert _names(calls[0].args[1]) & FAMILY_TYPES == {"SeqTask", "Task"}
     imp = next(n for n in ast.walk(bad) if isinstance(n, ast.ImportFrom))
     assert imp.names[0].name.startswith("_")
+
+
+def test_every_public_function_on_tensors_has_their_shapes() -> None:
+    assert bare_tensor_functions() == []
+
+
+def test_the_shape_check_sees_a_bare_tensor() -> None:
+    """Bare ``Tensor`` anywhere in an annotation, but not inside a jaxtyping type, nor in
+    a private function or a private class's method."""
+    src = ("def a(x: Tensor) -> int: ...\n"
+           "def b(x: int) -> dict[str, torch.Tensor]: ...\n"
+           "def c(x: 'Tensor | None') -> int: ...\n"
+           "def d(x: Float[Tensor, 'batch d_model']) -> tuple[Int[torch.Tensor, ' n'], int]: ...\n"
+           "def _e(x: Tensor) -> Tensor: ...\n"
+           "class F:\n    def g(self, x: Tensor) -> None: ...\n    def _h(self) -> Tensor: ...\n"
+           "class _G:\n    def i(self) -> Tensor: ...\n")  # fmt: skip
+    found = []
+    for f in public_functions(ast.parse(src)):
+        a = f.args
+        annotations = [x.annotation for x in [*a.args, *a.kwonlyargs]] + [f.returns]
+        found += [f.name] if any(bare_tensor(x) for x in annotations) else []
+    assert found == ["a", "b", "c", "g"]

@@ -4,6 +4,7 @@ figure has a size, the attention view renders, the screenshot is not blank, and 
 request leaves the machine."""
 
 import base64
+import dataclasses
 import html
 import os
 import re
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from grok_interp.report import analyze
+from grok_interp.analyses.curves import over_training
+from grok_interp.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -38,9 +40,11 @@ PIXELS = """async (src) => {
 
 
 @pytest.fixture(scope="module")
-def report_page(tmp_path_factory):
+def report_page(tmp_path_factory, mainline_report):
     out = tmp_path_factory.mktemp("page")
-    report = analyze(ROOT / "checkpoints" / "mainline.pt")
+    run = load_run(ROOT / "checkpoints" / "mainline.pt")  # + every paper's curves
+    results = {**mainline_report.results, "over_training": over_training(run)}
+    report = dataclasses.replace(mainline_report, results=results)
     report.save(out)
     return report, out / "index.html"
 
@@ -76,11 +80,19 @@ def test_page_in_headless_chromium(report_page):
         for res in report.results.values():
             assert res.heading() in body
         assert "key frequencies" in body and "2.41e-7" in body
+        assert "\u26a0" in body and "19.1 (test)" in body  # the departing number is flagged
         plots = page.locator(".js-plotly-plot")
         assert plots.count() == len(report.figures())
         for i in range(plots.count()):
             box = plots.nth(i).bounding_box()
             assert box and box["width"] > 300 and box["height"] > 200
+        # the contents bar: every link lands on a section, and stays in view when scrolled
+        hrefs = page.eval_on_selector_all("nav#contents a", "as => as.map(a => a.hash)")
+        assert len(hrefs) >= len(report.results) + 6  # + the over-training figures
+        assert all(page.evaluate(f"!!document.getElementById('{h[1:]}')") for h in hrefs)
+        page.click("a[href='#over_training-all_measures']")
+        assert page.locator("nav#contents").bounding_box()["y"] == 0
+        assert page.evaluate("window.scrollY") > 1000
         view = page.locator("[id^=circuits-vis]")
         assert view.count() == 1 and view.first.inner_html()  # circuitsvis rendered
         shot = base64.b64encode(page.screenshot(full_page=False)).decode()

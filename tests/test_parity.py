@@ -150,7 +150,7 @@ def test_extraction_of_a_hand_built_parity_rnn_is_the_parity_machine():
     model = parity_rnn()
     exact = length_generalisation(model, task)  # outputs exactly the one-hot parity
     assert exact.string_acc == [1.0] * 4 and exact.position_mse == [0.0] * 4
-    for method in ("leader", "consistent"):
+    for method in ("leader", "scale-free"):
         res = extract_automaton(model, task, method=method)
         assert res.complete and res.conflicts == 0 and res.parity_machine
         assert res.n_minimal == 2
@@ -168,8 +168,47 @@ def test_extraction_of_a_tree_memorising_rnn_is_the_tree():
     assert res.n_states == 2047 and not res.complete and res.conflicts == 0
     # equivalent: same depth and parity (the root, then two per depth 1..10)
     assert res.n_minimal == 21 and not res.parity_machine
-    small = extract_automaton(tree_rnn(4), ParityTask(max_len=4), method="consistent")
+    small = extract_automaton(tree_rnn(4), ParityTask(max_len=4), method="scale-free")
     assert small.n_states == 31 and small.n_minimal == 9
+
+
+class _Wrapped(nn.Module):
+    """A recurrent learner that is not a HookedRNN: the hand-built parity RNN behind the
+    three methods the automaton reads."""
+
+    def __init__(self, rnn: HookedRNN) -> None:
+        super().__init__()
+        self.rnn = rnn
+        self.readout = rnn.readout
+
+    def initial_state(self, batch: int) -> torch.Tensor:
+        return self.rnn.initial_state(batch)
+
+    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.rnn.hidden(tokens)
+
+
+def test_the_guards_ask_the_family_and_the_learner_not_the_type(trained):
+    """Any recurrent learner (initial_state, hidden, readout) is read as the HookedRNN is;
+    a task of another family and a learner that is neither are refused in one line, and
+    so are the over-training analyses on a run of another family or learner."""
+    from grok_interp.analyses.common import AnalysisError
+    from grok_interp.analyses.sequence_heads import head_scores_over_training
+    from grok_interp.families import registry
+
+    task = ParityTask(max_len=6)
+    ours, theirs = extract_automaton(parity_rnn(), task), extract_automaton(
+        _Wrapped(parity_rnn()), task)  # fmt: skip
+    assert theirs.parity_machine and np.array_equal(theirs.labels, ours.labels)
+    # (a task of another type is refused by the annotations before the guard asks)
+    assert registry.applies("automaton", task) and not registry.applies("automaton", Task(p=5))
+    with pytest.raises(AnalysisError, match="recurrent learner"):
+        extract_automaton(nn.Linear(2, 2), task)
+    with pytest.raises(AnalysisError, match="repeat or skip_trigram"):
+        head_scores_over_training(trained)
+    on_tf = replace(trained, model=preset("small"))
+    with pytest.raises(AnalysisError, match="an RNN's hidden states"):
+        interaction_over_training(on_tf, steps=[0])
 
 
 def test_hopcroft_on_known_automata():
@@ -266,7 +305,7 @@ def test_a_trained_rnn_merges_its_tree_into_the_parity_machine(trained):
     res = extract_automaton(rnn_from_run(trained), trained.task)
     assert res.parity_machine and res.n_minimal == 2
     assert length_generalisation(rnn_from_run(trained), trained.task).string_acc[-1] == 1.0
-    frame = automaton_over_training(trained, method="consistent")
+    frame = automaton_over_training(trained, method="scale-free")
     peak = frame["n_states"].idxmax()
     assert frame["n_states"][peak] > 100 > frame["n_states"].iloc[-1]  # the tree, then mergers
     assert frame["test_loss"][peak] > 0.2 > frame["test_loss"].iloc[-1]

@@ -23,9 +23,9 @@ MAINLINE = ROOT / "checkpoints" / "mainline.pt"
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
+def saved(tmp_path_factory, mainline_report):
     out = tmp_path_factory.mktemp("report")
-    report = analyze(MAINLINE)
+    report = mainline_report
     report.save(out, figures=False)
     return (
         report,
@@ -75,8 +75,8 @@ def test_nan_is_null_not_a_string(tmp_path):
     assert isinstance(report4["results"]["embedding"]["values"]["norms"], list)
 
 
-def test_typed_access():
-    report = analyze(MAINLINE)
+def test_typed_access(mainline_report):
+    report = mainline_report
     assert isinstance(report.neurons, NeuronsResult) and report.neurons.clusters
     assert isinstance(report.ablations, AblationsResult)
     assert math.isfinite(report.ablations.get("none").loss["test"])
@@ -104,8 +104,8 @@ def test_mypy_sees_the_types_from_a_users_script(tmp_path):
     assert "Found 1 error in 1 file" in out.stdout, out.stdout  # only the planted one
 
 
-def test_every_figure_has_a_title_with_its_section_and_axis_titles():
-    report = analyze(MAINLINE)
+def test_every_figure_has_a_title_with_its_section_and_axis_titles(mainline_report):
+    report = mainline_report
     for name, fig in report.figures():
         title = fig.layout.title.text
         cites = ("Section", "Appendix", "Figure", "slide")  # Liu et al. as Kolber's slides

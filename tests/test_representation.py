@@ -76,17 +76,16 @@ def test_over_all_pairs_ignores_the_training_set():
     assert ra.rqi == rb.rqi and ra.n_quadruples == _brute(reps, _all_pairs(P), None, 0.0)[0]
 
 
-def test_shipped_mainline_embedding_has_no_parallelograms():
+def test_shipped_mainline_embedding_has_no_parallelograms(mainline_report):
     """W_E of the grokked transformer is Fourier (a circle per key frequency), not linear:
     no quadruple is a parallelogram, so the only test pairs reached are those whose swap
     is a training pair (E_a + E_b is symmetric)."""
     from grok_interp.analyses.representation import representation_over_training
-    from grok_interp.report import analyze
     from grok_interp.runs import load_run
 
     mainline = Path(__file__).resolve().parents[1] / "checkpoints" / "mainline.pt"
     run = load_run(mainline)
-    res = analyze(mainline).representation
+    res = mainline_report.representation
     assert res.rqi == 0.0 and res.n_quadruples > 40_000 and res.measured_test_acc == 1.0
     pairs = run.task.pairs()
     train = {tuple(x) for x in pairs[run.train_idx].tolist()}

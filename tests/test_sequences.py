@@ -8,9 +8,8 @@ from collections import defaultdict
 
 import pytest
 import torch
-from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-from grok_interp import RunSpec, TrainConfig, preset
+from grok_interp import RunSpec, TrainConfig, preset, tl
 from grok_interp.analyses import sequence_heads
 from grok_interp.analyses.sequence_heads import (
     big_token_attention,
@@ -30,7 +29,7 @@ from grok_interp.sequences import (
 from grok_interp.sequences import test_set as seq_test_set
 from grok_interp.training import train
 
-from .conftest import full_and_resumed
+from .conftest import full_and_resumed, hand_built, weights
 
 
 def test_five_digit_addition_targets_are_the_sum_digits():
@@ -117,30 +116,25 @@ def test_head_scores_over_training_reads_each_snapshot_layer_and_head():
     assert (at == run.history["test_loss"][run.history["epoch"].index(10.0)]).all()
 
 
-def hand_built_induction(task: SeqTask) -> HookedTransformer:
+def hand_built_induction(task: SeqTask) -> tl.Model:
     """Layer 0: a previous-token head by position (writes the previous token into its own
     slot); layer 1: a head whose query is the current token and whose key is that slot."""
     v, n = task.vocab, task.n_ctx
     d = v + n + v
-    cfg = HookedTransformerConfig(n_layers=2, d_model=d, n_heads=1, d_head=max(v, n),
-                                  attn_only=True, d_vocab=v, d_vocab_out=v, n_ctx=n,
-                                  normalization_type=None)  # fmt: skip
-    model = HookedTransformer(cfg)
+    model = hand_built(n_layers=2, d_model=d, n_heads=1, d_head=max(v, n), attn_only=True,
+                       d_vocab=v, d_vocab_out=v, n_ctx=n, normalization_type=None)  # fmt: skip
     big = 40.0
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-        model.W_E[:, :v] = torch.eye(v)
-        model.W_pos[:, v : v + n] = torch.eye(n)
-        a0, a1 = model.blocks[0].attn, model.blocks[1].attn
+    with weights(model) as w:
+        w["embed.W_E"][:, :v] = torch.eye(v)
+        w["pos_embed.W_pos"][:, v : v + n] = torch.eye(n)
         for t in range(n):
-            a0.W_Q[0, v + t, t] = big
+            w["blocks.0.attn.W_Q"][0, v + t, t] = big
             if t + 1 < n:
-                a0.W_K[0, v + t, t + 1] = big
-        a0.W_V[0, :v, :v] = torch.eye(v)
-        a0.W_O[0, :v, v + n :] = torch.eye(v)
-        a1.W_Q[0, :v, :v] = torch.eye(v) * big
-        a1.W_K[0, v + n :, :v] = torch.eye(v) * big
+                w["blocks.0.attn.W_K"][0, v + t, t + 1] = big
+        w["blocks.0.attn.W_V"][0, :v, :v] = torch.eye(v)
+        w["blocks.0.attn.W_O"][0, :v, v + n :] = torch.eye(v)
+        w["blocks.1.attn.W_Q"][0, :v, :v] = torch.eye(v) * big
+        w["blocks.1.attn.W_K"][0, v + n :, :v] = torch.eye(v) * big
     return model
 
 
@@ -154,17 +148,14 @@ def test_induction_score_finds_the_hand_built_induction_head():
 
 def test_big_token_attention_on_a_hand_built_head():
     task = SeqTask(kind="skip_trigram")
-    cfg = HookedTransformerConfig(n_layers=1, d_model=21, n_heads=2, d_head=4, attn_only=True,
-                                  d_vocab=20, d_vocab_out=20, n_ctx=task.n_ctx,
-                                  normalization_type=None)  # fmt: skip
-    model = HookedTransformer(cfg)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-        model.W_E[:, :20] = torch.eye(20)
-        model.W_E[:, 20] = 1.0  # a constant direction every query reads
-        model.blocks[0].attn.W_Q[0, 20, 0] = 30.0
-        model.blocks[0].attn.W_K[0, 10:20, 0] = 30.0  # keys: "am I >= 10"
+    model = hand_built(n_layers=1, d_model=21, n_heads=2, d_head=4, attn_only=True,
+                       d_vocab=20, d_vocab_out=20, n_ctx=task.n_ctx,
+                       normalization_type=None)  # fmt: skip
+    with weights(model) as w:
+        w["embed.W_E"][:, :20] = torch.eye(20)
+        w["embed.W_E"][:, 20] = 1.0  # a constant direction every query reads
+        w["blocks.0.attn.W_Q"][0, 20, 0] = 30.0
+        w["blocks.0.attn.W_K"][0, 10:20, 0] = 30.0  # keys: "am I >= 10"
     att = big_token_attention(model, task, n=200)
     assert att[0, 0] > 0.99 and att[0, 1] < 0.5  # head 1 attends uniformly
 

@@ -25,7 +25,13 @@ REPORTS = sorted(p.parent for p in (ROOT / "analyses").glob("*/report.json"))
 REL = 1e-9 if tl.major() < 4 else 1e-6
 
 
-@pytest.mark.parametrize("folder", REPORTS, ids=[p.name for p in REPORTS])
+# the mainline in the default tier; the four other seeds, the same code on other weights,
+# in the long one
+CASES = [pytest.param(p, id=p.name, marks=[] if p.name == "mainline" else [pytest.mark.slow])
+         for p in REPORTS]  # fmt: skip
+
+
+@pytest.mark.parametrize("folder", CASES)
 def test_committed_report_is_current(folder):
     checkpoint = ROOT / "checkpoints" / f"{folder.name}.pt"
     committed = json.loads((folder / "report.json").read_text())

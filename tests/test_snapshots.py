@@ -93,11 +93,11 @@ def test_split_file_of_words_refused(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def mainline_reports(mainline):
+def mainline_reports(mainline, mainline_report):
     model = model_from_run(mainline)
     mask = torch.zeros(113 * 113, dtype=torch.bool)
     mask[mainline.train_idx] = True
-    return analyze(MAINLINE), analyze(model, mainline.task, split=mask)
+    return mainline_report, analyze(model, mainline.task, split=mask)
 
 
 def test_split_gives_the_run_files_numbers(mainline, mainline_reports):

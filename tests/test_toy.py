@@ -97,6 +97,7 @@ def test_optimizer_state_loads_into_torch_adamw_and_resume_is_exact(tmp_path) ->
     assert resumed.history["test_acc"] == full.history["test_acc"]
 
 
+@pytest.mark.slow  # three seeds of the authors' setting to the end: the long tier
 def test_toy_model_groks_with_the_authors_defaults_and_reports_its_representation(
     tmp_path,
 ) -> None:

@@ -104,6 +104,7 @@ class AlgorithmResult(Result):
 
     title = "Clock or pizza"
     section = "Zhong et al. 2023, gradient symmetricity and distance irrelevance"
+    paper_name = "Zhong et al. 2023"
 
     def table(self) -> pd.DataFrame:
         t = self.thresholds

@@ -13,13 +13,13 @@ The hidden-state automaton of a model at one snapshot (:func:`extract_automaton`
   order, each joining the first group whose leader (its first node) lies within the
   merge distance, else leading a new group; the merge distance is ``tol`` (their
   ``thresh_factor``, 0.01) times the norm of the per-unit standard deviation of the
-  states. ``"consistent"`` is scale-free and has no tolerance: the coarsest cut of the
-  single-linkage tree of the states (fewest clusters first) whose clusters each agree on
-  one output class and move to one cluster per symbol, i.e. the coarsest clustering by
-  distance that is itself a deterministic automaton of the network's behaviour on the
-  training prefixes. Rescaling the states changes nothing. It reads the outputs, which
-  the leader rule does not; a network that outputs one class everywhere (at
-  initialisation) is one state.
+  states. ``"scale-free"`` (earlier called ``"consistent"``) has no tolerance: the
+  coarsest cut of the single-linkage tree of the states (fewest clusters first) whose
+  clusters each agree on one output class and move to one cluster per symbol, i.e. the
+  coarsest clustering by distance that is itself a deterministic automaton of the
+  network's behaviour on the training prefixes. Rescaling the states changes nothing.
+  It reads the outputs, which the leader rule does not; a network that outputs one class
+  everywhere (at initialisation) is one state.
 - Transitions: state(n) --s--> state(child of n by s), taken by majority over the nodes
   of a state; ``conflicts`` counts (state, symbol) pairs whose nodes disagree (0: the
   clusters form a deterministic automaton). A state none of whose nodes has children
@@ -43,52 +43,76 @@ The interaction theory that explains the mergers: :mod:`grok_interp.analyses.int
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from jaxtyping import Float, Int
 from plotly.subplots import make_subplots
 from scipy.cluster.hierarchy import fcluster, linkage
 from torch import Tensor
 
 from grok_interp import tl
 from grok_interp.analyses.common import AnalysisError, Result, history_at
+from grok_interp.families import registry
 from grok_interp.parity import (
-    HookedRNN,
     ParityTask,
     all_strings,
     prefix_rows,
 )
 from grok_interp.runs import Run, model_from_run
 
-METHODS = ("leader", "consistent")
+# The two clustering rules (module docstring), by the one name each has everywhere;
+# "consistent", the scale-free rule's earlier name, is still read.
+METHODS = ("leader", "scale-free")
+ALIASES = {"consistent": "scale-free"}
+
+
+@runtime_checkable
+class Recurrent(Protocol):
+    """A recurrent learner, whose states the automaton reads
+    (:class:`~grok_interp.parity.HookedRNN`): its initial state, its state after each
+    position, and the read-out of a state."""
+
+    readout: Callable[[Tensor], Tensor]
+
+    def initial_state(self, batch: int) -> Float[Tensor, "batch d_hidden"]: ...
+
+    def hidden(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_hidden"]: ...
 
 
 def check_parity_model(model: Any, task: ParityTask) -> None:
-    if not isinstance(task, ParityTask):
+    """An AnalysisError unless ``task`` is of a family whose analyses include the
+    automaton (streaming parity) and ``model`` a transformer that reads it or a
+    :class:`Recurrent` learner."""
+    if not registry.applies("automaton", task):
         raise AnalysisError(f"automaton extraction needs streaming parity, not {task.describe()}")
     if tl.is_transformer(model):
         if model.cfg.d_vocab != 2 or model.cfg.n_ctx < task.max_len:
             raise AnalysisError("a transformer on streaming parity reads 2 symbols and at "
                                 f"least {task.max_len} positions")  # fmt: skip
-    elif not isinstance(model, HookedRNN):
-        raise AnalysisError("automaton extraction reads a HookedRNN or a HookedTransformer")
+    elif not isinstance(model, Recurrent):
+        raise AnalysisError("automaton extraction reads a HookedTransformer or a recurrent "
+                            "learner (initial_state, hidden, readout: a HookedRNN)")  # fmt: skip
 
 
 @torch.no_grad()
-def prefix_states(model: Any, max_len: int) -> tuple[Tensor, Tensor]:
+def prefix_states(
+    model: Any, max_len: int
+) -> tuple[Float[Tensor, "nodes d"], Float[Tensor, "nodes d_out"]]:
     """The state and output of every prefix node (module docstring), float64, (nodes, d)
     and (nodes, d_out); a transformer's empty-string row is NaN."""
     longest = all_strings(max_len).to(next(model.parameters()).device)
-    if isinstance(model, HookedRNN):
+    if isinstance(model, Recurrent):
         hidden = model.hidden(longest)
         outputs = model.readout(hidden)
-        first_h = model.h_init[None]
+        first_h = model.initial_state(1)
         first_y = model.readout(first_h)
-    else:
+    else:  # a transformer (check_parity_model)
         name = f"blocks.{model.cfg.n_layers - 1}.hook_resid_post"
         outputs, cache = model.run_with_cache(longest, names_filter=name)
         hidden = cache[name]
@@ -334,12 +358,22 @@ def _node_classes(outputs: Tensor) -> np.ndarray:
     return cls
 
 
-def cluster(states: Tensor, classes: np.ndarray, method: str = "leader", tol: float = 0.01,
+def rule(method: str) -> str:
+    """The clustering rule's one name (:data:`METHODS`), or a ValueError naming them."""
+    method = ALIASES.get(method, method)
+    if method not in METHODS:
+        raise ValueError(f"unknown clustering rule {method!r}; known: {', '.join(METHODS)}")
+    return method
+
+
+def cluster(states: Float[Tensor, "nodes d"], classes: np.ndarray, method: str = "leader",
+            tol: float = 0.01,
             merge_distance: float | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
-    """State labels of the prefix nodes and the distance used (``"consistent"``: the
+    """State labels of the prefix nodes and the distance used (``"scale-free"``: the
     cut's height)."""
     x = states.numpy()
-    if method == "consistent":
+    method = rule(method)
+    if method == "scale-free":
         return consistent_clusters(x, classes, int(np.log2(len(x) + 1)) - 1)
     if method != "leader":
         raise ValueError(f"unknown clustering method {method!r}; known: {', '.join(METHODS)}")
@@ -393,7 +427,7 @@ def extract_automaton(model: Any, task: ParityTask | None = None, *, method: str
                       merge_distance: float | None = None) -> AutomatonResult:  # fmt: skip
     """The hidden-state automaton of ``model`` on the training prefixes (module
     docstring); ``merge_distance`` overrides ``tol`` times this snapshot's spread."""
-    task = task or ParityTask()
+    task, method = task or ParityTask(), rule(method)
     check_parity_model(model, task)
     states, outputs = prefix_states(model, task.max_len)
     classes = _node_classes(outputs)
@@ -418,29 +452,52 @@ def automaton_figure(auto: Automaton, title: str = "automaton", max_states: int 
         return fig
     ang = 2 * np.pi * np.arange(n) / n + np.pi / 2
     x, y = np.cos(ang), np.sin(ang)
-    loops: dict[int, list[str]] = {}
+    edges: dict[tuple[int, int], list[str]] = {}
     for q in range(n):
         for s in (0, 1):
             r = int(auto.transitions[q, s])
-            if r < 0:
-                continue
-            if r == q:
-                loops.setdefault(q, []).append(str(s))
-                continue
-            bend = 0.08 * (1 if s else -1)
-            fig.add_annotation(x=x[r], y=y[r], ax=x[q] + bend, ay=y[q] + bend, xref="x",
-                               yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2,
-                               text="", standoff=12, startstandoff=12)  # fmt: skip
-            fig.add_annotation(x=(x[q] + x[r]) / 2 + bend, y=(y[q] + y[r]) / 2 + bend,
-                               text=str(s), showarrow=False)  # fmt: skip
-    label = [f"{q}{' (start)' if q == auto.initial else ''}"
-             f"{' loop ' + ','.join(loops[q]) if q in loops else ''}" for q in range(n)]
-    fig.add_trace(go.Scatter(x=x, y=y, mode="markers+text", text=label, textposition="top center",
-                             marker=dict(size=22, color=auto.outputs, colorscale="Viridis",
-                                         showscale=False)))  # fmt: skip
-    fig.update_layout(title=title + " (colour: output class)", showlegend=False,
-                      xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"))
+            if r >= 0:
+                edges.setdefault((q, r), []).append(str(s))
+    for (q, r), symbols in edges.items():
+        _edge(fig, (x[q], y[q]), (x[r], y[r]), ",".join(symbols), loop=q == r)
+    label = [str(q) for q in range(n)]
+    q0 = auto.initial
+    fig.add_annotation(x=x[q0], y=y[q0], ax=x[q0] - 0.5, ay=y[q0], xref="x", yref="y",
+                       axref="x", ayref="y", text="start", showarrow=True, arrowhead=2,
+                       standoff=16)  # fmt: skip
+    bar = dict(title="output class", tickvals=[0, 1])
+    fig.add_trace(go.Scatter(x=x, y=y, mode="markers+text", text=label,
+                             textposition="middle center", textfont=dict(color="white"),
+                             hoverinfo="text", marker=dict(size=30, color=auto.outputs,
+                             colorscale="Viridis", cmin=0, cmax=1, showscale=True,
+                             colorbar=bar)))  # fmt: skip
+    fig.update_layout(title=title + " (arrows labelled by the symbol read)", showlegend=False,
+                      xaxis=dict(visible=False, range=[-1.6, 1.6]),
+                      yaxis=dict(visible=False, scaleanchor="x", range=[-1.6, 1.6]))  # fmt: skip
     return fig
+
+
+def _edge(fig: go.Figure, a: tuple[float, float], b: tuple[float, float], text: str,
+          loop: bool) -> None:  # fmt: skip
+    """One transition: a self-loop as a ring outside its state, labelled beyond it; else an
+    arrow, each direction of a pair on its own side, labelled at its middle."""
+    if loop:
+        norm = max(float(np.hypot(*a)), 1e-9)
+        ux, uy = a[0] / norm, a[1] / norm
+        cx, cy, rad = a[0] + 0.2 * ux, a[1] + 0.2 * uy, 0.13
+        fig.add_shape(type="circle", x0=cx - rad, x1=cx + rad, y0=cy - rad, y1=cy + rad,
+                      line=dict(color="#555"))  # fmt: skip
+        fig.add_annotation(x=cx + 0.24 * ux, y=cy + 0.24 * uy, text=f"<b>{text}</b>",
+                           showarrow=False)  # fmt: skip
+        return
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length = max(float(np.hypot(dx, dy)), 1e-9)
+    px, py = -dy / length * 0.06, dx / length * 0.06  # to the left of the direction of travel
+    fig.add_annotation(x=b[0] + px, y=b[1] + py, ax=a[0] + px, ay=a[1] + py, xref="x", yref="y",
+                       axref="x", ayref="y", showarrow=True, arrowhead=2, arrowsize=1.3,
+                       arrowcolor="#555", text="", standoff=16, startstandoff=16)  # fmt: skip
+    fig.add_annotation(x=(a[0] + b[0]) / 2 + 2 * px, y=(a[1] + b[1]) / 2 + 2 * py,
+                       text=f"<b>{text}</b>", showarrow=False, bgcolor="white")  # fmt: skip
 
 
 def snapshot_model(run: Run, step: int | None = None) -> Any:
@@ -450,9 +507,11 @@ def snapshot_model(run: Run, step: int | None = None) -> Any:
 
 
 def parity_task(run: Run) -> ParityTask:
-    if not isinstance(run.task, ParityTask):
+    """The run's task, or an AnalysisError unless its family has the automaton analyses."""
+    if "automaton" not in run.family.analyses:
         raise AnalysisError(f"this run is on {run.task.describe()}, not streaming parity")
-    return run.task
+    task: ParityTask = run.task
+    return task
 
 
 def automaton_over_training(run: Run, *, method: str = "leader", tol: float = 0.01,
@@ -460,7 +519,7 @@ def automaton_over_training(run: Run, *, method: str = "leader", tol: float = 0.
     """Per snapshot (module docstring): ``n_states``, ``n_minimal``, ``complete``,
     ``conflicts``, ``mergers``, ``splits`` (from the previous snapshot) beside the run's
     losses and accuracies there."""
-    task = parity_task(run)
+    task, method = parity_task(run), rule(method)
     steps = sorted(run.snapshots) if steps is None else steps
     found = [prefix_states(snapshot_model(run, s), task.max_len) for s in steps]
     pooled = np.concatenate([h.numpy() for h, _ in found])
@@ -487,18 +546,40 @@ def automaton_over_training(run: Run, *, method: str = "leader", tol: float = 0.
 def states_figure(frame: pd.DataFrame, title: str = "states over training") -> go.Figure:
     """The number of states (and of the minimal automaton's) beside the train and test
     loss over training (the paper's loss-and-states figure)."""
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    for k in ("train_loss", "test_loss"):
-        if k in frame:
-            fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[k], name=k), secondary_y=False)
-    for k in ("n_states", "n_minimal"):
-        fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[k], name=k, line=dict(dash="dot")),
-                      secondary_y=True)  # fmt: skip
-    fig.update_yaxes(title_text="MSE", secondary_y=False)
+    return rules_figure({"": frame}, title)
+
+
+def rules_figure(frames: dict[str, pd.DataFrame], title: str) -> go.Figure:
+    """:func:`states_figure` for each clustering rule, side by side (one panel per rule,
+    ``frames``: rule -> :func:`automaton_over_training`'s frame), so the collapse of the
+    states under each can be compared."""
+    names = [f"{m} rule" if m else "" for m in frames]
+    fig = make_subplots(rows=1, cols=len(frames), subplot_titles=names,
+                        specs=[[{"secondary_y": True}] * len(frames)])  # fmt: skip
     ticks = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000]
-    fig.update_yaxes(title_text="states (log)", type="log", tickvals=ticks, secondary_y=True)
-    fig.update_layout(title=title, xaxis_title="epoch")
+    for col, frame in enumerate(frames.values(), start=1):
+        first = col == 1
+        for k, name in (("train_loss", "train loss"), ("test_loss", "test loss")):
+            if k in frame:
+                fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[k], name=name,
+                                         legendgroup=k, showlegend=first,
+                                         line=dict(color=_COLOURS[k])),
+                              row=1, col=col, secondary_y=False)  # fmt: skip
+        for k, name in (("n_states", "states"), ("n_minimal", "minimal automaton's states")):
+            fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[k], name=name, legendgroup=k,
+                                     showlegend=first,
+                                     line=dict(dash="dot", color=_COLOURS[k])),
+                          row=1, col=col, secondary_y=True)  # fmt: skip
+        fig.update_yaxes(title_text="MSE", secondary_y=False, row=1, col=col)
+        fig.update_yaxes(title_text="states (log)", type="log", tickvals=ticks,
+                         secondary_y=True, row=1, col=col)  # fmt: skip
+        fig.update_xaxes(title_text="epoch", row=1, col=col)
+    fig.update_layout(title=title)
     return fig
+
+
+_COLOURS = {"train_loss": "#636efa", "test_loss": "#ef553b", "n_states": "#00cc96",
+            "n_minimal": "#ab63fa"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -542,5 +623,6 @@ class StatesResult(Result):
                       "- removed) / 3 between snapshots; negative when a change is neither"]
 
     def figure(self) -> go.Figure:
-        method = next(iter(self.frames))
-        return states_figure(self.frames[method], f"{self.title}: {method} rule")
+        """Both rules side by side: the leader rule's states and the scale-free rule's
+        collapse on the same epochs."""
+        return rules_figure(self.frames, self.title)

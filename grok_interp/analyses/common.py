@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -34,7 +35,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
-from jaxtyping import Float
+import torch.nn.functional as F
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 from grok_interp import tl
@@ -90,7 +92,9 @@ def history_at(history: Mapping[str, Sequence[float]], step: int,
     return {k: float("nan") if i is None else float(history[k][i]) for k in keys}
 
 
-def pair_sets(task: Task, train_idx: Tensor | None) -> dict[str, Tensor]:
+def pair_sets(
+    task: Task, train_idx: Int[Tensor, " n_train"] | None
+) -> dict[str, Int[Tensor, " n"]]:
     """Index sets losses are reported on: test, train (split known) and all pairs."""
     every = torch.arange(task.n_pairs)
     if train_idx is None:
@@ -99,10 +103,14 @@ def pair_sets(task: Task, train_idx: Tensor | None) -> dict[str, Tensor]:
 
 
 def losses_by_set(
-    logits: Tensor, labels: Tensor, sets: dict[str, Tensor]
+    logits: Float[Tensor, "pairs vocab"], labels: Int[Tensor, " pairs"],
+    sets: dict[str, Int[Tensor, " n"]],
 ) -> dict[str, tuple[float, float]]:
-    """(loss, accuracy) of ``logits`` on each pair set."""
-    return {name: loss_acc(logits[idx], labels[idx]) for name, idx in sets.items()}
+    """(loss, accuracy) of ``logits`` on each pair set: per-pair losses computed once
+    (float64), then averaged over each set."""
+    per = F.cross_entropy(logits.double(), labels, reduction="none")
+    hit = (logits.argmax(-1) == labels).double()
+    return {name: (per[idx].mean().item(), hit[idx].mean().item()) for name, idx in sets.items()}
 
 
 def paper_value(paper: tuple[str, str] | None, sets: Collection[str]) -> str:
@@ -110,6 +118,32 @@ def paper_value(paper: tuple[str, str] | None, sets: Collection[str]) -> str:
     if paper is None or paper[1] not in sets:
         return "-"
     return f"{paper[0]} ({paper[1]})"
+
+
+# A value that departs from the paper's by more than this factor (either way) is flagged.
+DEPARTURE_FACTOR = 10.0
+
+
+def departure(ours: float, paper: str, factor: float = DEPARTURE_FACTOR) -> float | None:
+    """How many times ``ours`` lies outside the paper's value (a number, or a range "lo to
+    hi"; anything else, such as "> 90%", is not compared), when that exceeds ``factor``;
+    None when within it. 67.0 means 67x above or below."""
+    nums = [float(x) for x in re.findall(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", paper)]
+    ranged = " to " in paper and len(nums) >= 2
+    if not nums or not (ranged or re.fullmatch(r"\s*[-+\d.e]+\s*", paper)):
+        return None
+    lo, hi = (nums[0], nums[1]) if ranged else (nums[0], nums[0])
+    if not (ours > 0 and lo > 0):
+        return None
+    ratio = max(lo / ours, ours / hi, 1.0)
+    return ratio if ratio > factor else None
+
+
+def flag_departure(shown: str, ours: float, paper: tuple[str, str] | None) -> str:
+    """A paper cell (:func:`paper_value`'s text) with a warning appended when ``ours``
+    departs from the paper's value by more than :data:`DEPARTURE_FACTOR`."""
+    ratio = None if paper is None or shown == "-" else departure(ours, paper[0])
+    return shown if ratio is None else f"{shown} \u26a0 {ratio:.0f}x off"
 
 
 def setup_note(differences: Sequence[str]) -> list[str]:
@@ -151,7 +185,7 @@ class ModelData:
     train_idx: Tensor | None = None
 
     @property
-    def sets(self) -> dict[str, Tensor]:
+    def sets(self) -> dict[str, Int[Tensor, " n"]]:
         return pair_sets(self.task, self.train_idx)
 
     @property
@@ -163,7 +197,9 @@ class ModelData:
         """How the model differs from the paper's setup (empty: it is that setup)."""
         return tuple(paper_setup_differences(self.model, self.task))
 
-    def mlp(self, analysis: str) -> tuple[Tensor, Tensor]:
+    def mlp(
+        self, analysis: str
+    ) -> tuple[Float[Tensor, "pairs d_mlp"], Float[Tensor, "d_mlp d_vocab_out"]]:
         """The final MLP's activations and W_L, or why this analysis cannot run."""
         require(self.post is not None and self.W_L is not None, analysis, "the model has no MLP")
         require(
@@ -180,7 +216,7 @@ class ModelData:
         return self.task.p
 
     @property
-    def labels(self) -> Tensor:
+    def labels(self) -> Int[Tensor, " pairs"]:
         return self.task.labels()
 
     @property
@@ -219,7 +255,8 @@ def check_model(model: Model, task: Task, analysis: str = "analyze") -> None:
 
 
 @torch.no_grad()
-def gather(model: Model, task: Task, train_idx: Tensor | None = None) -> ModelData:
+def gather(model: Model, task: Task,
+           train_idx: Int[Tensor, " n_train"] | None = None) -> ModelData:  # fmt: skip
     """One cached forward over all pairs, last position only (module docstring);
     ``train_idx`` (the run's split, if known) adds train and test pair sets."""
     check_model(model, task)
@@ -319,7 +356,8 @@ def run_hooked(data: ModelData, hooks: Hooks) -> Float[Tensor, "pairs d_vocab_ou
             return model.unembed(post)[:, -1].float().cpu()
 
 
-def fve(y: Tensor, fit: Tensor, dim: int | tuple[int, ...] | None = None) -> Tensor:
+def fve(y: Float[Tensor, "*shape"], fit: Float[Tensor, "*shape"],
+        dim: int | tuple[int, ...] | None = None) -> Float[Tensor, "..."]:  # fmt: skip
     """``1 - SS_res / SS_tot`` about the mean (over ``dim``; all axes when None)."""
     y, fit = y.double(), fit.double()
     if dim is None:
@@ -329,7 +367,8 @@ def fve(y: Tensor, fit: Tensor, dim: int | tuple[int, ...] | None = None) -> Ten
     return 1 - res / tot
 
 
-def loss_acc(logits: Tensor, labels: Tensor) -> tuple[float, float]:
+def loss_acc(logits: Float[Tensor, "pairs vocab"],
+             labels: Int[Tensor, " pairs"]) -> tuple[float, float]:  # fmt: skip
     """Float64 cross-entropy and accuracy of last-position logits (pairs, p)."""
     loss = cross_entropy64(logits, labels).item()
     return loss, (logits.argmax(-1) == labels).double().mean().item()
@@ -347,6 +386,7 @@ class Result:
 
     title: ClassVar[str] = ""
     section: ClassVar[str] = ""
+    paper_name: ClassVar[str] = ""  # the paper it comes from; "": its family's (Family.title)
 
     def table(self) -> pd.DataFrame:
         raise NotImplementedError
@@ -373,7 +413,8 @@ class Result:
         return f"### {self.heading()}\n\n{self.table().to_markdown(index=False)}\n{notes}\n"
 
 
-def to_jsonable(x: Any, tensors: dict[str, Tensor] | None = None, name: str = "") -> Any:
+def to_jsonable(x: Any, tensors: dict[str, Shaped[Tensor, "..."]] | None = None,
+                name: str = "") -> Any:  # fmt: skip
     """Numbers, strings, lists, dicts and nulls (nan -> null) for JSON (numpy arrays as
     lists, a DataFrame as a dict of columns). A tensor goes into
     ``tensors`` under ``name`` and is replaced by ``{"tensor": name, "shape": [...]}``
@@ -398,7 +439,8 @@ def to_jsonable(x: Any, tensors: dict[str, Tensor] | None = None, name: str = ""
     return x
 
 
-def result_json(res: Result, name: str, tensors: dict[str, Tensor] | None) -> dict[str, Any]:
+def result_json(res: Result, name: str,
+                tensors: dict[str, Shaped[Tensor, "..."]] | None) -> dict[str, Any]:  # fmt: skip
     """A Result as JSON: its title, section and notes, and ``values``, its fields under
     their own names (the dataclass fields documented on each Result; losses in nats,
     FVEs and shares as fractions, pair sets named in the keys)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import plotly.graph_objects as go
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp import fast, fourier, tl
@@ -62,6 +62,7 @@ class EfficiencyResult(Result):
 
     title = "Trigonometric and memorisation logits (Varma et al. 2023)"
     section = "Appendix B, Section 5.1"
+    paper_name = "Varma et al. 2023"
 
     def table(self) -> pd.DataFrame:
         rows = [
@@ -96,7 +97,8 @@ class EfficiencyResult(Result):
 
 
 def trig_mem(
-    logits: Float[Tensor, "pairs p"], labels: Tensor, sets: dict[str, Tensor]
+    logits: Float[Tensor, "pairs p"], labels: Int[Tensor, " pairs"],
+    sets: dict[str, Int[Tensor, " n"]],
 ) -> EfficiencyResult:
     """The tensor-level part of :func:`efficiency` (pairs a-major over the p x p grid)."""
     p = logits.shape[1]

@@ -24,16 +24,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from jaxtyping import Bool, Float
 from torch import Tensor
 
 from grok_interp.analyses.automaton import (
+    Recurrent,
     extract_automaton,
     parity_task,
     prefix_states,
     snapshot_model,
 )
 from grok_interp.analyses.common import AnalysisError, Result
-from grok_interp.config import RNNPreset
 from grok_interp.parity import (
     ParityTask,
     all_strings,
@@ -42,10 +43,13 @@ from grok_interp.parity import (
     parity_targets,
     prefix_rows,
 )
-from grok_interp.runs import Run
+from grok_interp.runs import Run, learner
 
 
-def interaction_terms(y_tilde: Tensor, dy: Tensor, dh2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def interaction_terms(
+    y_tilde: Float[Tensor, "pairs n d_out"], dy: Float[Tensor, "pairs n d_out"],
+    dh2: Float[Tensor, " pairs"],
+) -> tuple[Float[Tensor, " pairs"], Float[Tensor, " pairs"], Float[Tensor, " pairs"]]:
     """Equations (4)-(6) of the notes for pairs: ``y_tilde`` and ``dy`` (pairs, N, d_out)
     the target and output differences over the N continuations, ``dh2`` (pairs,) the
     squared representational distance. Returns A_low, A_high and the predicted
@@ -57,7 +61,8 @@ def interaction_terms(y_tilde: Tensor, dy: Tensor, dh2: Tensor) -> tuple[Tensor,
     return a_low, a_high, (a_high + torch.sqrt(a_high**2 + 4 * a_low)) / 2
 
 
-def merger_predicted(a_low: Tensor, a_high: Tensor, eps: float = 1e-12) -> Tensor:
+def merger_predicted(a_low: Float[Tensor, " pairs"], a_high: Float[Tensor, " pairs"],
+                     eps: float = 1e-12) -> Bool[Tensor, " pairs"]:  # fmt: skip
     """Condition (7): A_low = 0 (within ``eps``) and A_high < 0."""
     return (a_low.abs() <= eps) & (a_high < 0)
 
@@ -119,7 +124,7 @@ def _pair_terms(pairs: pd.DataFrame, conts: list[tuple[Tensor, Tensor, Tensor]],
 
 def interaction_over_training(run: Run, n_pairs: int = 100, seed: int = 0,
                               steps: list[int] | None = None,
-                              method: str = "consistent") -> pd.DataFrame:  # fmt: skip
+                              method: str = "scale-free") -> pd.DataFrame:  # fmt: skip
     """For :func:`sample_pairs` pairs at every snapshot: the measured squared distance
     ``dh2``, ``A_low``, ``A_high``, the predicted final squared distance ``dh2_pred``
     (equation (6)) and ``merge_pred`` (condition (7)); plus ``merged_final``: whether the
@@ -127,7 +132,7 @@ def interaction_over_training(run: Run, n_pairs: int = 100, seed: int = 0,
     scale-free one by default, as the leader rule's 1% tolerance leaves a generalised
     network's tight clusters in tens of pieces)."""
     task = parity_task(run)
-    if not isinstance(run.model, RNNPreset):
+    if not isinstance(learner(run), Recurrent):
         raise AnalysisError("the interaction theory reads an RNN's hidden states")
     steps = sorted(run.snapshots) if steps is None else steps
     pairs = sample_pairs(task, n_pairs, seed)
@@ -187,14 +192,29 @@ class InteractionResult(Result):
                 "(scale-free rule)"]  # fmt: skip
 
     def figure(self) -> go.Figure:
+        """Median measured and predicted squared distances; a median of exactly 0 (the
+        equal-target pairs' predicted final distance: they merge) is drawn on the dashed
+        floor line, a tenth of the smallest positive value, as a log axis has no 0."""
         f = self.frame
+        meds = {("equal" if eq else "unequal"): g.groupby("epoch")[["dh2", "dh2_pred"]].median()
+                for eq, g in f.groupby("equal_target", sort=False)}  # fmt: skip
+        positive = [float(m[c][m[c] > 0].min()) for m in meds.values() for c in m
+                    if (m[c] > 0).any()]  # fmt: skip
+        floor = 0.1 * min(positive) if positive else 1e-6
         fig = go.Figure()
-        for equal, g in f.groupby("equal_target", sort=False):
-            name = "equal" if equal else "unequal"
-            med = g.groupby("epoch")[["dh2", "dh2_pred"]].median()
-            fig.add_trace(go.Scatter(x=med.index, y=med["dh2"], name=f"{name}: measured"))
-            fig.add_trace(go.Scatter(x=med.index, y=med["dh2_pred"], name=f"{name}: predicted (6)",
-                                     line=dict(dash="dot")))  # fmt: skip
+        for name, med in meds.items():
+            for col, what, dash in (("dh2", "measured", None),
+                                    ("dh2_pred", "predicted (6)", "dot")):
+                y = med[col].where(med[col] > 0, floor)
+                zero = " (0: on the floor)" if (med[col] <= 0).any() else ""
+                fig.add_trace(go.Scatter(x=med.index, y=y, name=f"{name} targets: {what}{zero}",
+                                         mode="lines+markers", line=dict(dash=dash),
+                                         marker=dict(symbol="circle" if name == "equal"
+                                                     else "square-open", size=8)))  # fmt: skip
+        fig.add_trace(go.Scatter(x=[f["epoch"].min(), f["epoch"].max()], y=[floor, floor],
+                                 mode="lines", name="floor: where 0 is drawn",
+                                 line=dict(color="grey", dash="dash")))  # fmt: skip
         fig.update_layout(title=f"{self.title}: median squared distance of pairs",
-                          xaxis_title="epoch", yaxis_title="||h_2 - h_1||^2", yaxis_type="log")
+                          xaxis_title="epoch", yaxis_title="squared distance ||h_2 - h_1||^2",
+                          yaxis_type="log")  # fmt: skip
         return fig

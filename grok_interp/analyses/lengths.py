@@ -57,7 +57,7 @@ class LengthResult(Result):
                          for k, v in (("per-position", self.position_acc),
                                       ("whole-string", self.string_acc))])  # fmt: skip
         fig.update_layout(title=self.title, xaxis_title="string length", xaxis_type="log",
-                          yaxis_title="accuracy")  # fmt: skip
+                          yaxis_title="accuracy", yaxis_range=[0, 1.02])  # fmt: skip
         return fig
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import plotly.graph_objects as go
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp import fourier
@@ -61,12 +61,13 @@ from grok_interp.tl import Model
 DEFAULT_THRESHOLD = 0.3
 
 
-def wl_coeffs(W_L: Tensor) -> Tensor:
+def wl_coeffs(W_L: Float[Tensor, "d_mlp p"]) -> Float[Tensor, "d_mlp p"]:
     """W_L's coefficients in the Fourier basis over its logit axis: (d_mlp, p)."""
     return fourier.dft(W_L.double(), dim=1)
 
 
-def select_key_freqs(norms: Tensor, threshold: float = DEFAULT_THRESHOLD) -> list[int]:
+def select_key_freqs(norms: Float[Tensor, " n_freqs_plus_1"],
+                     threshold: float = DEFAULT_THRESHOLD) -> list[int]:  # fmt: skip
     """Frequencies k >= 1 whose norm is at least ``threshold`` of the largest, largest first."""
     rel = norms[1:] / norms[1:].max()
     order = rel.argsort(descending=True)
@@ -200,7 +201,7 @@ def wave_kinds(p: int, k: int) -> tuple[str, ...]:
     return ("cos",) if 2 * k == p else ("cos", "sin")
 
 
-def wave(p: int, k: int, kind: str) -> Tensor:
+def wave(p: int, k: int, kind: str) -> Float[Tensor, "p p"]:
     """cos or sin of w_k (a + b) over the a-major (p, p) grid, float64."""
     a = torch.arange(p, dtype=torch.float64)
     s = (a[:, None] + a[None, :]) * (2 * math.pi * k / p)
@@ -250,14 +251,8 @@ class DirectionsResult(Result):
         ]
         return pd.DataFrame(rows)
 
-    def figure(self) -> go.Figure:
-        names = [f"{'u' if d.kind == 'cos' else 'v'}_{d.k}" for d in self.directions]
-        fig = go.Figure(go.Bar(x=names, y=[d.fve for d in self.directions]))
-        fig.update_layout(
-            title=self.heading(), xaxis_title="direction", yaxis_title="FVE of one term"
-        )
-        fig.update_yaxes(range=[0, 1])
-        return fig
+    # No figure: six bars near 1.0 would repeat the table's FVE column (the report page
+    # draws only figures that carry more than their table).
 
     def notes(self) -> list[str]:
         return [
@@ -361,7 +356,7 @@ class LogitFitResult(Result):
         ]
 
 
-def cos_abc(p: int, k: int) -> Tensor:
+def cos_abc(p: int, k: int) -> Float[Tensor, "pairs p"]:
     """cos(w_k(a+b-c)) as (p^2, p), a-major pairs by c, float64."""
     a = torch.arange(p, dtype=torch.float64)
     s = (a[:, None] + a[None, :]).reshape(-1)
@@ -385,9 +380,9 @@ def logit_fit(
 
 def fit_logits(
     logits: Float[Tensor, "pairs p"],
-    labels: Tensor,
+    labels: Int[Tensor, " pairs"],
     key_freqs: list[int],
-    sets: dict[str, Tensor] | None = None,
+    sets: dict[str, Int[Tensor, " n"]] | None = None,
 ) -> LogitFitResult:
     """The tensor-level part of :func:`logit_fit` (pairs a-major over p x p); losses on
     ``sets`` (default: all pairs)."""

@@ -29,7 +29,7 @@ from typing import Literal
 import pandas as pd
 import plotly.graph_objects as go
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from grok_interp import fourier
@@ -66,7 +66,7 @@ class NeuronsResult(Result):
     section = "Section 4.3, Figure 5"
 
     @property
-    def well_fit(self) -> Tensor:
+    def well_fit(self) -> Bool[Tensor, " d_mlp"]:
         return self.best_fve > FVE_THRESHOLD
 
     def table(self) -> pd.DataFrame:
@@ -149,7 +149,8 @@ class NeuronsResult(Result):
         ]
 
 
-def block_fve(grid: Tensor, key_freqs: list[int]) -> tuple[Tensor, Tensor]:
+def block_fve(grid: Float[Tensor, "p p n"], key_freqs: list[int]
+              ) -> tuple[Float[Tensor, "n key"], Float[Tensor, "p p n"]]:  # fmt: skip
     """FVE of the 3x3 Fourier block per key frequency, and the 2D DFT: (n, key), (p, p, n)."""
     c = fourier.dft2(grid.double())
     sq = c.square()
@@ -162,7 +163,7 @@ def block_fve(grid: Tensor, key_freqs: list[int]) -> tuple[Tensor, Tensor]:
     return torch.stack(out, 1), c
 
 
-def monomial_fve(grid: Tensor, key_freqs: list[int]) -> Tensor:
+def monomial_fve(grid: Float[Tensor, "p p n"], key_freqs: list[int]) -> Float[Tensor, "n key"]:
     """FVE of all degree-2 monomials in cos/sin of w_k a and w_k b: (n, key)."""
     p = grid.shape[0]
     y = grid.double().reshape(p * p, -1)
@@ -229,7 +230,8 @@ def neuron_fits(
 
 
 def fitted_activations(
-    post: Tensor, p: int, best_freq: Tensor, *, restricted: bool = False
+    post: Float[Tensor, "pairs d_mlp"], p: int, best_freq: Int[Tensor, " d_mlp"], *,
+    restricted: bool = False,
 ) -> Float[Tensor, "pairs d_mlp"]:
     """Each neuron's fit on its best frequency: the 3x3 Fourier block, or with
     ``restricted`` only the constant and cos/sin(w_k(a+b)) (Section 4.4)."""

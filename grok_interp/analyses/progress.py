@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp import fast, fourier, tl
@@ -67,8 +68,10 @@ class _Waves:
 
 
 def measures_from_logits(
-    logits: Tensor, labels: Tensor, train_idx: Tensor, test_idx: Tensor, keys: list[int],
-    waves: _Waves, *, post: Tensor | None = None, W_L: Tensor | None = None,
+    logits: Float[Tensor, "pairs vocab"], labels: Int[Tensor, " pairs"],
+    train_idx: Int[Tensor, " n_train"], test_idx: Int[Tensor, " n_test"], keys: list[int],
+    waves: _Waves, *, post: Float[Tensor, "pairs d_mlp"] | None = None,
+    W_L: Float[Tensor, "d_mlp vocab"] | None = None,
     restricted: Restricted = "authors",
 ) -> dict[str, float]:  # fmt: skip
     """The measures of one snapshot from its logits (and, for the authors' restricted
@@ -107,7 +110,7 @@ def measures_from_logits(
     return out
 
 
-def w_l_of(params: StateDict) -> Tensor:
+def w_l_of(params: StateDict) -> Float[Tensor, "d_mlp d_vocab_out"]:
     """W_L = W_out W_U of the final layer, float64, from a state dict."""
     last = max(int(k.split(".")[1]) for k in params if k.startswith("blocks."))
     return params[f"blocks.{last}.mlp.W_out"].double() @ params["unembed.W_U"].double()

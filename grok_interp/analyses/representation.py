@@ -71,7 +71,7 @@ from typing import Any, Literal
 import pandas as pd
 import plotly.graph_objects as go
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Complex, Float, Int
 from torch import Tensor
 
 from grok_interp import fourier
@@ -108,6 +108,7 @@ class RepresentationResult(Result):
 
     title = "Representation quality (Liu et al. 2022)"
     section = "slides: Definitions, Representation Quality Index, Predicted Accuracy"
+    paper_name = "Liu et al. 2022"
 
     def table(self) -> pd.DataFrame:
         def show(v: float | None) -> str:
@@ -163,7 +164,7 @@ def unordered(pairs: Int[Tensor, "n 2"]) -> Int[Tensor, "m 2"]:
     return torch.unique(pairs.sort(dim=1).values, dim=0)
 
 
-def sum_groups(pairs: Tensor, modulus: int | None) -> Tensor:
+def sum_groups(pairs: Int[Tensor, "n 2"], modulus: int | None) -> Int[Tensor, " n"]:
     """Each pair's i + j (mod ``modulus`` when given): quadruples pair within a group."""
     s = pairs.sum(1)
     return s % modulus if modulus else s
@@ -210,7 +211,7 @@ def parallelogram_counts(
 def reachable(
     reps: Float[Tensor, "p d"], train: Int[Tensor, "n 2"], test: Int[Tensor, "t 2"], *,
     modulus: int | None, delta: float,
-) -> Tensor:  # fmt: skip
+) -> Bool[Tensor, " t"]:  # fmt: skip
     """For each test pair, whether a training pair with the same sum forms a
     delta-parallelogram with it (the predicted-accuracy rule)."""
     tr = unordered(train)
@@ -225,7 +226,7 @@ def reachable(
     return out
 
 
-def circle_coordinates(reps: Float[Tensor, "p d"], k: int) -> Tensor:
+def circle_coordinates(reps: Float[Tensor, "p d"], k: int) -> Complex[Tensor, " p"]:
     """z_i (complex, shape (p,)): E_i's coordinates in the plane of frequency k, scaled to
     mean |z|^2 = 1 (module docstring, steps 1-2)."""
     p = reps.shape[0]
@@ -342,7 +343,7 @@ def representation(
 
 
 @torch.no_grad()
-def toy_representation(model: Any, train_idx: Tensor | None = None,
+def toy_representation(model: Any, train_idx: Int[Tensor, " n_train"] | None = None,
                        **options: Any) -> RepresentationResult:  # fmt: skip
     """RQI and predicted accuracy of a toy model's embeddings E (:mod:`grok_interp.toy`),
     with the measured accuracy on its test pairs beside them (``train_idx``: the run's

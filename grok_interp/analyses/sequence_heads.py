@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 import torch
+from jaxtyping import Float
 from torch import Tensor
 
 from grok_interp.analyses.common import history_at, require
@@ -40,7 +41,7 @@ def _patterns(model: Model, tokens: Tensor) -> Tensor:
 
 @torch.no_grad()
 def induction_scores(model: Model, task: SeqTask, *, n: int = 200,
-                     seed: int = 0) -> dict[str, Tensor]:  # fmt: skip
+                     seed: int = 0) -> dict[str, Float[Tensor, "layer head"]]:  # fmt: skip
     """``induction`` and ``previous_token`` scores, each (layers, heads) (module doc)."""
     require(task.kind == "repeat", "induction_scores", f"needs the repeat task, not {task.kind}")
     tokens, _, starts = sample_with_meta(task, n, seed)
@@ -59,7 +60,7 @@ def induction_scores(model: Model, task: SeqTask, *, n: int = 200,
 
 @torch.no_grad()
 def big_token_attention(model: Model, task: SeqTask, *, n: int = 200,
-                        seed: int = 0) -> Tensor:  # fmt: skip
+                        seed: int = 0) -> Float[Tensor, "layer head"]:  # fmt: skip
     """(layers, heads): mean attention from the last position to the token >= 10."""
     require(task.kind == "skip_trigram", "big_token_attention",
             f"needs the skip_trigram task, not {task.kind}")  # fmt: skip
@@ -74,10 +75,9 @@ def head_scores_over_training(run: Run, *, steps: Sequence[int] | None = None,
                               n: int = 200) -> pd.DataFrame:  # fmt: skip
     """Per snapshot, layer and head: the induction and previous-token scores (repeat) or
     the big-token attention (skip trigram), beside the run's test loss then."""
-    task = run.task
-    require(isinstance(task, SeqTask) and task.kind in ("repeat", "skip_trigram"),
+    task: SeqTask = run.task
+    require("head_scores" in run.family.analyses and task.kind in ("repeat", "skip_trigram"),
             "head_scores_over_training", "needs a repeat or skip_trigram run")  # fmt: skip
-    assert isinstance(task, SeqTask)
     rows = []
     for step in sorted(run.snapshots) if steps is None else steps:
         model = model_from_run(run, step)

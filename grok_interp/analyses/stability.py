@@ -22,6 +22,7 @@ from typing import Literal
 
 import pandas as pd
 import plotly.graph_objects as go
+from jaxtyping import Int
 from plotly.subplots import make_subplots
 from torch import Tensor
 
@@ -47,6 +48,7 @@ class StabilityResult(Result):
 
     title = "Softmax collapse and naive loss minimisation"
     section = "Prieto et al. 2025"
+    paper_name = "Prieto et al. 2025"
 
     def table(self) -> pd.DataFrame:
         return self.frame
@@ -74,7 +76,7 @@ class StabilityResult(Result):
 def stability_point(
     model: Model,
     task: Task,
-    train_idx: Tensor,
+    train_idx: Int[Tensor, " n_train"],
     *,
     precision: str = "float32",
     loss: Loss = "cross_entropy",

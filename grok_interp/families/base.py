@@ -25,6 +25,7 @@ from grok_interp.errors import CheckpointError
 if TYPE_CHECKING:
     import pandas as pd
     import torch
+    from jaxtyping import Int
     from torch import Tensor
     from transformer_lens import HookedRootModule
 
@@ -41,7 +42,8 @@ class AnalyzeOptions:
     """What :func:`~grok_interp.report.analyze` passes to a family's report; each family
     reads the options that apply to it (the pair analyses: ``key_freqs``, ``threshold``
     (None: the default), ``basis``, ``restricted``, and ``split``, the training pairs of
-    a bare model: :func:`grok_interp.snapshots.train_indices`)."""
+    a bare model: :func:`grok_interp.snapshots.train_indices`); ``over_training``: the
+    measures over a Run's snapshots too (:mod:`grok_interp.analyses.curves`, seconds)."""
 
     key_freqs: list[int] | None = None
     threshold: float | None = None
@@ -49,6 +51,7 @@ class AnalyzeOptions:
     restricted: Literal["authors", "blocks2", "blocks3"] = "authors"
     device: Any = "cpu"
     split: Any = None
+    over_training: bool = False
 
 
 class Family(ABC):
@@ -119,7 +122,7 @@ class Family(ABC):
         what this family does not accept."""
 
     @abstractmethod
-    def test_idx(self, run: Run) -> Tensor:
+    def test_idx(self, run: Run) -> Int[Tensor, " n_test"]:
         """The indices of the run's test inputs."""
 
     def pairs_task(self, run: Run) -> Any:
@@ -176,9 +179,20 @@ class Family(ABC):
         return pd.DataFrame([{"quantity": f"loss ({s})", "ours": sci(v[0])}
                              for s, v in report.losses.items()])  # fmt: skip
 
+    def summary_heading(self) -> str:
+        """The heading of the report's summary table: the family's papers."""
+        return f"Summary ({self.title})"
+
     def notes(self, report: Report) -> list[str]:
         """Notes under the summary: what was assumed."""
         return [f"Assumed: {a}." for a in report.assumptions]
+
+    def progress(self, run: Run) -> pd.DataFrame | None:
+        """This family's measures at each snapshot of ``run``, one row per snapshot (or per
+        snapshot and unit), for ``grok-interp progress``. None (the default): Nanda et
+        al.'s progress measures of a transformer on pairs, which the command computes with
+        its own options (key frequencies, restricted loss) and phases."""
+        return None
 
     # -- command line and sweeps ------------------------------------------------------
     @abstractmethod

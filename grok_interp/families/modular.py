@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 
 import pandas as pd
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp import fast, tl
@@ -32,6 +33,7 @@ from grok_interp.analyses.common import (
     sci,
     setup_note,
 )
+from grok_interp.analyses.curves import over_training
 from grok_interp.analyses.efficiency import efficiency
 from grok_interp.analyses.embedding import embedding_fourier
 from grok_interp.analyses.logits import (
@@ -103,7 +105,7 @@ def init_run(spec: RunSpec, parent: Run | None = None) -> Run:
 
 
 def subset(run: Run, n_train: int, *, source: Literal["train", "all"] = "train",
-           seed: int = 0) -> Tensor:  # fmt: skip
+           seed: int = 0) -> Int[Tensor, " n_train"]:  # fmt: skip
     """``n_train`` pair indices drawn, seeded by ``seed``, from ``run``'s training set
     (``source="train"``) or from all inputs, sorted; a clear error when they do not fit."""
     n_pairs = run.pairs_task.n_pairs
@@ -117,8 +119,8 @@ def subset(run: Run, n_train: int, *, source: Literal["train", "all"] = "train",
     return pool[torch.randperm(len(pool), generator=gen)[:n_train]].sort().values
 
 
-def continued(run: Run, cfg: TrainConfig, idx: Tensor, seed: int, step: int | None = None,
-              optimizer: dict[str, Any] | None = None) -> Run:  # fmt: skip
+def continued(run: Run, cfg: TrainConfig, idx: Int[Tensor, " n_train"], seed: int,
+              step: int | None = None, optimizer: dict[str, Any] | None = None) -> Run:  # fmt: skip
     """A new Run on ``run``'s task and model from its weights (final, or the snapshot at
     ``step``) training on the pairs ``idx`` (training.continue_on's docstring)."""
     weights = run.weights if step is None else run.snapshots[step]
@@ -141,7 +143,7 @@ def default_stack(cfg: Any, batch: int, device: torch.device) -> int:
     return max(1, (1 << 20) // (batch * max(cfg.d_mlp or 0, cfg.d_model)))
 
 
-def train_labels(run: Run) -> Tensor:
+def train_labels(run: Run) -> Int[Tensor, " n_train"]:
     """The labels a run trains on: the task's, or with ``random_labels`` a uniform draw
     over the classes for each training pair from a generator seeded by the run's seed."""
     true = run.pairs_task.labels()[run.train_idx]
@@ -151,7 +153,7 @@ def train_labels(run: Run) -> Tensor:
     return torch.randint(run.task.d_vocab_out, true.shape, generator=gen)
 
 
-def l1_penalty(m: Member) -> Tensor | float:
+def l1_penalty(m: Member) -> Float[Tensor, ""] | float:
     """The L1 penalty of Appendix D.1: lambda times the sum of absolute trainable weights."""
     lam = m.run.train.l1
     if lam == 0:
@@ -206,7 +208,8 @@ class PairLoop(MemberLoop):
             raise ValueError(f"the fast step cannot reproduce this model: {reason}")
         return reason is None
 
-    def logits(self, tokens: Tensor, train: bool, group: slice) -> Tensor:
+    def logits(self, tokens: Int[Tensor, "members batch pos"], train: bool,
+               group: slice) -> Float[Tensor, "members batch d_vocab_out"]:  # fmt: skip
         """Last-position logits of the members in ``group``; ``tokens`` is theirs."""
         members = self.members[group]
         p_drop = members[0].run.train.dropout if train else 0.0
@@ -286,7 +289,7 @@ def task_from_model(model: tl.Model) -> tuple[Task, list[str]]:
 @torch.no_grad()
 def pair_report(model: tl.Model, task: Task, run: Run | None, name: str,
                 options: AnalyzeOptions, assumed: list[str],
-                split: Tensor | None = None) -> Report:  # fmt: skip
+                split: Int[Tensor, " n_train"] | None = None) -> Report:  # fmt: skip
     """Every Nanda et al. analysis of ``model`` on ``task`` (report.analyze's docstring);
     ``split``: the training pairs of a bare model."""
     check_model(model, task)
@@ -315,11 +318,13 @@ def pair_report(model: tl.Model, task: Task, run: Run | None, name: str,
     if data is not None:
         _run_all(model, task, data, options, attempt, results)
         losses = losses_by_set(data.logits, data.labels, data.sets)
+    if options.over_training:
+        attempt("over_training", lambda: over_training(_with_snapshots(run)))
     return Report(
         source=name,
         task=task,
         results=results,
-        not_run={k: not_run[k] for k in PAIR_ANALYSES if k in not_run},
+        not_run={k: not_run[k] for k in (*PAIR_ANALYSES, "over_training") if k in not_run},
         losses=losses,
         setup_differences=tuple(paper_setup_differences(model, task)),
         assumptions=tuple(assumed),
@@ -376,6 +381,12 @@ def _run_all(
             else "needs the neuron fits, which did not run"
         ),
     )
+
+
+def _with_snapshots(run: Run | None) -> Run:
+    if run is None:
+        raise AnalysisError("over training: needs a Run with snapshots, not a bare model")
+    return run
 
 
 def _no_keys_reason(wl: Result | None) -> str:
@@ -438,7 +449,7 @@ class Modular(Family):
     task_type: ClassVar[type] = Task
     preset_types: ClassVar[tuple[type, ...]] = (ModelPreset,)
     presets: ClassVar[Mapping[str, Any]] = PRESETS
-    analyses: ClassVar[tuple[str, ...]] = PAIR_ANALYSES
+    analyses: ClassVar[tuple[str, ...]] = (*PAIR_ANALYSES, "over_training")
     title = "Nanda et al. 2023"
     what = "pairs of Z_p or S5"
     newer_options: ClassVar[frozenset[str]] = frozenset(NEWER_OPTIONS)
@@ -467,7 +478,7 @@ class Modular(Family):
         n = int(size.get("n_train", 0)) or round(size["frac_train"] * parent.pairs_task.n_pairs)
         return continued(parent, cfg, subset(parent, n, seed=spec.seed), spec.seed)
 
-    def test_idx(self, run: Run) -> Tensor:
+    def test_idx(self, run: Run) -> Int[Tensor, " n_test"]:
         return heldout_indices(run.task, run.train_idx)
 
     def pairs_task(self, run: Run) -> Task:
@@ -494,6 +505,9 @@ class Modular(Family):
 
     def summary(self, report: Report) -> pd.DataFrame:
         return table5(report)
+
+    def summary_heading(self) -> str:
+        return "Summary (Table 5 row)"
 
     def notes(self, report: Report) -> list[str]:
         return super().notes(report) + setup_note(report.setup_differences) + algorithm_note(report)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp.analyses import automaton as am
@@ -19,7 +20,7 @@ from grok_interp.analyses.interaction import InteractionResult, interaction_over
 from grok_interp.analyses.lengths import length_generalisation
 from grok_interp.config import PRESETS, ModelPreset, RNNPreset
 from grok_interp.families.base import AnalyzeOptions
-from grok_interp.families.stepwise import StepwiseFamily
+from grok_interp.families.stepwise import StepwiseFamily, TokenBatch
 from grok_interp.models import build_model
 from grok_interp.parity import (
     HookedRNN,
@@ -70,6 +71,11 @@ class Parity(StepwiseFamily):
     title = "van Rossem & Saxe 2025"
     what = "streaming parity"
 
+
+    def progress(self, run: Run) -> pd.DataFrame:
+        """The automaton extracted at each snapshot (leader rule, van Rossem & Saxe Sec. 3):
+        its states, whether it is complete, mergers and splits, beside the losses then."""
+        return am.automaton_over_training(run)
     def read_task(self, d: dict[str, Any]) -> ParityTask:
         return ParityTask(**{**d, "long_lens": tuple(d["long_lens"])})
 
@@ -86,16 +92,17 @@ class Parity(StepwiseFamily):
         return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed,
                    train_idx=torch.arange(spec.task.n_train))  # fmt: skip
 
-    def test_idx(self, run: Run) -> Tensor:
+    def test_idx(self, run: Run) -> Int[Tensor, " n_test"]:
         return torch.arange(run.task.n_val)
 
-    def batches(self, run: Run, epoch: int) -> Iterable[tuple[Tensor, Tensor]]:
+    def batches(self, run: Run, epoch: int) -> Iterable[TokenBatch]:
         """Per epoch, the training strings by length in increasing order, shuffled within
         a length, in batches of ``batch_size`` (:func:`~grok_interp.parity.length_batches`)."""
         for batch in length_batches(run.task, run.train.batch_size, run.seed, epoch):
             yield batch, parity_targets(batch)
 
-    def loss(self, model: Any, inputs: Tensor, targets: Tensor) -> Tensor:
+    def loss(self, model: Any, inputs: Int[Tensor, "batch pos"],
+             targets: Int[Tensor, "batch pos"]) -> Float[Tensor, ""]:  # fmt: skip
         """The MSE of the last position's output against the one-hot parity (the authors'
         many-to-one loss)."""
         return mse(model(inputs)[:, -1], targets[:, -1])
@@ -126,7 +133,7 @@ class Parity(StepwiseFamily):
         task = task or ParityTask()
         results: dict[str, Result] = {
             "automaton": am.extract_automaton(model, task),
-            "automaton_scale_free": am.extract_automaton(model, task, method="consistent"),
+            "automaton_scale_free": am.extract_automaton(model, task, method="scale-free"),
         }
         length = length_generalisation(model, task, seed=0 if run is None else run.seed)
         results["length_generalisation"] = length

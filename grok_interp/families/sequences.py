@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import pandas as pd
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp import tl
@@ -21,7 +23,7 @@ from grok_interp.analyses.sequence_results import HeadScoresResult, position_los
 from grok_interp.config import PRESETS, ModelPreset, TrainConfig
 from grok_interp.families.base import AnalyzeOptions
 from grok_interp.families.modular import PAIR_ANALYSES
-from grok_interp.families.stepwise import StepwiseFamily
+from grok_interp.families.stepwise import StepwiseFamily, TokenBatch
 from grok_interp.losses import IGNORE, seq_loss
 from grok_interp.models import build_model
 from grok_interp.reporting import Report
@@ -49,6 +51,14 @@ class Sequences(StepwiseFamily):
     title = "Nanda et al. 2023, App. D.3"
     what = "sequence tasks"
 
+
+    def progress(self, run: Run) -> pd.DataFrame:
+        """Per snapshot and head: the induction and previous-token scores (repeated
+        subsequences) or the big-token attention (skip trigrams), beside the test loss then
+        (App. D.3); five-digit addition has no head measure and is refused in one line."""
+        from grok_interp.analyses.sequence_heads import head_scores_over_training
+
+        return head_scores_over_training(run)
     def build(self, preset: ModelPreset, task: SeqTask, *, seed: int,
               device: torch.device) -> tl.Model:  # fmt: skip
         return build_model(preset, task, seed=seed, device=device)
@@ -64,7 +74,7 @@ class Sequences(StepwiseFamily):
         return Run(task=spec.task, model=spec.model, train=cfg, seed=spec.seed,
                    train_idx=torch.arange(cfg.n_train))  # fmt: skip
 
-    def test_idx(self, run: Run) -> Tensor:
+    def test_idx(self, run: Run) -> Int[Tensor, " n_test"]:
         return torch.arange(run.task.n_test)  # its test set is its own stream
 
     def accuracy_ceiling(self, run: Run) -> float:
@@ -72,17 +82,18 @@ class Sequences(StepwiseFamily):
         (:func:`~grok_interp.sequences.accuracy_ceiling`)."""
         return accuracy_ceiling(run.task, run.seed)
 
-    def train_batch(self, run: Run, epoch: int) -> tuple[Tensor, Tensor]:
+    def train_batch(self, run: Run, epoch: int) -> TokenBatch:
         """The batch of the step at ``epoch``: the fixed training set, or with
         ``fresh_data`` a fresh batch of the same size, a function of (seed, epoch)."""
         if run.train.fresh_data:
             return fresh_batch(run.task, len(run.train_idx), run.seed, epoch)
         return training_set(run.task, len(run.train_idx), run.seed)
 
-    def batches(self, run: Run, epoch: int) -> Iterable[tuple[Tensor, Tensor]]:
+    def batches(self, run: Run, epoch: int) -> Iterable[TokenBatch]:
         return [self.train_batch(run, epoch)]
 
-    def loss(self, model: Any, inputs: Tensor, targets: Tensor) -> Tensor:
+    def loss(self, model: Any, inputs: Int[Tensor, "batch pos"],
+             targets: Int[Tensor, "batch pos"]) -> Float[Tensor, ""]:  # fmt: skip
         return seq_loss(model(inputs), targets)
 
     def evaluate(self, model: Any, run: Run, epoch: int,

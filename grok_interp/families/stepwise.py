@@ -10,11 +10,17 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 from grok_interp.engine import StepLoop, TrainOptions, member, run_epochs
 from grok_interp.families.base import Family
 from grok_interp.runs import Run
+
+# One optimizer step's (inputs, targets): of any kind in a family of its own (a float
+# input, a float target), token sequences in those on sequences.
+Batch = tuple[Shaped[Tensor, "batch *input"], Shaped[Tensor, "batch *target"]]
+TokenBatch = tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch pos"]]
 
 
 class StepwiseFamily(Family, abstract=True):
@@ -23,11 +29,12 @@ class StepwiseFamily(Family, abstract=True):
     and what an evaluation records."""
 
     @abstractmethod
-    def batches(self, run: Run, epoch: int) -> Iterable[tuple[Tensor, Tensor]]:
+    def batches(self, run: Run, epoch: int) -> Iterable[Batch]:
         """The (inputs, targets) of each optimizer step of ``epoch``."""
 
     @abstractmethod
-    def loss(self, model: Any, inputs: Tensor, targets: Tensor) -> Tensor:
+    def loss(self, model: Any, inputs: Shaped[Tensor, "batch *input"],
+             targets: Shaped[Tensor, "batch *target"]) -> Float[Tensor, ""]:  # fmt: skip
         """The loss the optimizer minimises on one batch."""
 
     @abstractmethod

@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 import pandas as pd
 import torch
 
-from grok_interp.analyses.common import pair_sets
+from grok_interp.analyses.common import Result, pair_sets
+from grok_interp.analyses.curves import over_training
 from grok_interp.analyses.representation import toy_representation
 from grok_interp.config import TOY_PRESETS, ToyPreset
 from grok_interp.engine import TrainOptions
@@ -30,11 +31,18 @@ class Toy(Modular):
     preset_types = (ToyPreset,)
     learner_types = (ToyModel,)
     presets = TOY_PRESETS
-    analyses = ("representation",)
+    analyses = ("representation", "over_training")
     title = "Liu et al. 2022"
     what = "Liu et al.'s toy model"
     newer_options: ClassVar[frozenset[str]] = frozenset()  # its own stacked AdamW
 
+
+    def progress(self, run: Run) -> pd.DataFrame:
+        """RQI and predicted test accuracy of the embedding at each snapshot, beside the
+        measured test accuracy (Liu et al. Sec. 4: representation quality over training)."""
+        from grok_interp.analyses.representation import representation_over_training
+
+        return representation_over_training(run)
     def build(self, preset: ToyPreset, task: Task, *, seed: int,  # type: ignore[override]
               device: torch.device) -> ToyModel:  # fmt: skip
         return build_toy(preset, task, seed=seed, device=device)
@@ -68,17 +76,25 @@ class Toy(Modular):
                       float((s[i].argmax(-1) == labels[i]).double().mean()))
                   for k, i in sets.items()}  # fmt: skip
         why = "the toy model (Liu et al. 2022) has no attention, MLP neurons or unembedding"
-        rep = toy_representation(model, None if run is None else run.train_idx)
+        results: dict[str, Result] = {
+            "representation": toy_representation(model, None if run is None else run.train_idx)}
+        not_run = {k: f"{k.replace('_', ' ')}: {why}"
+                   for k in PAIR_ANALYSES if k != "representation"}  # fmt: skip
+        if options.over_training and run is not None and len(run.snapshots) > 1:
+            results["over_training"] = over_training(run, parts=("representation",))
+        elif options.over_training:
+            not_run["over_training"] = "over training: needs a Run with snapshots"
         return Report(
-            source=name, task=task, results={"representation": rep},
-            not_run={k: f"{k.replace('_', ' ')}: {why}"
-                     for k in PAIR_ANALYSES if k != "representation"},
+            source=name, task=task, results=results, not_run=not_run,
             losses=losses, model=model, assumptions=tuple(assumed), family=self.kind,
             setup_differences=(f"Liu et al.'s toy model Dec(E_i + E_j), {model.spec}",),
         )  # fmt: skip
 
     def summary(self, report: Report) -> pd.DataFrame:
         return table5(report)
+
+    def summary_heading(self) -> str:
+        return f"Summary ({self.title}'s toy model: losses per pair set)"
 
     def default_spec(self) -> RunSpec:
         return toy_spec()

@@ -54,7 +54,8 @@ from grok_interp.analyses.representation import quadruples, unordered
 Norm = Literal["slides", "authors"]
 
 
-def quadruple_matrix(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None) -> Tensor:
+def quadruple_matrix(pairs: Int[Tensor, "n 2"], p: int, *,
+                     modulus: int | None = None) -> Float[Tensor, "q p"]:  # fmt: skip
     """A: one row per quadruple of P_0(D) over the distinct unordered pairs of ``pairs``
     (+1 at i, j; -1 at m, n), float64."""
     pairs = unordered(pairs)
@@ -74,7 +75,7 @@ def _check(norm: str) -> None:
 
 
 def hessian(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None,
-            norm: Norm = "slides") -> Tensor:  # fmt: skip
+            norm: Norm = "slides") -> Float[Tensor, "p p"]:  # fmt: skip
     """The curvature matrix whose third eigenvalue is lambda_3: ``2 A^T A / |P_0(D)|``
     (``norm="slides"``, the Hessian at Z_0 = 1) or ``A^T A`` (``norm="authors"``, their
     notebook's Gram matrix); module docstring."""
@@ -90,9 +91,9 @@ def eigenvalues(pairs: Int[Tensor, "n 2"], p: int, *, modulus: int | None = None
 
 
 def effective_loss(
-    emb: Float[Tensor, "p d"], a: Tensor, z0: Tensor | float | None = None,
+    emb: Float[Tensor, "p d"], a: Float[Tensor, "q p"], z0: Float[Tensor, ""] | float | None = None,
     norm: Norm = "slides",
-) -> Tensor:  # fmt: skip
+) -> Float[Tensor, ""]:  # fmt: skip
     """l_eff = l_0 / Z_0 of the centred embeddings (``z0`` given: the frozen Z_0, value
     and derivative both; see :func:`effective_flow` for the authors' update)."""
     _check(norm)
@@ -120,7 +121,7 @@ def effective_flow(
     freeze_z0: bool = False,
     norm: Norm = "slides",
     every: int = 100,
-) -> list[Tensor]:
+) -> list[Float[Tensor, "p d"]]:
     """The embeddings under the effective loss's gradient flow (Euler steps of ``lr``),
     every ``every`` steps (the first and last always): what the theory predicts the
     network learns. ``freeze_z0=True``: the authors' update, Z_0 of the starting
