@@ -123,7 +123,8 @@ class AlgorithmResult(Result):
         fig = go.Figure(go.Heatmap(z=self.correct_logits.tolist(), colorscale="Viridis"))
         p = self.correct_logits.shape[0]
         fig.update_layout(
-            title=f"Correct logits (distance irrelevance {self.distance_irrelevance:.3f})",
+            title=(f"Correct logits (distance irrelevance {self.distance_irrelevance:.3f}; "
+                   "Section 'Distance Irrelevance' of Zhong et al.'s eval-main.ipynb)"),
             xaxis_title=f"(a - b) mod {p}",
             yaxis_title=f"(a + b) mod {p}",
         )

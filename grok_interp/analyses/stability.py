@@ -80,7 +80,7 @@ def stability_point(
     *,
     precision: str = "float32",
     loss: Loss = "cross_entropy",
-    labels: Tensor | None = None,
+    labels: Int[Tensor, " n_train"] | None = None,
 ) -> dict[str, float]:
     """Training loss, collapsed share and NLM alignment of one model (module docstring);
     ``labels``: those trained on, when not the task's (``random_labels``)."""
