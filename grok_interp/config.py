@@ -138,6 +138,11 @@ def preset(name: str, **overrides: Any) -> ModelPreset:
     return replace(PRESETS[name], **overrides)
 
 
+LOSSES: tuple[str, ...] = ("cross_entropy", "stablemax")
+# TrainConfig's options from the newer work on grokking (modular pairs only)
+NEWER_OPTIONS = ("loss", "orthograd", "grokfast_lamb", "precision", "record_stability")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """Full-batch AdamW training, Nanda et al. 2023 Section 3 and Appendix D.1.
@@ -162,6 +167,19 @@ class TrainConfig:
     van Rossem & Saxe train their RNN; ``betas`` then play no part. ``batch_size``
     (streaming parity only): mini-batches of that many strings of one length (None: one
     per length).
+
+    Options from the newer work on grokking (modular pairs only; :mod:`grok_interp.losses`,
+    :mod:`grok_interp.optim`): ``loss="stablemax"`` trains on Prieto et al. (2025)'s
+    StableMax cross-entropy (the history's ``train_loss``/``test_loss`` stay the softmax
+    cross-entropy, comparable across runs; ``train_objective`` is the loss trained on);
+    ``orthograd`` wraps the optimizer (AdamW or SGD) in their ⊥Grad; ``grokfast_lamb > 0``
+    filters the gradients with Lee et al. (2024)'s Grokfast-EMA (``grokfast_alpha``,
+    ``grokfast_lamb``; 0: off); ``precision="float64"`` trains the weights, the forward
+    and the optimizer in float64 (the Run keeps float64 weights, so it resumes bit for
+    bit); ``record_stability`` records, at each evaluation, the share of training
+    examples in softmax collapse at the run's precision (``collapsed``) and the cosine
+    of the loss's descent direction with the weights (``nlm_alignment``;
+    :func:`grok_interp.analyses.stability.stability_point`).
     """
 
     epochs: int = 40_000
@@ -182,8 +200,15 @@ class TrainConfig:
     fresh_data: bool = False
     sgd: bool = False
     batch_size: int | None = None
+    loss: str = "cross_entropy"
+    orthograd: bool = False
+    grokfast_alpha: float = 0.99
+    grokfast_lamb: float = 0.0
+    precision: str = "float32"
+    record_stability: bool = False
 
     def __post_init__(self) -> None:
+        self._check_newer()
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.epochs < 0 or self.eval_every < 1 or self.snapshot_every < 1:
@@ -206,6 +231,22 @@ class TrainConfig:
             raise ValueError("lr_embed must be > 0 and weight_decay_embed >= 0")
         if self.n_train is not None and self.n_train < 1:
             raise ValueError(f"n_train must be at least 1, got {self.n_train}")
+
+    def _check_newer(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
+        if self.precision not in ("float32", "float64"):
+            raise ValueError(f"precision must be float32 or float64; got {self.precision!r}")
+        if not 0 <= self.grokfast_alpha < 1 or self.grokfast_lamb < 0:
+            raise ValueError(
+                "Grokfast needs 0 <= grokfast_alpha < 1 and grokfast_lamb >= 0 (0: off); "
+                f"got {self.grokfast_alpha}, {self.grokfast_lamb}"
+            )
+
+    def newer_options(self) -> list[str]:
+        """The options from the newer work on grokking this config sets (class docstring)."""
+        base = TrainConfig()
+        return [n for n in NEWER_OPTIONS if getattr(self, n) != getattr(base, n)]
 
     @property
     def train_size(self) -> dict[str, float | int]:

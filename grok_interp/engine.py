@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Shaped
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from grok_interp import tl
+from grok_interp.config import TrainConfig
+from grok_interp.optim import GrokfastEMA, OrthoGrad
 from grok_interp.runs import Run, learner, load_params, save_run
 
 # Called at every evaluation with (epoch, model, run); the returned numbers are appended
@@ -39,13 +41,42 @@ class OutputExistsError(FileExistsError):
 
 @dataclass
 class Member:
-    """One model being trained, with its optimizer and dropout generator."""
+    """One model being trained, with its optimizer, dropout generator and gradient
+    filter (Grokfast-EMA, or None)."""
 
     run: Run
     model: Any  # the family's learner, a HookedRootModule
     opt: torch.optim.Optimizer
     gen: torch.Generator
     out: Path | None
+    filter: GrokfastEMA | None = None
+
+
+GROKFAST = "grokfast"  # the key of the filter's state in Run.optimizer
+
+
+def optimizer(cfg: TrainConfig, params: list[Shaped[Tensor, "..."]]) -> torch.optim.Optimizer:
+    """AdamW, or SGD with ``sgd``; wrapped in ⊥Grad with ``orthograd``
+    (:class:`grok_interp.optim.OrthoGrad`)."""
+    kind: type[torch.optim.Optimizer] = torch.optim.SGD if cfg.sgd else torch.optim.AdamW
+    # fused AdamW: one kernel for the whole update, ~3x faster than foreach on the CPU
+    kw: dict[str, Any] = ({"lr": cfg.lr, "weight_decay": cfg.weight_decay} if cfg.sgd else
+                          {"lr": cfg.lr, "betas": cfg.betas, "weight_decay": cfg.weight_decay,
+                           "fused": True})  # fmt: skip
+    return OrthoGrad(params, kind, **kw) if cfg.orthograd else kind(params, **kw)
+
+
+def to_float64(model: Any) -> Any:
+    """``model`` in float64, its config saying so (TransformerLens reads ``cfg.dtype``)."""
+    model = model.double()
+    if hasattr(model, "cfg"):
+        model.cfg.dtype = torch.float64
+    return model
+
+
+def weights_dtype(cfg: TrainConfig) -> torch.dtype:
+    """The dtype a run trains and keeps its weights in (``precision``)."""
+    return torch.float64 if cfg.precision == "float64" else torch.float32
 
 
 def member(run: Run, out: Path | None, device: torch.device) -> Member:
@@ -55,36 +86,39 @@ def member(run: Run, out: Path | None, device: torch.device) -> Member:
     if run.train.lr_embed is not None or run.train.weight_decay_embed is not None:
         raise ValueError("lr_embed and weight_decay_embed apply to toy models only; for a "
                          "transformer leave them unset")  # fmt: skip
+    cfg = run.train
     model = learner(run, device)
+    if cfg.precision == "float64":
+        model = to_float64(model)
     if run.weights:  # a resumed run, or one continued from another run's weights
         load_params(model, run.weights)
-    cfg = run.train
     # A transformer's in HookedTransformer's order, so its state converts by name between
     # the TransformerLens majors (grok_interp.tl)
     params = ([p for _, p in tl.trainable(model)] if tl.is_transformer(model)
               else [p for p in model.parameters() if p.requires_grad])  # fmt: skip
-    opt: torch.optim.Optimizer
-    if cfg.sgd:
-        opt = torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:  # fused: one kernel for the whole update, ~3x faster than foreach on the CPU
-        opt = torch.optim.AdamW(
-            params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=True
-        )
+    opt = optimizer(cfg, params)
     gen = torch.Generator(device=device).manual_seed(run.seed + 1)
-    if run.optimizer:
-        opt.load_state_dict(tl.optimizer_in(model, run.optimizer))
+    state = {k: v for k, v in run.optimizer.items() if k != GROKFAST}
+    if state:
+        opt.load_state_dict(tl.optimizer_in(model, state))
+    filt = GrokfastEMA(cfg.grokfast_alpha, cfg.grokfast_lamb) if cfg.grokfast_lamb else None
+    if filt is not None and GROKFAST in run.optimizer:
+        filt.load_state_dict(run.optimizer[GROKFAST])
     if run.rng is not None:
         gen.set_state(run.rng)
-    return Member(run=run, model=model, opt=opt, gen=gen, out=out)
+    return Member(run=run, model=model, opt=opt, gen=gen, out=out, filter=filt)
 
 
 def update(m: Member, epoch: int) -> None:
-    """One optimizer step (AdamW, or SGD with ``sgd``) of ``m`` at its warmed-up learning
-    rate, ``lr * min(epoch / warmup, 1)`` (Nanda et al.'s LambdaLR)."""
+    """One optimizer step (:func:`optimizer`) of ``m`` at its warmed-up learning rate,
+    ``lr * min(epoch / warmup, 1)`` (Nanda et al.'s LambdaLR), on the gradients filtered
+    by ``m.filter`` when it has one."""
     cfg = m.run.train
     scale = min(epoch / cfg.warmup, 1.0) if cfg.warmup else 1.0
     for group in m.opt.param_groups:
         group["lr"] = cfg.lr * scale
+    if m.filter is not None:  # keyed by position in the optimizer's parameter list
+        m.filter.filter((str(i), p) for i, p in enumerate(m.opt.param_groups[0]["params"]))
     m.opt.step()
 
 
@@ -133,10 +167,12 @@ class MemberLoop:
         for m in self.members:
             run = m.run
             run.epoch = epoch
-            run.weights = params_of(m.model, torch.float32)
+            run.weights = params_of(m.model, weights_dtype(run.train))
             if snapshot:
                 run.snapshots[epoch] = params_of(m.model, getattr(torch, run.train.snapshot_dtype))
             run.optimizer = tl.optimizer_out(m.model, m.opt.state_dict())
+            if m.filter is not None:
+                run.optimizer[GROKFAST] = m.filter.state_dict()
             run.rng = m.gen.get_state()
             if m.out is not None and save:
                 save_run(run, m.out)
@@ -261,6 +297,7 @@ class sigint_deferred:
             signal.signal(signal.SIGINT, self.previous)
 
 
-__all__ = ["Callback", "Member", "MemberLoop", "OutputExistsError", "OwnForwardLoop",
-           "StepLoop", "TrainOptions", "deterministic", "member", "param_norm", "params_of",
-           "run_epochs", "sigint_deferred", "update"]  # fmt: skip
+__all__ = ["GROKFAST", "Callback", "Member", "MemberLoop", "OutputExistsError",
+           "OwnForwardLoop", "StepLoop", "TrainOptions", "deterministic", "member",
+           "optimizer", "param_norm", "params_of", "run_epochs", "sigint_deferred", "update",
+           "weights_dtype"]  # fmt: skip

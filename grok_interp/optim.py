@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Shaped
 from torch import Tensor, nn
 
 
@@ -86,9 +86,13 @@ class GrokfastEMA:
         self.alpha, self.lamb = alpha, lamb
         self.ema: dict[str, Tensor] = {}
 
-    @torch.no_grad()
     def __call__(self, model: nn.Module) -> None:
-        for name, p in model.named_parameters():
+        self.filter(model.named_parameters())
+
+    @torch.no_grad()
+    def filter(self, named: Iterable[tuple[str, Shaped[Tensor, "..."]]]) -> None:
+        """Filter the gradients of the named parameters (names key the EMA state)."""
+        for name, p in named:
             if not p.requires_grad or p.grad is None:
                 continue
             g = p.grad.detach()

@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from grok_interp.analyses.ablations import AblationsResult
+from grok_interp.analyses.algorithm import AlgorithmResult
 from grok_interp.analyses.attention import AttentionResult
 from grok_interp.analyses.automaton import AutomatonResult, StatesResult
 from grok_interp.analyses.circuit_density import CircuitDensityResult
@@ -108,6 +109,11 @@ class Report:
     @property
     def over_training(self) -> CurvesResult | None:
         return self._get("over_training", CurvesResult)
+
+    @property
+    def algorithm(self) -> AlgorithmResult | None:
+        """Zhong et al.'s clock-or-pizza measures and verdict."""
+        return self._get("algorithm", AlgorithmResult)
 
     @property
     def automaton(self) -> AutomatonResult | None:

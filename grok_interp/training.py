@@ -159,6 +159,8 @@ def train_many(
     _check_outs(specs, outs, overwrite)
     device = resolve_device(device)
     runs = [s if isinstance(s, Run) else new_run(s) for s in specs]
+    for r in runs:
+        r.family.check_train(r)
     options = TrainOptions(step=step, callbacks=callbacks, progress=progress,
                            save_every=save_every, stack=stack, compile=compile)  # fmt: skip
     loops: dict[tuple[object, ...], list[int]] = {}

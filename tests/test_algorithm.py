@@ -212,3 +212,51 @@ def test_runs_inside_no_grad_and_leaves_no_hook():
     a, b, _ = res.triples.T
     torch.testing.assert_close(res.cosines, torch.cos(W * (a - b)).double(), atol=1e-5, rtol=0)
     assert not any(hp.fwd_hooks for hp in model.hook_dict.values())
+
+
+def _report_of(model):
+    from grok_interp.report import analyze
+
+    return analyze(model, TASK)
+
+
+def test_report_states_the_clock_verdict_beside_the_tables():
+    """analyze() of the hand-built clock: the measures in report.json, the verdict in the
+    summary table, and no caveat."""
+    report = _report_of(clock_model())
+    values = report.to_json()["results"]["algorithm"]["values"]
+    assert values["verdict"] == CLOCK
+    assert values["gradient_symmetricity"] == pytest.approx(0, abs=1e-6)
+    assert values["distance_irrelevance"] == pytest.approx(1, abs=1e-4)
+    row = report.table5().set_index("quantity").loc["algorithm (Zhong et al.)", "ours"]
+    assert row.startswith("clock (symmetricity 0.000, irrelevance 1.000)")
+    assert report.algorithm is not None
+    assert not any("read them with care" in n for n in report.summary_notes())
+
+
+@pytest.mark.parametrize("rate_hook", [False, True])
+def test_report_warns_on_a_pizza(rate_hook):
+    """analyze() of the hand-built pizza: verdict pizza in JSON and in the Markdown
+    summary, with the caveat on Nanda et al.'s tables under the summary."""
+    report = _report_of(pizza_model(rate_hook))
+    values = report.to_json()["results"]["algorithm"]["values"]
+    assert values["verdict"] == PIZZA
+    assert values["gradient_symmetricity"] == pytest.approx(1, abs=1e-6)
+    assert values["distance_irrelevance"] == pytest.approx(0, abs=1e-5)
+    md = report.to_markdown()
+    summary = md.split("### ")[1]  # the summary table and its notes
+    assert "pizza (symmetricity 1.000, irrelevance 0.000)" in summary
+    assert "Algorithm pizza" in summary and "read them with care" in summary
+
+
+def test_report_lists_algorithm_as_not_run_for_another_operation():
+    task = Task(op="mul", p=P)
+    report = analyze_bare(clock_model(), task)
+    assert "algorithm" not in report.results
+    assert "a + b mod p" in report.not_run["algorithm"]
+
+
+def analyze_bare(model, task):
+    from grok_interp.report import analyze
+
+    return analyze(model, task)

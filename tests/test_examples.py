@@ -78,6 +78,23 @@ def test_sweeps(name, tmp_path):
     assert_renders_offline(tmp_path)
 
 
+@pytest.mark.slow
+def test_beyond_no_weight_decay(tmp_path):
+    """One row per setting, with the stability record and the algorithm verdict."""
+    paths = _main("beyond_no_weight_decay")([str(tmp_path), "--p", "11", "--epochs", "20"])
+    assert all(p.exists() for p in paths)
+    rows = paths[0].read_text().splitlines()[2:]
+    assert len(rows) == 5 and "StableMax" in rows[2] and "float64" in rows[4]
+    assert all(row.count("|") == 13 for row in rows)
+
+
+@pytest.mark.slow
+def test_beyond_grokfast(tmp_path):
+    paths = _main("beyond_grokfast")([str(tmp_path), "--p", "11", "--epochs", "20"])
+    rows = paths[0].read_text().splitlines()[2:]
+    assert len(rows) == 4 and "Grokfast" in rows[1] and "no filter" in rows[2]
+
+
 TINY_EXPERIMENTS = {
     "varma_fig02_simulation": ["--steps", "2000"],
     "liu_grokking_rate": ["--draws", "3", "--flow-size", "20"],

@@ -350,6 +350,9 @@ def circuit_density(
     standard error is then about 0.5 neurons against a gap of 2.6 between training and
     random points (docs/humayun.md)."""
     require_pairs(task, "circuit_density")
+    dim = 2 * model.cfg.d_model  # the operand embeddings' space (operand_embeddings)
+    require(n <= dim, "circuit_density", f"n = {n} directions do not fit the operand "
+            f"embeddings' {dim} dimensions; give n <= {dim}")  # fmt: skip
     read_mask(1, 1, positions)
     sets = point_sets(model, task, train_idx, n_points, seed, random)
     counts, sems, fracs, byp, sizes = {}, {}, {}, {}, {}

@@ -27,12 +27,11 @@ from plotly.subplots import make_subplots
 from torch import Tensor
 
 from grok_interp.analyses.common import Result, check_model
-from grok_interp.losses import softmax_collapse, stablemax_cross_entropy
+from grok_interp.losses import cross_entropy64, softmax_collapse, stablemax_cross_entropy
 from grok_interp.optim import nlm_alignment
 from grok_interp.runs import Run, model_from_run
 from grok_interp.tasks import Task
 from grok_interp.tl import Model
-from grok_interp.training import cross_entropy64
 
 Loss = Literal["cross_entropy", "stablemax"]
 
@@ -81,11 +80,13 @@ def stability_point(
     *,
     precision: str = "float32",
     loss: Loss = "cross_entropy",
+    labels: Int[Tensor, " n_train"] | None = None,
 ) -> dict[str, float]:
-    """Training loss, collapsed share and NLM alignment of one model (module docstring)."""
+    """Training loss, collapsed share and NLM alignment of one model (module docstring);
+    ``labels``: those trained on, when not the task's (``random_labels``)."""
     check_model(model, task, "stability")
     tokens = task.tokens()[train_idx].to(model.cfg.device)
-    labels = task.labels()[train_idx].to(model.cfg.device)
+    labels = (task.labels()[train_idx] if labels is None else labels).to(model.cfg.device)
     model.zero_grad(set_to_none=True)
     logits = model(tokens)[:, -1]
     fn = stablemax_cross_entropy if loss == "stablemax" else cross_entropy64

@@ -25,12 +25,20 @@ RESUMABLE = {"train.epochs", "train.eval_every", "train.snapshot_every"}
 PAIR_FLAGS = {"task": "task.op", "p": "task.p", "format": "task.token_format"}
 
 
+def _truth(text: str) -> bool:
+    """A yes/no flag's value: true/false, 1/0, yes/no (argparse's own error otherwise)."""
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if text.lower() not in words:
+        raise argparse.ArgumentTypeError(f"takes true or false, got {text!r}")
+    return words[text.lower()]
+
+
 def _add_fields(parser: argparse.ArgumentParser, cls: type, defaults: Any) -> None:
     for f in dataclasses.fields(cls):
         if f.name in SKIP:
             continue
         default = getattr(defaults, f.name)
-        kind = {bool: int, type(None): float if f.name == "frac_train" else int}.get(
+        kind = {bool: _truth, type(None): float if f.name == "frac_train" else int}.get(
             type(default), type(default)
         )
         if cls is ModelPreset:

@@ -74,6 +74,8 @@ class Family(ABC):
     analyses: ClassVar[tuple[str, ...]]
     title: ClassVar[str]
     what: ClassVar[str] = "this task"
+    # TrainConfig's options from the newer work on grokking its trainer supports
+    newer_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, abstract: bool = False, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -136,11 +138,21 @@ class Family(ABC):
         their epochs, saving each where it has a path (engine.run_epochs' schedule)."""
 
     def step_key(self, run: Run) -> tuple[object, ...]:
-        """What runs that train in one loop share: shapes and the epoch schedule."""
+        """What runs that train in one loop share: shapes, the epoch schedule, the loss
+        and the float precision."""
         cfg = run.train
         schedule = (cfg.epochs, run.epoch, bool(run.history), cfg.eval_every,
                     cfg.snapshot_every)  # fmt: skip
-        return (run.task, run.model, len(run.train_idx), cfg.dropout, *schedule)
+        return (run.task, run.model, len(run.train_idx), cfg.dropout, *schedule, cfg.loss,
+                cfg.precision)  # fmt: skip
+
+    def check_train(self, run: Run) -> None:
+        """A one-line error when the run sets a training option (``TrainConfig.
+        newer_options``) that this family's trainer does not support."""
+        unsupported = [n for n in run.train.newer_options() if n not in self.newer_options]
+        if unsupported:
+            raise ValueError(f"{', '.join(unsupported)} apply to runs of modular pairs only, "
+                             f"not to {self.what}; leave them at their defaults")  # fmt: skip
 
     def stack_size(self, run: Run, n: int, device: torch.device) -> int:
         """How many of ``n`` runs sharing a step a sweep hands to one loop."""

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from grok_interp import fast, tl
 from grok_interp.analyses.ablations import ablations
+from grok_interp.analyses.algorithm import CLOCK, AlgorithmResult, algorithm
 from grok_interp.analyses.attention import attention_heads
 from grok_interp.analyses.circuit_density import circuit_density
 from grok_interp.analyses.common import (
@@ -44,7 +45,8 @@ from grok_interp.analyses.logits import (
 )
 from grok_interp.analyses.neurons import NeuronsResult, neuron_fits
 from grok_interp.analyses.representation import representation
-from grok_interp.config import PRESETS, ModelPreset, TrainConfig
+from grok_interp.analyses.stability import stability_point
+from grok_interp.config import NEWER_OPTIONS, PRESETS, ModelPreset, TrainConfig
 from grok_interp.engine import (
     Callback,
     Member,
@@ -56,7 +58,7 @@ from grok_interp.engine import (
 )
 from grok_interp.families.base import AnalyzeOptions, Family
 from grok_interp.hooks import dropout_hook
-from grok_interp.losses import cross_entropy64
+from grok_interp.losses import cross_entropy64, stablemax_cross_entropy
 from grok_interp.models import build_model, to_config
 from grok_interp.reporting import Report
 from grok_interp.runs import Run, RunSpec, load_run
@@ -70,6 +72,7 @@ PAPER_TABLE5: dict[str, tuple[str, str | None]] = {
     "key frequencies": ("14, 35, 41, 42, 52", None),
     "logit FVE": ("95%", None),
     "mean FVE of u_k, v_k projections": ("> 90%", None),
+    "algorithm (Zhong et al.)": ("clock", None),
 }
 PAIR_ANALYSES = (
     "embedding",
@@ -82,6 +85,7 @@ PAIR_ANALYSES = (
     "efficiency",
     "representation",
     "circuit_density",
+    "algorithm",
 )
 
 
@@ -187,6 +191,8 @@ class PairLoop(MemberLoop):
             )
             for i, m in enumerate(members)
         ]
+        cfg = members[0].run.train  # the loss and precision are shared (Family.step_key)
+        self.loss_fn = stablemax_cross_entropy if cfg.loss == "stablemax" else cross_entropy64
         self.fast = self._use_fast(step)
         # torch.compile of the table forward (opt-in, module docstring): without dropout
         self.compiled = torch.compile(fast.last_logits, dynamic=False) if compile else None
@@ -230,8 +236,9 @@ class PairLoop(MemberLoop):
     def step(self, epoch: int) -> None:
         for m in self.members:
             m.opt.zero_grad(set_to_none=True)
+        loss = self.loss_fn
         for g in self.groups:  # one backward per group: its activations are freed before the next
-            losses = cross_entropy64(self.logits(self.tokens[g], True, g), self.labels[g])
+            losses = loss(self.logits(self.tokens[g], True, g), self.labels[g])
             (losses.sum() + sum(l1_penalty(m) for m in self.members[g])).backward()
         for m in self.members:
             update(m, epoch)
@@ -248,8 +255,23 @@ class PairLoop(MemberLoop):
                 sel = lg[idx]
                 row[f"{name}_loss"] = cross_entropy64(sel[None], lab[None]).item()
                 row[f"{name}_acc"] = (sel.argmax(-1) == lab).double().mean().item()
+            row.update(self._newer(m, lg[splits[0][1]], splits[0][2]))
             out.append(self.record(m, row, epoch))
         return out
+
+    def _newer(self, m: Member, logits: Tensor, labels: Tensor) -> dict[str, float]:
+        """The loss trained on when it is not the cross-entropy (``train_objective``), and
+        with ``record_stability`` Prieto et al.'s two measures (TrainConfig's docstring)."""
+        cfg, row = m.run.train, {}
+        if cfg.loss != "cross_entropy":
+            row["train_objective"] = self.loss_fn(logits[None], labels[None]).item()
+        if cfg.record_stability:
+            with torch.enable_grad():
+                point = stability_point(m.model, m.run.pairs_task, m.run.train_idx,
+                                        precision=cfg.precision, loss=cfg.loss,  # type: ignore[arg-type]
+                                        labels=labels)  # fmt: skip
+            row.update(collapsed=point["collapsed"], nlm_alignment=point["nlm_alignment"])
+        return row
 
     def run(self, progress: bool, save_every: int) -> None:
         run_epochs(self, progress, save_every)
@@ -340,6 +362,7 @@ def _run_all(
     attempt("representation", lambda: representation(model, task, data=data,
                                                       key_freqs=keys or None))
     attempt("circuit_density", lambda: circuit_density(model, task, data.sets.get("train")))
+    attempt("algorithm", lambda: algorithm(model, task, data=data))
     neurons = results.get("neurons")
     attempt(
         "ablations",
@@ -390,12 +413,33 @@ def table5(report: Report, unit: str = "pairs") -> pd.DataFrame:
         vals["logit FVE"] = pct(report.logit_fit.fve)
     if report.directions:
         vals["mean FVE of u_k, v_k projections"] = pct(report.directions.mean_fve)
+    which = report.results.get("algorithm")
+    if isinstance(which, AlgorithmResult):
+        vals["algorithm (Zhong et al.)"] = (
+            f"{which.verdict} (symmetricity {which.gradient_symmetricity:.3f}, "
+            f"irrelevance {which.distance_irrelevance:.3f})"
+        )
     rows = [{"quantity": k, "ours": v} for k, v in vals.items()]
     if not report.setup_differences:
         for row in rows:
             paper = PAPER_TABLE5.get(row["quantity"])
             row["paper (mainline)"] = "-" if paper is None else paper[0]
     return pd.DataFrame(rows)
+
+
+def algorithm_note(report: Report) -> list[str]:
+    """The caveat under the tables when Zhong et al.'s verdict is not the clock, the
+    algorithm Nanda et al.'s analyses describe (:mod:`grok_interp.analyses.algorithm`)."""
+    which = report.results.get("algorithm")
+    if not isinstance(which, AlgorithmResult) or which.verdict == CLOCK:
+        return []
+    return [
+        f"Algorithm {which.verdict} (Zhong et al. 2023: gradient symmetricity "
+        f"{which.gradient_symmetricity:.3f}, distance irrelevance "
+        f"{which.distance_irrelevance:.3f}): Nanda et al.'s tables describe the clock "
+        "algorithm (cos/sin products through the MLP); here their Fourier terms may describe "
+        "another computation, so read them with care."
+    ]
 
 
 class Modular(Family):
@@ -408,6 +452,7 @@ class Modular(Family):
     analyses: ClassVar[tuple[str, ...]] = (*PAIR_ANALYSES, "over_training")
     title = "Nanda et al. 2023"
     what = "pairs of Z_p or S5"
+    newer_options: ClassVar[frozenset[str]] = frozenset(NEWER_OPTIONS)
 
     def build(self, preset: ModelPreset, task: Task, *, seed: int,
               device: torch.device) -> tl.Model:  # fmt: skip
@@ -465,7 +510,7 @@ class Modular(Family):
         return "Summary (Table 5 row)"
 
     def notes(self, report: Report) -> list[str]:
-        return super().notes(report) + setup_note(report.setup_differences)
+        return super().notes(report) + setup_note(report.setup_differences) + algorithm_note(report)
 
     def default_spec(self) -> RunSpec:
         return RunSpec()

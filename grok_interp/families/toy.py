@@ -5,7 +5,7 @@ loop (:class:`~grok_interp.toy.ToyLoop`) and a report of its representation's qu
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import torch
@@ -34,6 +34,7 @@ class Toy(Modular):
     analyses = ("representation", "over_training")
     title = "Liu et al. 2022"
     what = "Liu et al.'s toy model"
+    newer_options: ClassVar[frozenset[str]] = frozenset()  # its own stacked AdamW
 
 
     def progress(self, run: Run) -> pd.DataFrame:
