@@ -36,13 +36,13 @@ COLOURS = {"train": "#1f77b4", "test": "#d62728", "random": "#7f7f7f"}
 PAPER_ANCHORS = ((72, 65), (28, 93), (61, 66))  # Figure 4's '72+65', '28+93', '61+66'
 
 
-def nearest(frame: pd.DataFrame, epoch: float) -> Any:
+def nearest(frame: pd.DataFrame, epoch: float | int) -> Any:
     """The epoch of ``frame``'s snapshot nearest ``epoch``."""
     epochs = frame["epoch"].unique()
     return epochs[abs(epochs - epoch).argmin()]
 
 
-def marked_rows(name: str, total: pd.DataFrame, bounds: Sequence[float] | None
+def marked_rows(name: str, total: pd.DataFrame, bounds: Sequence[int] | None
                 ) -> Iterator[dict[str, Any]]:  # fmt: skip
     """Per set, the density (over the positions read, and per position) at initialisation,
     the first snapshot after it, the phase boundaries ``bounds`` and the last snapshot."""
@@ -61,7 +61,7 @@ def marked_rows(name: str, total: pd.DataFrame, bounds: Sequence[float] | None
 
 
 def _draw_run(fig: go.Figure, i: int, run: Run, total: pd.DataFrame,
-              bounds: Sequence[float] | None) -> None:  # fmt: skip
+              bounds: Sequence[int] | None) -> None:  # fmt: skip
     """Row ``i`` of Figure 3: the accuracies, and the density of each set, with the phase
     boundaries dotted."""
     for key in ("train_acc", "test_acc"):
