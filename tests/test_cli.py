@@ -242,3 +242,31 @@ def test_moduli_the_readme_states_are_the_ones_the_code_takes(tmp_path, capsys):
     assert load_run(out).task.p == 24 and "epoch 10" in capsys.readouterr().out
     assert main(["train", "--task", "div", "--p", "24", "--out", str(tmp_path / "d.pt")]) == 2
     assert "prime" in capsys.readouterr().err and not (tmp_path / "d.pt").exists()
+
+
+def test_progress_serves_every_family(tmp_path, capsys):
+    """A parity Run gets its automaton at each snapshot, a toy Run its representation
+    quality; both stored in the Run's progress and named by info."""
+    shipped = Path(__file__).resolve().parents[1] / "checkpoints" / "parity_rnn.pt"
+    out = tmp_path / "parity.pt"
+    assert main(["progress", str(shipped), "--out", str(out), "--keep-every", "500"]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("measured at 41 snapshots (van Rossem & Saxe 2025):")
+    run = load_run(out)
+    assert sorted(run.snapshots) == [0, 500, 1000] and len(run.progress["epoch"]) == 41
+    # docs/parity.md's table: the leader rule's automaton grows from 7 states at
+    # initialisation to 47 at epoch 1,000, whose minimal automaton is the parity machine
+    assert run.progress["n_states"][0] == 7 and run.progress["n_states"][-1] == 47
+    assert run.progress["n_minimal"][-1] == 2 and run.progress["test_acc"][-1] == 1.0
+    assert set(run.progress["complete"]) <= {0.0, 1.0}
+    assert main(["info", str(out)]) == 0
+    assert "n_states" in capsys.readouterr().out
+    toy = tmp_path / "toy.pt"
+    assert main(["train", "--family", "toy", "--epochs", "200", "--snapshot-every", "100",
+                 "--out", str(toy), "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["progress", str(toy), "--in-place"]) == 0
+    assert capsys.readouterr().out.startswith("measured at 3 snapshots (Liu et al. 2022):")
+    assert set(load_run(toy).progress) >= {"epoch", "rqi", "predicted_test_acc"}
+    assert main(["progress", str(toy), "--in-place", "--key-freqs", "1"]) == 2
+    assert "--key-freqs applies to runs of pairs" in capsys.readouterr().err

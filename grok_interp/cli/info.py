@@ -69,7 +69,11 @@ def _info_text(run: Run, info: dict[str, Any]) -> str:
         b = [int(x) for x in run.progress.get("phases", [])]
         phases = (f"memorisation ends at epoch {b[0]}, cleanup from {b[1]} to {b[2]}" if b
                   else "no phases (not grokked)")  # fmt: skip
-        rows["progress"] = f"measured at {len(run.progress['epoch'])} snapshots; {phases}"
+        n = len(set(run.progress["epoch"]))
+        rows["progress"] = (
+            f"measured at {n} snapshots; {phases}" if "phases" in run.progress
+            else f"measured at {n} snapshots: {', '.join(run.progress)}"
+        )  # fmt: skip
     return "\n".join(
         textwrap.fill(v, 88, initial_indent=f"{k:<10} ", subsequent_indent=" " * 11)
         for k, v in rows.items()

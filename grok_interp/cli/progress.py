@@ -29,7 +29,7 @@ def add_parsers(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
 
 def _cmd_progress(args: argparse.Namespace) -> int:
     from grok_interp.analyses.progress import phases, progress_measures
-    from grok_interp.runs import load_run, save_run
+    from grok_interp.runs import load_run
 
     tune_malloc()
     src = Path(args.run)
@@ -37,6 +37,9 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     if out.exists() and not (args.in_place or args.overwrite):
         raise ValueError(f"{out} exists; add --overwrite to replace it (or --in-place)")
     run = load_run(src)
+    frame = run.family.progress(run)
+    if frame is not None:  # another family's own measures over training
+        return _save_family_progress(run, frame, out, args)
     res = progress_measures(
         run, key_freqs=args.key_freqs, chunk=args.chunk, device=args.device,
         restricted=args.restricted,
@@ -45,6 +48,15 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     run.progress["key_freqs"] = [float(k) for k in res.key_freqs]
     bounds = phases(res.frame)
     run.progress["phases"] = [float(b) for b in bounds] if bounds else []
+    _thin_and_save(run, out, args)
+    print(_progress_text(res, bounds, given=bool(args.key_freqs), p=run.pairs_task.p))
+    print(f"wrote {out}, {len(run.snapshots)} snapshots kept")
+    return 0
+
+
+def _thin_and_save(run: Any, out: Path, args: argparse.Namespace) -> None:
+    from grok_interp.runs import save_run
+
     if args.keep_every:
 
         def kept(e: int) -> bool:
@@ -53,7 +65,19 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
         run.snapshots = {e: w for e, w in run.snapshots.items() if kept(e)}
     save_run(run, out)
-    print(_progress_text(res, bounds, given=bool(args.key_freqs), p=run.pairs_task.p))
+
+
+def _save_family_progress(run: Any, frame: Any, out: Path, args: argparse.Namespace) -> int:
+    """A family's own measures (``Family.progress``): printed, and stored in the Run's
+    ``progress`` as one list per numeric column."""
+    if args.key_freqs:
+        raise ValueError("--key-freqs applies to runs of pairs; this run is on "
+                         f"{run.task.describe()}")  # fmt: skip
+    numeric = frame.select_dtypes(["number", "bool"])
+    run.progress = {k: [float(v) for v in numeric[k]] for k in numeric.columns}
+    _thin_and_save(run, out, args)
+    print(f"measured at {frame['epoch'].nunique()} snapshots ({run.family.title}):")
+    print(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"wrote {out}, {len(run.snapshots)} snapshots kept")
     return 0
 

@@ -175,6 +175,13 @@ class Family(ABC):
         """Notes under the summary: what was assumed."""
         return [f"Assumed: {a}." for a in report.assumptions]
 
+    def progress(self, run: Run) -> pd.DataFrame | None:
+        """This family's measures at each snapshot of ``run``, one row per snapshot (or per
+        snapshot and unit), for ``grok-interp progress``. None (the default): Nanda et
+        al.'s progress measures of a transformer on pairs, which the command computes with
+        its own options (key frequencies, restricted loss) and phases."""
+        return None
+
     # -- command line and sweeps ------------------------------------------------------
     @abstractmethod
     def default_spec(self) -> RunSpec:

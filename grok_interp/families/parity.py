@@ -71,6 +71,11 @@ class Parity(StepwiseFamily):
     title = "van Rossem & Saxe 2025"
     what = "streaming parity"
 
+
+    def progress(self, run: Run) -> pd.DataFrame:
+        """The automaton extracted at each snapshot (leader rule, van Rossem & Saxe Sec. 3):
+        its states, whether it is complete, mergers and splits, beside the losses then."""
+        return am.automaton_over_training(run)
     def read_task(self, d: dict[str, Any]) -> ParityTask:
         return ParityTask(**{**d, "long_lens": tuple(d["long_lens"])})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import pandas as pd
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
@@ -50,6 +51,14 @@ class Sequences(StepwiseFamily):
     title = "Nanda et al. 2023, App. D.3"
     what = "sequence tasks"
 
+
+    def progress(self, run: Run) -> pd.DataFrame:
+        """Per snapshot and head: the induction and previous-token scores (repeated
+        subsequences) or the big-token attention (skip trigrams), beside the test loss then
+        (App. D.3); five-digit addition has no head measure and is refused in one line."""
+        from grok_interp.analyses.sequence_heads import head_scores_over_training
+
+        return head_scores_over_training(run)
     def build(self, preset: ModelPreset, task: SeqTask, *, seed: int,
               device: torch.device) -> tl.Model:  # fmt: skip
         return build_model(preset, task, seed=seed, device=device)

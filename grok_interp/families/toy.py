@@ -35,6 +35,13 @@ class Toy(Modular):
     title = "Liu et al. 2022"
     what = "Liu et al.'s toy model"
 
+
+    def progress(self, run: Run) -> pd.DataFrame:
+        """RQI and predicted test accuracy of the embedding at each snapshot, beside the
+        measured test accuracy (Liu et al. Sec. 4: representation quality over training)."""
+        from grok_interp.analyses.representation import representation_over_training
+
+        return representation_over_training(run)
     def build(self, preset: ToyPreset, task: Task, *, seed: int,  # type: ignore[override]
               device: torch.device) -> ToyModel:  # fmt: skip
         return build_toy(preset, task, seed=seed, device=device)
