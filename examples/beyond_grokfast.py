@@ -14,8 +14,7 @@ OUT/beyond_grokfast.md; figure: OUT/beyond_grokfast.html.
 import argparse
 from pathlib import Path
 
-from beyond_no_weight_decay import row, table
-from sweep import sweep
+from beyond_no_weight_decay import row, table, trained
 
 
 def main(argv=None):
@@ -37,11 +36,11 @@ def main(argv=None):
         settings[f"frac {frac}, no filter"] = common
         settings[f"frac {frac}, Grokfast"] = {**common, "grokfast_lamb": args.lamb,
                                                "grokfast_alpha": args.alpha}  # fmt: skip
-    runs = sweep(settings, p=args.p, epochs=args.epochs, seeds=1, out=args.out)
-    rows = [row(name, rs[0]) for name, rs in runs.items()]
+    runs = trained(settings, args, args.out)
+    rows = [row(name, run) for name, run in runs.items()]
     path = table(rows, Path(args.out) / "beyond_grokfast.md")
     fig = go.Figure()
-    for name, (run,) in runs.items():
+    for name, run in runs.items():
         fig.add_trace(go.Scatter(x=run.history["epoch"], y=run.history["test_acc"], name=name))
     fig.update_layout(title=f"Grokfast-EMA (alpha {args.alpha}, lambda {args.lamb}) vs none",
                       xaxis_title="epoch", yaxis_title="test accuracy")  # fmt: skip

@@ -19,7 +19,18 @@ epoch) to OUT/beyond_no_weight_decay.html.
 import argparse
 from pathlib import Path
 
-from sweep import sweep
+
+def trained(settings, args, out):
+    """One seed-0 run per named setting (a dict of TrainConfig fields) from the sweep
+    figures' base (addition mod --p on the mainline model for --epochs), swept into
+    ``out``/sweep (resumable); the Runs by setting name."""
+    from grok_interp.examples_cli import sweep_base
+    from grok_interp.sweeps import load_points, settings_sweep
+
+    folder = Path(out) / "sweep"
+    dotted = {n: {f"train.{k}": v for k, v in f.items()} for n, f in settings.items()}
+    settings_sweep(dotted, sweep_base(args), folder, progress=False)
+    return dict(zip(settings, load_points(folder), strict=True))
 
 SETTINGS = {  # key: (label, TrainConfig fields)
     "wd1": ("weight decay 1 (baseline)", {"weight_decay": 1.0}),
@@ -33,9 +44,7 @@ SETTINGS = {  # key: (label, TrainConfig fields)
 def train_setting(key, args):
     label, fields = SETTINGS[key]
     fields = {**fields, "frac_train": args.frac, "record_stability": True}
-    (run,) = sweep({label: fields}, p=args.p, epochs=args.epochs, seeds=1,
-                   out=Path(args.out) / key)[label]  # fmt: skip
-    return run
+    return trained({label: fields}, args, Path(args.out) / key)[label]
 
 
 def row(label, run):

@@ -5,14 +5,11 @@ prints when each run groks (the sweeps' results table: first epoch with test acc
 python examples/fig02_seeds.py OUT [--checkpoints R1.pt R2.pt ...]
 """
 
-import argparse
-
-from _paths import SEEDS
+from grok_interp.examples_cli import SEEDS, parser
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out")
+    ap = parser(__doc__)
     ap.add_argument("--checkpoints", nargs="+", default=[str(p) for p in SEEDS])
     args = ap.parse_args(argv)
     from grok_interp.plots import loss_curves, write

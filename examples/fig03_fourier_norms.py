@@ -3,11 +3,11 @@
 python examples/fig03_fourier_norms.py OUT [--checkpoint RUN_OR_CHECKPOINT]
 """
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def main(argv=None):
-    ap = parser(__doc__)
+    ap = parser(__doc__, checkpoint=True, key_freqs=True)
     args = ap.parse_args(argv)
     from plotly.subplots import make_subplots
 

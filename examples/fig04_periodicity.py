@@ -4,11 +4,11 @@ the logits in the 2D Fourier basis (norm over c).
     python examples/fig04_periodicity.py OUT [--checkpoint C] [--head 0] [--neuron 0]
 """
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def main(argv=None):
-    ap = parser(__doc__)
+    ap = parser(__doc__, checkpoint=True, key_freqs=True)
     ap.add_argument("--head", type=int, default=0)
     ap.add_argument("--neuron", type=int, default=0)
     args = ap.parse_args(argv)

@@ -4,11 +4,11 @@ one frequency cluster in the Fourier basis (right).
     python examples/fig05_neurons.py OUT [--checkpoint C] [--cluster K]
 """
 
-from _paths import parser, result
+from grok_interp.examples_cli import parser, result
 
 
 def main(argv=None):
-    ap = parser(__doc__)
+    ap = parser(__doc__, checkpoint=True, key_freqs=True)
     ap.add_argument("--cluster", type=int, default=None, help="frequency of the heatmap")
     args = ap.parse_args(argv)
     from grok_interp.plots import write

@@ -4,11 +4,11 @@ excluded, neurons replaced by fits, W_L directions, skip connections, heads).
     python examples/fig06_ablations.py OUT [--checkpoint C]
 """
 
-from _paths import parser, result
+from grok_interp.examples_cli import parser, result
 
 
 def main(argv=None):
-    ap = parser(__doc__)
+    ap = parser(__doc__, checkpoint=True, key_freqs=True)
     args = ap.parse_args(argv)
     from grok_interp.plots import write
 

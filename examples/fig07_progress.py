@@ -5,11 +5,11 @@ squared weights. Reads the measures stored by ``grok-interp progress``.
     python examples/fig07_progress.py OUT [--checkpoint checkpoints/mainline.pt]
 """
 
-from _paths import load_progress, parser
+from grok_interp.examples_cli import load_progress, parser
 
 
 def main(argv=None):
-    ap = parser(__doc__, key_freqs=False)
+    ap = parser(__doc__, checkpoint=True)
     args = ap.parse_args(argv)
     import pandas as pd
 

@@ -3,11 +3,11 @@
 python examples/fig08_interference.py OUT [--checkpoint C | --key-freqs 14 35 41 42 52 --p 113]
 """
 
-from _paths import parser, result
+from grok_interp.examples_cli import parser, result
 
 
 def main(argv=None):
-    ap = parser(__doc__)
+    ap = parser(__doc__, checkpoint=True, key_freqs=True)
     ap.add_argument("--p", type=int, default=None, help="with --key-freqs: skip the checkpoint")
     args = ap.parse_args(argv)
     from grok_interp import load_model

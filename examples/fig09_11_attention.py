@@ -4,11 +4,11 @@ circuit (11) in the Fourier basis; prints Table 2 (pattern fits) beside the pape
     python examples/fig09_11_attention.py OUT [--checkpoint C]
 """
 
-from _paths import parser, result
+from grok_interp.examples_cli import parser, result
 
 
 def main(argv=None):
-    ap = parser(__doc__)
+    ap = parser(__doc__, checkpoint=True, key_freqs=True)
     args = ap.parse_args(argv)
     from grok_interp.plots import write
 

@@ -4,11 +4,11 @@ logits, and the excluded loss of each key frequency over training.
     python examples/fig13_15_progress_extra.py OUT [--checkpoint checkpoints/mainline.pt]
 """
 
-from _paths import load_progress, parser
+from grok_interp.examples_cli import load_progress, parser
 
 
 def main(argv=None):
-    ap = parser(__doc__, key_freqs=False)
+    ap = parser(__doc__, checkpoint=True)
     args = ap.parse_args(argv)
     from grok_interp.plots import progress_extra, write
 

@@ -10,48 +10,37 @@ The paper (Appendix C.2.2) sees grokking up to 50% and immediate generalisation 
     python examples/fig20_21_fraction_sweep.py OUT [--epochs N] [--fractions 0.3 0.5 0.7]
 """
 
-import argparse
-
-from sweep import add_sweep_args, summary, sweep
-
-
-def _nan(epoch):
-    import numpy as np
-
-    return np.nan if epoch is None else epoch
+from grok_interp.examples_cli import parser, save, sweep_base
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    add_sweep_args(ap, epochs=3000, seeds=1)
+    ap = parser(__doc__, sweep={"epochs": 3000, "seeds": 1})
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.3, 0.5, 0.7])
     args = ap.parse_args(argv)
-    import numpy as np
+    from pathlib import Path
+
+    import pandas as pd
     import plotly.graph_objects as go
 
     from grok_interp.plots import loss_curves, write
-    from grok_interp.sweeps import first_epoch
+    from grok_interp.sweeps import grok_markdown, settings_sweep
 
-    settings = {f"{f:.0%}": {"frac_train": f} for f in args.fractions}
-    runs = sweep(settings, p=args.p, epochs=args.epochs, seeds=args.seeds, out=args.out)
-    flat = [r for rs in runs.values() for r in rs]
-    names = [f"{n} seed {r.seed}" for n, rs in runs.items() for r in rs]
+    settings = {f"{f:.0%}": {"train.frac_train": f} for f in args.fractions}
+    table, histories, names = settings_sweep(settings, sweep_base(args), Path(args.out) / "sweep",
+                                             seeds=args.seeds, progress=False)  # fmt: skip
+    labels = [f"{n} seed {s}" for n, s in zip(names, table["seed"], strict=True)]
     paths = write(
-        loss_curves(flat, names, "Loss by training fraction (Figure 20)"),
+        loss_curves(histories, labels, "Loss by training fraction (Figure 20)"),
         args.out,
         "fig20_fraction_losses",
     )
     fig = go.Figure()
-    for key in ("train_loss", "test_loss"):
-        hits = [
-            [_nan(first_epoch(r.history, key, lambda v: v < 1e-6)) for r in rs]
-            for rs in runs.values()
-        ]
-        ys = [np.nan if np.isnan(h).all() else np.nanmean(h) for h in hits]  # nan: never
-        fig.add_trace(go.Scatter(x=args.fractions, y=ys, name=key, mode="lines+markers"))
+    for key in ("train_loss", "test_loss"):  # mean over seeds; nan: never
+        ys = pd.to_numeric(table[f"epoch_{key}_1e-6"]).groupby(names, sort=False).mean()
+        fig.add_trace(go.Scatter(x=args.fractions, y=list(ys), name=key, mode="lines+markers"))
     fig.update_layout(title="Epochs until loss < 1e-6 (Figure 21)", xaxis_title="fraction")
     paths += write(fig, args.out, "fig21_epochs_to_1e-6")
-    return paths + summary(runs, args.out, "fig20_21_fraction_sweep")
+    return paths + save(args.out, "fig20_21_fraction_sweep", grok_markdown(table, names))
 
 
 if __name__ == "__main__":

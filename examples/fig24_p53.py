@@ -9,28 +9,23 @@ loss 23-27) at 10k: grokking at p = 53 takes longer than at 113.
     python examples/fig24_p53.py OUT [--epochs N] [--seeds S]
 """
 
-import argparse
-
-from sweep import add_sweep_args, summary, sweep
+from grok_interp.examples_cli import parser, save, sweep_base
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    add_sweep_args(ap, epochs=5000, seeds=2, p=53)
-    args = ap.parse_args(argv)
-    from grok_interp.plots import loss_curves, write
+    args = parser(__doc__, sweep={"epochs": 5000, "seeds": 2, "p": 53}).parse_args(argv)
+    from pathlib import Path
 
-    runs = sweep(
-        {"wd 5": {"weight_decay": 5.0}, "wd 1": {"weight_decay": 1.0}},
-        p=args.p,
-        epochs=args.epochs,
-        seeds=args.seeds,
-        out=args.out,
-    )
-    flat = [r for rs in runs.values() for r in rs]
-    names = [f"{n} seed {r.seed}" for n, rs in runs.items() for r in rs]
-    fig = loss_curves(flat, names, f"p = {args.p}: weight decay 5 vs 1 (Figure 24)")
-    return write(fig, args.out, "fig24_p53") + summary(runs, args.out, "fig24_p53")
+    from grok_interp.plots import loss_curves, write
+    from grok_interp.sweeps import grok_markdown, settings_sweep
+
+    settings = {"wd 5": {"train.weight_decay": 5.0}, "wd 1": {"train.weight_decay": 1.0}}
+    table, histories, names = settings_sweep(settings, sweep_base(args), Path(args.out) / "sweep",
+                                             seeds=args.seeds, progress=False)  # fmt: skip
+    labels = [f"{n} seed {s}" for n, s in zip(names, table["seed"], strict=True)]
+    fig = loss_curves(histories, labels, f"p = {args.p}: weight decay 5 vs 1 (Figure 24)")
+    return write(fig, args.out, "fig24_p53") + save(args.out, "fig24_p53",
+                                                    grok_markdown(table, names))  # fmt: skip
 
 
 if __name__ == "__main__":

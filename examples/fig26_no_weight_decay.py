@@ -8,24 +8,23 @@ loss 60.8 at 10k and test accuracy never near 99%.
     python examples/fig26_no_weight_decay.py OUT [--epochs N]
 """
 
-import argparse
-
-from sweep import add_sweep_args, summary, sweep
+from grok_interp.examples_cli import parser, save, sweep_base
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    add_sweep_args(ap, epochs=3000, seeds=1)
-    args = ap.parse_args(argv)
+    args = parser(__doc__, sweep={"epochs": 3000, "seeds": 1}).parse_args(argv)
+    from pathlib import Path
+
     import plotly.graph_objects as go
 
     from grok_interp.analyses.progress import progress_measures
     from grok_interp.plots import write
+    from grok_interp.sweeps import grok_markdown, load_points, settings_sweep
 
-    runs = sweep(
-        {"no wd": {"weight_decay": 0.0}}, p=args.p, epochs=args.epochs, seeds=1, out=args.out
-    )
-    (run,) = runs["no wd"]
+    folder = Path(args.out) / "sweep"
+    table, _, names = settings_sweep({"no wd": {"train.weight_decay": 0.0}}, sweep_base(args),
+                                     folder, progress=False)  # fmt: skip
+    (run,) = load_points(folder)  # the excluded loss reads the snapshots' weights
     frame = progress_measures(run, steps=sorted(run.snapshots)).frame
     fig = go.Figure()
     for col in ("train_loss", "test_loss"):
@@ -38,8 +37,8 @@ def main(argv=None):
     fig.update_layout(
         title="No weight decay: no grokking (Figure 26)", yaxis_type="log", xaxis_title="epoch"
     )
-    return write(fig, args.out, "fig26_no_weight_decay") + summary(
-        runs, args.out, "fig26_no_weight_decay"
+    return write(fig, args.out, "fig26_no_weight_decay") + save(
+        args.out, "fig26_no_weight_decay", grok_markdown(table, names)
     )
 
 

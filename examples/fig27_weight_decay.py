@@ -9,30 +9,25 @@ test accuracy at 1.7k epochs, 1 at 8.7k, 0.3 not by 10k.
     python examples/fig27_weight_decay.py OUT [--epochs N] [--decays 0.3 1 3]
 """
 
-import argparse
-
-from sweep import add_sweep_args, summary, sweep
+from grok_interp.examples_cli import parser, save, sweep_base
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    add_sweep_args(ap, epochs=3000, seeds=1)
+    ap = parser(__doc__, sweep={"epochs": 3000, "seeds": 1})
     ap.add_argument("--decays", type=float, nargs="+", default=[0.3, 1.0, 3.0])
     args = ap.parse_args(argv)
-    from grok_interp.plots import loss_curves, write
+    from pathlib import Path
 
-    runs = sweep(
-        {f"wd {w}": {"weight_decay": w} for w in args.decays},
-        p=args.p,
-        epochs=args.epochs,
-        seeds=args.seeds,
-        out=args.out,
-    )
-    flat = [r for rs in runs.values() for r in rs]
-    names = [f"{n} seed {r.seed}" for n, rs in runs.items() for r in rs]
-    fig = loss_curves(flat, names, "Time to grok by weight decay (Figure 27)")
-    return write(fig, args.out, "fig27_weight_decay") + summary(
-        runs, args.out, "fig27_weight_decay"
+    from grok_interp.plots import loss_curves, write
+    from grok_interp.sweeps import grok_markdown, settings_sweep
+
+    settings = {f"wd {w}": {"train.weight_decay": w} for w in args.decays}
+    table, histories, names = settings_sweep(settings, sweep_base(args), Path(args.out) / "sweep",
+                                             seeds=args.seeds, progress=False)  # fmt: skip
+    labels = [f"{n} seed {s}" for n, s in zip(names, table["seed"], strict=True)]
+    fig = loss_curves(histories, labels, "Time to grok by weight decay (Figure 27)")
+    return write(fig, args.out, "fig27_weight_decay") + save(
+        args.out, "fig27_weight_decay", grok_markdown(table, names)
     )
 
 

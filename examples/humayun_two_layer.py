@@ -15,25 +15,23 @@ run as it stands with ``humayun_fig03_density.py OUT --runs OUT/two_layer.pt``.
     python examples/humayun_two_layer.py OUT [--epochs 6000] [--train-only]
 """
 
-from dataclasses import replace
-from pathlib import Path
-
-import humayun_fig03_density
-import humayun_fig04_plane
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def main(argv=None):
-    ap = parser(__doc__, key_freqs=False, checkpoint=False)
+    ap = parser(__doc__, quiet=True)
     ap.add_argument("--p", type=int, default=97)
     ap.add_argument("--epochs", type=int, default=6000)
     ap.add_argument("--points", type=int, default=200)
     ap.add_argument("--grid", type=int, default=60)
-    ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--train-only", action="store_true", help="train or extend, no figures")
     args = ap.parse_args(argv)
-    from grok_interp import RunSpec, Task, TrainConfig, preset, train
-    from grok_interp.runs import load_run
+    from pathlib import Path
+
+    from grok_interp import RunSpec, Task, TrainConfig, preset
+    from grok_interp.analyses.circuit_density_figures import density_figure, plane_over_training
+    from grok_interp.examples_cli import save
+    from grok_interp.training import train_or_resume
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -42,23 +40,15 @@ def main(argv=None):
     spec = RunSpec(task=Task(p=args.p), model=preset("small", n_layers=2, act_fn="gelu"),
                    train=TrainConfig(epochs=args.epochs, eval_every=max(every // 10, 1),
                                      snapshot_every=every))  # fmt: skip
-    if path.exists():  # resume it, or extend it to --epochs
-        run = load_run(path)
-        if run.train.epochs < args.epochs:
-            run.train = replace(run.train, epochs=args.epochs)
-        if not run.done:
-            train(run, out=path, progress=not args.quiet)
-    else:
-        train(spec, out=path, progress=not args.quiet)
+    train_or_resume(spec, path, progress=not args.quiet)  # resumed, or extended to --epochs
     if args.train_only:
         return [path]
     last = args.epochs
     steps = [0, last // 20, last // 4, last // 2, last]
-    return [
-        *humayun_fig03_density.main([str(out), "--runs", str(path), "--points", str(args.points)]),
-        *humayun_fig04_plane.main([str(out), "--checkpoint", str(path), "--grid", str(args.grid),
-                                   "--steps", *map(str, steps)]),
-    ]
+    fig3, text3, frame = density_figure([path], points=args.points)
+    fig4, text4 = plane_over_training(path, steps=steps, grid=args.grid)
+    return [*save(out, "humayun_fig03_density", text3, fig3, frame),
+            *save(out, "humayun_fig04_plane_two_layer", text4, fig4)]  # fmt: skip
 
 
 if __name__ == "__main__":

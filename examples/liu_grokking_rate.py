@@ -22,7 +22,7 @@ against 1 / lambda_3) is ``liu_toy_grokking_time.py``.
 
 from pathlib import Path
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def standard(e):
@@ -34,7 +34,7 @@ def norm(e):
 
 
 def main(argv=None):
-    ap = parser(__doc__, key_freqs=False, checkpoint=False)
+    ap = parser(__doc__)
     ap.add_argument("--p", type=int, default=10)
     ap.add_argument("--draws", type=int, default=100)
     ap.add_argument("--flow-size", type=int, default=30, help="training pairs for the flow")

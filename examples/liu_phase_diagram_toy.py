@@ -26,7 +26,7 @@ longer) and ``--seeds 0 1 2`` for the majority phase per cell.
 
 from pathlib import Path
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 AXES = {
     "decoder": ("train.lr", "train.weight_decay"),
@@ -46,18 +46,17 @@ def grid_values(diagram, n):
 
 
 def main(argv=None):
-    ap = parser(__doc__, key_freqs=False, checkpoint=False)
+    ap = parser(__doc__, quiet=True)
     ap.add_argument("--diagram", nargs="+", choices=list(AXES), default=list(AXES))
     ap.add_argument("--n", type=int, default=10, help="values per axis")
     ap.add_argument("--budget", type=int, default=10_000)
     ap.add_argument("--gap", type=float, default=1000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
     ap.add_argument("--preset", default="toy_1d")
-    ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     from grok_interp.analyses.learning_phases import phase_diagram, with_phases
     from grok_interp.plots import write
-    from grok_interp.sweeps import Grid, load_points, run_sweep
+    from grok_interp.sweeps import Grid, load_histories, run_sweep
     from grok_interp.toy import toy_spec
 
     out = Path(args.out)
@@ -68,7 +67,7 @@ def main(argv=None):
         grid = Grid(values={**grid_values(diagram, args.n), "seed": args.seeds}, base=base)
         folder = out / diagram
         table = run_sweep(grid, folder, progress=not args.quiet)
-        table = with_phases(table, [r.history for r in load_points(folder)],
+        table = with_phases(table, load_histories(folder),
                             budget=args.budget, gap=args.gap)  # fmt: skip
         counts = table["phase"].value_counts().to_dict()
         cols = [x, y, "seed", "phase", "train_step", "val_step", "final_train_acc",

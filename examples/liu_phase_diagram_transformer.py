@@ -17,11 +17,11 @@ budget. Larger: ``--p 53 --epochs 100000 --gap 1000``.
 
 from pathlib import Path
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def main(argv=None):
-    ap = parser(__doc__, key_freqs=False, checkpoint=False)
+    ap = parser(__doc__, quiet=True)
     ap.add_argument("--p", type=int, default=23)
     ap.add_argument("--preset", default="small")
     ap.add_argument("--frac", type=float, default=0.6)
@@ -29,12 +29,11 @@ def main(argv=None):
     ap.add_argument("--weight-decays", type=float, nargs="+", default=[0, 0.1, 0.3, 1, 3])
     ap.add_argument("--epochs", type=int, default=3000)
     ap.add_argument("--gap", type=float, default=None, help="default: 1%% of --epochs")
-    ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     from grok_interp import RunSpec, Task, TrainConfig, preset
     from grok_interp.analyses.learning_phases import phase_diagram, with_phases
     from grok_interp.plots import write
-    from grok_interp.sweeps import Grid, load_points, run_sweep
+    from grok_interp.sweeps import Grid, load_histories, run_sweep
 
     gap = args.gap if args.gap is not None else args.epochs / 100
     base = RunSpec(
@@ -47,7 +46,7 @@ def main(argv=None):
                 base=base)  # fmt: skip
     folder = Path(args.out) / "sweep"
     table = run_sweep(grid, folder, progress=not args.quiet)
-    table = with_phases(table, [r.history for r in load_points(folder)], budget=args.epochs,
+    table = with_phases(table, load_histories(folder), budget=args.epochs,
                         gap=gap)  # fmt: skip
     cols = ["train.lr", "train.weight_decay", "phase", "train_step", "val_step",
             "final_train_acc", "final_test_acc"]  # fmt: skip

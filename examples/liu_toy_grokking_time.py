@@ -35,7 +35,7 @@ Default (2-core CPU, about 5 minutes): p = 10, sizes 20..50 in steps of 5, 16 se
 
 from pathlib import Path
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def oriented(e):
@@ -105,12 +105,11 @@ def theory_vs_network(out, steps, n_train):
 
 
 def main(argv=None):
-    ap = parser(__doc__, key_freqs=False, checkpoint=False)
+    ap = parser(__doc__, quiet=True)
     ap.add_argument("--sizes", type=int, nargs="+", default=[20, 25, 30, 35, 40, 45, 50])
     ap.add_argument("--seeds", type=int, default=16)
     ap.add_argument("--steps", type=int, default=10_000)
     ap.add_argument("--theory-sizes", type=int, nargs="+", default=[45, 18])
-    ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     import numpy as np
     import plotly.graph_objects as go

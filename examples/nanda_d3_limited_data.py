@@ -26,7 +26,7 @@ Default (2-core CPU, see the README for the wall times): the ``small`` preset's 
 
 from pathlib import Path
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 SHAPE = {"five_digit_add": {}, "repeat": {"n_layers": 2, "attn_only": True},
          "skip_trigram": {"attn_only": True}}  # fmt: skip
@@ -35,14 +35,13 @@ REGIME = {False: "limited", True: "infinite"}
 
 
 def main(argv=None):
-    ap = parser(__doc__, key_freqs=False, checkpoint=False)
+    ap = parser(__doc__, quiet=True)
     ap.add_argument("--tasks", nargs="+", choices=list(SHAPE), default=list(SHAPE))
     ap.add_argument("--preset", default="small")
     ap.add_argument("--epochs", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--regimes", nargs="+", choices=["limited", "infinite"],
                     default=["limited", "infinite"])
-    ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     import pandas as pd
     import plotly.graph_objects as go

@@ -32,11 +32,11 @@ extended when ``--epochs`` is larger); the shipped ``checkpoints/parity_rnn.pt``
 
 from pathlib import Path
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def main(argv=None):
-    ap = parser(__doc__, key_freqs=False, checkpoint=False)
+    ap = parser(__doc__, quiet=True)
     ap.add_argument("--run", default=None, help="the RNN's Run file (default OUT/rnn.pt)")
     ap.add_argument("--epochs", type=int, default=1000)
     ap.add_argument("--snapshot-every", type=int, default=10)
@@ -44,7 +44,6 @@ def main(argv=None):
     ap.add_argument("--transformer-epochs", type=int, default=300)
     ap.add_argument("--steps", type=int, nargs="*", default=None)
     ap.add_argument("--pairs", type=int, default=50)
-    ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     import pandas as pd
 

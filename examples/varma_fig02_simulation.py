@@ -8,11 +8,11 @@ weight ratio beside Theorem D.4's. Runs in about a second.
 
 from pathlib import Path
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def main(argv=None):
-    ap = parser(__doc__, key_freqs=False, checkpoint=False)
+    ap = parser(__doc__)
     ap.add_argument("--steps", type=int, default=10_000, help="paper: 10,000 (Figure 2)")
     args = ap.parse_args(argv)
     from grok_interp.plots import write

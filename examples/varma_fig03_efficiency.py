@@ -24,11 +24,11 @@ to 8,000 for C_mem and 4,000 to 8,000 for C_gen).
 
 from pathlib import Path
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def args_parser():
-    ap = parser(__doc__, key_freqs=False, checkpoint=False)
+    ap = parser(__doc__, quiet=True)
     ap.add_argument("--p", type=int, default=47, help="paper: 113")
     ap.add_argument("--preset", default="small", help="paper: mainline")
     ap.add_argument("--mem-fracs", type=float, nargs="+", default=[0.1, 0.2, 0.4])
@@ -37,7 +37,6 @@ def args_parser():
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=4000)
     ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--quiet", action="store_true")
     return ap
 
 

@@ -22,22 +22,16 @@ their test accuracy in OUT/varma_fig08_bases.md); a larger ``--base-epochs`` /
     python examples/varma_fig08_other_tasks.py OUT [--ops sub div ...] [--base-only]
 """
 
-import argparse
 from pathlib import Path
 
-from varma_ungrokking import add_args, base_run, experiment, task_for
+from grok_interp.examples_cli import parser, ungrokking_args
 
 OPS = ["div", "sub", "mul", "div_or_sub", "x2_plus_y2", "x2_plus_xy_plus_y2",
        "s5_xy", "s5_xyx_inv", "s5_xyx"]  # fmt: skip
 
 
 def main(argv=None):
-    ap = add_args(
-        argparse.ArgumentParser(
-            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-        ),
-        wds=(0.5, 2.0), seeds=1,
-    )  # fmt: skip
+    ap = ungrokking_args(parser(__doc__, quiet=True), wds=(0.5, 2.0), seeds=1)
     ap.add_argument("--ops", nargs="+", default=OPS)
     ap.add_argument("--size-fracs", type=float, nargs="+", default=[0.03, 0.07, 0.12, 0.2])
     ap.add_argument("--s5-base-epochs", type=int, default=1500)
@@ -48,18 +42,18 @@ def main(argv=None):
     import pandas as pd
     import plotly.graph_objects as go
 
+    from grok_interp.analyses.ungrokking import Ungrokking, base_run, experiment, task_for
     from grok_interp.plots import write
 
     rows, paths, fig = [], [], go.Figure()
     for op in args.ops:
         n_pairs = task_for(op, args.p).n_pairs
         s5 = op.startswith("s5")
-        opts = argparse.Namespace(**{
-            **vars(args),
-            "sizes": [round(f * n_pairs) for f in args.size_fracs],
-            "base_epochs": args.s5_base_epochs if s5 else args.base_epochs,
-            "base_lr": args.s5_base_lr if s5 else args.base_lr,
-        })  # fmt: skip
+        opts = Ungrokking.from_args(
+            args, sizes=[round(f * n_pairs) for f in args.size_fracs],
+            base_epochs=args.s5_base_epochs if s5 else args.base_epochs,
+            base_lr=args.s5_base_lr if s5 else args.base_lr,
+        )  # fmt: skip
         if args.base_only:
             _, base = base_run(opts, op)
             rows.append({"task": op, "pairs": n_pairs, "training pairs": len(base.train_idx),

@@ -4,11 +4,11 @@ the trigonometric and memorisation circuits (Appendix B) over a run's snapshots.
     python examples/varma_fig09_efficiency.py OUT [--checkpoint checkpoints/mainline.pt]
 """
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def main(argv=None):
-    args = parser(__doc__, key_freqs=False).parse_args(argv)
+    args = parser(__doc__, checkpoint=True).parse_args(argv)
     from grok_interp import load_run
     from grok_interp.analyses.efficiency import efficiency_figure, efficiency_over_training
     from grok_interp.plots import write

@@ -31,11 +31,11 @@ scale: ``--p 113 --preset mainline --dcrit 1000 --seeds 50 --lr 1e-3 --epochs 30
 
 from pathlib import Path
 
-from _paths import parser
+from grok_interp.examples_cli import parser
 
 
 def args_parser():
-    ap = parser(__doc__, key_freqs=False, checkpoint=False)
+    ap = parser(__doc__, quiet=True)
     ap.add_argument("--p", type=int, default=47, help="paper: 113")
     ap.add_argument("--preset", default="small", help="paper: mainline")
     ap.add_argument("--dcrit", type=float, default=223.0)
@@ -47,7 +47,6 @@ def args_parser():
     ap.add_argument("--epochs", type=int, default=10_000)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--weight-decay", type=float, default=1.0)
-    ap.add_argument("--quiet", action="store_true")
     return ap
 
 
@@ -62,12 +61,13 @@ def dcrit(args):
     return float(critical_sizes(table)["D_crit"].median())
 
 
-def detail(run, verdict):
-    """Figure 6 and the o_trig / o_mem logits over training for one run."""
+def detail(point, verdict):
+    """Figure 6 and the o_trig / o_mem logits over training for one run (a point of
+    :func:`sweep`)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    h = run.history
+    d, seed, h = point
     fig = make_subplots(
         rows=4, cols=1, shared_xaxes=True,
         subplot_titles=["accuracy", "loss", "parameter norm", "correct-class logit"],
@@ -83,17 +83,18 @@ def detail(run, verdict):
     fig.update_xaxes(title_text="epoch", row=4, col=1)
     fig.update_layout(
         height=900,
-        title=f"Semi-grokking in detail: D = {len(run.train_idx)}, seed {run.seed}, test "
+        title=f"Semi-grokking in detail: D = {d}, seed {seed}, test "
         f"accuracy settles at {verdict.settled_test_acc:.2f} (Varma et al. 2023, Figure 6)",
     )
     return fig
 
 
 def sweep(args, name, sizes, seeds):
-    """Runs from scratch at ``sizes`` x ``seeds`` (OUT/<name>/); the Run objects."""
+    """Runs from scratch at ``sizes`` x ``seeds`` (OUT/<name>/); per run, read from the
+    sweep's results table and histories: (D, seed, history)."""
     from grok_interp import RunSpec, Task, TrainConfig, preset
     from grok_interp.analyses.efficiency import trig_mem_callback
-    from grok_interp.sweeps import Grid, load_points, run_sweep
+    from grok_interp.sweeps import Grid, load_histories, run_sweep
 
     base = RunSpec(
         task=Task(p=args.p),
@@ -105,8 +106,9 @@ def sweep(args, name, sizes, seeds):
     )  # fmt: skip
     grid = Grid(values={"train.n_train": sizes, "seed": list(range(seeds))}, base=base)
     folder = Path(args.out) / name
-    run_sweep(grid, folder, callbacks=[trig_mem_callback()], progress=not args.quiet)
-    return load_points(folder)
+    table = run_sweep(grid, folder, callbacks=[trig_mem_callback()], progress=not args.quiet)
+    points = zip(table["train.n_train"], table["seed"], load_histories(folder), strict=True)
+    return [(int(d), int(s), h) for d, s, h in points]
 
 
 def scout(args):
@@ -116,7 +118,7 @@ def scout(args):
     d = dcrit(args)
     sizes = sorted({round(f * d) for f in args.scout_factors})
     runs = sweep(args, "scout", sizes, 1)
-    accs = [r.history["test_acc"][-1] for r in runs]
+    accs = [h["test_acc"][-1] for _, _, h in runs]
     found = crossing(sizes, accs)
     listed = ", ".join(f"{a:.3f}" for a in accs)
     lines = [f"Scout from scratch (seed 0) at D = {', '.join(map(str, sizes))} (from D_crit "
@@ -141,14 +143,14 @@ def main(argv=None):
             raise SystemExit("the scout's test accuracy never crosses 0.5: widen --scout-factors")
         sizes = sorted({round(f * d) for f in args.factors})
     runs = sweep(args, "sweep", sizes, args.seeds)
-    verdicts = [semi_grokking(r.history) for r in runs]
+    verdicts = [semi_grokking(h) for _, _, h in runs]
     rows = pd.DataFrame(
-        [{"D": len(r.train_idx), "seed": r.seed, "train acc fits at": v.fit_epoch,
+        [{"D": d, "seed": seed, "train acc fits at": v.fit_epoch,
           "min train acc after": v.min_train_acc_after_fit, "test acc then": v.test_acc_at_fit,
           "half-rise at": v.rise_epoch, "test acc settles at": v.settled_test_acc,
           "range, last 20%": v.tail_range, "trend, last 20%": v.tail_drift,
           "semi-grokking": v.flagged, "fails": ", ".join(v.failed)}
-         for r, v in zip(runs, verdicts, strict=True)]
+         for (d, seed, _), v in zip(runs, verdicts, strict=True)]
     )  # fmt: skip
     flagged = [i for i, v in enumerate(verdicts) if v.flagged]
     score = [v.settled_test_acc - v.test_acc_at_fit - v.tail_range for v in verdicts]
@@ -164,12 +166,12 @@ def main(argv=None):
     (out / "varma_semigrokking.md").write_text(text)
     print(text)
     fig5 = go.Figure()
-    for r, v in zip(runs, verdicts, strict=True):
+    for (d, seed, h), v in zip(runs, verdicts, strict=True):
         shade = min(max(v.settled_test_acc, 0.0), 1.0)
         fig5.add_trace(go.Scatter(
-            x=r.history["epoch"], y=r.history["test_acc"], showlegend=False,
+            x=h["epoch"], y=h["test_acc"], showlegend=False,
             line={"color": f"rgb({int(255 * (1 - shade))},60,{int(255 * shade)})"},
-            name=f"D {len(r.train_idx)}, seed {r.seed}",
+            name=f"D {d}, seed {seed}",
         ))  # fmt: skip
     fig5.update_layout(title="Test accuracy of every run, red = low final accuracy, blue = "
                        "high (Varma et al. 2023, Figure 5)", xaxis_title="epoch",

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Shaped
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
 
@@ -55,7 +55,7 @@ class Member:
 GROKFAST = "grokfast"  # the key of the filter's state in Run.optimizer
 
 
-def optimizer(cfg: TrainConfig, params: list[Float[Tensor, "..."]]) -> torch.optim.Optimizer:
+def optimizer(cfg: TrainConfig, params: list[Shaped[Tensor, "..."]]) -> torch.optim.Optimizer:
     """AdamW, or SGD with ``sgd``; wrapped in ⊥Grad with ``orthograd``
     (:class:`grok_interp.optim.OrthoGrad`)."""
     kind: type[torch.optim.Optimizer] = torch.optim.SGD if cfg.sgd else torch.optim.AdamW

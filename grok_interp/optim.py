@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Shaped
 from torch import Tensor, nn
 
 
@@ -90,7 +90,7 @@ class GrokfastEMA:
         self.filter(model.named_parameters())
 
     @torch.no_grad()
-    def filter(self, named: Iterable[tuple[str, Float[Tensor, "..."]]]) -> None:
+    def filter(self, named: Iterable[tuple[str, Shaped[Tensor, "..."]]]) -> None:
         """Filter the gradients of the named parameters (names key the EMA state)."""
         for name, p in named:
             if not p.requires_grad or p.grad is None:

@@ -8,7 +8,7 @@ offline) and a PNG beside it when a static renderer (kaleido) is installed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -34,11 +34,14 @@ def write(fig: go.Figure, out: str | Path, name: str) -> list[Path]:
     return paths
 
 
-def loss_curves(runs: Sequence[Run], names: Sequence[str], title: str) -> go.Figure:
-    """Train/test accuracy (left) and loss (right, log) per run (Figure 2 style)."""
+def loss_curves(
+    runs: Sequence[Run | Mapping[str, Sequence[float]]], names: Sequence[str], title: str
+) -> go.Figure:
+    """Train/test accuracy (left) and loss (right, log) per run (Figure 2 style); each run
+    a Run or its history (a sweep's :func:`~grok_interp.sweeps.load_histories`)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=["accuracy", "loss"])
     for run, name in zip(runs, names, strict=True):
-        h = run.history
+        h = run.history if isinstance(run, Run) else run
         for split, dash in (("train", "solid"), ("test", "dot")):
             style = {"dash": dash}
             fig.add_trace(

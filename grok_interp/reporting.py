@@ -107,13 +107,13 @@ class Report:
         return self._get("circuit_density", CircuitDensityResult)
 
     @property
+    def over_training(self) -> CurvesResult | None:
+        return self._get("over_training", CurvesResult)
+
+    @property
     def algorithm(self) -> AlgorithmResult | None:
         """Zhong et al.'s clock-or-pizza measures and verdict."""
         return self._get("algorithm", AlgorithmResult)
-
-    @property
-    def over_training(self) -> CurvesResult | None:
-        return self._get("over_training", CurvesResult)
 
     @property
     def automaton(self) -> AutomatonResult | None:

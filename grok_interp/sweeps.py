@@ -25,7 +25,9 @@ evaluated epoch where test accuracy reaches 99% of the best possible (``test_acc
 1, except where the run's family says otherwise: App. D.3's repeated subsequences,
 :func:`grok_interp.sequences.accuracy_ceiling`),
 and where train and test loss fall below 1e-6 (empty when not by the run's last epoch,
-which the table also gives).
+which the table also gives). Beside it, ``history.json`` holds every point's history (its
+evaluations over training, :func:`load_histories`), so a figure of the sweep's curves
+reads two small files instead of every Run file.
 
 Executors (:func:`run_sweep`): the local one trains the stacks of points one after
 another in this process; worker processes would not pay on the CPU, where one training
@@ -281,11 +283,13 @@ def run_sweep(
             train_stack(part, device=device, callbacks=callbacks, progress=progress)
             bar.update(len(part))
         bar.close()
-    table = results_table([load_run(p) for p in paths])
+    runs = [load_run(p) for p in paths]
+    table = results_table(runs)
     if any(spec.init for spec in specs):
         table.insert(1, "init", [spec.init for spec in specs])
     table.to_csv(out / "results.csv", index=False)
     (out / "results.json").write_text(table.to_json(orient="records", indent=1) + "\n")
+    (out / "history.json").write_text(json.dumps([r.history for r in runs]) + "\n")
     return table
 
 
@@ -298,6 +302,66 @@ def load_points(out: str | Path) -> list[Run]:
     """Every point's Run of the sweep in ``out``, in grid order."""
     n = len(list((Path(out) / "runs").glob("*.pt")))
     return [load_run(p) for p in point_paths(out, n)]
+
+
+def load_histories(out: str | Path) -> list[dict[str, list[float]]]:
+    """Every point's history (its evaluations: ``epoch``, losses, accuracies and whatever
+    its callbacks recorded), in grid order, as :func:`run_sweep` stored it in
+    ``OUT/history.json`` beside the results table: the curves a figure of the sweep
+    draws, without reading the Run files (their weights and snapshots). A folder written
+    before that file existed is read from its Run files."""
+    path = Path(out) / "history.json"
+    if not path.exists():
+        return [run.history for run in load_points(out)]
+    return list(json.loads(path.read_text()))
+
+
+def named_points(
+    settings: Mapping[str, Mapping[str, Any]], seeds: int
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The explicit points of a sweep over named settings (each a mapping of dotted fields,
+    ``{"wd 1": {"train.weight_decay": 1.0}}``), every setting at seeds ``0..seeds-1`` in
+    order; and each point's setting name."""
+    points = [{**fields, "seed": s} for fields in settings.values() for s in range(seeds)]
+    return points, [name for name in settings for _ in range(seeds)]
+
+
+def settings_sweep(
+    settings: Mapping[str, Mapping[str, Any]],
+    base: RunSpec,
+    out: str | Path,
+    *,
+    seeds: int = 1,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, list[dict[str, list[float]]], list[str]]:
+    """Named settings (:func:`named_points`) at ``seeds`` seeds each, swept from ``base``
+    into ``out``: the results table, every point's history and its setting's name, in
+    grid order (setting by setting, seed by seed)."""
+    points, names = named_points(settings, seeds)
+    table = run_sweep(Grid(points=points, base=base), out, progress=progress)
+    return table, load_histories(out), names
+
+
+def grok_markdown(table: pd.DataFrame, names: Sequence[str]) -> str:
+    """A Markdown table of a sweep's results table: per point (its setting's name from
+    ``names`` and its seed), the epoch test accuracy reaches 99% (of its ceiling), the
+    epochs train and test loss fall below 1e-6, and the final losses. A point that never
+    gets there reads "not by" its last epoch."""
+
+    def when(value: Any, last: Any) -> str:
+        return f"not by {float(last):g}" if pd.isna(value) else f"{float(value):g}"
+
+    rows = [
+        "| setting | seed | test acc >= 99% | train loss < 1e-6 | test loss < 1e-6 "
+        "| final train loss | final test loss |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, (_, r) in zip(names, table.iterrows(), strict=True):
+        times = [when(r[f"epoch_{k}"], r["epoch"])
+                 for k in ("test_acc_99", "train_loss_1e-6", "test_loss_1e-6")]  # fmt: skip
+        rows.append(f"| {name} | {int(r['seed'])} | {' | '.join(times)} "
+                    f"| {r['final_train_loss']:.3g} | {r['final_test_loss']:.3g} |")  # fmt: skip
+    return "\n".join(rows) + "\n"
 
 
 def _load_inits(specs: Sequence[RunSpec]) -> dict[str, Run]:

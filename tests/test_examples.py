@@ -178,11 +178,11 @@ for path in {scripts!r}:
 def test_every_example_answers_help_before_importing_torch():
     """`python examples/X.py --help` imports no torch, TransformerLens, plotly or pandas
     (they load after the arguments are parsed), so it answers at once."""
-    scripts = sorted(str(p) for p in EXAMPLES.glob("*.py") if p.name != "_paths.py")
+    scripts = sorted(str(p) for p in EXAMPLES.glob("*.py"))
     code = HELP.format(examples=str(EXAMPLES), scripts=scripts)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
-    parsers = [p for p in scripts if "parse_args(" in Path(p).read_text()]  # sweep.py: a module
+    parsers = [p for p in scripts if "parse_args(" in Path(p).read_text()]
     assert out.stdout.count("usage:") == len(parsers) >= 28
 
 

@@ -225,3 +225,48 @@ def test_the_shape_check_sees_a_bare_tensor() -> None:
         annotations = [x.annotation for x in [*a.args, *a.kwonlyargs]] + [f.returns]
         found += [f.name] if any(bare_tensor(x) for x in annotations) else []
     assert found == ["a", "b", "c", "g"]
+
+
+EXAMPLES = PACKAGE.parent / "examples"
+
+
+def example_faults(sources: dict[str, str]) -> list[str]:
+    """Per example script (name -> source): each import of another example (a module of
+    the examples folder, ``_paths`` and ``sweep`` included) and each argument parser it
+    builds itself (``argparse``) instead of asking ``grok_interp.examples_cli.parser``."""
+    local = {Path(n).stem for n in sources} | {"_paths", "sweep"}
+    out = []
+    for name, src in sorted(sources.items()):
+        for node in ast.walk(ast.parse(src)):
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else [])  # fmt: skip
+            out += [f"{name} imports the example {m}" for m in mods if m.split(".")[0] in local]
+            out += [f"{name} builds its own parser ({m})" for m in mods if m == "argparse"]
+            if isinstance(node, ast.Attribute | ast.Name) and "ArgumentParser" in _names(node):
+                out.append(f"{name} builds its own parser (ArgumentParser)")
+    return sorted(set(out))
+
+
+def test_no_example_imports_another_or_builds_its_own_parser() -> None:
+    sources = {p.name: p.read_text() for p in sorted(EXAMPLES.glob("*.py"))}
+    assert len(sources) >= 28
+    assert example_faults(sources) == []
+    for name, src in sources.items():  # every script asks the one builder
+        assert "from grok_interp.examples_cli import" in src and "parser(" in src, name
+
+
+def test_the_example_check_sees_what_it_looks_for() -> None:
+    bad = {
+        "a.py": "import argparse\nap = argparse.ArgumentParser()\n",
+        "b.py": "from a import main\nimport sweep\n",
+        "c.py": "from _paths import parser\nfrom argparse import ArgumentParser\n",
+        "d.py": "from grok_interp.examples_cli import parser\nimport pandas\n",
+    }
+    assert example_faults(bad) == [
+        "a.py builds its own parser (ArgumentParser)",
+        "a.py builds its own parser (argparse)",
+        "b.py imports the example a",
+        "b.py imports the example sweep",
+        "c.py builds its own parser (argparse)",
+        "c.py imports the example _paths",
+    ]

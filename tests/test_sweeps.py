@@ -281,3 +281,35 @@ def test_ctrl_c_stops_a_sweep_in_one_line_and_loses_nothing(tmp_path):
     whole = tmp_path / "whole"  # the same sweep, never interrupted
     assert main(["sweep", "--out", str(whole), *cmd[cmd.index("--set"):]]) == 0
     _same_runs(out, whole, 2)
+
+
+def test_named_settings_store_every_history_beside_the_table(tmp_path):
+    """The figure sweeps' path: named settings x seeds in order, each point's history in
+    history.json equal to its Run's (exact floats), read back without the Run files."""
+    from grok_interp.sweeps import load_histories, load_points, settings_sweep
+
+    settings = {"wd 1": {"train.weight_decay": 1.0}, "wd 0": {"train.weight_decay": 0.0}}
+    table, histories, names = settings_sweep(settings, BASE, tmp_path / "s", seeds=2,
+                                             progress=False)  # fmt: skip
+    assert names == ["wd 1", "wd 1", "wd 0", "wd 0"] and list(table["seed"]) == [0, 1, 0, 1]
+    assert list(table["train.weight_decay"]) == [1.0, 1.0, 0.0, 0.0]
+    runs = load_points(tmp_path / "s")
+    assert histories == [r.history for r in runs] and histories[0] != histories[2]
+    (tmp_path / "s" / "history.json").unlink()  # a folder from before: read from the Runs
+    assert load_histories(tmp_path / "s") == histories
+
+
+def test_grok_markdown_reads_the_results_table():
+    from grok_interp.sweeps import grok_markdown
+
+    table = pd.DataFrame({
+        "seed": [0, 3], "epoch": [400, 300],
+        "epoch_test_acc_99": [250.0, None], "epoch_train_loss_1e-6": [100.0, 120.0],
+        "epoch_test_loss_1e-6": [None, None],
+        "final_train_loss": [1.23456e-7, 2e-7], "final_test_loss": [0.5, 12.3456],
+    })  # fmt: skip
+    rows = grok_markdown(table, ["a", "b"]).splitlines()
+    assert rows[2:] == [
+        "| a | 0 | 250 | 100 | not by 400 | 1.23e-07 | 0.5 |",
+        "| b | 3 | not by 300 | 120 | not by 300 | 2e-07 | 12.3 |",
+    ]
