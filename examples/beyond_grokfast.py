@@ -11,21 +11,19 @@ OUT/beyond_grokfast.md; figure: OUT/beyond_grokfast.html.
         [--fracs F ...] [--lamb L] [--alpha A]
 """
 
-import argparse
 from pathlib import Path
 
-from beyond_no_weight_decay import row, table, trained
+from grok_interp.examples_cli import circuit_row, markdown_table, parser, trained
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out")
-    ap.add_argument("--epochs", type=int, default=1500)
-    ap.add_argument("--p", type=int, default=59)
+    ap = parser(__doc__, sweep={"epochs": 1500, "seeds": 1, "p": 59})
     ap.add_argument("--fracs", type=float, nargs="+", default=[0.5, 0.3])
     ap.add_argument("--lamb", type=float, default=5.0)
     ap.add_argument("--alpha", type=float, default=0.99)
     args = ap.parse_args(argv)
+    if args.seeds != 1:
+        ap.error("one seed per setting (--seeds 1)")
     import plotly.graph_objects as go
 
     from grok_interp.plots import write
@@ -37,8 +35,8 @@ def main(argv=None):
         settings[f"frac {frac}, Grokfast"] = {**common, "grokfast_lamb": args.lamb,
                                                "grokfast_alpha": args.alpha}  # fmt: skip
     runs = trained(settings, args, args.out)
-    rows = [row(name, run) for name, run in runs.items()]
-    path = table(rows, Path(args.out) / "beyond_grokfast.md")
+    rows = [circuit_row(name, run) for name, run in runs.items()]
+    path = markdown_table(rows, Path(args.out) / "beyond_grokfast.md")
     fig = go.Figure()
     for name, run in runs.items():
         fig.add_trace(go.Scatter(x=run.history["epoch"], y=run.history["test_acc"], name=name))

@@ -131,3 +131,65 @@ def sweep_base(args: argparse.Namespace) -> Any:
     every = max(args.epochs // 20, 1)
     train = TrainConfig(epochs=args.epochs, eval_every=100, snapshot_every=every)
     return RunSpec(task=Task(p=args.p), model=preset("mainline"), train=train)
+
+
+def trained(settings: dict[str, dict[str, Any]], args: argparse.Namespace,
+            out: str | Path) -> dict[str, Run]:  # fmt: skip
+    """One seed-0 run per named setting (a dict of TrainConfig fields) from the sweep
+    figures' base (addition mod --p on the mainline model for --epochs), swept into
+    ``out``/sweep (resumable); the Runs by setting name."""
+    from grok_interp.sweeps import load_points, settings_sweep
+
+    folder = Path(out) / "sweep"
+    dotted = {n: {f"train.{k}": v for k, v in f.items()} for n, f in settings.items()}
+    settings_sweep(dotted, sweep_base(args), folder, progress=False)
+    return dict(zip(settings, load_points(folder), strict=True))
+
+
+def circuit_row(label: str, run: Run) -> dict[str, str]:
+    """A table row of one pair run: when it groks (99% test accuracy), its final losses,
+    collapsed share and NLM alignment (``record_stability``), and the circuit of its final
+    model from :func:`~grok_interp.report.analyze` (key frequencies, logit FVE, restricted
+    and excluded loss, o_trig/o_mem, Zhong et al.'s verdict)."""
+    from grok_interp.report import analyze
+    from grok_interp.sweeps import first_epoch
+
+    h = run.history
+    rep = analyze(run)
+    grok = first_epoch(h, "test_acc", lambda v: v >= 0.99)
+    rows = rep.ablations.rows if rep.ablations else ()
+    abl = {r.name.split(" ")[0]: r.loss["test"] for r in rows}
+    eff, alg = rep.efficiency, rep.algorithm
+    keys = rep.neuron_logit_map.key_freqs if rep.neuron_logit_map else ()
+    return {
+        "setting": label,
+        "test acc >= 99% at": f"not by {h['epoch'][-1]:g}" if grok is None else f"{grok:g}",
+        "final test acc": f"{h['test_acc'][-1]:.3f}",
+        "final train / test loss": f"{h['train_loss'][-1]:.2g} / {h['test_loss'][-1]:.2g}",
+        "collapsed (final)": f"{h['collapsed'][-1]:.2f}",
+        "cos(-grad, w) (final)": f"{h['nlm_alignment'][-1]:.2f}",
+        "param norm": f"{h['param_norm'][-1]:.1f}",
+        "key freqs": ", ".join(map(str, keys)) or "none",
+        "logit FVE": f"{rep.logit_fit.fve:.0%}" if rep.logit_fit else "-",
+        "restricted / excluded loss (test)": (
+            f"{abl['restricted']:.2g} / {abl['excluded']:.2g}" if abl else "-"
+        ),
+        "o_trig / o_mem (test)": (
+            f"{eff.o_trig['test']:.3g} / {eff.o_mem['test']:.3g}" if eff else "-"
+        ),
+        "algorithm (sym., irr.)": (
+            f"{alg.verdict} ({alg.gradient_symmetricity:.2f}, {alg.distance_irrelevance:.2f})"
+            if alg
+            else rep.not_run.get("algorithm", "-")
+        ),
+    }
+
+
+def markdown_table(rows: list[dict[str, str]], path: Path) -> Path:
+    """Write (and print) the rows as a Markdown table."""
+    cols = list(rows[0])
+    text = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
+    text += "".join("| " + " | ".join(r[c] for c in cols) + " |\n" for r in rows)
+    print(text)
+    path.write_text(text)
+    return path
