@@ -270,7 +270,8 @@ def test_layernorm_lists_every_analysis_not_run_and_key_freqs_unlock_some():
     task = Task(p=11)
     ln = build_model(preset("small", normalization="LN"), task, seed=0)
     report = analyze(ln, task)
-    ran = {"embedding", "efficiency", "representation", "circuit_density"}  # W_E, logits, signs
+    # read from W_E, the logits, the MLP signs and the input gradients: LayerNorm is no bar
+    ran = {"embedding", "efficiency", "representation", "circuit_density", "algorithm"}
     assert set(report.results) == ran
     assert set(report.not_run) == set(PAIR_ANALYSES) - ran
     assert "LN" in report.not_run["neuron_logit_map"]
