@@ -101,3 +101,18 @@ def full_and_resumed(spec, stop_at: int, path: Path):
     resumed.train = spec.train
     train(resumed, out=path, progress=False)
     return full, load_run(path)
+
+
+def interrupted(spec, path: Path, at: int = 15):
+    """``spec`` trained into ``path`` and stopped by a KeyboardInterrupt at epoch ``at``,
+    as Ctrl-C stops it: the Run file as it was saved then."""
+    from grok_interp.runs import load_run
+    from grok_interp.training import train
+
+    def kill(epoch, model, run):
+        if epoch == at:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, out=path, callbacks=[kill], progress=False)
+    return load_run(path)

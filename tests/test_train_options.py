@@ -10,7 +10,7 @@ from grok_interp.runs import TrainConfig, load_run, model_from_run
 from grok_interp.tasks import Task
 from grok_interp.training import RunSpec, train
 
-from .conftest import TINY
+from .conftest import TINY, interrupted
 
 TASK = Task(p=11)
 LR = 0.05
@@ -171,14 +171,7 @@ def test_resume_is_bit_for_bit(tmp_path, kw):
     kw = dict(epochs=20, eval_every=5, snapshot_every=10, lr=3e-3, **kw)
     full = train(_spec(**kw), progress=False)
     path = tmp_path / "run.pt"
-
-    def kill(epoch, model, run):
-        if epoch == 15:  # after the snapshot at 10 was saved
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(_spec(**kw), out=path, callbacks=[kill], progress=False)
-    half = load_run(path)
+    half = interrupted(_spec(**kw), path)  # at 15, after the snapshot at 10 was saved
     assert half.epoch == 10 and half.train == full.train
     resumed = train(half, out=path, progress=False)
     for k in full.weights:

@@ -9,7 +9,7 @@ from grok_interp.runs import TrainConfig, load_run
 from grok_interp.tasks import Task
 from grok_interp.training import RunSpec, default_stack, train, train_many
 
-from .conftest import TINY
+from .conftest import TINY, interrupted
 
 
 def _spec(seed=0, **kw):
@@ -38,14 +38,7 @@ def test_deterministic_for_a_seed():
 def test_resume_is_bit_for_bit(tmp_path, kw):
     full = train(_spec(**kw), progress=False)
     path = tmp_path / "run.pt"
-
-    def kill(epoch, model, run):
-        if epoch == 15:  # after the snapshot at 10 was saved
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(_spec(**kw), out=path, callbacks=[kill], progress=False)
-    half = load_run(path)
+    half = interrupted(_spec(**kw), path)  # at 15, after the snapshot at 10 was saved
     assert half.epoch == 10
     resumed = train(half, out=path, progress=False)
     _assert_equal_weights(resumed.weights, full.weights)
