@@ -66,14 +66,14 @@ def _info_text(run: Run, info: dict[str, Any]) -> str:
         "snapshots": f"{len(snaps)}" + (f" (epochs {snaps[0]} to {snaps[-1]})" if snaps else ""),
     }
     if run.progress:
-        b = [int(x) for x in run.progress.get("phases", [])]
-        phases = (f"memorisation ends at epoch {b[0]}, cleanup from {b[1]} to {b[2]}" if b
-                  else "no phases (not grokked)")  # fmt: skip
         n = len(set(run.progress["epoch"]))
-        rows["progress"] = (
-            f"measured at {n} snapshots; {phases}" if "phases" in run.progress
-            else f"measured at {n} snapshots: {', '.join(run.progress)}"
-        )  # fmt: skip
+        if "phases" in run.progress:  # Nanda et al.'s measures (pairs)
+            b = [int(x) for x in run.progress["phases"]]
+            phases = (f"memorisation ends at epoch {b[0]}, cleanup from {b[1]} to {b[2]}" if b
+                      else "no phases (not grokked)")  # fmt: skip
+            rows["progress"] = f"measured at {n} snapshots; {phases}"
+        else:  # another family's own measures (Family.progress)
+            rows["progress"] = f"measured at {n} snapshots: {', '.join(run.progress)}"
     return "\n".join(
         textwrap.fill(v, 88, initial_indent=f"{k:<10} ", subsequent_indent=" " * 11)
         for k, v in rows.items()
