@@ -55,6 +55,7 @@ def main(argv=None):
     ap.add_argument("--preset", default="toy_1d")
     args = ap.parse_args(argv)
     from grok_interp.analyses.learning_phases import phase_diagram, with_phases
+    from grok_interp.config import field_words
     from grok_interp.plots import write
     from grok_interp.sweeps import Grid, load_histories, run_sweep
     from grok_interp.toy import toy_spec
@@ -77,8 +78,8 @@ def main(argv=None):
                 + "\n\n" + table[cols].to_markdown(index=False, floatfmt=".4g") + "\n")  # fmt: skip
         (out / f"liu_phase_diagram_toy_{diagram}.md").write_text(text)
         print(text)
-        fig = phase_diagram(table, x, y, title=f"Toy model phases, {y} x {x} (Liu et al. "
-                            "2022)")  # fmt: skip
+        fig = phase_diagram(table, x, y, title=f"Toy model phases, {field_words(y)} x "
+                            f"{field_words(x)} (Liu et al. 2022)")  # fmt: skip
         written += [out / f"liu_phase_diagram_toy_{diagram}.md",
                     *write(fig, out, f"liu_phase_diagram_toy_{diagram}")]  # fmt: skip
     return written

@@ -255,3 +255,21 @@ class TrainConfig:
         if self.n_train is not None:
             return {"n_train": self.n_train}
         return {"frac_train": 0.3 if self.frac_train is None else self.frac_train}
+
+
+# A sweep field in words, for axis titles and table headers (the rest: the last part of
+# the dotted name, its underscores as spaces).
+FIELD_WORDS = {
+    "train.lr": "learning rate", "train.lr_embed": "learning rate of the embedding",
+    "train.weight_decay": "weight decay", "train.weight_decay_embed":
+    "weight decay of the embedding", "train.n_train": "training-set size (pairs)",
+    "train.frac_train": "training fraction", "train.epochs": "epochs",
+    "model.d_model": "width (d_model)", "model.d_mlp": "MLP width",
+    "model.attention_rate": "attention rate (1 learned, 0 uniform)", "model.width":
+    "width", "task.p": "modulus p", "train.dropout": "dropout", "seed": "seed",
+}  # fmt: skip
+
+
+def field_words(field: str) -> str:
+    """``field`` (a sweep's dotted name, ``train.weight_decay``) in words."""
+    return FIELD_WORDS.get(field, field.rsplit(".", 1)[-1].replace("_", " "))

@@ -2,22 +2,52 @@
 Playwright, with every request that would leave the machine blocked: what the report
 page's test and the examples' test open their HTML in."""
 
+import re
 import shutil
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LOCAL = ("file://", "data:", "blob:")
 
-# every plotly figure on the page has drawn: an SVG with a size and at least one trace
+# per plotly figure on the page: has it drawn (an SVG with a size and at least one trace)
+# and can it be read: its title within the figure's box, its axis titles, and whether a
+# colour that carries a value (a heatmap, a contour, markers coloured by a number) has
+# its colour bar (a heatmap whose cells are labelled, as the phase diagrams are, needs none)
 DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
   const svg = p.querySelector('.main-svg'); const box = p.getBoundingClientRect();
-  return [!!svg, box.width, box.height, (p.data || []).length,
-          p.querySelectorAll('.trace, .hm image, .shape-group path, .annotation').length];
+  const title = p.querySelector('.gtitle'); const t = title && title.getBoundingClientRect();
+  const numeric = c => Array.isArray(c) && c.length > 0 && typeof c[0] === 'number';
+  const valued = (p.data || []).some(d => (['heatmap', 'contour', 'histogram2d'].includes(d.type)
+      && !d.texttemplate)
+    || (d.marker && numeric(d.marker.color) && d.marker.showscale !== false
+        && (d.marker.colorscale || d.marker.coloraxis)));
+  return {svg: !!svg, width: box.width, height: box.height, traces: (p.data || []).length,
+    marks: p.querySelectorAll('.trace, .hm image, .shape-group path, .annotation').length,
+    title: title ? title.textContent : '',
+    titleInside: !t || (t.left >= box.left - 1 && t.right <= box.right + 1 && t.top >= box.top - 1),
+    axisTitles: Array.from(p.querySelectorAll('.xtitle, .ytitle, .g-xtitle text, .g-ytitle text'))
+      .map(e => e.textContent),
+    valueColour: valued, colourBar: !!p.querySelector('.colorbar')};
 })"""
+
+# an axis title that is a field's name, not words: a dotted path ('train.lr') or a
+# snake_case identifier of two words or more ('weight_decay'; 'o_mem', 'W_E' are notation)
+FIELD_NAME = r"\b[a-z]\w*\.[a-z_]+\b|\b[a-z]{2,}_[a-z]{2,}\w*\b"
+
+
+def unreadable(figure: dict) -> list[str]:
+    """What keeps one figure of :func:`figures_drawn` from being read: a clipped title,
+    axis titles that are field names, a colour that carries a value without its bar."""
+    found = [] if figure["titleInside"] else [f"title clipped: {figure['title']!r}"]
+    names = [t for t in figure["axisTitles"] if re.search(FIELD_NAME, t)]
+    found += [f"axis titles not in words: {names}"] if names else []
+    if figure["valueColour"] and not figure["colourBar"]:
+        found.append(f"no colour bar: {figure['title']!r}")
+    return found
 
 
 def figures_drawn(paths: list[Path]) -> dict[str, list]:
-    """For each HTML file: [svg drawn, width, height, traces, marks] per plotly figure,
+    """For each HTML file: a dict per plotly figure (see :data:`DRAWN`),
     opened offline; a request that leaves the machine fails the caller's check through
     the ``"outside"`` key."""
     from playwright.sync_api import sync_playwright

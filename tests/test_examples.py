@@ -12,7 +12,7 @@ from grok_interp.models import preset
 from grok_interp.runs import TrainConfig
 from grok_interp.tasks import Task
 from grok_interp.training import RunSpec, train
-from tests.browser import CHROMIUM, figures_drawn
+from tests.browser import CHROMIUM, figures_drawn, unreadable
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -86,6 +86,7 @@ def test_beyond_no_weight_decay(tmp_path):
     rows = paths[0].read_text().splitlines()[2:]
     assert len(rows) == 5 and "StableMax" in rows[2] and "float64" in rows[4]
     assert all(row.count("|") == 13 for row in rows)
+    assert_renders_offline(tmp_path)
 
 
 @pytest.mark.slow
@@ -93,6 +94,7 @@ def test_beyond_grokfast(tmp_path):
     paths = _main("beyond_grokfast")([str(tmp_path), "--p", "11", "--epochs", "20"])
     rows = paths[0].read_text().splitlines()[2:]
     assert len(rows) == 4 and "Grokfast" in rows[1] and "no filter" in rows[2]
+    assert_renders_offline(tmp_path)
 
 
 TINY_EXPERIMENTS = {
@@ -136,8 +138,10 @@ def assert_renders_offline(folder: Path) -> None:
     assert drawn.pop("outside") == []
     for name, figs in drawn.items():
         assert figs, f"{name}: no figure"
-        for svg, width, height, traces, marks in figs:
-            assert svg and width > 300 and height > 200 and traces > 0 and marks > 0, name
+        for f in figs:
+            assert f["svg"] and f["width"] > 300 and f["height"] > 200, name
+            assert f["traces"] > 0 and f["marks"] > 0, name
+            assert not unreadable(f), (name, unreadable(f))
     if any(folder.rglob("*.png")):
         assert all(p.with_suffix(".png").exists() for p in pages)
 

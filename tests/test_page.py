@@ -15,6 +15,7 @@ import pytest
 
 from grok_interp.analyses.curves import over_training
 from grok_interp.runs import load_run
+from tests.browser import figures_drawn, unreadable
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -100,3 +101,13 @@ def test_page_in_headless_chromium(report_page):
         browser.close()
     assert colours > 20 and dark > 100, (colours, dark)  # text and tables drawn
     assert outside == []
+
+
+def test_every_figure_on_the_page_can_be_read(report_page):
+    """Titles within their figure, axis titles in words, a colour bar wherever colour
+    carries a value (tests/browser.py), on the page with every paper's curves."""
+    _, page = report_page
+    drawn = figures_drawn([page])
+    assert drawn.pop("outside") == []
+    assert len(drawn[page.name]) > 10
+    assert [(f["title"], unreadable(f)) for f in drawn[page.name] if unreadable(f)] == []

@@ -501,8 +501,7 @@ def plane_figure(planes: Sequence[tuple[str, Plane]], title: str = "") -> go.Fig
         t = np.linspace(-pl.extent, pl.extent, pl.counts.shape[-1])
         for col in range(1, layers + 1):
             fig.add_trace(go.Heatmap(x=t, y=t, z=pl.counts[col - 1].T.numpy(),
-                                     colorscale="Viridis", showscale=False), row=row,
-                                         col=col)  # fmt: skip
+                                     coloraxis="coloraxis"), row=row, col=col)  # fmt: skip
             fig.add_trace(go.Scatter(x=pl.anchors[:, 0].numpy(), y=pl.anchors[:, 1].numpy(),
                                      mode="markers+text", text=list(pl.labels),
                                      textposition="top center", showlegend=False,
@@ -513,8 +512,11 @@ def plane_figure(planes: Sequence[tuple[str, Plane]], title: str = "") -> go.Fig
     fig.update_yaxes(showticklabels=False)
     what = {"density": "circuit density (neurons cut per neighbourhood)",
             "sign_changes": "neurons changing sign between lattice neighbours"}
-    fig.update_layout(title=title or f"{what.get(planes[0][1].measure, '')} on the plane "
-                      "through three training inputs (Humayun et al., Figures 2 and 4)",
+    bar = {"density": "neurons cut", "sign_changes": "sign changes"}
+    fig.update_layout(coloraxis={"colorscale": "Viridis", "colorbar": {
+                          "title": {"text": bar.get(planes[0][1].measure, "")}}},
+                      title=title or f"{what.get(planes[0][1].measure, '')} on the plane "
+                      "through three training inputs<br>(Humayun et al., Figures 2 and 4)",
                       height=260 * len(planes) + 80, width=max(260 * layers + 120,
                                                                640))  # fmt: skip
     return fig

@@ -180,12 +180,12 @@ def plane_over_training(path: str | Path, *, steps: Sequence[int] | None = None,
                             positions=positions)[0].double().mean(0).tolist()  # fmt: skip
         rows += [{"epoch": step, **row} for row in plane_summary(pl, extent, grid, at_inputs)]
     name = Path(path).stem
-    what = {"density": "circuit density (neurons cut per neighbourhood of radius "
+    what = {"density": "circuit density<br>(neurons cut per neighbourhood of radius "
                        f"{r}, {2 * n} vertices)",
             "sign_changes": "neurons changing sign to a neighbouring lattice point"}
-    fig = plane_figure(planes, title=f"{name}: {what[measure]} on the plane through "
+    fig = plane_figure(planes, title=f"{name}: {what[measure]} on the plane<br>through "
                        f"{', '.join(labels)} (Humayun et al., Figures 2 and 4)")  # fmt: skip
-    text = (f"## {name}: {what[measure]} per lattice point, plane through "
+    text = (f"## {name}: {what[measure].replace('<br>', ' ')} per lattice point, plane through "
             f"{', '.join(labels)} (half-width {extent:.3f}, grid {grid}, positions "
             f"read: {positions}; 'at the inputs': the circuit density of the three "
             "inputs' own neighbourhoods)\n\n"

@@ -28,6 +28,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
+from grok_interp.config import field_words
+
 PHASES = ("comprehension", "grokking", "memorization", "confusion", "validation only")
 
 
@@ -106,7 +108,7 @@ def phase_diagram(table: pd.DataFrame, x: str, y: str, *, title: str = "") -> go
         texttemplate="%{text}", colorscale=scale, zmin=-0.5, zmax=n - 0.5, showscale=False,
     ))  # fmt: skip
     fig.update_layout(title=title or "Phase diagram (Liu et al. 2022; slides: Phase diagrams)",
-                      xaxis_title=x, yaxis_title=y)  # fmt: skip
+                      xaxis_title=field_words(x), yaxis_title=field_words(y))  # fmt: skip
     return fig
 
 
