@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +191,13 @@ def _adamw(ps: list[Tensor], gs: list[Tensor], ms: list[Tensor], vs: list[Tensor
         p.sub_(lr / bc1.view(shape) * m / (v.sqrt() / bc2_sqrt.view(shape) + EPS))
 
 
-_compiled_adamw = torch.compile(_adamw, dynamic=False)
+@cache
+def _compiled_adamw() -> Callable[..., None]:
+    """The compiled update, made on first use: ``torch.compile`` imports torch._dynamo
+    (about 2 s and 500 modules), which an import of this module should not pay."""
+    return torch.compile(_adamw, dynamic=False)  # type: ignore[return-value]
+
+
 # Eager, the update makes about a dozen passes over every stacked tensor; compiled, one
 # fused loop: 100 width-200 members step in 2.5 ms instead of 40 ms on the 2-core CPU,
 # after a 5.5 s compile per stack shape. So it is compiled from this many elements on.
@@ -233,7 +240,7 @@ class StackedAdamW:
         )  # fmt: skip
         if self.compile:
             try:
-                _compiled_adamw(*args)  # type: ignore[arg-type]
+                _compiled_adamw()(*args)
                 return
             except Exception:  # noqa: BLE001 - no compiler here: the same update, eagerly
                 self.compile = False

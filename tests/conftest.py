@@ -2,16 +2,69 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import importlib
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
-from grok_interp import tl
-from grok_interp.models import ModelPreset, build_model
-from grok_interp.tasks import Task
+
+def _import_dependencies_first() -> None:
+    """Import every third-party module that grok_interp imports at module level, before
+    grok_interp itself. jaxtyping's import hook (pytest's addopts) looks for bytecode under
+    its own tag while an instrumented module executes, so a dependency first imported from
+    inside one (torch, transformer_lens, scipy, ... 2,800 modules) was compiled from source
+    in every test process where bytecode is not written (PYTHONDONTWRITEBYTECODE): 8 s of
+    each worker's start."""
+    package = Path(__file__).resolve().parents[1] / "grok_interp"
+    names = set()
+    for path in package.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+    for name in sorted(names):
+        if name.split(".")[0] not in sys.stdlib_module_names | {"grok_interp"}:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+    with contextlib.suppress(ImportError):  # beartype imports most of itself on first use
+        from beartype import beartype
+        from jaxtyping import Float, jaxtyped
+
+        @jaxtyped(typechecker=beartype)
+        def first(x: Float[torch.Tensor, " n"], k: int = 0) -> Float[torch.Tensor, " n"]:
+            return x
+
+        first(torch.zeros(1))
+
+
+_import_dependencies_first()
+
+
+def _one_share_of_the_cores() -> None:
+    """Under pytest-xdist each worker takes its share of the cores (and passes it to the
+    processes it starts): torch's default, every core in every worker, oversubscribes the
+    CPU, and the small models' many short parallel regions then wait on each other (a
+    trainer test of 0.6 s alone took 30 s beside another worker on 2 cores)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+
+
+_one_share_of_the_cores()
+
+# after the two calls above, which must come first
+from grok_interp import tl  # noqa: E402
+from grok_interp.models import ModelPreset, build_model  # noqa: E402
+from grok_interp.tasks import Task  # noqa: E402
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "external"
 MAINLINE = Path(__file__).resolve().parents[1] / "checkpoints" / "mainline.pt"
