@@ -13,6 +13,7 @@ from grok_interp.analyses.algorithm import (
     PIZZA,
     Thresholds,
     algorithm,
+    circularity,
     correct_logit_grid,
     distance_irrelevance,
     sample_triples,
@@ -151,6 +152,35 @@ def test_correct_logit_grid_layout():
     logits[torch.arange(p * p), (a + b) % p] = (10 * a + b).float()
     grid = correct_logit_grid(logits, p)
     assert grid[(3 + 4) % p, (3 - 4) % p] == 34 and grid[(1 + 0) % p, 1] == 10
+
+
+def test_circularity_known_answers():
+    """Principal components that are Fourier waves give 1; components that each spread
+    their power equally over two frequencies give 1/2 (2 (p/2)^2 / (p * p) per frequency,
+    Definition B.1); a 5th, smaller component is not read."""
+    p = 31
+    j = torch.arange(p, dtype=torch.float64)
+
+    def wave(k, f=torch.cos):
+        return f(2 * math.pi * k * j / p)
+
+    circle = [3 * wave(2), 3 * wave(2, torch.sin), 2 * wave(5), 2 * wave(5, torch.sin),
+              0.5 * (wave(7) + wave(9))]  # fmt: skip
+    assert circularity(torch.stack(circle, 1)) == pytest.approx(1.0, abs=1e-12)
+    pairs = [4 * (wave(1) + wave(2)), 3 * (wave(3) + wave(4)), 2 * (wave(5) + wave(6)),
+             wave(7) + wave(8)]  # fmt: skip
+    assert circularity(torch.stack(pairs, 1) + 7.0) == pytest.approx(0.5, abs=1e-12)
+    noise = torch.randn(p, 64, generator=torch.Generator().manual_seed(0))
+    assert circularity(noise) < 0.5
+    with pytest.raises(AnalysisError, match="circularity"):
+        circularity(torch.zeros(p, 3))
+
+
+def test_shipped_mainline_embedding_is_circular():
+    """The mainline's number embeddings are Fourier circles: circular by the paper's
+    cut-off (>= 0.995, App. B)."""
+    model, task = load_model("checkpoints/mainline.pt")
+    assert circularity(tl.hooked_params(model)["embed.W_E"][: task.p]) >= 0.995
 
 
 def test_triples_are_distinct_and_seeded():

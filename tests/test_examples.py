@@ -30,12 +30,16 @@ def tiny_run(tmp_path_factory):
     return str(path)
 
 
-def _main(name):
+def _module(name):
     sys.path.insert(0, str(EXAMPLES))
     try:
-        return importlib.import_module(name).main
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(EXAMPLES))
+
+
+def _main(name):
+    return _module(name).main
 
 
 CHECKPOINT_SCRIPTS = [
@@ -122,6 +126,8 @@ TINY_EXPERIMENTS = {
                                 "10", "--size-fracs", "0.05", "0.2", "--quiet"],
     "vanrossem_parity": ["--epochs", "6", "--snapshot-every", "3", "--transformer-epochs", "2",
                          "--pairs", "3", "--quiet"],
+    "beyond_clock_pizza_phase": ["--p", "11", "--epochs", "20", "--rates", "0", "1",
+                                 "--widths", "8", "16", "--quiet"],
 }  # fmt: skip
 
 
@@ -153,6 +159,26 @@ def test_paper_experiments(name, tmp_path):
     assert paths and all(p.exists() and p.stat().st_size > 200 for p in paths)
     assert any(p.suffix == ".md" for p in paths) and any(p.suffix == ".html" for p in paths)
     assert_renders_offline(tmp_path)
+
+
+def test_clock_pizza_phase_cells():
+    """The phase figure's cells: the mean over a cell's generalised seeds, the verdict
+    they share (or how many of each), and "not generalised" where none did."""
+    import pandas as pd
+
+    cells = _module("beyond_clock_pizza_phase").cells
+    frame = pd.DataFrame(
+        [(0.0, 8, 1.00, "pizza", True), (0.0, 8, 0.80, "mixed/undetermined", True),
+         (1.0, 8, 0.30, "clock", False), (0.0, 16, 0.99, "pizza", True),
+         (0.0, 16, 0.10, "clock", False), (1.0, 16, 0.40, "clock", True)],
+        columns=["rate", "width", "symmetricity", "verdict", "generalised"],
+    )  # fmt: skip
+    rates, widths, z, text = cells(frame, "symmetricity")
+    assert rates == [0.0, 1.0] and widths == [8, 16]
+    assert z[0][0] == pytest.approx(0.9) and z[1][0] == pytest.approx(0.99)
+    assert z[0][1] != z[0][1] and z[1][1] == pytest.approx(0.4)  # NaN: none generalised
+    assert text[0][0] == "1 mixed, 1 pizza<br>0.90"
+    assert text[0][1] == "not generalised" and text[1][0] == "pizza<br>0.99"
 
 
 @pytest.mark.slow

@@ -164,6 +164,26 @@ def distance_irrelevance(grid: Float[Tensor, "p p"]) -> float:
     return float(grid.std(0, correction=0).mean() / grid.std(correction=0))
 
 
+def circularity(embed: Float[Tensor, "p d_model"], n_components: int = 4) -> float:
+    """Zhong et al.'s circularity of the number tokens' embeddings (Appendix B, Definition
+    B.1; ``eval-main.ipynb`` section "Circularity"): for each of the first four principal
+    components ``v`` of the ``p`` embeddings (centred, as sklearn's PCA), the largest
+    share of its power in one Fourier frequency, ``max_k 2 |sum_j v_j e^{2 pi i jk/p}|^2 /
+    (p sum_j v_j^2)`` over ``k = 1..p-1`` (clipped to [0, 1] as the notebook does),
+    averaged over the components. 1 when the components are Fourier waves; the paper calls
+    a model circular at >= 0.995 (App. B) and its Figure 7 shows circular runs only."""
+    p = embed.shape[0]
+    require(p >= 3 and embed.shape[1] >= n_components, "circularity",
+            f"needs >= 3 tokens and >= {n_components} embedding dimensions, got "
+            f"{tuple(embed.shape)}")  # fmt: skip
+    x = embed.detach().double().cpu()
+    u, s, _ = torch.linalg.svd(x - x.mean(0), full_matrices=False)
+    pcs = (u * s)[:, :n_components]  # (p, component): the PCA scores
+    power = torch.fft.fft(pcs, dim=0).abs()[1:] ** 2
+    share = 2 * power / (p * (pcs**2).sum(0))
+    return float(share.max(0).values.clamp(0, 1).mean())
+
+
 def sample_triples(p: int, n: int, seed: int = 42) -> Int[Tensor, "n 3"]:
     """``n`` distinct ``(a, b, c)`` drawn uniformly from ``Z_p^3`` (seeded)."""
     idx = torch.randperm(p**3, generator=torch.Generator().manual_seed(seed))[: min(n, p**3)]
