@@ -69,10 +69,11 @@ def test_checkpoints_fit_the_budget():
 RUNS = sorted(p for p in (ROOT / "checkpoints").glob("*.pt") if p.stem != "parity_rnn")
 
 
-# Seeds 1-4 keep progress curves measured before the restricted loss followed the
+# Seeds 2-4 keep progress curves measured before the restricted loss followed the
 # authors' definition: theirs is the 2x2-block reading over all pairs. Regenerating them
-# needs their 100-epoch snapshots (scripts/make_checkpoints.sh, ~2 CPU-hours).
-EARLIER_RESTRICTED = {"seed1", "seed2", "seed3", "seed4"}
+# needs their 100-epoch snapshots (`bash scripts/make_checkpoints.sh seed2 seed3 seed4`,
+# about 45 min each on one core); seed 1 has been.
+EARLIER_RESTRICTED = {"seed2", "seed3", "seed4"}
 
 
 @pytest.mark.parametrize("path", RUNS, ids=[p.stem for p in RUNS])
