@@ -38,7 +38,7 @@ def _import_dependencies_first() -> None:
         from jaxtyping import Float, jaxtyped
 
         @jaxtyped(typechecker=beartype)
-        def first(x: Float[torch.Tensor, " n"], k: int = 0) -> Float[torch.Tensor, " n"]:
+        def first(x: Float[torch.Tensor, " n"]) -> Float[torch.Tensor, " n"]:
             return x
 
         first(torch.zeros(1))

@@ -8,17 +8,15 @@ import dataclasses
 import html
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from grok_interp.analyses.curves import over_training
 from grok_interp.runs import load_run
-from tests.browser import figures_drawn, unreadable
+from tests.browser import CHROMIUM, figures_drawn, unreadable
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 if CHROMIUM is None and os.environ.get("CI"):
