@@ -45,6 +45,7 @@ def main(argv=None):
     import torch
     from plotly.subplots import make_subplots
 
+    from grok_interp.analyses.common import markdown
     from grok_interp.plots import write
     from grok_interp.theory.effective import effective_flow, eigenvalues
 
@@ -98,7 +99,7 @@ def main(argv=None):
     final = traj[-1][:, 0].numpy()
     corr = abs(np.corrcoef(final, np.arange(p))[0, 1])
     text = (f"## Grokking rate, p = {p}, {args.draws} training sets per size\n\n"
-            + summary.to_markdown(floatfmt=".4g") + f"\n\nFlow from a random 1-D "
+            + markdown(summary, index=True) + f"\n\nFlow from a random 1-D "
             f"representation on {args.flow_size} pairs: |corr(E_k, k)| = {corr:.4f} at the "
             "end (1 = the linear representation).\n\nThe same flow from the standardised "
             "start under each update (4,000 steps of 0.5):\n\n| update | |E~| start | |E~| end |"

@@ -54,6 +54,7 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
     ap.add_argument("--preset", default="toy_1d")
     args = ap.parse_args(argv)
+    from grok_interp.analyses.common import markdown
     from grok_interp.analyses.learning_phases import phase_diagram, with_phases
     from grok_interp.config import field_words
     from grok_interp.plots import write
@@ -75,7 +76,7 @@ def main(argv=None):
                 "final_test_acc"]  # fmt: skip
         text = (f"## Toy phase diagram ({diagram}): {y} x {x}, {args.budget} steps, gap "
                 f"{args.gap:g}\n\n" + ", ".join(f"{k}: {v}" for k, v in counts.items())
-                + "\n\n" + table[cols].to_markdown(index=False, floatfmt=".4g") + "\n")  # fmt: skip
+                + "\n\n" + markdown(table[cols]) + "\n")  # fmt: skip
         (out / f"liu_phase_diagram_toy_{diagram}.md").write_text(text)
         print(text)
         fig = phase_diagram(table, x, y, title=f"Toy model phases, {field_words(y)} x "

@@ -31,6 +31,7 @@ def main(argv=None):
     ap.add_argument("--gap", type=float, default=None, help="default: 1%% of --epochs")
     args = ap.parse_args(argv)
     from grok_interp import RunSpec, Task, TrainConfig, preset
+    from grok_interp.analyses.common import markdown
     from grok_interp.analyses.learning_phases import phase_diagram, with_phases
     from grok_interp.plots import write
     from grok_interp.sweeps import Grid, load_histories, run_sweep
@@ -53,7 +54,7 @@ def main(argv=None):
     counts = table["phase"].value_counts().to_dict()
     text = (f"## Transformer phase diagram, add mod {args.p}, {args.epochs} epochs, gap "
             f"{gap:g}\n\n" + ", ".join(f"{k}: {v}" for k, v in counts.items()) + "\n\n"
-            + table[cols].to_markdown(index=False, floatfmt=".4g") + "\n")  # fmt: skip
+            + markdown(table[cols]) + "\n")  # fmt: skip
     out = Path(args.out)
     (out / "liu_phase_diagram_transformer.md").write_text(text)
     print(text)

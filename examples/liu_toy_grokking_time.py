@@ -116,6 +116,7 @@ def main(argv=None):
     from plotly.subplots import make_subplots
     from scipy import stats
 
+    from grok_interp.analyses.common import markdown
     from grok_interp.plots import write
     from grok_interp.sweeps import Grid, first_epoch, load_points, run_sweep
     from grok_interp.theory.effective import eigenvalues
@@ -185,10 +186,10 @@ def main(argv=None):
             + f"\nmax |network - theory| = {float(diff.max()):.3f} (standardised units); "
             f"corr = {float(np.corrcoef(a, b)[0, 1]):.4f}; network test accuracy "
             f"{r.history['test_acc'][-1]:.3f}.\n\nRQI over training (every 250 steps):\n\n"
-            + q[q["epoch"] % 250 == 0].to_markdown(index=False, floatfmt=".4g") + "\n\n"
+            + markdown(q[q["epoch"] % 250 == 0]) + "\n\n"
             + "Trajectories (standardised E_k; the authors' flow: Z_0 frozen, l_0 summed, "
             "step = the representation's lr, flow step t against training step t):\n\n"
-            + traj[traj["step"] % 250 == 0].to_markdown(index=False, floatfmt=".4g") + "\n\n"
+            + markdown(traj[traj["step"] % 250 == 0]) + "\n\n"
             + f"Along the way: mean max |net - flow| at equal steps "
             f"{traj['max |net - flow| same step'].mean():.3f}, largest "
             f"{traj['max |net - flow| same step'].max():.3f}; at the nearest flow step "
@@ -196,7 +197,7 @@ def main(argv=None):
         )  # fmt: skip
     text += (
         f"## Grokking time vs 1 / lambda_3 ({len(table)} runs, {args.steps} steps)\n\n"
-        + per_size.to_markdown(floatfmt=".4g") + "\n\n"
+        + markdown(per_size, index=True) + "\n\n"
         + "".join(f"{key} against {col} ({'the authors' if 'authors' in col else 'the slides'}"
                   f"' normalisation): {m} runs with it > 0 reached it; Spearman rho(1 / "
                   f"{col}, {key}) = {rho:.3f}; log-log slope {slope:.3f} (1 = proportional)."

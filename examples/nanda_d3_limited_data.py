@@ -48,6 +48,7 @@ def main(argv=None):
     from plotly.subplots import make_subplots
 
     from grok_interp import RunSpec, TrainConfig, preset
+    from grok_interp.analyses.common import markdown
     from grok_interp.analyses.sequence_heads import head_scores_over_training
     from grok_interp.plots import write
     from grok_interp.sequences import SeqTask, accuracy_ceiling
@@ -112,7 +113,7 @@ def main(argv=None):
         written += write(fig, out, f"nanda_d3_{kind}")
     table = pd.DataFrame(rows)
     text = (f"## Limited vs infinite data ({args.preset} width, {args.epochs} steps)\n\n"
-            + table.to_markdown(index=False, floatfmt=".4g") + "\n")  # fmt: skip
+            + markdown(table) + "\n")  # fmt: skip
     (out / "nanda_d3_limited_data.md").write_text(text)
     print(text)
     return [out / "nanda_d3_limited_data.md", *written]

@@ -143,6 +143,7 @@ def main(argv=None):
     args = args_parser().parse_args(argv)
     import pandas as pd
 
+    from grok_interp.analyses.common import markdown
     from grok_interp.plots import write
 
     mem = family(args, "C_mem", args.mem_fracs, True)
@@ -166,11 +167,10 @@ def main(argv=None):
                 f"- {fam}: log P = a + b log(logit) + c log(D) over {n} runs: "
                 f"c = {c:.3f} +- {se:.3f} (parameter norm at a fixed logit grows as D^c)"
             )
-        iso = isologits(t).to_markdown(floatfmt=".3g") if len(t) else "(none)"
+        iso = markdown(isologits(t), ".3g", index=True) if len(t) else "(none)"
         lines += ["", f"{fam} isologit curves (mean parameter norm per logit bucket and D):",
                   "", iso, ""]  # fmt: skip
-    lines += ["All runs:", "", pd.concat([mem, gen])[cols].to_markdown(index=False,
-                                                                       floatfmt=".4g")]  # fmt: skip
+    lines += ["All runs:", "", markdown(pd.concat([mem, gen])[cols])]  # fmt: skip
     text = "\n".join(lines) + "\n"
     out = Path(args.out)
     (out / "varma_fig03.md").write_text(text)

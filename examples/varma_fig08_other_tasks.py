@@ -42,6 +42,7 @@ def main(argv=None):
     import pandas as pd
     import plotly.graph_objects as go
 
+    from grok_interp.analyses.common import markdown
     from grok_interp.analyses.ungrokking import Ungrokking, base_run, experiment, task_for
     from grok_interp.plots import write
 
@@ -80,8 +81,8 @@ def main(argv=None):
     frame = pd.DataFrame(rows).pivot_table(index=["task", "D'/pairs"], columns="wd",
                                            values="test acc")  # fmt: skip
     frame.columns = [f"wd {c:g}" for c in frame.columns]
-    text = "## Ungrokking on other tasks: test accuracy at the end\n\n" + frame.reset_index(
-        ).to_markdown(index=False, floatfmt=".3f") + "\n"  # fmt: skip
+    text = "## Ungrokking on other tasks: test accuracy at the end\n\n" + markdown(
+        frame.reset_index(), ".3f") + "\n"  # fmt: skip
     out = Path(args.out)
     (out / "varma_fig08.md").write_text(text)
     print(text)
@@ -91,8 +92,10 @@ def main(argv=None):
 def _bases_table(rows, out):
     import pandas as pd
 
-    text = "## Ungrokking on other tasks: the base runs\n\n" + pd.DataFrame(rows).to_markdown(
-        index=False, floatfmt=".3f") + "\n"  # fmt: skip
+    from grok_interp.analyses.common import markdown
+
+    text = "## Ungrokking on other tasks: the base runs\n\n" + markdown(
+        pd.DataFrame(rows), ".3f") + "\n"  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / "varma_fig08_bases.md").write_text(text)
     print(text)

@@ -10,11 +10,12 @@ from grok_interp.examples_cli import parser
 def main(argv=None):
     args = parser(__doc__, checkpoint=True).parse_args(argv)
     from grok_interp import load_run
+    from grok_interp.analyses.common import markdown
     from grok_interp.analyses.efficiency import efficiency_figure, efficiency_over_training
     from grok_interp.plots import write
 
     frame = efficiency_over_training(load_run(args.checkpoint))
-    print(frame.to_markdown(index=False, floatfmt=".4g"))
+    print(markdown(frame))
     return write(efficiency_figure(frame, f" for {args.checkpoint}"), args.out, "varma_fig09")
 
 

@@ -132,6 +132,7 @@ def main(argv=None):
     import pandas as pd
     import plotly.graph_objects as go
 
+    from grok_interp.analyses.common import markdown
     from grok_interp.analyses.dataset_size import semi_grokking
     from grok_interp.plots import write
 
@@ -160,7 +161,7 @@ def main(argv=None):
         f"## Semi-grokking at D = {', '.join(map(str, sizes))}", "", *lines,
         f"{len(flagged)} of {len(runs)} runs semi-grok by the rule; shown in detail: run "
         f"{pick} ({'the clearest flagged' if flagged else 'none flagged: the most middling'}).",
-        "", rows.to_markdown(floatfmt=".3g"),
+        "", markdown(rows, ".3g", index=True),
     ]) + "\n"  # fmt: skip
     out = Path(args.out)
     (out / "varma_semigrokking.md").write_text(text)

@@ -158,7 +158,34 @@ def test_paper_experiments(name, tmp_path):
     paths = _main(name)([str(tmp_path), *TINY_EXPERIMENTS[name]])
     assert paths and all(p.exists() and p.stat().st_size > 200 for p in paths)
     assert any(p.suffix == ".md" for p in paths) and any(p.suffix == ".html" for p in paths)
+    for md in tmp_path.rglob("*.md"):
+        assert counts_as_floats(md.read_text()) == [], md.name
     assert_renders_offline(tmp_path)
+
+
+COUNTS = {"epoch", "epochs", "step", "layer", "seed", "train.n_train", "pairs", "training pairs"}
+
+
+def counts_as_floats(text: str) -> list[str]:
+    """The cells of a Markdown table's count columns (epoch, layer, seed, D' ...) written as
+    floats ('12000.00', '1.2e+04'): a count is read as a whole number."""
+    bad, header = [], None
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("|")[1:-1]] if line.startswith("|") else None
+        if cells is None:
+            header = None
+        elif header is None:
+            header = cells
+        elif not set(line) <= set("|-: "):
+            bad += [f"{h}={c}" for h, c in zip(header, cells, strict=False)
+                    if h in COUNTS and any(ch in c for ch in ".e") and c != "nan"]  # fmt: skip
+    return bad
+
+
+def test_counts_as_floats_reads_tables():
+    table = "| epoch | layer | x |\n|---:|---:|---:|\n| 12000.00 | 1 | 0.5 |\n"
+    assert counts_as_floats(table) == ["epoch=12000.00"]
+    assert counts_as_floats(table.replace("12000.00", "12000")) == []
 
 
 def test_clock_pizza_phase_cells():

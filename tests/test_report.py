@@ -112,3 +112,20 @@ def test_every_figure_has_a_title_with_its_section_and_axis_titles(mainline_repo
         assert title and any(w in title for w in cites), name
         assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text, name
     assert "Section 4.2" in report.neuron_logit_map.figure().layout.title.text
+
+
+def test_markdown_tables_keep_counts_whole():
+    """A table of epochs, layers and sizes beside measured floats: the counts print as
+    integers (pandas' own to_markdown turns a mixed frame into floats: epoch 12000 read
+    '12000.00', or '1.2e+04' under a .3g format), the floats in the format asked for."""
+    import pandas as pd
+
+    from grok_interp.analyses.common import markdown
+
+    frame = pd.DataFrame({"epoch": [0, 12000], "layer": [0, 1], "density": [35.0, 8.1749]})
+    def cells(text):
+        return [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines()[2:]]
+
+    assert cells(markdown(frame, ".2f")) == [["0", "0", "35.00"], ["12000", "1", "8.17"]]
+    pivot = frame.set_index("epoch")[["density"]]
+    assert cells(markdown(pivot, ".3g", index=True)) == [["0", "35"], ["12000", "8.17"]]

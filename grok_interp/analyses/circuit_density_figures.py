@@ -29,6 +29,7 @@ from grok_interp.analyses.circuit_density import (
     plane_extent,
     plane_figure,
 )
+from grok_interp.analyses.common import markdown
 from grok_interp.analyses.progress import phases
 from grok_interp.runs import Run, load_run, model_from_run
 
@@ -55,7 +56,7 @@ def marked_rows(name: str, total: pd.DataFrame, bounds: Sequence[int] | None
     at_cols = [c for c in total.columns if c.startswith("at ")]
     for mark, e in marks:
         for _, row in total[total["epoch"] == e].iterrows():
-            yield {"run": name, "at": mark, "epoch": e, "set": row["set"],
+            yield {"run": name, "at": mark, "epoch": int(e), "set": row["set"],
                    "neurons cut": round(float(row["count"]), 1),
                    **{c: round(float(row[c]), 1) for c in at_cols}}  # fmt: skip
 
@@ -114,9 +115,9 @@ def density_figure(paths: Sequence[str | Path], *, points: int = 200, r: float =
     text = ("## Circuit density over training (neurons cut per neighbourhood, summed over "
             f"layers; r = {r}, {2 * n} vertices, {points} points per set; "
             f"positions read: {positions}; random points: {random})\n\n"
-            + table.to_markdown(index=False, floatfmt=".1f")
+            + markdown(table, ".1f")
             + "\n\n## Per position (every position, read or not)\n\n"
-            + long.drop(columns="neurons cut").to_markdown(index=False, floatfmt=".1f")
+            + markdown(long.drop(columns="neurons cut"), ".1f")
             + "\n")  # fmt: skip
     return fig, text, pd.concat(frames)
 
@@ -189,5 +190,5 @@ def plane_over_training(path: str | Path, *, steps: Sequence[int] | None = None,
             f"{', '.join(labels)} (half-width {extent:.3f}, grid {grid}, positions "
             f"read: {positions}; 'at the inputs': the circuit density of the three "
             "inputs' own neighbourhoods)\n\n"
-            + pd.DataFrame(rows).to_markdown(index=False, floatfmt=".2f") + "\n")  # fmt: skip
+            + markdown(pd.DataFrame(rows), ".2f") + "\n")  # fmt: skip
     return fig, text

@@ -378,6 +378,13 @@ def sci(x: float) -> str:
     return f"{x:.3g}"
 
 
+def markdown(frame: pd.DataFrame, floatfmt: str = ".4g", index: bool = False) -> str:
+    """``frame`` as a Markdown table, floats in ``floatfmt`` and integer columns (epochs,
+    layers, sizes) as integers: pandas' ``to_markdown`` hands tabulate one float array
+    for a frame of mixed dtypes, so epoch 12000 would read '12000.00' or '1.2e+04'."""
+    return frame.astype(object).to_markdown(index=index, floatfmt=floatfmt)
+
+
 class Result:
     """Shared display for analysis results: ``table()``, ``figure()``, ``_repr_html_``.
 

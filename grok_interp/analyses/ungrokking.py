@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from grok_interp.analyses.common import markdown
 from grok_interp.analyses.dataset_size import bucket_edges, critical_sizes, geometric_buckets
 from grok_interp.analyses.efficiency import trig_mem_callback
 from grok_interp.config import TrainConfig, preset
@@ -121,17 +122,17 @@ def summary(table: pd.DataFrame, dcrit: pd.DataFrame, op: str) -> str:
     """Markdown: mean test accuracy per D' and weight decay, D_crit per curve and overall."""
     acc = _per_size(table, "final_test_acc", "mean")
     lines = [f"## Ungrokking, {op}: test accuracy at the end (mean over seeds)", "",
-             acc.to_markdown(floatfmt=".3f"), ""]  # fmt: skip
+             markdown(acc, ".3f", index=True), ""]  # fmt: skip
     if "final_o_trig_train" in table:
         ratio = _per_size(table, table["final_o_trig_train"] / table["final_o_mem_train"],
                           "median")  # fmt: skip
         lines += ["o_trig / o_mem on D' at the end (median over seeds; Figure 10a):", "",
-                  ratio.to_markdown(floatfmt=".3g"), ""]  # fmt: skip
+                  markdown(ratio, ".3g", index=True), ""]  # fmt: skip
     d = dcrit["D_crit"]
     per_wd = dcrit.groupby("train.weight_decay")["D_crit"].median()
     lines += [
         "D_crit per weight decay and seed (test accuracy at the end crosses 0.5, log-linear):",
-        "", dcrit.to_markdown(index=False, floatfmt=".4g"), "",
+        "", markdown(dcrit), "",
     ]  # fmt: skip
     if d.notna().any():
         spread = per_wd.max() - per_wd.min()
