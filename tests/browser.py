@@ -10,7 +10,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LOCAL = ("file://", "data:", "blob:")
 
 # per plotly figure on the page: has it drawn (an SVG with a size and at least one trace)
-# and can it be read: its title within the figure's box, its axis titles, and whether a
+# and can it be read: its title within the figure's box and clear of the subplots' titles
+# and other annotations, its axis titles, and whether a
 # colour that carries a value (a heatmap, a contour, markers coloured by a number) has
 # its colour bar (a heatmap whose cells are labelled, as the phase diagrams are, needs none)
 DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
@@ -27,7 +28,11 @@ DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p 
     titleInside: !t || (t.left >= box.left - 1 && t.right <= box.right + 1 && t.top >= box.top - 1),
     axisTitles: Array.from(p.querySelectorAll('.xtitle, .ytitle, .g-xtitle text, .g-ytitle text'))
       .map(e => e.textContent),
-    valueColour: valued, colourBar: !!p.querySelector('.colorbar')};
+    valueColour: valued, colourBar: !!p.querySelector('.colorbar'),
+    titleOver: !t ? [] : Array.from(p.querySelectorAll('.annotation')).filter(a => {
+      const r = a.getBoundingClientRect();
+      return r.width > 0 && r.left < t.right && r.right > t.left && r.top < t.bottom
+        && r.bottom > t.top; }).map(a => a.textContent)};
 })"""
 
 # an axis title that is a field's name, not words: a dotted path ('train.lr') or a
@@ -36,9 +41,12 @@ FIELD_NAME = r"\b[a-z]\w*\.[a-z_]+\b|\b[a-z]{2,}_[a-z]{2,}\w*\b"
 
 
 def unreadable(figure: dict) -> list[str]:
-    """What keeps one figure of :func:`figures_drawn` from being read: a clipped title,
-    axis titles that are field names, a colour that carries a value without its bar."""
+    """What keeps one figure of :func:`figures_drawn` from being read: a clipped title or
+    one drawn over a subplot's title, axis titles that are field names, a colour that
+    carries a value without its bar."""
     found = [] if figure["titleInside"] else [f"title clipped: {figure['title']!r}"]
+    if figure["titleOver"]:
+        found.append(f"title over {figure['titleOver']}: {figure['title']!r}")
     names = [t for t in figure["axisTitles"] if re.search(FIELD_NAME, t)]
     found += [f"axis titles not in words: {names}"] if names else []
     if figure["valueColour"] and not figure["colourBar"]:

@@ -493,8 +493,9 @@ def plane_figure(planes: Sequence[tuple[str, Plane]], title: str = "") -> go.Fig
     from plotly.subplots import make_subplots
 
     layers = planes[0][1].counts.shape[0]
+    # 30 px between rows for the subplot titles (plotly's spacing is a share of the plot area)
     fig = make_subplots(rows=len(planes), cols=layers, horizontal_spacing=0.03,
-                        vertical_spacing=0.03, subplot_titles=[
+                        vertical_spacing=30 / (270 * len(planes)), subplot_titles=[
                             f"{name}, MLP {i}" for name,
                                 _ in planes for i in range(layers)])  # fmt: skip
     for row, (_, pl) in enumerate(planes, start=1):
@@ -513,10 +514,16 @@ def plane_figure(planes: Sequence[tuple[str, Plane]], title: str = "") -> go.Fig
     what = {"density": "circuit density (neurons cut per neighbourhood)",
             "sign_changes": "neurons changing sign between lattice neighbours"}
     bar = {"density": "neurons cut", "sign_changes": "sign changes"}
+    title = title or (f"{what.get(planes[0][1].measure, '')} on the plane through three "
+                      "training inputs<br>(Humayun et al., Figures 2 and 4)")
+    # the title hangs from the top (plotly anchors a title of several lines at its first
+    # line's baseline, hence a line's height of padding); the margin holds its lines and
+    # the first row's subplot titles
+    top = 50 + 22 * (title.count("<br>") + 1)
     fig.update_layout(coloraxis={"colorscale": "Viridis", "colorbar": {
                           "title": {"text": bar.get(planes[0][1].measure, "")}}},
-                      title=title or f"{what.get(planes[0][1].measure, '')} on the plane "
-                      "through three training inputs<br>(Humayun et al., Figures 2 and 4)",
-                      height=260 * len(planes) + 80, width=max(260 * layers + 120,
-                                                               640))  # fmt: skip
+                      title={"text": title, "yref": "container", "y": 1, "yanchor": "top",
+                             "pad": {"t": 30}}, margin={"t": top, "b": 20},
+                      height=270 * len(planes) + top + 20,
+                      width=max(260 * layers + 120, 640))  # fmt: skip
     return fig
