@@ -7,7 +7,13 @@ offline) and a PNG beside it when a static renderer (kaleido) is installed.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
+import signal
+import subprocess
+import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -19,19 +25,49 @@ from grok_interp import fourier
 from grok_interp.analyses.common import ModelData
 from grok_interp.runs import Run
 
+# The PNG is drawn by kaleido in a process of its own, in a session of its own: kaleido's
+# Chromium has been seen to sit without answering (12 minutes, holding a finished sweep's
+# script), and a timeout inside one process cannot stop it. PNG_TIMEOUT_S bounds the wait;
+# on expiry the whole session (kaleido and its Chromium) is killed and the PNG given up.
+PNG_TIMEOUT_S = 120
+PNG_CHILD = (
+    "import sys, plotly.io as pio\n"
+    "pio.from_json(sys.stdin.read(), skip_invalid=True).write_image(sys.argv[1])"
+)
+
 
 def write(fig: go.Figure, out: str | Path, name: str) -> list[Path]:
-    """``out/name.html`` (self-contained) and ``out/name.png`` when kaleido is available."""
+    """``out/name.html`` (self-contained) and ``out/name.png`` when kaleido is available
+    and draws it within ``PNG_TIMEOUT_S`` (otherwise a warning and the HTML alone)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.html"]
     fig.write_html(paths[0], include_plotlyjs=True)
-    try:
-        fig.write_image(out / f"{name}.png")
-        paths.append(out / f"{name}.png")
-    except (ImportError, ValueError, RuntimeError):
-        pass  # no static renderer installed: HTML only
+    if importlib.util.find_spec("kaleido") is None:
+        return paths  # no static renderer installed: HTML only
+    png = out / f"{name}.png"
+    why = _draw_png(fig.to_json(), png)
+    if why is None:
+        return [*paths, png]
+    png.unlink(missing_ok=True)
+    warnings.warn(f"{name}: no PNG ({why}); the HTML is written", stacklevel=2)
     return paths
+
+
+def _draw_png(spec: str, png: Path) -> str | None:
+    """Run PNG_CHILD on ``spec``: None when it wrote ``png``, else why not."""
+    child = subprocess.Popen([sys.executable, "-c", PNG_CHILD, str(png)],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)  # fmt: skip
+    try:
+        _, err = child.communicate(spec, timeout=PNG_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return f"kaleido did not answer within {PNG_TIMEOUT_S} s"
+    lines = err.strip().splitlines()
+    return None if child.returncode == 0 and png.exists() else (lines or ["failed"])[-1]
 
 
 def loss_curves(
