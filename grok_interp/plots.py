@@ -30,9 +30,12 @@ from grok_interp.runs import Run
 # script), and a timeout inside one process cannot stop it. PNG_TIMEOUT_S bounds the wait;
 # on expiry the whole session (kaleido and its Chromium) is killed and the PNG given up.
 PNG_TIMEOUT_S = 120
+# kaleido's default page is 700 px wide, narrower than the HTML's, and clipped long titles:
+# a figure without a width of its own is drawn 1,000 px wide
 PNG_CHILD = (
     "import sys, plotly.io as pio\n"
-    "pio.from_json(sys.stdin.read(), skip_invalid=True).write_image(sys.argv[1])"
+    "fig = pio.from_json(sys.stdin.read(), skip_invalid=True)\n"
+    "fig.write_image(sys.argv[1], width=fig.layout.width or 1000)"
 )
 
 

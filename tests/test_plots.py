@@ -27,4 +27,6 @@ def test_a_png_when_kaleido_answers(tmp_path):
     pytest.importorskip("kaleido")
     paths = plots.write(figure(), tmp_path, "fig")
     assert paths == [tmp_path / "fig.html", tmp_path / "fig.png"]
-    assert (tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
+    png = (tmp_path / "fig.png").read_bytes()
+    assert png[:4] == b"\x89PNG"
+    assert int.from_bytes(png[16:20], "big") == 1000  # width: the HTML's, not kaleido's 700
