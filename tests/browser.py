@@ -11,9 +11,9 @@ LOCAL = ("file://", "data:", "blob:")
 
 # per plotly figure on the page: has it drawn (an SVG with a size and at least one trace)
 # and can it be read: its title within the figure's box and clear of the subplots' titles
-# and other annotations, its axis titles, and whether a
-# colour that carries a value (a heatmap, a contour, markers coloured by a number) has
-# its colour bar (a heatmap whose cells are labelled, as the phase diagrams are, needs none)
+# and other annotations, its axis titles, and whether a colour that carries a value (a
+# heatmap, a contour, markers coloured by a number) has its colour bar (a heatmap whose
+# cells are labelled, as the phase diagrams are, needs none)
 DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
   const svg = p.querySelector('.main-svg'); const box = p.getBoundingClientRect();
   const title = p.querySelector('.gtitle'); const t = title && title.getBoundingClientRect();

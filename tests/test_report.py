@@ -122,10 +122,10 @@ def test_markdown_tables_keep_counts_whole():
 
     from grok_interp.analyses.common import markdown
 
-    frame = pd.DataFrame({"epoch": [0, 12000], "layer": [0, 1], "density": [35.0, 8.1749]})
     def cells(text):
         return [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines()[2:]]
 
+    frame = pd.DataFrame({"epoch": [0, 12000], "layer": [0, 1], "density": [35.0, 8.1749]})
     assert cells(markdown(frame, ".2f")) == [["0", "0", "35.00"], ["12000", "1", "8.17"]]
     pivot = frame.set_index("epoch")[["density"]]
     assert cells(markdown(pivot, ".3g", index=True)) == [["0", "35"], ["12000", "8.17"]]
