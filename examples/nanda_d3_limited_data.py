@@ -20,6 +20,9 @@ ambiguous), the final losses, and the final test accuracy beside its ceiling.
 Default (2-core CPU, see the README for the wall times): the ``small`` preset's width
 (d_model 64, 4 heads of 16, d_mlp 256) and 3,000 steps. The appendix's width:
 ``--preset mainline`` (about 4x the compute); ``--regimes limited`` trains one regime.
+The choices the appendix leaves open are swept with ``--lengths`` (repeat and skip
+trigrams) and ``--big-at any before_last`` (skip trigrams: whether the big token may sit
+at the last position); each value becomes a point of the task's sweep.
 
     python examples/nanda_d3_limited_data.py OUT [--tasks five_digit_add repeat skip_trigram]
 """
@@ -42,7 +45,13 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--regimes", nargs="+", choices=["limited", "infinite"],
                     default=["limited", "infinite"])
+    ap.add_argument("--lengths", type=int, nargs="+", help="sequence lengths (repeat, skip "
+                    "trigram; default: the task's own)")
+    ap.add_argument("--big-at", nargs="+", choices=["any", "before_last"], default=["any"],
+                    help="where a skip trigram's big token may sit")
     args = ap.parse_args(argv)
+    if args.lengths and "five_digit_add" in args.tasks:
+        ap.error("--lengths applies to repeat and skip_trigram; five-digit addition has 17")
     import pandas as pd
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -63,9 +72,10 @@ def main(argv=None):
                                          eval_every=max(args.epochs // 150, 1),
                                          snapshot_every=max(args.epochs // 30, 1)))  # fmt: skip
         folder = out / kind
-        fresh = [r == "infinite" for r in args.regimes]
-        run_sweep(Grid(values={"train.fresh_data": fresh}, base=base), folder,
-                  progress=not args.quiet)  # fmt: skip
+        values: dict[str, list] = {"train.fresh_data": [r == "infinite" for r in args.regimes]}
+        values |= {"task.length": args.lengths} if args.lengths else {}
+        values |= {"task.big_at": args.big_at} if kind == "skip_trigram" else {}
+        run_sweep(Grid(values=values, base=base), folder, progress=not args.quiet)
         runs = load_points(folder)
         extra = 1 if kind == "five_digit_add" else 0
         fig = make_subplots(rows=1, cols=2 + extra, subplot_titles=[
@@ -74,11 +84,13 @@ def main(argv=None):
              "skip_trigram": "best attention to the token >= 10"}[kind] or "accuracy"])  # fmt: skip
         for run in runs:
             h, name = run.history, REGIME[run.train.fresh_data]
+            variant = _variant(run.task, args)
+            name = f"{name}, {variant}" if variant else name
             dash = "dot" if run.train.fresh_data else "solid"
             for split, colour in (("train", "#1f77b4"), ("test", "#d62728")):
-                fig.add_trace(go.Scatter(x=h["epoch"], y=h[f"{split}_loss"], name=f"{name} {split}",
-                                         line={"dash": dash, "color": colour}), row=1,
-                                             col=1)  # fmt: skip
+                line = {"dash": dash} | ({} if variant else {"color": colour})
+                fig.add_trace(go.Scatter(x=h["epoch"], y=h[f"{split}_loss"], line=line,
+                                         name=f"{name} {split}"), row=1, col=1)  # fmt: skip
             if extra and run.train.fresh_data:
                 for pos in run.task.output_positions:
                     fig.add_trace(go.Scatter(x=h["epoch"], y=h[f"test_loss_pos{pos}"],
@@ -108,8 +120,9 @@ def main(argv=None):
             rows.append(row | extra_cols)
         fig.update_yaxes(type="log", row=1, col=1)
         fig.update_xaxes(title_text="step")
-        fig.update_layout(title=f"{SeqTask(kind=kind).describe()}: limited (solid) and infinite "
-                          "(dotted) data (Nanda et al. 2023, Figs 29-34)")  # fmt: skip
+        what = kind if args.lengths else base.task.describe()
+        fig.update_layout(title=f"{what}: limited (solid) and infinite (dotted) data "
+                          "(Nanda et al. 2023, Figs 29-34)")  # fmt: skip
         written += write(fig, out, f"nanda_d3_{kind}")
     table = pd.DataFrame(rows)
     text = (f"## Limited vs infinite data ({args.preset} width, {args.epochs} steps)\n\n"
@@ -117,6 +130,13 @@ def main(argv=None):
     (out / "nanda_d3_limited_data.md").write_text(text)
     print(text)
     return [out / "nanda_d3_limited_data.md", *written]
+
+
+def _variant(task, args) -> str:
+    """The open choices that distinguish a run of a swept task, for names and rows."""
+    parts = [f"length {task.seq_len}"] if args.lengths else []
+    return ", ".join(parts + ([f"big token {task.big_at}"] if len(args.big_at) > 1
+                              or task.big_at != "any" else []))  # fmt: skip
 
 
 if __name__ == "__main__":

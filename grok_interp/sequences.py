@@ -15,7 +15,10 @@ without one. Where the appendix is silent, the choices below are ours.
   transformer.
 - ``skip_trigram``: ``length`` (10) tokens uniform over 0..9 except exactly one, at a
   uniform position, uniform over 10..19; the target at the last position is that token.
-  A 1-layer attention-only transformer.
+  A 1-layer attention-only transformer. The appendix fixes neither the length nor where
+  the big token may sit: ``big_at="any"`` (the default) lets it sit at the last position
+  too, where the answer is the current token; ``"before_last"`` keeps it off the last
+  position, so every target needs attention to an earlier position.
 
 Data (:func:`training_set`, :func:`test_set`, :func:`fresh_batch`): the limited regime
 trains on a fixed set of ``n_train`` sequences drawn from a generator seeded by the run's
@@ -60,19 +63,22 @@ from grok_interp.losses import IGNORE
 
 Kind = Literal["five_digit_add", "repeat", "skip_trigram"]
 KINDS: tuple[str, ...] = ("five_digit_add", "repeat", "skip_trigram")
+BIG_AT: tuple[str, ...] = ("any", "before_last")
 PLUS, EQ = 10, 11
 
 
 @dataclass(frozen=True, kw_only=True)
 class SeqTask:
     """A sequence task of Appendix D.3 (module docstring); ``vocab`` and ``span`` apply to
-    ``repeat``, ``length`` to ``repeat`` (default 24) and ``skip_trigram`` (default 10)."""
+    ``repeat``, ``length`` to ``repeat`` (default 24) and ``skip_trigram`` (default 10),
+    ``big_at`` (``"any"`` or ``"before_last"``) to ``skip_trigram``."""
 
     kind: str = "five_digit_add"  # one of KINDS (checked: a clear error, not a type error)
     length: int | None = None
     vocab: int = 20
     span: int = 6
     n_test: int = 1000
+    big_at: str = "any"  # one of BIG_AT
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -82,6 +88,8 @@ class SeqTask:
                              f"{self.span}, length {self.seq_len}")  # fmt: skip
         if self.kind == "skip_trigram" and self.seq_len < 2:
             raise ValueError("skip_trigram needs a length of at least 2")
+        if self.big_at not in BIG_AT:
+            raise ValueError(f"big_at must be one of {', '.join(BIG_AT)}; got {self.big_at!r}")
         if self.vocab < 2 or self.n_test < 1:
             raise ValueError("vocab must be >= 2 and n_test >= 1")
 
@@ -121,7 +129,8 @@ class SeqTask:
         if self.kind == "repeat":
             return (f"repeated subsequence, length {self.seq_len}, vocabulary {self.vocab}, "
                     f"span {self.span} (App. D.3)")  # fmt: skip
-        return f"skip trigram, length {self.seq_len} (App. D.3)"
+        where = ", the big token before the last position" if self.big_at != "any" else ""
+        return f"skip trigram, length {self.seq_len}{where} (App. D.3)"
 
     def sample(self, n: int, gen: torch.Generator
                ) -> tuple[Int[Tensor, "n pos"], Int[Tensor, "n pos"]]:  # fmt: skip
@@ -160,7 +169,7 @@ def _repeat(task: SeqTask, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor
 
 def _skip(task: SeqTask, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
     tokens = torch.randint(0, 10, (n, task.seq_len), generator=gen)
-    where = torch.randint(0, task.seq_len, (n,), generator=gen)
+    where = torch.randint(0, task.seq_len - (task.big_at == "before_last"), (n,), generator=gen)
     big = torch.randint(10, 20, (n,), generator=gen)
     tokens[torch.arange(n), where] = big
     targets = torch.full_like(tokens, IGNORE)

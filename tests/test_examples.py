@@ -131,6 +131,19 @@ TINY_EXPERIMENTS = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
+def test_d3_sweeps_the_skip_trigrams_open_choices(tmp_path):
+    main = _main("nanda_d3_limited_data")
+    with pytest.raises(SystemExit):  # five-digit addition has no length to choose
+        main([str(tmp_path), "--lengths", "8"])
+    main([str(tmp_path), "--tasks", "skip_trigram", "--regimes", "limited", "--lengths", "4",
+          "6", "--big-at", "any", "before_last", "--epochs", "10", "--quiet"])
+    rows = (tmp_path / "nanda_d3_limited_data.md").read_text().splitlines()[4:]
+    regimes = sorted(r.split("|")[2].strip() for r in rows)
+    assert regimes == [f"limited, length {n}, big token {b}" for n in (4, 6)
+                       for b in ("any", "before_last")]  # fmt: skip
+
+
 def assert_renders_offline(folder: Path) -> None:
     """Every HTML file the example wrote draws each of its figures in headless Chromium
     with the network blocked (a CDN-linked page stays blank), and each has a PNG beside

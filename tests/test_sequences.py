@@ -63,6 +63,18 @@ def test_skip_trigram_has_one_big_token_and_targets_it():
         SeqTask(kind="parity")
 
 
+def test_skip_trigram_keeps_the_big_token_off_the_last_position_when_asked():
+    anywhere = sample_with_meta(SeqTask(kind="skip_trigram", length=3), 300, seed=4)[2][:, 0]
+    assert set(anywhere.tolist()) == {0, 1, 2}  # the default: the last position too
+    task = SeqTask(kind="skip_trigram", length=3, big_at="before_last")
+    tokens, targets, where = sample_with_meta(task, 300, seed=4)
+    assert set(where[:, 0].tolist()) == {0, 1}
+    assert bool((tokens[:, -1] < 10).all())
+    assert torch.equal(targets[:, -1], tokens[torch.arange(300), where[:, 0]])
+    with pytest.raises(ValueError, match="big_at must be one of any, before_last"):
+        SeqTask(kind="skip_trigram", big_at="last")
+
+
 def test_data_regimes_are_functions_of_the_seed_and_step():
     task = SeqTask(kind="skip_trigram")
     assert torch.equal(fresh_batch(task, 8, 3, 5)[0], fresh_batch(task, 8, 3, 5)[0])
