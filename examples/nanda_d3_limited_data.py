@@ -125,6 +125,8 @@ def main(argv=None):
                           "(Nanda et al. 2023, Figs 29-34)")  # fmt: skip
         written += write(fig, out, f"nanda_d3_{kind}")
     table = pd.DataFrame(rows)
+    steps = ["train acc >= 99% at", "test acc >= 99% of ceiling at"]
+    table[steps] = table[steps].astype("Int64")  # a step, or empty where never
     text = (f"## Limited vs infinite data ({args.preset} width, {args.epochs} steps)\n\n"
             + markdown(table) + "\n")  # fmt: skip
     (out / "nanda_d3_limited_data.md").write_text(text)

@@ -487,10 +487,10 @@ def _claim(out: Path, grid: Grid, inits: Sequence[str] = ()) -> None:
     meta.write_text(json.dumps(mine, indent=1) + "\n")
 
 
-def first_epoch(history: Mapping[str, Sequence[float]], key: str, hit: Any) -> float | None:
+def first_epoch(history: Mapping[str, Sequence[float]], key: str, hit: Any) -> int | None:
     """The first evaluated epoch where ``hit(history[key])`` holds, or None."""
     idx = np.nonzero(hit(np.asarray(history[key])))[0]
-    return float(history["epoch"][idx[0]]) if len(idx) else None
+    return int(history["epoch"][idx[0]]) if len(idx) else None
 
 
 def results_table(runs: Sequence[Run]) -> pd.DataFrame:

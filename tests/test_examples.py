@@ -176,7 +176,8 @@ def test_paper_experiments(name, tmp_path):
     assert_renders_offline(tmp_path)
 
 
-COUNTS = {"epoch", "epochs", "step", "layer", "seed", "train.n_train", "pairs", "training pairs"}
+COUNTS = {"epoch", "epochs", "step", "layer", "seed", "train.n_train", "pairs", "training pairs",
+          "train acc >= 99% at", "test acc >= 99% of ceiling at"}
 
 
 def counts_as_floats(text: str) -> list[str]:

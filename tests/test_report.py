@@ -129,3 +129,5 @@ def test_markdown_tables_keep_counts_whole():
     assert cells(markdown(frame, ".2f")) == [["0", "0", "35.00"], ["12000", "1", "8.17"]]
     pivot = frame.set_index("epoch")[["density"]]
     assert cells(markdown(pivot, ".3g", index=True)) == [["0", "35"], ["12000", "8.17"]]
+    steps = pd.DataFrame({"at": pd.array([46953, None], dtype="Int64"), "acc": [0.99, 0.5]})
+    assert cells(markdown(steps)) == [["46953", "0.99"], ["", "0.5"]]  # not 4.695e+04

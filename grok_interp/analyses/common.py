@@ -381,8 +381,13 @@ def sci(x: float) -> str:
 def markdown(frame: pd.DataFrame, floatfmt: str = ".4g", index: bool = False) -> str:
     """``frame`` as a Markdown table, floats in ``floatfmt`` and integer columns (epochs,
     layers, sizes) as integers: pandas' ``to_markdown`` hands tabulate one float array
-    for a frame of mixed dtypes, so epoch 12000 would read '12000.00' or '1.2e+04'."""
-    return frame.astype(object).to_markdown(index=index, floatfmt=floatfmt)
+    for a frame of mixed dtypes, so epoch 12000 would read '12000.00' or '1.2e+04'. A count
+    that may be missing (the step a run first passed a threshold) goes in as pandas'
+    nullable ``Int64``: its numbers print whole and a missing one as an empty cell."""
+    obj = frame.astype(object)
+    for name in frame.columns[[pd.api.types.is_extension_array_dtype(t) for t in frame.dtypes]]:
+        obj[name] = obj[name].where(frame[name].notna(), None)
+    return obj.to_markdown(index=index, floatfmt=floatfmt)
 
 
 class Result:
