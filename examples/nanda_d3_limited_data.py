@@ -74,7 +74,8 @@ def main(argv=None):
         folder = out / kind
         values: dict[str, list] = {"train.fresh_data": [r == "infinite" for r in args.regimes]}
         values |= {"task.length": args.lengths} if args.lengths else {}
-        values |= {"task.big_at": args.big_at} if kind == "skip_trigram" else {}
+        if kind == "skip_trigram" and args.big_at != ["any"]:  # else the grid of older folders
+            values["task.big_at"] = args.big_at
         run_sweep(Grid(values=values, base=base), folder, progress=not args.quiet)
         runs = load_points(folder)
         extra = 1 if kind == "five_digit_add" else 0
@@ -120,7 +121,8 @@ def main(argv=None):
             rows.append(row | extra_cols)
         fig.update_yaxes(type="log", row=1, col=1)
         fig.update_xaxes(title_text="step")
-        what = kind if args.lengths else base.task.describe()
+        tasks = {run.task for run in runs}
+        what = tasks.pop().describe() if len(tasks) == 1 else kind
         fig.update_layout(title=f"{what}: limited (solid) and infinite (dotted) data "
                           "(Nanda et al. 2023, Figs 29-34)")  # fmt: skip
         written += write(fig, out, f"nanda_d3_{kind}")
@@ -137,8 +139,9 @@ def main(argv=None):
 def _variant(task, args) -> str:
     """The open choices that distinguish a run of a swept task, for names and rows."""
     parts = [f"length {task.seq_len}"] if args.lengths else []
-    return ", ".join(parts + ([f"big token {task.big_at}"] if len(args.big_at) > 1
-                              or task.big_at != "any" else []))  # fmt: skip
+    if task.kind == "skip_trigram" and args.big_at != ["any"]:
+        parts.append(f"big token {task.big_at}")
+    return ", ".join(parts)
 
 
 if __name__ == "__main__":
