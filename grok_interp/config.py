@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-TokenFormat = Literal["a b =", "a o b ="]
-TOKEN_FORMATS: tuple[str, ...] = ("a b =", "a o b =")
+TokenFormat = str  # a layout's string (grok_interp.layouts), e.g. "a b =" or "a b, bidirectional"
+# The layouts known by name (grok_interp.layouts.KNOWN); any other can be stated as a string.
+TOKEN_FORMATS: tuple[str, ...] = ("a b =", "a o b =", "a b", "a b, bidirectional",
+                                  "a b, bidirectional, separate vocab")
 # Power et al. (2022), Table 1; the functions live in grok_interp.tasks.OPERATIONS.
 OP_NAMES: tuple[str, ...] = (
     "add",
@@ -28,6 +30,9 @@ OP_NAMES: tuple[str, ...] = (
     "s5_xy",
     "s5_xyx_inv",
     "s5_xyx",
+    "xy",
+    "xyx_inv",
+    "xyx",
 )
 
 

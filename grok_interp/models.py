@@ -66,6 +66,8 @@ def to_config(
         d_vocab_out=task.d_vocab_out,
         n_ctx=task.n_ctx,
         device=str(device),
+        # a layout without a causal mask (Zhong et al.'s models; grok_interp.layouts)
+        **({} if getattr(task, "causal", True) else {"attention_dir": "bidirectional"}),
     )
 
 

@@ -38,6 +38,7 @@ from grok_interp.analyses.sequence_results import HeadScoresResult, PositionLoss
 from grok_interp.families import registry
 from grok_interp.page import page
 from grok_interp.runs import usual_mode
+from grok_interp.tasks import task_dict
 
 SCHEMA_VERSION = 2
 _T = TypeVar("_T", bound=Result)
@@ -207,7 +208,7 @@ class Report:
             "schema": "grok_interp.report",
             "schema_version": SCHEMA_VERSION,
             "source": self.source,
-            "task": dataclasses.asdict(self.task),
+            "task": task_dict(self.task),
             "setup_differences": list(self.setup_differences),
             "assumptions": list(self.assumptions),
             "losses": {s: {"loss": v[0], "accuracy": v[1]} for s, v in self.losses.items()},

@@ -35,7 +35,7 @@ from grok_interp.errors import CheckpointError
 from grok_interp.families import registry
 from grok_interp.families.base import Family
 from grok_interp.models import StateDict, load_params, resolve_device
-from grok_interp.tasks import Task
+from grok_interp.tasks import Task, task_dict
 
 FORMAT = "grok_interp.run"
 VERSION = 1
@@ -141,7 +141,7 @@ def _to_dict(run: Run) -> dict[str, Any]:
         "format": FORMAT,
         "version": VERSION,
         "family": run.family.kind,
-        "task": asdict(run.task),
+        "task": task_dict(run.task),
         "model": asdict(run.model),
         "train": {**asdict(run.train), "betas": list(run.train.betas)},
         "seed": run.seed,

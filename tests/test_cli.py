@@ -228,8 +228,9 @@ def test_moduli_the_readme_states_are_the_ones_the_code_takes(tmp_path, capsys):
                      r"except ((?:`\w+`(?:,| and)? ?)+), which need", readme)  # fmt: skip
     assert said, "the README's CLI section no longer says which tasks need a prime p"
     need_prime = set(re.findall(r"`(\w+)`", said.group(1)))
-    for op, (_, field, _, group) in OPERATIONS.items():
-        if group:
+    for op, operation in OPERATIONS.items():
+        field = operation.needs == "field"
+        if operation.needs == "group":
             continue
         try:
             Task(op=op, p=24)

@@ -22,7 +22,7 @@ def test_power_format():
     assert t.labels()[2 * 5 + 4] == (2 - 4) % 5
 
 
-@pytest.mark.parametrize("op", [op for op, f in OPERATIONS.items() if not f[3]])
+@pytest.mark.parametrize("op", [op for op, f in OPERATIONS.items() if f.needs != "group"])
 def test_every_operation_matches_python(op):
     t = Task(op=op, p=11)
     ab, labels = t.pairs(), t.labels()
@@ -141,3 +141,51 @@ def test_new_tasks_train_and_the_fourier_analyses_refuse_groups(op, p):
     report = analyze(model_from_run(train(spec, progress=False)), task)
     if task.group:
         assert not report.results and "over S5" in report.not_run["neurons"]
+
+
+def test_a_layout_stated_as_a_string_needs_no_code():
+    """A task is a structure, an operation and a layout (docs/DESIGN.md): a layout the
+    package has never seen is a string, and the tokens, vocabulary and answer follow it."""
+    from grok_interp.layouts import layout
+
+    t = Task(op="sub", p=5, token_format="b = a o, answer at 1")
+    lay = t.layout
+    assert (lay.slots, lay.answer_pos, lay.a_pos, lay.b_pos) == (("b", "=", "a", "o"), 1, 2, 0)
+    # extra tokens follow the operands' vocabulary in the order they appear: '=' 5, 'o' 6
+    assert t.tokens()[2 * 5 + 4].tolist() == [4, 5, 2, 6] and t.d_vocab == 7
+    assert t.eq_token == 5 and t.answer_pos == 1
+    sep = Task(op="add", p=5, token_format="a b, bidirectional, separate vocab")
+    assert sep.tokens()[3].tolist() == [0, 8] and sep.d_vocab == 10 and not sep.causal
+    assert layout(sep.token_format).name == sep.token_format  # the string round-trips
+    with pytest.raises(TaskError, match="token_format"):
+        Task(token_format="a a =")
+    with pytest.raises(TaskError, match="answer position"):
+        Task(token_format="a b =, answer at 5")
+
+
+def test_a_structure_registered_by_a_test_is_a_task_without_other_code():
+    """The Klein four-group Z2 x Z2 from its table: the group operations apply to it, the
+    ring ones refuse it, and a Run file holds its name."""
+    from grok_interp.structures import TableGroup, register_structure, unregister_structure
+    from grok_interp.tasks import task_dict
+
+    klein = torch.tensor([[a ^ b for b in range(4)] for a in range(4)])  # XOR on 2 bits
+    register_structure("V4", lambda: TableGroup("V4", klein))
+    try:
+        t = Task.over("V4", "xyx_inv")
+        assert t.p == 4 and t.group and not t.cyclic
+        assert t.labels().reshape(4, 4).tolist() == [[b for b in range(4)]] * 4  # abelian
+        assert Task.over("V4", "xy").labels().reshape(4, 4).tolist() == klein.tolist()
+        assert task_dict(t)["structure"] == "V4" and Task(**task_dict(t)) == t
+        with pytest.raises(TaskError, match="ring"):
+            Task(op="mul", p=4, structure="V4")
+    finally:
+        unregister_structure("V4")
+
+
+def test_group_operations_on_z_p_are_its_addition_and_old_task_dicts_are_unchanged():
+    from grok_interp.tasks import task_dict
+
+    assert Task(op="xy", p=7).labels().tolist() == Task(op="add", p=7).labels().tolist()
+    assert task_dict(Task()) == {"op": "add", "p": 113, "token_format": "a b =",
+                                 "unordered": False}  # fmt: skip

@@ -333,7 +333,7 @@ def attention_view(model: Model, task: Task, a: int, b: int) -> Any:
     require(bool(found.any()), "attention view", f"({a}, {b}) is not an input of {task.op}")
     row = task.tokens()[found][0]
     _, cache = model.run_with_cache(row[None].to(model.cfg.device))
-    names = {task.p: "=" if task.n_ctx == 3 else "o", task.eq_token: "="}
+    names = {task.layout.token(s, task.p): s for s in task.layout.extras}
     tokens = [names.get(int(t), str(int(t))) for t in row]
     return cv.attention.attention_heads(
         attention=cache["blocks.0.attn.hook_pattern"][0].cpu(), tokens=tokens

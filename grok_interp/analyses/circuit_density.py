@@ -106,11 +106,11 @@ def frame(dim: int, n: int, r: float = 0.05, seed: int = 0) -> Float[Tensor, "ve
 
 
 def operand_positions(task: Task) -> tuple[int, int]:
-    return (0, 1) if task.token_format == "a b =" else (0, 2)
+    return task.layout.a_pos, task.layout.b_pos
 
 
 def position_labels(task: Task) -> tuple[str, ...]:
-    return ("a", "b", "=") if task.token_format == "a b =" else ("a", "op", "b", "=")
+    return tuple("op" if s == "o" else s for s in task.layout.slots)
 
 
 def read_mask(n_layers: int, n_ctx: int, positions: Positions) -> Bool[Tensor, "layers pos"]:

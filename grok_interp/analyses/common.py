@@ -221,11 +221,11 @@ class ModelData:
 
     @property
     def a_pos(self) -> int:
-        return 0
+        return self.task.layout.a_pos
 
     @property
     def b_pos(self) -> int:
-        return 1 if self.task.token_format == "a b =" else 2
+        return self.task.layout.b_pos
 
 
 def require_pairs(task: object, analysis: str) -> None:
@@ -257,7 +257,7 @@ def check_model(model: Model, task: Task, analysis: str = "analyze") -> None:
 @torch.no_grad()
 def gather(model: Model, task: Task,
            train_idx: Int[Tensor, " n_train"] | None = None) -> ModelData:  # fmt: skip
-    """One cached forward over all pairs, last position only (module docstring);
+    """One cached forward over all pairs, the answer position only (module docstring);
     ``train_idx`` (the run's split, if known) adds train and test pair sets."""
     check_model(model, task)
     require_modular(task, "analyze")
@@ -278,16 +278,17 @@ def gather(model: Model, task: Task,
     tokens = task.tokens().to(model.cfg.device)
     out, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
     logits = out if isinstance(out, Tensor) else out[0]
-    pattern = cache["blocks.0.attn.hook_pattern"][:, :, -1, :]
+    at = task.answer_pos  # the last position in the layouts the package trains
+    pattern = cache["blocks.0.attn.hook_pattern"][:, :, at, :]
 
     def last_pos(name: str) -> Tensor:
-        return cache[name][:, -1].float().cpu()
+        return cache[name][:, at].float().cpu()
 
     W_L = (model.blocks[last].mlp.W_out @ model.W_U).detach().float().cpu() if has_mlp else None
     return ModelData(
         model=model,
         task=task,
-        logits=logits[:, -1].float().cpu(),
+        logits=logits[:, at].float().cpu(),
         post=last_pos(post_name) if has_mlp else None,
         pattern=pattern.float().cpu(),
         W_L=W_L,
