@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from grok_interp.reporting import Report
 
 FIGURE_HEIGHT = 460
+# a title longer than this goes on two lines: the most characters that plotly's 17 px
+# title font fits on a figure 720 px wide (the page's on a 1,000 px window)
+TITLE_CHARS = 80
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0; display: flex; align-items: flex-start; }
 nav#contents { position: sticky; top: 0; flex: 0 0 17em; max-height: 100vh; overflow-y: auto;
@@ -40,11 +43,27 @@ Entry = tuple[str, str]
 
 
 def finish(fig: go.Figure, height: int = FIGURE_HEIGHT) -> go.Figure:
-    """A figure as the page shows it: its height set, log axes ticked in powers of ten."""
+    """A figure as the page shows it: its height set, log axes ticked in powers of ten, a
+    long title on two lines (:func:`wrap_title`)."""
     fig.update_layout(height=fig.layout.height or height, autosize=True)
+    wrap_title(fig)
     fig.for_each_xaxis(lambda ax: ax.update(exponentformat="power") if ax.type == "log" else None)
     fig.for_each_yaxis(lambda ax: ax.update(exponentformat="power") if ax.type == "log" else None)
     return fig
+
+
+def wrap_title(fig: go.Figure, width: int = TITLE_CHARS) -> None:
+    """Break a title longer than ``width`` characters (and without a break of its own) at
+    the space nearest its middle, and give the second line room: plotly does not wrap,
+    and a long title runs past the right edge of a figure on a narrow window."""
+    text = fig.layout.title.text or ""
+    if len(text) <= width or "<br>" in text or " " not in text:
+        return
+    spaces = [i for i, ch in enumerate(text) if ch == " "]
+    cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
+    top = fig.layout.margin.t
+    fig.update_layout(title_text=f"{text[:cut]}<br>{text[cut + 1:]}",
+                      margin_t=max(top if top is not None else 100, 110))  # fmt: skip
 
 
 def _figure_div(fig: go.Figure) -> str:

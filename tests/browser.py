@@ -8,12 +8,17 @@ from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LOCAL = ("file://", "data:", "blob:")
+PNG_WIDTH = 1000
 
 # per plotly figure on the page: has it drawn (an SVG with a size and at least one trace)
 # and can it be read: its title within the figure's box and clear of the subplots' titles
-# and other annotations, its axis titles, and whether a colour that carries a value (a
+# and other annotations, its axis titles, whether a colour that carries a value (a
 # heatmap, a contour, markers coloured by a number) has its colour bar (a heatmap whose
-# cells are labelled, as the phase diagrams are, needs none)
+# cells are labelled, as the phase diagrams are, needs none), annotations without text
+# (plotly.js draws them as its placeholder, "new text"), the legend's entries (a trace
+# without a name reads "trace 3"), whether the legend shows every entry inside the figure
+# (a scrolled legend hides the entries below its box), and the style (colour, dash,
+# marker) of each trace per panel and per legend entry, to find two quantities drawn alike
 DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
   const svg = p.querySelector('.main-svg'); const box = p.getBoundingClientRect();
   const title = p.querySelector('.gtitle'); const t = title && title.getBoundingClientRect();
@@ -22,6 +27,21 @@ DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p 
       && !d.texttemplate)
     || (d.marker && numeric(d.marker.color) && d.marker.showscale !== false
         && (d.marker.colorscale || d.marker.coloraxis)));
+  const bg = p.querySelector('.legend .bg'); const lb = bg && bg.getBoundingClientRect();
+  const inside = (r, o) => r.left >= o.left - 1 && r.right <= o.right + 1 && r.top >= o.top - 1
+    && r.bottom <= o.bottom + 1;
+  const entries = Array.from(p.querySelectorAll('.legend .traces')).map(e => ({
+    text: (e.querySelector('.legendtext') || e).textContent,
+    shown: !!lb && inside(e.getBoundingClientRect(), lb) && inside(lb, box)}));
+  const style = d => {
+    const lines = !d.mode || d.mode.includes('lines'); const m = d.marker || {};
+    const colour = lines && d.line ? d.line.color : m.color;
+    return typeof colour !== 'string' ? null : [colour, lines && d.line ? d.line.dash || 'solid'
+      : '', lines ? '' : m.symbol || 'circle'].join(' ');
+  };
+  const traces = (p._fullData || []).filter(d => d.visible === true && d.type === 'scatter')
+    .map(d => ({name: d.name || '', style: style(d), legend: d.showlegend !== false,
+                panel: (d.xaxis || 'x') + (d.yaxis || 'y')}));
   return {svg: !!svg, width: box.width, height: box.height, traces: (p.data || []).length,
     marks: p.querySelectorAll('.trace, .hm image, .shape-group path, .annotation').length,
     title: title ? title.textContent : '',
@@ -32,8 +52,16 @@ DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p 
     titleOver: !t ? [] : Array.from(p.querySelectorAll('.annotation')).filter(a => {
       const r = a.getBoundingClientRect();
       return r.width > 0 && r.left < t.right && r.right > t.left && r.top < t.bottom
-        && r.bottom > t.top; }).map(a => a.textContent)};
+        && r.bottom > t.top; }).map(a => a.textContent),
+    blankAnnotations: Math.max(((p.layout || {}).annotations || []).filter(a =>
+      a.visible !== false && (a.text === undefined || a.text === null || a.text === '')).length,
+      Array.from(p.querySelectorAll('.annotation')).filter(a => a.textContent === 'new text')
+        .length),
+    legend: entries, traceStyles: traces};
 })"""
+
+# a default trace name, as plotly writes it for a trace that was given none
+UNNAMED = r"^\s*(trace \d+)?\s*$"
 
 # an axis title that is a field's name, not words: a dotted path ('train.lr') or a
 # snake_case identifier of two words or more ('weight_decay'; 'o_mem', 'W_E' are notation)
@@ -43,15 +71,43 @@ FIELD_NAME = r"\b[a-z]\w*\.[a-z_]+\b|\b[a-z]{2,}_[a-z]{2,}\w*\b"
 def unreadable(figure: dict) -> list[str]:
     """What keeps one figure of :func:`figures_drawn` from being read: a clipped title or
     one drawn over a subplot's title, axis titles that are field names, a colour that
-    carries a value without its bar."""
-    found = [] if figure["titleInside"] else [f"title clipped: {figure['title']!r}"]
+    carries a value without its bar, an annotation without text, an unnamed trace in the
+    legend, a legend that hides entries or runs past the figure, two quantities (traces of
+    different names) in one style in one panel or in the legend."""
+    title = figure["title"]
+    found = [] if figure["titleInside"] else [f"title clipped: {title!r}"]
     if figure["titleOver"]:
-        found.append(f"title over {figure['titleOver']}: {figure['title']!r}")
+        found.append(f"title over {figure['titleOver']}: {title!r}")
     names = [t for t in figure["axisTitles"] if re.search(FIELD_NAME, t)]
     found += [f"axis titles not in words: {names}"] if names else []
     if figure["valueColour"] and not figure["colourBar"]:
-        found.append(f"no colour bar: {figure['title']!r}")
+        found.append(f"no colour bar: {title!r}")
+    if figure.get("blankAnnotations"):
+        found.append(f"{figure['blankAnnotations']} annotations without text: {title!r}")
+    legend = figure.get("legend", [])
+    unnamed = [e["text"] for e in legend if re.match(UNNAMED, e["text"])]
+    found += [f"unnamed traces in the legend {unnamed}: {title!r}"] if unnamed else []
+    cut = [e["text"] for e in legend if not e["shown"]]
+    found += [f"legend cut off, hiding {cut}: {title!r}"] if cut else []
+    found += [f"{a} and {b} drawn alike ({where}): {title!r}"
+              for where, a, b in alike(figure.get("traceStyles", []))]  # fmt: skip
     return found
+
+
+def alike(traces: list[dict]) -> list[tuple[str, str, str]]:
+    """(where, name, name) for two traces of different names drawn in one style (colour,
+    dash, marker) in one panel, or shown so in the legend: a reader cannot tell them
+    apart."""
+    out = []
+    for where, key in (("one panel", "panel"), ("the legend", None)):
+        seen: dict[tuple, str] = {}
+        for t in traces:
+            if t["style"] is None or not t["name"] or (key is None and not t["legend"]):
+                continue
+            at = (t[key] if key else "", t["style"])
+            if seen.setdefault(at, t["name"]) != t["name"]:
+                out.append((where if key is None else f"{where}, {t[key]}", seen[at], t["name"]))
+    return sorted(set(out))
 
 
 def figures_drawn(paths: list[Path]) -> dict[str, list]:
@@ -73,8 +129,36 @@ def figures_drawn(paths: list[Path]) -> dict[str, list]:
 
         page.route("**/*", route)
         for path in paths:
+            page.set_viewport_size({"width": 1280, "height": 900})
             page.goto(path.as_uri(), wait_until="load")
             page.wait_for_timeout(300)
-            out[path.name] = page.evaluate(DRAWN)
+            wide = page.evaluate(DRAWN)
+            # the PNG is drawn 1,000 px wide (grok_interp/plots.py): what fits the browser's
+            # 1,280 px may still be cut there
+            page.set_viewport_size({"width": PNG_WIDTH, "height": 900})
+            out[path.name] = [narrowest(w, n) for w, n in
+                              zip(wide, settled(page), strict=True)]  # fmt: skip
         browser.close()
     return out
+
+
+def settled(page, tries: int = 20) -> list[dict]:
+    """:data:`DRAWN` once two readings 200 ms apart agree: plotly redraws a responsive
+    figure some time after the window's size changes, its legend missing meanwhile."""
+    last = None
+    for _ in range(tries):
+        page.wait_for_timeout(200)
+        now = page.evaluate(DRAWN)
+        if now == last:
+            return now  # type: ignore[no-any-return]
+        last = now
+    return last  # type: ignore[return-value]
+
+
+def narrowest(wide: dict, narrow: dict) -> dict:
+    """One figure's :data:`DRAWN` at the browser's width with what was cut at the PNG's:
+    a title or a legend entry that fits only the wider page counts as cut."""
+    shown = {e["text"] for e in narrow["legend"] if e["shown"]}
+    return wide | {"titleInside": wide["titleInside"] and narrow["titleInside"],
+                   "legend": [e | {"shown": e["shown"] and e["text"] in shown}
+                              for e in wide["legend"]]}  # fmt: skip

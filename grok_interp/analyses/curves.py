@@ -30,7 +30,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from grok_interp.analyses.common import AnalysisError, Result
-from grok_interp.analyses.progress import PHASE_NAMES, phases, progress_figure
+from grok_interp.analyses.progress import PHASE_NAMES, phase_label, phases, progress_figure
 from grok_interp.runs import Run
 
 # (label, part, column, log before rescaling) of each series in the combined figure
@@ -142,8 +142,7 @@ def add_phases(fig: go.Figure, bounds: tuple[int, int, int] | None, label: bool 
     """Dotted vertical lines at the phase boundaries, on every panel of ``fig``."""
     for b, name in zip(bounds or (), PHASE_NAMES, strict=False):
         fig.add_vline(x=b, line_dash="dot", line_color="grey",
-                      annotation_text=f"{name} ({b})" if label else None,
-                      annotation_textangle=-90, annotation_font_size=10)  # fmt: skip
+                      **phase_label(f"{name} ({b})" if label else None))
 
 
 def combined_figure(series: dict[str, tuple[Any, Any, bool]],

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -275,13 +276,21 @@ def progress_figure(
         fig.update_xaxes(title_text="epoch", row=r, col=c)
         for b, label in zip(bounds or (), PHASE_NAMES, strict=False):
             fig.add_vline(x=b, line_dash="dot", line_color="grey", row=r, col=c,  # type: ignore[arg-type]
-                          annotation_text=f"{label} ({b})" if (r, c) == (1, 1) else None,
-                          annotation_textangle=-90, annotation_font_size=10)  # fmt: skip
+                          **phase_label(f"{label} ({b})" if (r, c) == (1, 1) else None))
     fig.update_layout(
         title=f"Progress measures (Section 5.1, Figure 7); key frequencies {list(keys)}",
         height=700,
     )
     return fig
+
+
+def phase_label(text: str | None) -> dict[str, Any]:
+    """The keywords of ``add_vline`` that label a phase line with ``text``; none for an
+    unlabelled line (an annotation's style without its text draws plotly's placeholder,
+    "new text")."""
+    if text is None:
+        return {}
+    return {"annotation_text": text, "annotation_textangle": -90, "annotation_font_size": 10}
 
 
 def plotly_colours() -> list[str]:
