@@ -113,9 +113,10 @@ def set_pattern_last(pattern: Float[Tensor, "batch head key"]) -> HookFn:
 
 
 def pattern_last_hooks(
-    layer: int, pattern: Float[Tensor, "batch head key"]
+    layer: int, pattern: Float[Tensor, "batch head key"], pos: int = -1
 ) -> list[tuple[str, HookFn]]:
-    """The attention of the last query position replaced by ``pattern`` (batch, head, key):
+    """The attention of the query position ``pos`` (the last by default: a layout's
+    answer position) replaced by ``pattern`` (batch, head, key):
     ``z = pattern v`` there, recomputed from the cached values and written at
     ``hook_z``. (Not at ``hook_pattern``: 3.9's TransformerBridge ignores writes to it.)"""
     values: list[Tensor] = []  # (batch, key, head, d_head); a bridge names hooks its own way
@@ -127,7 +128,7 @@ def pattern_last_hooks(
 
     def write_z(act: Tensor, hook: HookPoint) -> Tensor:
         act = act.clone()
-        act[:, -1] = torch.einsum("bhk,bkhe->bhe", pattern.to(values[0]), values[0]).to(act)
+        act[:, pos] = torch.einsum("bhk,bkhe->bhe", pattern.to(values[0]), values[0]).to(act)
         return act
 
     return [(at + "hook_v", keep_v), (at + "hook_z", write_z)]

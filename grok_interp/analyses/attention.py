@@ -86,6 +86,9 @@ class AttentionResult(Result):
     ov_norms: Float[Tensor, "head n_freqs_plus_1"]
     pattern_to_a: Float[Tensor, "head p p"]
     setup_differences: tuple[str, ...] = UNKNOWN_SETUP
+    layer: int = 0
+    query: str = "="  # the slot at the answer position, whose attention is read
+    answer_pos: int = -1
 
     title = "Attention heads"
     section = "Appendix A.1, C.1.2, C.1.3, Table 2, Figures 9-11"
@@ -183,9 +186,16 @@ class AttentionResult(Result):
             if self.sigmoid_fve_pooled == self.sigmoid_fve_pooled
             else ["The sigmoid fit needs the 'a b =' layout (softmax over a and b alone)."]
         )
+        at = "the last position" if self.answer_pos == -1 else f"position {self.answer_pos}"
+        lookup = [] if self.query in ("=", "o") else [
+            f"No score lookup C_j: the query sits at the operand '{self.query}' (the answer "
+            "position), so it changes with the input; each head's frequency k is the best "
+            "of its pattern fit."]  # fmt: skip
         return [
-            "Heads of layer 0, attending from the last position.",
+            f"Heads of layer {self.layer}, attending from the answer position "
+            f"('{self.query}', {at}); the later layers' heads are not analysed.",
             "Pattern fit: the intercept c is fitted (the paper fixes 0.5).",
+            *lookup,
             *sigmoid,
             *setup_note(self.setup_differences),
         ]
@@ -220,10 +230,15 @@ def attention_heads(
     wt = {n.split(".")[-1]: t.detach().cpu().double()
           for n, t in own.items() if n.startswith("blocks.0.attn.")}  # fmt: skip
     W_E, W_pos = (own[n].detach().cpu().double() for n in ("embed.W_E", "pos_embed.W_pos"))
-    d_head = model.cfg.d_head
-    x_eq = W_E[task.eq_token] + W_pos[-1]
-    q = torch.einsum("d,hde->he", x_eq, wt["W_Q"]) + wt["b_Q"]
-    lookup = torch.einsum("ad,hde,he->ha", W_E[:p], wt["W_K"], q) / math.sqrt(d_head)
+    d_head, lay = model.cfg.d_head, task.layout
+    query = lay.slots[lay.answer_pos]
+    a_rows = W_E[lay.operand_tokens("a", p)]
+    if query in ("=", "o"):  # a query that is the same for every input
+        x_eq = W_E[lay.token(query, p)] + W_pos[lay.answer_pos]
+        q = torch.einsum("d,hde->he", x_eq, wt["W_Q"]) + wt["b_Q"]
+        lookup = torch.einsum("ad,hde,he->ha", a_rows, wt["W_K"], q) / math.sqrt(d_head)
+    else:
+        lookup = torch.full((model.cfg.n_heads, p), float("nan"), dtype=torch.float64)
     heads, score_norms, ov_norms, patterns = [], [], [], []
     sig_y, sig_fit = [], []
     replaced = data.pattern.clone().double()
@@ -236,10 +251,11 @@ def attention_heads(
             x, y, slope, icpt = sig
             sig_y.append(y)
             sig_fit.append(icpt + slope * x)
-            rest = replaced[:, j, 0] + replaced[:, j, 1]  # 1 - (attention = -> =)
-            replaced[:, j, 0] = rest * (icpt + slope * x)
-            replaced[:, j, 1] = rest * (1 - icpt - slope * x)
-        ov = (W_E[:p] + W_pos[data.a_pos]) @ wt["W_V"][j] + wt["b_V"][j]
+            a_at, b_at = data.a_pos, data.b_pos
+            rest = replaced[:, j, a_at] + replaced[:, j, b_at]  # 1 - (attention = -> =)
+            replaced[:, j, a_at] = rest * (icpt + slope * x)
+            replaced[:, j, b_at] = rest * (1 - icpt - slope * x)
+        ov = (a_rows + W_pos[data.a_pos]) @ wt["W_V"][j] + wt["b_V"][j]
         ov_norms.append(fourier.freq_norms(fourier.dft(ov @ wt["W_O"][j], 0)))
     loss_model = {s: v[0] for s, v in losses_by_set(data.logits, data.labels, data.sets).items()}
     loss_lin: dict[str, float] = {}
@@ -256,6 +272,8 @@ def attention_heads(
         ov_norms=torch.stack(ov_norms).float(),
         pattern_to_a=torch.stack(patterns).float(),
         setup_differences=data.differences,
+        query=query,
+        answer_pos=-1 if lay.answer_pos == lay.n_ctx - 1 else lay.answer_pos,
     )
 
 
@@ -264,19 +282,20 @@ def _head(model: Model, task: Task, data: ModelData, j: int,
     """Head ``j``'s fits: its score lookup's wave, its attention to a as a wave over
     (a, b), and (three-token layout) the sigmoid of its = -> a attention."""
     p = task.p
-    k, F, G, s_fve, norms = _wave_fit(lookup)
     pat = data.pattern[:, j, data.a_pos].double().reshape(p, p)
-    w = 2 * math.pi * k * torch.arange(p, dtype=torch.float64) / p
-    regs = [
-        torch.cos(w)[:, None] - torch.cos(w)[None, :],
-        torch.sin(w)[:, None] - torch.sin(w)[None, :],
-    ]
-    coefs = [float(((pat - pat.mean()) * r).sum() / r.square().sum()) for r in regs]
-    fit = pat.mean() + coefs[0] * regs[0] + coefs[1] * regs[1]
-    sig = _sigmoid_fit(model, task, data, j) if task.n_ctx == 3 else None
+    if bool(lookup.isfinite().all()):
+        k, F, G, s_fve, norms = _wave_fit(lookup)
+    else:  # no lookup (an operand's query): the frequency that fits the pattern best
+        k = max(range(1, p // 2 + 1), key=lambda f: float(_pattern_fit(pat, f)[1]))
+        F = G = s_fve = float("nan")
+        norms = torch.full((p // 2 + 1,), float("nan"), dtype=torch.float64)
+    coefs, pattern_fve = _pattern_fit(pat, k)
+    lay = task.layout
+    fixed = lay.slots[lay.answer_pos] in ("=", "o") and lay.n_ctx == 3
+    sig = _sigmoid_fit(model, task, data, j) if fixed else None
     head = Head(
         head=j,
-        eq_attention=float(data.pattern[:, j, -1].mean()),
+        eq_attention=float(data.pattern[:, j, task.answer_pos].mean()),
         k=k,
         F=F,
         G=G,
@@ -284,7 +303,7 @@ def _head(model: Model, task: Task, data: ModelData, j: int,
         intercept=float(pat.mean()),
         alpha=coefs[0],
         beta=coefs[1],
-        pattern_fve=float(fve(pat, fit)),
+        pattern_fve=float(pattern_fve),
         sigmoid_slope=sig[2] if sig else float("nan"),
         sigmoid_intercept=sig[3] if sig else float("nan"),
         sigmoid_fve=float(fve(sig[1], sig[3] + sig[2] * sig[0])) if sig else float("nan"),
@@ -292,13 +311,27 @@ def _head(model: Model, task: Task, data: ModelData, j: int,
     return head, norms, pat, sig
 
 
+def _pattern_fit(pat: Tensor, k: int) -> tuple[list[float], Tensor]:
+    """Table 2's fit of the attention to a over (a, b) at frequency k: (alpha, beta), FVE."""
+    p = pat.shape[0]
+    w = 2 * math.pi * k * torch.arange(p, dtype=torch.float64) / p
+    regs = [
+        torch.cos(w)[:, None] - torch.cos(w)[None, :],
+        torch.sin(w)[:, None] - torch.sin(w)[None, :],
+    ]
+    coefs = [float(((pat - pat.mean()) * r).sum() / r.square().sum()) for r in regs]
+    fit = pat.mean() + coefs[0] * regs[0] + coefs[1] * regs[1]
+    return coefs, fve(pat, fit)
+
+
 def _linear_sigmoid_losses(model: Model, task: Task, data: ModelData,
                            replaced: Tensor) -> dict[str, float]:  # fmt: skip
     """The loss per pair set with every head's attention replaced by its fitted sigmoid."""
     with torch.no_grad():
-        hooks = pattern_last_hooks(0, replaced.float())
+        at = task.answer_pos
+        hooks = pattern_last_hooks(0, replaced.float(), pos=at)
         tokens = task.tokens().to(model.cfg.device)
-        logits = model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].cpu()  # type: ignore[arg-type]
+        logits = model.run_with_hooks(tokens, fwd_hooks=hooks)[:, at].cpu()  # type: ignore[arg-type]
     return {s: v[0] for s, v in losses_by_set(logits, data.labels, data.sets).items()}
 
 
@@ -308,9 +341,10 @@ def _sigmoid_fit(
     """x = score(pos 0) - score(pos 1), y = sigma(x), and the linear fit y ~ c + E x."""
     assert data.pattern is not None
     pat = data.pattern[:, j].double()
-    # softmax over (0, 1) alone: sigma(x) = A0 / (A0 + A1); x = log(A0 / A1)
-    y = pat[:, 0] / (pat[:, 0] + pat[:, 1])
-    x = torch.log(pat[:, 0]) - torch.log(pat[:, 1])
+    a0, a1 = pat[:, data.a_pos], pat[:, data.b_pos]
+    # softmax over (a, b) alone: sigma(x) = A0 / (A0 + A1); x = log(A0 / A1)
+    y = a0 / (a0 + a1)
+    x = torch.log(a0) - torch.log(a1)
     # closed-form least squares (lstsq's threaded LAPACK varied in the last bits per run)
     xc = x - x.mean()
     slope = float((xc * (y - y.mean())).sum() / xc.square().sum())
