@@ -65,6 +65,7 @@ the last one), chunked to bound memory.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -382,7 +383,8 @@ def circuit_density_over_training(
     for step in sorted(run.snapshots) if steps is None else steps:
         model = model_from_run(run, step)
         res = circuit_density(model, run.pairs_task, run.train_idx, n_points=n_points, **options)
-        accs = history_at(run.history, step, ("train_acc", "test_acc"))
+        accs = {"train_acc": math.nan, "test_acc": math.nan}  # NaN: not recorded (own Runs)
+        accs |= history_at(run.history, step, [k for k in accs if k in run.history])
         for s in res.sets:
             for layer, (c, f) in enumerate(zip(res.mean_count[s], res.mean_per_neuron[s],
                                                strict=True)):  # fmt: skip

@@ -183,7 +183,7 @@ def representation_figure(frame: pd.DataFrame) -> go.Figure:
     names = {"rqi": "RQI", "predicted_test_acc": "predicted test accuracy",
              "test_acc": "measured test accuracy", "circle_index": "circle index"}  # fmt: skip
     for col, name in names.items():
-        if col in frame:
+        if col in frame and frame[col].notna().any():  # an own Run may record no accuracy
             fig.add_trace(go.Scatter(x=frame["epoch"], y=frame[col], name=name))
     fig.update_layout(title="Representation quality over training (Liu et al. 2022, Section 3)")
     fig.update_xaxes(title_text="epoch")

@@ -379,11 +379,12 @@ def representation_over_training(run: Run, *, steps: Sequence[int] | None = None
     key, modulus = ("embed", None if task.op == "sum" else task.p) if toy else ("embed.W_E", task.p)
     if modulus and not options.get("key_freqs"):  # one set of frequencies for every step
         options["key_freqs"] = embedding_key_freqs(run.weights[key].double()[: task.p])
+    recorded = ["test_acc"] if "test_acc" in run.history else []  # own Runs may lack it
     for step in sorted(run.snapshots) if steps is None else steps:
         w_e = run.snapshots[step][key].float()[: task.p]
         res = representation_quality(w_e, train, test, modulus=modulus, **options)
         rows.append({"epoch": float(step), "rqi": res.rqi, "n_parallelograms":
                      res.n_parallelograms, "predicted_test_acc": res.predicted_test_acc,
                      **({} if res.circle_index is None else {"circle_index": res.circle_index}),
-                     **history_at(run.history, step, ("test_acc",))})  # fmt: skip
+                     "test_acc": math.nan, **history_at(run.history, step, recorded)})  # fmt: skip
     return pd.DataFrame(rows)
