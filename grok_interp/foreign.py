@@ -106,6 +106,8 @@ def guess_task(model: Model) -> tuple[Task, list[str]]:
 
 def _beside(path: str | Path, name: str) -> Path | None:
     path = Path(path)
+    if not path.exists():  # a label such as "a snapshot", not a file
+        return None
     found = path / name if path.is_dir() else path.with_name(name)
     return found if found.is_file() else None
 

@@ -252,6 +252,47 @@ def _epoch_of(obj: Any, path: Path) -> int:
     return int(numbers[-1])
 
 
+# Nanda et al.'s full-run file (progress-measures-paper, transformers.py's final save):
+# every snapshot with its epoch, the losses per epoch and the run's config.
+FULL_RUN_KEYS = ("state_dicts", "epochs")
+
+
+def is_full_run(obj: Any) -> bool:
+    """Whether a file is Nanda et al.'s full-run format: a dict holding ``state_dicts`` (a
+    list) and their ``epochs``, beside ``model``, ``train_losses``, ``test_losses`` and
+    ``config``."""
+    return isinstance(obj, dict) and isinstance(obj.get("state_dicts"), list) and "epochs" in obj
+
+
+def _train_of(config: Any, last: int, n_train: int) -> tuple[TrainConfig, int]:
+    """The full-run file's ``config`` (their Config's fields: ``lr``, ``weight_decay``,
+    ``frac_train``, ``num_epochs``, ``seed``) as a TrainConfig and the seed."""
+    if not isinstance(config, Mapping):
+        return TrainConfig(epochs=last, n_train=n_train), 0
+    frac = config.get("frac_train")
+    kw: dict[str, Any] = {"frac_train": float(frac)} if frac is not None else {"n_train": n_train}
+    for key in ("lr", "weight_decay"):
+        if config.get(key) is not None:
+            kw[key] = float(config[key])
+    epochs = int(config.get("num_epochs", last))
+    return TrainConfig(epochs=max(epochs, last), **kw), int(config.get("seed", 0))
+
+
+def _expand_full_run(obj: dict[str, Any]) -> tuple[list[Any], list[int]]:
+    """A full-run file's snapshots, each wrapped with its epoch as their files are, and
+    the final ``model`` too where it is newer than the last snapshot (at the last epoch
+    of the per-epoch training losses)."""
+    snaps = [{"model": sd, "epoch": int(e)} for sd, e in zip(obj["state_dicts"], obj["epochs"],
+                                                              strict=True)]  # fmt: skip
+    final = obj.get("model")
+    end = len(obj.get("train_losses", [])) - 1
+    if isinstance(final, dict) and snaps and end > snaps[-1]["epoch"]:
+        last = snaps[-1]["model"]
+        if any(not torch.equal(final[k], last[k]) for k in final if k in last):
+            snaps.append({"model": final, "epoch": end})
+    return snaps, [s["epoch"] for s in snaps]
+
+
 def run_from_files(
     paths: Sequence[str | Path],
     task: Task,
@@ -266,9 +307,14 @@ def run_from_files(
     ``.pth`` files). Without ``epochs``, each file's epoch is its ``epoch`` entry, else
     the last epoch of the losses it holds, else the last number in its name. One file
     holding ``train_losses`` and ``test_losses`` (the Nanda et al. authors' format) gives
-    the history too (:func:`history_from_losses`)."""
+    the history too (:func:`history_from_losses`). One file in their full-run format
+    (:func:`is_full_run`) gives every snapshot at its epoch, the history, and the
+    config's ``frac_train``, ``lr``, ``weight_decay``, ``num_epochs`` and ``seed`` as the
+    Run's settings."""
     files = _files(paths)
     objs = [read_checkpoint(f) for f in files]
+    if len(objs) == 1 and is_full_run(objs[0]):
+        return _from_full_run(objs[0], task, split, epochs, act_fn, out, overwrite)
     if epochs is None:
         epochs = [_epoch_of(o, f) for o, f in zip(objs, files, strict=True)]
     history = None
@@ -276,3 +322,17 @@ def run_from_files(
         history = history_from_losses(objs[0]["train_losses"], objs[0].get("test_losses", []))
     return run_from_snapshots(objs, epochs, task, split, history=history, act_fn=act_fn,
                               out=out, overwrite=overwrite)  # fmt: skip
+
+
+def _from_full_run(obj: dict[str, Any], task: Task, split: SplitLike,
+                   epochs: Sequence[int] | None, act_fn: str | None,
+                   out: str | Path | None, overwrite: bool) -> Run:  # fmt: skip
+    snaps, found = _expand_full_run(obj)
+    epochs = list(epochs) if epochs is not None else found
+    history = None
+    if obj.get("train_losses") and obj.get("test_losses"):
+        history = history_from_losses(obj["train_losses"], obj["test_losses"])
+    n_train = len(train_indices(split, task))
+    train, seed = _train_of(obj.get("config"), max(epochs, default=0), n_train)
+    return run_from_snapshots(snaps, epochs, task, split, history=history, act_fn=act_fn,
+                              train=train, seed=seed, out=out, overwrite=overwrite)  # fmt: skip
