@@ -61,6 +61,11 @@ def unsupported_reason(model: Model,
     cfg = model.cfg
     checks = [
         (cfg.n_layers != 1, f"{cfg.n_layers} layers (the tables need 1)"),
+        (
+            cfg.n_layers != 1 and getattr(cfg, "attention_dir", "causal") == "bidirectional",
+            "bidirectional attention over several layers (earlier positions read later "
+            "ones, so the answer position's input is not a table lookup)",
+        ),
         (cfg.normalization_type is not None, f"normalization {cfg.normalization_type}"),
         (cfg.attn_only, "an attention-only model"),
         (cfg.positional_embedding_type != "standard", "non-standard positional embeddings"),

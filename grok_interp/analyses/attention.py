@@ -226,6 +226,10 @@ def attention_heads(
         "attention",
         "the score lookup assumes no LayerNorm before attention",
     )
+    spread = float(data.pattern.std(0).max()) if data.pattern.shape[0] > 1 else 0.0
+    require(spread > 1e-9, "attention", "the attention of layer 0 is the same for every "
+            "input (an attention rate of 0 weights every key 1), so no head has a pattern "
+            "to fit")  # fmt: skip
     p, own = task.p, tl.hooked_params(model)  # either kind of model (grok_interp.tl)
     wt = {n.split(".")[-1]: t.detach().cpu().double()
           for n, t in own.items() if n.startswith("blocks.0.attn.")}  # fmt: skip
