@@ -64,7 +64,7 @@ def analyze(
     act_fn: str | None = None,
     device: str | torch.device = "cpu",
     split: SplitLike | None = None,
-    over_training: bool = False,
+    over_training: bool | None = None,
 ) -> Report:
     """Run every analysis that applies to a checkpoint, a Run (of any family) or a bare
     learner (a HookedTransformer is taken for a model of pairs, a HookedRNN for one of
@@ -85,15 +85,17 @@ def analyze(
     MLP, another task, no sparse Fourier structure) is listed in ``not_run`` with its
     reason; a model that does not fit the task raises, and so does any other error.
 
-    ``over_training`` adds, for a Run with snapshots, every paper's measures over its
-    training and the figure that puts them on one epoch axis
-    (:mod:`grok_interp.analyses.curves`). They cost several seconds on a shipped run
-    (a forward per snapshot), so they are off unless asked for.
+    ``over_training`` adds every paper's measures over a Run's training and the figure
+    that puts them on one epoch axis (:mod:`grok_interp.analyses.curves`); by default
+    (None) whenever the Run holds two snapshots or more. They cost a forward per snapshot
+    (seconds on a shipped run): ``over_training=False`` leaves them out.
     """
     model, task, run, name, assumed = _resolve(source, task, step, act_fn, device)
     family = registry.of_learner(model) if run is None else run.family
     if split is not None and run is not None:  # a split is of pairs: else a one-line error
         run = dataclasses.replace(run, train_idx=train_indices(split, run.pairs_task))
+    if over_training is None:
+        over_training = run is not None and len(run.snapshots) >= 2
     options = AnalyzeOptions(key_freqs=key_freqs, threshold=threshold, basis=basis,
                              restricted=restricted, device=device,
                              split=split if run is None else None,

@@ -26,6 +26,7 @@ for r in "${RUNS[@]}"; do  # one at a time: on the CPU stacking mainline-sized m
         --keep-every 5000 --sparse-after 20000 --sparse-every 20000 ;;
     *) echo "make_checkpoints: unknown run '$r' (mainline, seed1 ... seed4)" >&2; exit 2 ;;
   esac
-  $G analyze "checkpoints/$r.pt" --out "analyses/$r" --no-figures --overwrite > /dev/null
+  $G analyze "checkpoints/$r.pt" --out "analyses/$r" --no-figures --no-over-training \
+    --overwrite > /dev/null
 done
 du -sh checkpoints

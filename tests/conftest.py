@@ -83,11 +83,12 @@ def external(path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def mainline_report():
-    """``analyze()`` of the shipped mainline with every default, once per test process:
-    the tests that read it do not change it."""
+    """``analyze()`` of the shipped mainline with every default but the measures over
+    training (seconds more; tests/test_page.py adds them), once per test process: the
+    tests that read it do not change it."""
     from grok_interp.report import analyze
 
-    return analyze(MAINLINE)
+    return analyze(MAINLINE, over_training=False)
 
 
 @pytest.fixture

@@ -197,7 +197,7 @@ def test_one_line_errors_and_nothing_written(tmp_path, capsys):
 
 
 def test_task_flags_without_p_take_the_checkpoints_p(capsys):
-    assert main(["analyze", "checkpoints/mainline.pt", "--task", "mul"]) == 0
+    assert main(["analyze", "checkpoints/mainline.pt", "--task", "mul", "--no-over-training"]) == 0
     captured = capsys.readouterr()
     assert "mul" in captured.err  # logit fit and ablations describe add, not mul
     assert "loss (test pairs)" in captured.out

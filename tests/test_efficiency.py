@@ -127,7 +127,7 @@ def test_shipped_mainline_is_generalisation_only_by_section_5_1s_test(tmp_path):
     from grok_interp.runs import model_from_run
 
     path = Path(__file__).resolve().parents[1] / "checkpoints" / "mainline.pt"
-    report = analyze(path)
+    report = analyze(path, over_training=False)
     res = report.efficiency
     assert list(res.o_trig) == ["test", "train", "all"]
     run = load_run(path)

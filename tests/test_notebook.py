@@ -49,7 +49,8 @@ def test_quickstart_notebook_executes(monkeypatch):
     nb = execute("quickstart", monkeypatch)
     html = outputs(nb, "text/html")
     joined = "\n".join(html)
-    keys = analyze(ROOT / "checkpoints" / "mainline.pt").results["neuron_logit_map"].key_freqs
+    report = analyze(ROOT / "checkpoints" / "mainline.pt", over_training=False)
+    keys = report.results["neuron_logit_map"].key_freqs
     assert f"<td>{', '.join(map(str, keys))}</td>" in joined  # Table 5, computed
     assert "Ablations" in joined and "Neuron-logit map" in joined
     assert "circuits-vis" in joined

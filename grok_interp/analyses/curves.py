@@ -14,9 +14,10 @@ Nothing is measured here; each part is an existing over-training analysis:
   (:func:`grok_interp.analyses.representation.representation_over_training`).
 
 They cost a forward per snapshot (the circuit density many), several seconds on a
-shipped run, so ``analyze()`` computes them only when asked (``over_training=True``;
-``grok-interp analyze --over-training``). A part that does not apply to the run (say
-o_trig on a task other than addition) is left out with its reason.
+shipped run; ``analyze()`` computes them for every Run with snapshots unless told not
+to (``over_training=False``; ``grok-interp analyze --no-over-training``). A part that
+does not apply to the run (say o_trig on a task other than addition) is left out with
+its reason.
 """
 
 from __future__ import annotations

@@ -53,9 +53,10 @@ def _analyze_parser(sub: Any) -> None:
     an.add_argument("--pair", type=int, nargs=2, default=None, help="the attention view's input")
     an.add_argument("--full", action="store_true", help="print every table, not only Table 5")
     an.add_argument("--no-figures", action="store_true", help="with --out: Markdown, JSON only")
-    an.add_argument("--over-training", action="store_true",
-                    help="also every paper's measures over the Run's snapshots, and the "
-                    "figure with all of them on one epoch axis (seconds more)")  # fmt: skip
+    an.add_argument("--over-training", action=argparse.BooleanOptionalAction, default=None,
+                    help="every paper's measures over the Run's snapshots, and the figure "
+                    "with all of them on one epoch axis (seconds more); default: shown when "
+                    "the Run holds snapshots, --no-over-training leaves them out")  # fmt: skip
     an.add_argument("--device", default="cpu", help="where the forwards run: cpu, cuda")
 
 
