@@ -125,23 +125,31 @@ def _chughtai(path: str | Path) -> dict[str, Any] | None:
     return raw if isinstance(raw, dict) and "group" in raw else None
 
 
-def _group_model(obj: Any, path: str | Path, cfg: dict[str, Any], **kw: Any
-                 ) -> tuple[Model, Task, list[str]] | None:  # fmt: skip
-    """A non-cyclic group's model through :mod:`grok_interp.chughtai`'s loader, or a
-    one-line refusal naming the group while no loader exists."""
+def _group_model(obj: Any, path: str | Path, cfg: dict[str, Any], *, task: Task | None,
+                 device: str | torch.device) -> tuple[Model, Task, list[str]]:  # fmt: skip
+    """A non-cyclic group's model through :mod:`grok_interp.chughtai`'s loader (their
+    element order mapped onto the package's), or a one-line refusal naming the group
+    where no loader is installed."""
     group = f"{cfg['group']} {cfg.get('group_parameter', '')}".strip()
     try:
-        from grok_interp import chughtai  # type: ignore[attr-defined]
+        from grok_interp import chughtai
     except ImportError:
-        chughtai = None
-    loader = getattr(chughtai, "model_from_chughtai", None)
-    if loader is not None:
-        return loader(obj, path, cfg, **kw)  # type: ignore[no-any-return]
-    raise CheckpointError(
-        f"{path} is Chughtai et al.'s model of the group {group} (its cfg.json says so); "
-        "this grok_interp has no loader for their group files yet, and it is not read as "
-        "a task over Z_n"
-    )
+        chughtai = None  # type: ignore[assignment]
+    loader = getattr(chughtai, "load_chughtai", None)
+    if loader is None:
+        raise CheckpointError(
+            f"{path} is Chughtai et al.'s model of the group {group} (its cfg.json says "
+            "so); this grok_interp has no loader for their group files, and it is not "
+            "read as a task over Z_n"
+        )
+    model, grp, _ = loader(path, device=str(device))
+    found = Task.over(grp.name, "xy")
+    if task is not None and task.elements.name != grp.name:
+        raise CheckpointError(f"{path} is a model of {grp.name} (cfg.json: {group}), not of "
+                              f"{task.describe()}")  # fmt: skip
+    said = [f"Chughtai et al.'s model of {group} (cfg.json): x y over {grp.name} in this "
+            "package's element order, layout 'a b =', causal, ReLU (their code)"]  # fmt: skip
+    return model, task or found, said
 
 
 def _unwrap(obj: Any) -> tuple[Any, bool]:
@@ -293,9 +301,7 @@ def model_from_foreign(
     _check_act_fn(act_fn)
     group = _chughtai(path) if config is None else None
     if group is not None and group["group"] != CHUGHTAI_CYCLIC:
-        loaded = _group_model(obj, path, group, task=task, act_fn=act_fn, device=device)
-        assert loaded is not None
-        return loaded
+        return _group_model(obj, path, group, task=task, device=device)
     inner, nanda = _unwrap(obj)
     sd = _state_dict_of(inner, path)
     assumed: list[str] = []
