@@ -72,3 +72,21 @@ def test_uniform_attention_says_why_the_attention_analysis_cannot_apply():
     report = analyze(model, task, key_freqs=[1])
     assert "attention rate of 0" in report.not_run["attention"]
     assert "\n" not in report.not_run["attention"]
+
+
+def test_analyze_and_import_take_any_layout_string(tmp_path, capsys):
+    task = Task(p=11, token_format="b a, bidirectional")  # a layout no list names
+    model = build_model(ModelPreset(d_model=16, n_heads=2, d_head=8, d_mlp=32), task)
+    from grok_interp import tl
+
+    torch.save(tl.hooked_state_dict(model), tmp_path / "m.pt")
+    args = ["analyze", str(tmp_path / "m.pt"), "--format", "b a, bidirectional", "--key-freqs",
+            "1", "--out", str(tmp_path / "rep")]  # fmt: skip
+    assert main(args) == 0
+    assert "b a, bidirectional" in (tmp_path / "rep" / "report.md").read_text()
+    capsys.readouterr()
+    try:
+        main(["analyze", str(tmp_path / "m.pt"), "--format", "a c ="])
+    except SystemExit as e:
+        assert e.code == 2
+    assert "unknown token layout 'a c ='" in capsys.readouterr().err

@@ -13,6 +13,17 @@ from grok_interp.cli.common import RESTRICTED, flags
 from grok_interp.config import OP_NAMES, TOKEN_FORMATS
 
 
+def layout_arg(text: str) -> str:
+    """A token layout flag: any layout string (grok_interp.layouts), e.g. one of the
+    known ones (TOKEN_FORMATS), checked here so a typo is a usage error."""
+    from grok_interp.layouts import LayoutError, layout
+
+    try:
+        return layout(text).name if text not in TOKEN_FORMATS else text
+    except LayoutError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_parsers(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     _analyze_parser(sub)
     _import_parser(sub)
@@ -42,7 +53,7 @@ def _analyze_parser(sub: Any) -> None:
     an.add_argument("--task", default=None, choices=list(OP_NAMES), help="default: the run's")
     an.add_argument("--p", type=int, default=None, help="default: the run's")
     an.add_argument(
-        "--format", default=None, choices=list(TOKEN_FORMATS), help="default: the run's"
+        "--format", default=None, type=layout_arg, help="default: the run's"
     )
     an.add_argument(
         "--split",
@@ -125,7 +136,7 @@ def _import_parser(sub: Any) -> None:
                     "(default: each file's epoch entry, or the number in its name)")
     im.add_argument("--task", default=None, choices=list(OP_NAMES), help="default add")
     im.add_argument("--p", type=int, default=None, help="default: from the shapes")
-    im.add_argument("--format", default=None, choices=list(TOKEN_FORMATS),
+    im.add_argument("--format", default=None, type=layout_arg,
                     help="default: from the shapes")  # fmt: skip
     im.add_argument("--act-fn", default=None, choices=["relu", "gelu"], help="default relu")
     im.add_argument("--overwrite", action="store_true", help="replace an existing --out")
