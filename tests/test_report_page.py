@@ -1,6 +1,7 @@
 """The report page's parts on hand-built Results with known values: the contents bar
 (one anchor per section), the flag on a number that departs from the paper's, the
-combined over-training figure (one trace per measure, rescaled to [0, 1]), the family's
+combined over-training figure (small multiples: one row per measure on one epoch axis,
+the phases shaded across every row), the family's
 own summary heading, the parity figures (both rules, a visible zero, accuracy in [0, 1])
 and report.json's list of results in the README."""
 
@@ -75,19 +76,28 @@ def _curves() -> CurvesResult:
                         key_freqs=(1, 2), phases=(100, 150, 250))
 
 
-def test_combined_figure_one_trace_per_measure_rescaled():
+def test_combined_figure_small_multiples_on_one_epoch_axis():
     res = _curves()
     fig = res.figure()
     names = [t.name for t in fig.data]
     # every measure of COMBINED that moves; the RQI is constant here and left out
     assert names == [label for label, *_ in COMBINED if label != "RQI (Liu)"]
     test = next(t for t in fig.data if t.name == "test loss")
-    np.testing.assert_allclose(test.y, [0.8, 1.0, 0.4, 0.0])  # log10: 0, 1, -2, -4
-    weights = next(t for t in fig.data if t.name.startswith("sum of squared"))
-    np.testing.assert_allclose(weights.y, [1 / 3, 1.0, 2 / 3, 0.0])
-    assert all(min(t.y) == 0 and max(t.y) == 1 for t in fig.data)
-    assert len(fig.layout.shapes) == 3  # the phase boundaries
-    assert "rescaled to [0, 1]" in fig.layout.title.text
+    np.testing.assert_allclose(test.y, [1.0, 10.0, 1e-2, 1e-4])  # its own values and units
+    rows = {t.name: t.yaxis for t in fig.data}
+    assert rows["test loss"] == rows["train loss"] != rows["o_trig, test pairs (Varma)"]
+    assert len(set(rows.values())) == 5  # losses, weights, logits, density, Liu's index
+    loss_axis = fig.layout["yaxis" + rows["test loss"][1:]]
+    assert loss_axis.type == "log" and "loss" in loss_axis.title.text
+    xaxes = [fig.layout[k] for k in fig.layout if k.startswith("xaxis")]
+    assert len(xaxes) == 5 and len({ax.matches for ax in xaxes}) == 2  # one epoch axis:
+    assert sum(ax.matches is None for ax in xaxes) == 1  # four match the fifth
+    assert sum(bool(ax.title.text) for ax in xaxes) == 1  # "epoch", under the last row
+    shaded = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert [(s.x0, s.x1) for s in shaded] == [(0, 100), (100, 150), (150, 250)]
+    assert all(s.yref == "paper" and s.y0 <= 0 and s.y1 >= 0.9 for s in shaded)  # every row
+    assert len({s.fillcolor for s in shaded}) == 3
+    assert "rescaled" not in fig.layout.title.text
     anchors = [a for a, _, _ in res.figures()]
     assert anchors == ["progress", "efficiency_over_training", "density_over_training",
                        "representation_over_training", "all_measures"]

@@ -1,5 +1,7 @@
 """Every paper's measures over one run's training, read from its snapshots, and one
-figure that no paper has: all of them on a shared epoch axis with the phase boundaries.
+figure that no paper has: all of them on a shared epoch axis, as small multiples (one row
+per measure, in its own units) with Nanda et al.'s phases shaded across every row, so a
+reader sees which measure moves first.
 
 Nothing is measured here; each part is an existing over-training analysis:
 
@@ -34,7 +36,7 @@ from grok_interp.analyses.common import AnalysisError, Result
 from grok_interp.analyses.progress import PHASE_NAMES, phase_label, phases, progress_figure
 from grok_interp.runs import Run
 
-# (label, part, column, log before rescaling) of each series in the combined figure
+# (label, part, column, log axis) of each series in the combined figure
 COMBINED: tuple[tuple[str, str, str, bool], ...] = (
     ("train loss", "progress", "train_loss", True),
     ("test loss", "progress", "test_loss", True),
@@ -48,8 +50,22 @@ COMBINED: tuple[tuple[str, str, str, bool], ...] = (
     ("RQI (Liu)", "representation", "rqi", False),
     ("circle index (Liu)", "representation", "circle_index", False),
 )
-CAPTION = ("each series rescaled to [0, 1] between its smallest and largest value over the "
-           "run, losses as log10 first; 0 and 1 differ per series")  # fmt: skip
+# the combined figure's rows: (y-axis title, the labels of COMBINED drawn in it)
+ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("loss (Nanda)", ("train loss", "test loss", "restricted loss (Nanda)",
+                      "excluded loss (Nanda)")),
+    ("sum of squares (Nanda)", ("sum of squared weights (Nanda)",)),
+    ("logit (Varma)", ("o_trig, test pairs (Varma)", "o_mem, train pairs (Varma)")),
+    ("neurons cut (Humayun)", ("circuit density, train points (Humayun)",
+                               "circuit density, test points (Humayun)")),
+    ("index (Liu)", ("RQI (Liu)", "circle index (Liu)")),
+)  # fmt: skip
+# the three phases between the boundaries of progress.phases, and their shading
+PHASE_SPANS = (("memorisation", "rgba(99, 110, 250, 0.10)"),
+               ("circuit formation", "rgba(255, 161, 90, 0.14)"),
+               ("cleanup", "rgba(0, 204, 150, 0.12)"))  # fmt: skip
+CAPTION = ("one row per measure in its own units, one epoch axis; shaded: Nanda et al.'s "
+           "phases (memorisation, circuit formation, cleanup)")  # fmt: skip
 
 
 def thin(steps: Sequence[int], n: int) -> list[int]:
@@ -148,23 +164,52 @@ def add_phases(fig: go.Figure, bounds: tuple[int, int, int] | None, label: bool 
 
 def combined_figure(series: dict[str, tuple[Any, Any, bool]],
                     bounds: tuple[int, int, int] | None) -> go.Figure:  # fmt: skip
-    """One trace per series on a shared epoch axis, each rescaled to [0, 1] (``CAPTION``),
-    with the phase boundaries."""
-    fig = go.Figure()
-    for label, (x, y, log) in series.items():
-        v = np.asarray(y, dtype=float)
-        v = np.log10(np.clip(v, 1e-300, None)) if log else v
-        span = np.nanmax(v) - np.nanmin(v)
-        scaled = (v - np.nanmin(v)) / span if span > 0 else np.zeros_like(v)
-        fig.add_trace(go.Scatter(x=np.asarray(x), y=scaled, name=label, mode="lines",
-                                 customdata=np.asarray(y),
-                                 hovertemplate="%{customdata:.4g}"))  # fmt: skip
-    add_phases(fig, bounds, label=True)
+    """Small multiples (``CAPTION``): one row of :data:`ROWS` per measure that has a
+    series, every row on the same epoch axis, the phases shaded across all rows."""
+    from plotly.subplots import make_subplots
+
+    rows = [(title, [lb for lb in labels if lb in series]) for title, labels in ROWS]
+    rows = [(title, labels) for title, labels in rows if labels]
+    fig = make_subplots(rows=max(len(rows), 1), cols=1, shared_xaxes=True,
+                        vertical_spacing=0.03)  # fmt: skip
+    colours = iter(DISTINCT)
+    for r, (title, labels) in enumerate(rows, start=1):
+        for label in labels:
+            x, y, log = series[label]
+            fig.add_trace(go.Scatter(x=np.asarray(x), y=np.asarray(y), name=label,
+                                     mode="lines", line={"color": next(colours)},
+                                     legendgroup=title, legendgrouptitle_text=title),
+                          row=r, col=1)  # fmt: skip
+        log = series[labels[0]][2]
+        fig.update_yaxes(title_text=title, type="log" if log else None,
+                         exponentformat="power" if log else None, row=r, col=1)  # fmt: skip
+    fig.update_xaxes(title_text="epoch", row=max(len(rows), 1), col=1)
+    if series:
+        shade_phases(fig, bounds, min(float(np.min(x)) for x, _, _ in series.values()))
     fig.update_layout(title=f"All papers' measures of one run<br><sup>{CAPTION}</sup>",
-                      height=560, margin={"t": 90})  # fmt: skip
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(title_text="rescaled value (0 = smallest, 1 = largest)", range=[-0.05, 1.05])
+                      height=170 + 150 * max(len(rows), 1), margin={"t": 130},
+                      legend={"tracegroupgap": 12})  # fmt: skip
     return fig
+
+
+# colours for up to 12 series, each its own (plotly's ten, then two more)
+DISTINCT = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692",
+            "#B6E880", "#FF97FF", "#FECB52", "#1F77B4", "#8C564B")  # fmt: skip
+
+
+def shade_phases(fig: go.Figure, bounds: tuple[int, int, int] | None, start: float) -> None:
+    """Nanda et al.'s three phases (``bounds``: where memorisation, circuit formation and
+    cleanup end) as shaded spans over the whole height of ``fig``, each named above it
+    from where it starts, one name a line higher than the last (a short phase's name
+    would run into the next one's)."""
+    edges = [start, *(bounds or ())]
+    spans = zip(PHASE_SPANS, edges, edges[1:], strict=False)
+    for i, ((name, colour), x0, x1) in enumerate(spans):
+        fig.add_shape(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1,
+                      fillcolor=colour, line_width=0, layer="below")  # fmt: skip
+        fig.add_annotation(x=x0, xref="x", xanchor="left", y=1, yref="paper",
+                           yanchor="bottom", yshift=2 + 13 * (2 - i), showarrow=False,
+                           text=f"{name} ({x0:.0f}-{x1:.0f})", font={"size": 10})  # fmt: skip
 
 
 def density_figure(frame: pd.DataFrame | None) -> go.Figure:
