@@ -31,7 +31,7 @@ def main(argv=None):
     ap.add_argument("--positions", choices=["output", "all", "final"], default="output")
     ap.add_argument("--random", choices=["inputs", "per_coordinate"], default="inputs")
     args = ap.parse_args(argv)
-    from grok_interp.analyses.circuit_density_figures import density_figure
+    from grok_interp.experiments.density_figures import density_figure
     from grok_interp.examples_cli import save
 
     fig, text, frame = density_figure(args.runs, points=args.points, r=args.r, n=args.n,

@@ -43,7 +43,7 @@ def main(argv=None):
     import plotly.graph_objects as go
 
     from grok_interp.analyses.common import markdown
-    from grok_interp.analyses.ungrokking import Ungrokking, base_run, experiment, task_for
+    from grok_interp.experiments.ungrokking import Ungrokking, base_run, experiment, task_for
     from grok_interp.plots import write
 
     rows, paths, fig = [], [], go.Figure()

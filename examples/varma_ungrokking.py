@@ -28,7 +28,7 @@ def main(argv=None):
     ap = ungrokking_args(parser(__doc__, quiet=True))
     ap.add_argument("--op", default="add")
     args = ap.parse_args(argv)
-    from grok_interp.analyses.ungrokking import Ungrokking, experiment
+    from grok_interp.experiments.ungrokking import Ungrokking, experiment
 
     return experiment(Ungrokking.from_args(args), args.op)[2]
 

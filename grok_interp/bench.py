@@ -159,7 +159,7 @@ def toy_throughput(device: str = "cpu", members: int = 100, epochs: int = 300,
     own ``train``) and ``members`` stacked in one loop, whose one-time compile of the
     fused optimizer is timed apart; and the minutes a 10 x 10 phase diagram of 1e4 steps
     takes at the stacked rate (target: under 5 on 2 cores)."""
-    from grok_interp.toy import toy_spec
+    from grok_interp.families.toy import toy_spec
     from grok_interp.training import train, train_many
 
     specs = [toy_spec(seed=s, epochs=epochs, snapshot_every=epochs) for s in range(members)]
@@ -247,7 +247,7 @@ def parity_speed(
     extraction of one snapshot by each rule (leader at the end; the scale-free rule at
     the snapshot with the most states, its slowest case: the tree)."""
     from grok_interp.analyses.automaton import automaton_over_training, extract_automaton
-    from grok_interp.parity import parity_spec
+    from grok_interp.families.parity import parity_spec
     from grok_interp.runs import load_run, model_from_run
 
     run = new_run(parity_spec())

@@ -115,7 +115,7 @@ TOY_PRESETS: dict[str, ToyPreset] = {
 
 @dataclass(frozen=True, kw_only=True)
 class RNNPreset:
-    """Van Rossem & Saxe (2025)'s recurrent network (:mod:`grok_interp.parity`):
+    """Van Rossem & Saxe (2025)'s recurrent network (:mod:`grok_interp.families.parity`):
     ``d_hidden`` units (the authors' P = 100) of one ``nonlinearity`` layer, Xavier-normal
     weights with ``gain``, zero biases, initial state ``h0`` times ones."""
 

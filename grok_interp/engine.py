@@ -12,27 +12,27 @@ uninterrupted one.
 from __future__ import annotations
 
 import contextlib
-import math
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
-from jaxtyping import Float, Shaped
+from jaxtyping import Shaped
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in notebooks without ipywidgets
 
 from grok_interp import tl
 from grok_interp.config import TrainConfig
+from grok_interp.models import param_norm
 from grok_interp.optim import GrokfastEMA, OrthoGrad
-from grok_interp.runs import Run, learner, load_params, save_run
+from grok_interp.runs import Callback, Run, learner, load_params, save_run
 
-# Called at every evaluation with (epoch, model, run); the returned numbers are appended
-# to run.history under their names. Later analyses record progress measures this way.
-Callback = Callable[[int, Any, Run], "dict[str, float] | None"]
+# How the pair families step: the fast table forward where it reproduces the model, or
+# the plain TransformerLens forward (training.train's ``step``).
+StepKind = Literal["auto", "fast", "plain"]
 
 
 class OutputExistsError(FileExistsError):
@@ -122,9 +122,12 @@ def update(m: Member, epoch: int) -> None:
     m.opt.step()
 
 
-def param_norm(params: Sequence[Float[Tensor, "..."]]) -> float:
-    """The L2 norm of all trainable parameters together (Varma et al. 2023, Section 2)."""
-    return math.sqrt(sum(float(p.detach().double().square().sum()) for p in params))
+def default_stack(cfg: Any, batch: int, device: torch.device) -> int:
+    """Models per batched forward: all on a GPU; on the CPU as many as keep a group's MLP
+    activations (models x batch x d_mlp) within 2^20 floats, at least one."""
+    if device.type != "cpu":
+        return 1 << 30
+    return max(1, (1 << 20) // (batch * max(cfg.d_mlp or 0, cfg.d_model)))
 
 
 def params_of(model: torch.nn.Module, dtype: torch.dtype) -> tl.StateDict:
@@ -297,7 +300,8 @@ class sigint_deferred:
             signal.signal(signal.SIGINT, self.previous)
 
 
-__all__ = ["GROKFAST", "Callback", "Member", "MemberLoop", "OutputExistsError",
+__all__ = ["GROKFAST", "Callback", "Member", "MemberLoop", "OutputExistsError", "StepKind",
+           "default_stack",
            "OwnForwardLoop", "StepLoop", "TrainOptions", "deterministic", "member",
            "optimizer", "param_norm", "params_of", "run_epochs", "sigint_deferred", "update",
            "weights_dtype"]  # fmt: skip

@@ -64,7 +64,7 @@ def ungrokking_args(
     seeds: int = 2,
 ) -> argparse.ArgumentParser:
     """The arguments of Varma et al.'s ungrokking experiment
-    (:class:`grok_interp.analyses.ungrokking.Ungrokking`), shared by its scripts."""
+    (:class:`grok_interp.experiments.ungrokking.Ungrokking`), shared by its scripts."""
     ap.add_argument("--p", type=int, default=47, help="paper: 113 (S5 tasks: always 120)")
     ap.add_argument("--preset", default="small", help="paper: mainline")
     ap.add_argument("--base-frac", type=float, default=0.7)

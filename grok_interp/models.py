@@ -16,10 +16,14 @@ analyses alike, uses it, and a model rebuilt from its Run has it again.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Protocol, runtime_checkable
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from grok_interp import tl
 from grok_interp.config import PRESETS, ModelPreset, preset
@@ -135,3 +139,8 @@ def load_params(model: torch.nn.Module, params: StateDict) -> None:
     with torch.no_grad():
         for name, p in own.items():
             p.copy_(params[name].to(dtype))
+
+
+def param_norm(params: Sequence[Float[Tensor, "..."]]) -> float:
+    """The L2 norm of all trainable parameters together (Varma et al. 2023, Section 2)."""
+    return math.sqrt(sum(float(p.detach().double().square().sum()) for p in params))

@@ -100,4 +100,4 @@ def analyze(
                              restricted=restricted, device=device,
                              split=split if run is None else None,
                              over_training=over_training)  # fmt: skip
-    return family.report(model, task, run, name, options, assumed)
+    return family.finish(family.report(model, task, run, name, options, assumed))

@@ -3,12 +3,12 @@ reasons for those that do not (:func:`grok_interp.report.analyze` builds it).
 
 It renders in Jupyter as the papers' tables, and saves as Markdown, JSON (the tables'
 rows) and one self-contained plotly HTML file (:mod:`grok_interp.page`). Its summary,
-header and notes are its family's (:mod:`grok_interp.families`).
+header and notes are what its family built (:meth:`grok_interp.families.base.Family.
+finish`): the Report holds them and asks no one.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ from jaxtyping import Shaped
 from safetensors.torch import save_file
 from torch import Tensor
 
+from grok_interp.analyses import catalog
 from grok_interp.analyses.ablations import AblationsResult
 from grok_interp.analyses.algorithm import AlgorithmResult
 from grok_interp.analyses.attention import AttentionResult
@@ -35,7 +36,6 @@ from grok_interp.analyses.logits import DirectionsResult, LogitFitResult, Neuron
 from grok_interp.analyses.neurons import NeuronsResult
 from grok_interp.analyses.representation import RepresentationResult
 from grok_interp.analyses.sequence_results import HeadScoresResult, PositionLossResult
-from grok_interp.families import registry
 from grok_interp.page import page
 from grok_interp.runs import usual_mode
 from grok_interp.tasks import task_dict
@@ -61,11 +61,34 @@ class Report:
     setup_differences: tuple[str, ...]
     model: Any = field(repr=False)  # the family's learner, a HookedRootModule
     assumptions: tuple[str, ...] = ()
-    family: str = "modular"  # the registry's kind: its summary, header and notes
+    family: str = "modular"  # the registry's kind of the family that built it
+    # What the family built (Family.finish): the papers' names, the summary table, its
+    # heading and the notes under it; a report not yet finished shows its losses.
+    title: str = ""
+    summary: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    summary_title: str = ""
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in (*self.results, *self.not_run) if k not in catalog.CATALOG]
+        if unknown:
+            raise KeyError(f"analyses {unknown} are not in the catalog "
+                           "(grok_interp.analyses.catalog): declare them there")  # fmt: skip
 
     def _get(self, name: str, kind: type[_T]) -> _T | None:
+        """The Result of the analysis ``name`` (a catalog name: a misspelt one raises),
+        None when it did not run."""
+        declared = catalog.get(name).result
+        assert issubclass(declared, kind), f"{name} returns a {declared.__name__}"
         res = self.results.get(name)
         return res if isinstance(res, kind) else None
+
+    def __getattr__(self, name: str) -> Result | None:
+        # an analysis declared in the catalog without a typed property here (a user's)
+        if name.startswith("_") or name not in catalog.CATALOG:
+            raise AttributeError(f"Report has no attribute {name!r}; its analyses are the "
+                                 f"catalog's: {', '.join(catalog.CATALOG)}")  # fmt: skip
+        return self._get(name, Result)
 
     @property
     def embedding(self) -> FourierNormsResult | None:
@@ -145,16 +168,20 @@ class Report:
         return self._get("position_losses", PositionLossResult)
 
     def table5(self) -> pd.DataFrame:
-        """The summary row (Table 5 for the pairs): what the family reports of its runs."""
-        return registry.get(self.family).summary(self)
+        """The summary row (Table 5 for the pairs): what the family reports of its runs
+        (the losses per set before the family has finished the report)."""
+        if self.summary is not None:
+            return self.summary
+        return pd.DataFrame([{"quantity": f"loss ({s})", "ours": f"{v[0]:.3g}"}
+                             for s, v in self.losses.items()])  # fmt: skip
 
     def family_title(self) -> str:
         """The papers of the report's family (the header's words)."""
-        return registry.get(self.family).title
+        return self.title or "grok_interp"
 
     def summary_heading(self) -> str:
         """The summary table's heading: its family's (Table 5 row for the pairs)."""
-        return registry.get(self.family).summary_heading()
+        return self.summary_title or f"Summary ({self.family_title()})"
 
     def header(self) -> str:
         return (f"{self.family_title()} analyses of {self.source}: "
@@ -169,7 +196,7 @@ class Report:
 
     def summary_notes(self) -> list[str]:
         """Assumptions about the model, and why a paper column is or is not shown."""
-        return registry.get(self.family).notes(self)
+        return list(self.notes) or [f"Assumed: {a}." for a in self.assumptions]
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.summary_notes())

@@ -22,6 +22,7 @@ import html
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,12 @@ VERSION = 1
 
 
 
-__all__ = ["CheckpointError", "Run", "RunSpec", "load_run", "save_run", "model_from_run",
+# Called at every evaluation with (epoch, model, run); the returned numbers are appended
+# to run.history under their names (grok_interp.engine). Analyses record measures this way.
+Callback = Callable[[int, Any, "Run"], "dict[str, float] | None"]
+
+__all__ = ["Callback", "CheckpointError", "Run", "RunSpec", "load_run", "save_run",
+           "model_from_run",
            "learner", "load_model", "load_params", "read_checkpoint"]  # fmt: skip
 
 

@@ -103,15 +103,13 @@ def s5_table() -> tuple[Int[Tensor, "120 120"], Int[Tensor, " 120"]]:
 def _named_group(name: str) -> Structure | None:
     """A group of :mod:`grok_interp.groups` by name (its element order), or S5 here."""
     try:
-        from grok_interp import groups
-    except ImportError:  # pragma: no cover - the module ships with the package
-        groups = None  # type: ignore[assignment]
-    if groups is not None and hasattr(groups, "group"):
-        try:
-            return groups.group(name)  # type: ignore[no-any-return]
-        except ValueError:
-            return None
-    return TableGroup("S5", s5_table()[0]) if name == "S5" else None
+        from grok_interp.groups import group
+    except ImportError:  # the group module not present: S5 alone
+        return TableGroup("S5", s5_table()[0]) if name == "S5" else None
+    try:
+        return group(name)  # type: ignore[no-any-return]
+    except ValueError:
+        return None
 
 
 _registered: dict[str, Callable[[], Structure]] = {}

@@ -31,7 +31,6 @@ et al. sweep dataset sizes by count).
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal

@@ -48,17 +48,17 @@ from typing import Any, Literal
 import torch
 
 from grok_interp.config import TrainConfig
-from grok_interp.engine import Callback, OutputExistsError, TrainOptions, param_norm
-from grok_interp.families.modular import (
+from grok_interp.engine import (
+    Callback,
+    OutputExistsError,
     StepKind,
-    continued,
+    TrainOptions,
     default_stack,
-    init_run,
-    subset,
-    train_labels,
+    param_norm,
 )
 from grok_interp.losses import cross_entropy64, seq_loss
 from grok_interp.models import resolve_device
+from grok_interp.pair_runs import continued, init_run, subset, train_labels
 from grok_interp.runs import Run, RunSpec
 
 __all__ = ["Callback", "OutputExistsError", "RunSpec", "StepKind", "TrainConfig", "continue_on",

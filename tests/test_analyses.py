@@ -21,7 +21,7 @@ from grok_interp.analyses.logits import (
     wave,
 )
 from grok_interp.analyses.neurons import block_fve, fitted_activations, monomial_fve
-from grok_interp.families.modular import PAIR_ANALYSES
+from grok_interp.analyses.catalog import PAIR_ANALYSES
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, store
 from grok_interp.models import build_model, preset
 from grok_interp.report import analyze

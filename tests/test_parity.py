@@ -201,7 +201,9 @@ def test_the_guards_ask_the_family_and_the_learner_not_the_type(trained):
         _Wrapped(parity_rnn()), task)  # fmt: skip
     assert theirs.parity_machine and np.array_equal(theirs.labels, ours.labels)
     # (a task of another type is refused by the annotations before the guard asks)
-    assert registry.applies("automaton", task) and not registry.applies("automaton", Task(p=5))
+    from grok_interp.capabilities import StreamingStrings
+
+    assert isinstance(task, StreamingStrings) and not isinstance(Task(p=5), StreamingStrings)
     with pytest.raises(AnalysisError, match="recurrent learner"):
         extract_automaton(nn.Linear(2, 2), task)
     with pytest.raises(AnalysisError, match="repeat or skip_trigram"):

@@ -4,7 +4,7 @@ notes' "Observation").
 The hidden-state automaton of a model at one snapshot (:func:`extract_automaton`):
 
 - Nodes: every training prefix, the strings of length 0..``max_len`` (2,047 for 10), in
-  breadth-first order (:func:`grok_interp.parity.node_id`). A node's state is the RNN's
+  breadth-first order (:func:`grok_interp.streaming.node_id`). A node's state is the RNN's
   hidden state after reading it (the empty string: the initial state), or a transformer's
   final residual stream at its last position (the empty string has none and is a state
   of its own); its output is the class the model's output picks there.
@@ -43,28 +43,27 @@ The interaction theory that explains the mergers: :mod:`grok_interp.analyses.int
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float
 from scipy.cluster.hierarchy import fcluster, linkage
 from torch import Tensor
 
 from grok_interp import tl
 from grok_interp.analyses.automaton_figures import automaton_figure, rules_figure
 from grok_interp.analyses.common import AnalysisError, Result, history_at
-from grok_interp.families import registry
-from grok_interp.parity import (
+from grok_interp.capabilities import Recurrent, StreamingStrings
+from grok_interp.runs import Run, model_from_run
+from grok_interp.streaming import (
     ParityTask,
     all_strings,
     prefix_rows,
 )
-from grok_interp.runs import Run, model_from_run
 
 # The two clustering rules (module docstring), by the one name each has everywhere;
 # "consistent", the scale-free rule's earlier name, is still read.
@@ -72,24 +71,11 @@ METHODS = ("leader", "scale-free")
 ALIASES = {"consistent": "scale-free"}
 
 
-@runtime_checkable
-class Recurrent(Protocol):
-    """A recurrent learner, whose states the automaton reads
-    (:class:`~grok_interp.parity.HookedRNN`): its initial state, its state after each
-    position, and the read-out of a state."""
-
-    readout: Callable[[Tensor], Tensor]
-
-    def initial_state(self, batch: int) -> Float[Tensor, "batch d_hidden"]: ...
-
-    def hidden(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_hidden"]: ...
-
-
 def check_parity_model(model: Any, task: ParityTask) -> None:
-    """An AnalysisError unless ``task`` is of a family whose analyses include the
-    automaton (streaming parity) and ``model`` a transformer that reads it or a
-    :class:`Recurrent` learner."""
-    if not registry.applies("automaton", task):
+    """An AnalysisError unless ``task`` is one of streaming strings (a capability,
+    :class:`~grok_interp.capabilities.StreamingStrings`) and ``model`` a transformer that
+    reads it or a :class:`~grok_interp.capabilities.Recurrent` learner."""
+    if not isinstance(task, StreamingStrings):
         raise AnalysisError(f"automaton extraction needs streaming parity, not {task.describe()}")
     if tl.is_transformer(model):
         if model.cfg.d_vocab != 2 or model.cfg.n_ctx < task.max_len:

@@ -43,8 +43,8 @@ from grok_interp.analyses.common import (
     require_pairs,
     setup_note,
 )
-from grok_interp.engine import Callback, param_norm
-from grok_interp.runs import Run, load_params, model_from_run
+from grok_interp.models import param_norm
+from grok_interp.runs import Callback, Run, load_params, model_from_run
 from grok_interp.tasks import Task
 from grok_interp.tl import Model
 

@@ -35,7 +35,8 @@ from grok_interp.analyses.automaton import (
     snapshot_model,
 )
 from grok_interp.analyses.common import AnalysisError, Result
-from grok_interp.parity import (
+from grok_interp.runs import Run, learner
+from grok_interp.streaming import (
     ParityTask,
     all_strings,
     node_lengths,
@@ -43,7 +44,6 @@ from grok_interp.parity import (
     parity_targets,
     prefix_rows,
 )
-from grok_interp.runs import Run, learner
 
 
 def interaction_terms(

@@ -15,8 +15,8 @@ import torch
 from grok_interp import tl
 from grok_interp.analyses.automaton import check_parity_model, parity_task, snapshot_model
 from grok_interp.analyses.common import Result
-from grok_interp.parity import ParityTask, eval_strings, mse, parity_targets
 from grok_interp.runs import Run
+from grok_interp.streaming import ParityTask, eval_strings, mse, parity_targets
 
 
 @dataclass(frozen=True)

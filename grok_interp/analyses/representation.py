@@ -345,7 +345,7 @@ def representation(
 @torch.no_grad()
 def toy_representation(model: Any, train_idx: Int[Tensor, " n_train"] | None = None,
                        **options: Any) -> RepresentationResult:  # fmt: skip
-    """RQI and predicted accuracy of a toy model's embeddings E (:mod:`grok_interp.toy`),
+    """RQI and predicted accuracy of a toy model's embeddings E (:mod:`grok_interp.families.toy`),
     with the measured accuracy on its test pairs beside them (``train_idx``: the run's
     split; without it every pair counts as training, and nothing is predicted)."""
     task = model.task

@@ -126,9 +126,12 @@ class Family(ABC):
         """The indices of the run's test inputs."""
 
     def pairs_task(self, run: Run) -> Any:
-        """The run's task of (a, b) pairs, which the pair analyses need."""
-        raise CheckpointError(f"this run is on {run.task.describe()}: the pair analyses do "
-                              "not apply (analyze() gives the ones that do)")  # fmt: skip
+        """The run's task of (a, b) pairs, which the pair analyses need: a family of pairs
+        gives it; the others say in one line that they have none."""
+        own = ", ".join(self.analyses)
+        raise CheckpointError(f"this run is on {run.task.describe()} ({self.what}), not on "
+                              "pairs (a, b): the pair analyses and a split of pairs do not "
+                              f"apply; its own analyses are {own}")  # fmt: skip
 
     # -- training ---------------------------------------------------------------------
     @abstractmethod
@@ -151,8 +154,8 @@ class Family(ABC):
         newer_options``) that this family's trainer does not support."""
         unsupported = [n for n in run.train.newer_options() if n not in self.newer_options]
         if unsupported:
-            raise ValueError(f"{', '.join(unsupported)} apply to runs of modular pairs only, "
-                             f"not to {self.what}; leave them at their defaults")  # fmt: skip
+            raise ValueError(f"{', '.join(unsupported)}: {self.what}'s trainer does not "
+                             "support them; leave them at their defaults")  # fmt: skip
 
     def stack_size(self, run: Run, n: int, device: torch.device) -> int:
         """How many of ``n`` runs sharing a step a sweep hands to one loop."""
@@ -189,10 +192,21 @@ class Family(ABC):
 
     def progress(self, run: Run) -> pd.DataFrame | None:
         """This family's measures at each snapshot of ``run``, one row per snapshot (or per
-        snapshot and unit), for ``grok-interp progress``. None (the default): Nanda et
-        al.'s progress measures of a transformer on pairs, which the command computes with
-        its own options (key frequencies, restricted loss) and phases."""
-        return None
+        snapshot and unit), for ``grok-interp progress``; None where the command computes
+        them itself with its own options (Nanda et al.'s, for the transformer on pairs).
+        A family without measures over training says so (this default)."""
+        raise ValueError(f"{self.what} has no measures over training; its analyses are "
+                         f"{', '.join(self.analyses)} (analyze())")  # fmt: skip
+
+    def finish(self, report: Report) -> Report:
+        """``report`` holding what this family builds of it: the papers' names, the summary
+        table, its heading and the notes (the Report asks no one for them)."""
+        import dataclasses
+
+        report = dataclasses.replace(report, family=self.kind, title=self.title)
+        return dataclasses.replace(report, summary=self.summary(report),
+                                   summary_title=self.summary_heading(),
+                                   notes=tuple(self.notes(report)))  # fmt: skip
 
     # -- command line and sweeps ------------------------------------------------------
     @abstractmethod

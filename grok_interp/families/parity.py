@@ -1,7 +1,26 @@
-"""The family of streaming parity (van Rossem & Saxe 2025; :mod:`grok_interp.parity`): an
-RNN (:class:`~grok_interp.parity.HookedRNN`) or a transformer on binary strings, trained
-by SGD on batches of one length at a time with the MSE of the last position, analysed by
-the automaton its hidden states implement (:mod:`grok_interp.analyses.automaton`)."""
+"""The family of streaming parity (van Rossem & Saxe 2025; the task:
+:mod:`grok_interp.streaming`): the paper's recurrent network or a transformer on binary
+strings, trained by SGD on batches of one length at a time with the MSE of the last
+position, analysed by the automaton its hidden states implement
+(:mod:`grok_interp.analyses.automaton`).
+
+The model (:class:`HookedRNN`): the authors' ``parity/model.py`` built from torch's own
+:class:`torch.nn.RNNCell` and :class:`torch.nn.Linear`, with TransformerLens hook points.
+Inputs are one-hot symbols, the initial state is all ones (their ``init_hidden``), weight
+matrices are Xavier-normal with gain 0.1 and biases zero, the read-out is linear onto
+the one-hot target (2 outputs), trained with MSE and plain SGD (lr 0.02, batches of 128
+strings of one length, lengths in increasing order every epoch, 1,000 epochs; our
+:func:`parity_spec`). Where we differ: the authors' forward returns the last position
+only (many-to-one), ours every position (the per-position accuracy on long strings reads
+it); the training loss is still the last position's, as theirs, and as every prefix of a
+training string is itself a training string, that is every position's. Shuffling within a
+length is seeded by (seed, epoch), so runs resume bit for bit.
+
+Hook points: ``hook_h`` fires once per step on that step's state (batch, d_hidden)
+*before* it feeds the next step, with ``hook.ctx["pos"]`` the position, so a hook that
+patches it changes everything downstream; ``hook_hidden`` fires once on the stacked
+states (batch, pos, d_hidden) before the read-out (``run_with_cache`` reads them there).
+"""
 
 from __future__ import annotations
 
@@ -11,40 +30,121 @@ from typing import Any
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float, Int
-from torch import Tensor
+from torch import Tensor, nn
+from transformer_lens import HookedRootModule
+from transformer_lens.hook_points import HookPoint
 
 from grok_interp.analyses import automaton as am
+from grok_interp.analyses import catalog
 from grok_interp.analyses.common import Result, pct, sci
 from grok_interp.analyses.interaction import InteractionResult, interaction_over_training
 from grok_interp.analyses.lengths import length_generalisation
-from grok_interp.config import PRESETS, ModelPreset, RNNPreset
+from grok_interp.config import PRESETS, ModelPreset, RNNPreset, TrainConfig
 from grok_interp.families.base import AnalyzeOptions
 from grok_interp.families.stepwise import StepwiseFamily, TokenBatch
 from grok_interp.models import build_model
-from grok_interp.parity import (
-    HookedRNN,
+from grok_interp.reporting import Report
+from grok_interp.runs import Run, RunSpec
+from grok_interp.streaming import (
     ParityTask,
     all_strings,
-    build_rnn,
     eval_strings,
-    length_batches,
     mse,
-    parity_spec,
+    node_id,
+    node_lengths,
+    node_strings,
     parity_targets,
     prefix_fit,
     prefix_rows,
+    random_strings,
 )
-from grok_interp.reporting import Report
-from grok_interp.runs import Run, RunSpec
 
-PARITY_ANALYSES = (
-    "automaton",
-    "automaton_scale_free",
-    "length_generalisation",
-    "states_over_training",
-    "interaction",
-)
+__all__ = ["HookedRNN", "ParityTask", "all_strings", "build_rnn", "eval_strings",
+           "length_batches", "mse", "node_id", "node_lengths", "node_strings", "parity_spec",
+           "parity_targets", "prefix_fit", "prefix_rows", "random_strings"]  # fmt: skip
+
+class HookedRNN(HookedRootModule):
+    """One recurrent layer (:class:`torch.nn.RNNCell`) and a linear read-out, with hook
+    points (module docstring). ``forward(tokens)`` maps (batch, pos) symbols to (batch,
+    pos, d_out) outputs; ``h0`` replaces the initial state (batch, d_hidden)."""
+
+    h_init: Tensor  # a buffer (declared: the typed HookedRootModule of 4.x and 3.9)
+
+    def __init__(self, spec: RNNPreset, d_in: int = 2, d_out: int = 2) -> None:
+        super().__init__()
+        self.spec, self.d_in = spec, d_in
+        self.cell = nn.RNNCell(d_in, spec.d_hidden, nonlinearity=spec.nonlinearity)
+        self.readout = nn.Linear(spec.d_hidden, d_out)
+        self.register_buffer("h_init", torch.full((spec.d_hidden,), float(spec.h0)))
+        self.hook_h = HookPoint()
+        self.hook_hidden = HookPoint()
+        self.setup()
+
+    def initial_state(self, batch: int) -> Float[Tensor, "batch d_hidden"]:
+        return self.h_init.expand(batch, -1)
+
+    def hidden(self, tokens: Int[Tensor, "batch pos"],
+               h0: Float[Tensor, "batch d_hidden"] | None = None
+               ) -> Float[Tensor, "batch pos d_hidden"]:  # fmt: skip
+        """The state after each position (batch, pos, d_hidden)."""
+        x = F.one_hot(tokens, self.d_in).to(self.h_init.dtype)
+        h = self.initial_state(tokens.shape[0]) if h0 is None else h0
+        states = []
+        for t in range(tokens.shape[1]):
+            self.hook_h.ctx["pos"] = t
+            h = self.hook_h(self.cell(x[:, t], h))
+            states.append(h)
+        return self.hook_hidden(torch.stack(states, 1))
+
+    def forward(self, tokens: Int[Tensor, "batch pos"],
+                h0: Float[Tensor, "batch d_hidden"] | None = None
+                ) -> Float[Tensor, "batch pos d_out"]:  # fmt: skip
+        return self.readout(self.hidden(tokens, h0))
+
+
+def build_rnn(spec: RNNPreset, *, seed: int = 0, device: str | torch.device = "cpu") -> HookedRNN:
+    """A freshly initialised :class:`HookedRNN` (the authors' init), seeded without
+    touching the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = HookedRNN(spec)
+        for p in model.parameters():
+            if p.ndim == 2:
+                nn.init.xavier_normal_(p, gain=spec.gain)
+            else:
+                nn.init.zeros_(p)
+    return model.to(device)
+
+
+def length_batches(task: ParityTask, batch_size: int | None, seed: int,
+                   epoch: int) -> list[Int[Tensor, "batch length"]]:  # fmt: skip
+    """One epoch's batches (the authors' ``training_run``): for each length in increasing
+    order, its strings shuffled by a generator seeded by (seed, epoch), cut into batches
+    of ``batch_size`` (None: one batch per length)."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + 7919 * epoch + 17)
+    out = []
+    for n in range(task.min_len, task.max_len + 1):
+        strings = all_strings(n)[torch.randperm(2**n, generator=gen)]
+        size = batch_size or len(strings)
+        out += list(strings.split(size))
+    return out
+
+
+def parity_spec(model: Any = None, seed: int = 0, **train: Any) -> RunSpec:
+    """The authors' settings (``parity/main.ipynb``, "Settings parity task with relu") as a
+    :class:`~grok_interp.runs.RunSpec`: the RNN preset (or ``model``, e.g. a
+    transformer preset), SGD lr 0.02 without momentum or weight decay, batches of 128,
+    1,000 epochs, no warm-up; evaluated and snapshotted every 10 epochs (theirs: every
+    epoch). ``train`` replaces any TrainConfig field."""
+    cfg = dict(epochs=1000, lr=0.02, weight_decay=0.0, sgd=True, batch_size=128,
+               warmup=0, eval_every=10, snapshot_every=10)  # fmt: skip
+    return RunSpec(task=ParityTask(), model=model or RNNPreset(), seed=seed,
+                   train=TrainConfig(**{**cfg, **train}))  # fmt: skip
+
+
+PARITY_ANALYSES = catalog.section("parity")
 
 
 @functools.lru_cache(maxsize=16)
@@ -71,11 +171,11 @@ class Parity(StepwiseFamily):
     title = "van Rossem & Saxe 2025"
     what = "streaming parity"
 
-
     def progress(self, run: Run) -> pd.DataFrame:
         """The automaton extracted at each snapshot (leader rule, van Rossem & Saxe Sec. 3):
         its states, whether it is complete, mergers and splits, beside the losses then."""
         return am.automaton_over_training(run)
+
     def read_task(self, d: dict[str, Any]) -> ParityTask:
         return ParityTask(**{**d, "long_lens": tuple(d["long_lens"])})
 
@@ -97,7 +197,7 @@ class Parity(StepwiseFamily):
 
     def batches(self, run: Run, epoch: int) -> Iterable[TokenBatch]:
         """Per epoch, the training strings by length in increasing order, shuffled within
-        a length, in batches of ``batch_size`` (:func:`~grok_interp.parity.length_batches`)."""
+        a length, in batches of ``batch_size`` (:func:`length_batches`)."""
         for batch in length_batches(run.task, run.train.batch_size, run.seed, epoch):
             yield batch, parity_targets(batch)
 

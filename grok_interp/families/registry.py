@@ -67,12 +67,6 @@ def of(task: Any, model: Any) -> Family:
                      f"only, not on {task.describe()}")  # fmt: skip
 
 
-def applies(analysis: str, task: Any) -> bool:
-    """Whether ``analysis`` is one of the analyses of a family of ``task``'s type (an
-    analysis's guard asks this rather than the task's type)."""
-    return any(type(task) is f.task_type and analysis in f.analyses for f in families())
-
-
 def of_learner(model: Any) -> Family:
     """The family a learner handed to ``analyze()`` bare belongs to."""
     for family in families():

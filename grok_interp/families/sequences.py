@@ -17,12 +17,12 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from grok_interp import tl
+from grok_interp.analyses import catalog
 from grok_interp.analyses.common import Result
 from grok_interp.analyses.sequence_heads import big_token_attention, induction_scores
 from grok_interp.analyses.sequence_results import HeadScoresResult, position_losses
 from grok_interp.config import PRESETS, ModelPreset, TrainConfig
 from grok_interp.families.base import AnalyzeOptions
-from grok_interp.families.modular import PAIR_ANALYSES
 from grok_interp.families.stepwise import StepwiseFamily, TokenBatch
 from grok_interp.losses import IGNORE, seq_loss
 from grok_interp.models import build_model
@@ -36,7 +36,7 @@ from grok_interp.sequences import (
     training_set,
 )
 
-SEQUENCE_ANALYSES = ("head_scores", "position_losses")
+SEQUENCE_ANALYSES = catalog.section("sequences")
 
 
 class Sequences(StepwiseFamily):
@@ -51,7 +51,6 @@ class Sequences(StepwiseFamily):
     title = "Nanda et al. 2023, App. D.3"
     what = "sequence tasks"
 
-
     def progress(self, run: Run) -> pd.DataFrame:
         """Per snapshot and head: the induction and previous-token scores (repeated
         subsequences) or the big-token attention (skip trigrams), beside the test loss then
@@ -59,6 +58,7 @@ class Sequences(StepwiseFamily):
         from grok_interp.analyses.sequence_heads import head_scores_over_training
 
         return head_scores_over_training(run)
+
     def build(self, preset: ModelPreset, task: SeqTask, *, seed: int,
               device: torch.device) -> tl.Model:  # fmt: skip
         return build_model(preset, task, seed=seed, device=device)
@@ -123,7 +123,7 @@ class Sequences(StepwiseFamily):
         seed = 0 if run is None else run.seed
         results: dict[str, Result] = {}
         not_run = {k: f"{k.replace('_', ' ')}: a sequence task has no (a, b) pairs"
-                   for k in PAIR_ANALYSES}  # fmt: skip
+                   for k in catalog.section("pairs")}  # fmt: skip
         scores = _head_scores(model, task)
         if scores is None:
             not_run["head_scores"] = (f"head scores: read the repeat and skip_trigram tasks' "
