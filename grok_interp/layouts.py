@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from jaxtyping import Int
-from torch import Tensor
+if TYPE_CHECKING:  # torch loads when tokens are made, so the CLI checks a layout at once
+    from jaxtyping import Int
+    from torch import Tensor
 
 OPERANDS = ("a", "b")
 EXTRAS = ("o", "=")
@@ -92,11 +93,15 @@ class Layout:
 
     def operand_tokens(self, slot: str, n: int) -> Int[Tensor, " n"]:
         """The token ids of the operand ``slot``'s ``n`` elements (its embedding rows)."""
+        import torch
+
         start = n if slot == "b" and not self.shared_vocab else 0
         return torch.arange(start, start + n)
 
     def tokens(self, ab: Int[Tensor, "pairs 2"], n: int) -> Int[Tensor, "pairs n_ctx"]:
         """The token sequences of the pairs ``ab`` over ``n`` elements."""
+        import torch
+
         cols = []
         for slot in self.slots:
             if slot in OPERANDS:

@@ -26,7 +26,7 @@ from grok_interp.analyses.algorithm import AlgorithmResult
 from grok_interp.analyses.attention import AttentionResult
 from grok_interp.analyses.automaton import AutomatonResult, StatesResult
 from grok_interp.analyses.circuit_density import CircuitDensityResult
-from grok_interp.analyses.common import Result, result_json, to_jsonable
+from grok_interp.analyses.common import Result, result_json, sci, to_jsonable
 from grok_interp.analyses.curves import CurvesResult
 from grok_interp.analyses.efficiency import EfficiencyResult
 from grok_interp.analyses.embedding import FourierNormsResult
@@ -170,9 +170,11 @@ class Report:
     def table5(self) -> pd.DataFrame:
         """The summary row (Table 5 for the pairs): what the family reports of its runs
         (the losses per set before the family has finished the report)."""
-        if self.summary is not None:
-            return self.summary
-        return pd.DataFrame([{"quantity": f"loss ({s})", "ours": f"{v[0]:.3g}"}
+        return self.losses_table() if self.summary is None else self.summary
+
+    def losses_table(self) -> pd.DataFrame:
+        """The loss on each set, one row each."""
+        return pd.DataFrame([{"quantity": f"loss ({s})", "ours": sci(v[0])}
                              for s, v in self.losses.items()])  # fmt: skip
 
     def family_title(self) -> str:

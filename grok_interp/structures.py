@@ -33,7 +33,8 @@ from torch import Tensor
 class Structure(Protocol):
     """What a task asks of its structure (module docstring)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def order(self) -> int: ...
@@ -107,7 +108,7 @@ def _named_group(name: str) -> Structure | None:
     except ImportError:  # the group module not present: S5 alone
         return TableGroup("S5", s5_table()[0]) if name == "S5" else None
     try:
-        return group(name)  # type: ignore[no-any-return]
+        return group(name)  # type: ignore[return-value]
     except ValueError:
         return None
 

@@ -270,3 +270,157 @@ def test_the_example_check_sees_what_it_looks_for() -> None:
         "c.py builds its own parser (argparse)",
         "c.py imports the example _paths",
     ]
+
+
+# -- the layer map, read at every depth (docs/DESIGN.md, "Layers") -------------------------
+# Bottom to top. A module may import (at module level, in a function, under TYPE_CHECKING,
+# by an importlib string, or as ``from grok_interp import X``) only modules of its own
+# layer or below. Written down once; a module the map does not place fails the test.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("leaves", ("config", "errors", "tl", "fourier", "losses", "hooks", "optim",
+                "capabilities", "layouts", "groups")),
+    ("task parts", ("structures",)),
+    ("tasks and learners", ("tasks", "sequences", "streaming", "models", "fast", "zhong",
+                            "chughtai", "foreign")),
+    ("Run files and the family contract", ("runs", "pair_runs", "snapshots",
+                                           "families.base", "families.registry")),
+    ("analyses", ("analyses", "analyses.*", "theory", "theory.*")),
+    ("reporting", ("plots", "page", "reporting")),
+    ("engine and families", ("engine", "families", "families.*")),
+    ("drivers", ("report", "training", "sweeps", "experiments", "experiments.*", "bench",
+                 "examples_cli")),
+    ("entry points", ("cli", "cli.*", "toy", "parity", "")),
+]
+# Edges the map allows across layers, each with its reason.
+ALLOWED = {
+    # the contract names, for annotations only, the types its methods take and return
+    ("families.base", "engine", "tc"), ("families.base", "report", "tc"),
+    ("families.base", "reporting", "tc"),
+    # the registry is the one place that names the families (importlib strings)
+    *{("families.registry", f"families.{k}", "str")
+      for k in ("modular", "toy", "parity", "sequences")},
+}
+# No family imports another's module; these are shared by the families.
+SHARED_FAMILY = {"families.base", "families.registry", "families.pairs", "families.stepwise"}
+
+
+def layer_of(mod: str) -> int:
+    """The index of ``mod``'s layer (``mod`` without the ``grok_interp.`` prefix; "" is
+    the package itself), or a KeyError."""
+    for i, (_, members) in enumerate(LAYERS):
+        for m in members:
+            if mod == m or (m.endswith(".*") and mod.startswith(m[:-1])):
+                return i
+    raise KeyError(f"the layer map does not place {mod!r}")
+
+
+def edges_at_every_depth(sources: dict[str, str]) -> set[tuple[str, str, str]]:
+    """(importer, imported, kind) for every reference to a grok_interp module in
+    ``sources`` (module name without prefix -> source): kind ``top``, ``func`` (in a
+    function's body), ``tc`` (under TYPE_CHECKING), ``str`` (a module-name string in a
+    module that calls importlib.import_module); ``from grok_interp import X`` resolves X
+    through the package's ``_EXPORTS``."""
+    known = set(sources)
+    exports: dict[str, str] = {}
+    for node in ast.walk(ast.parse(sources.get("", ""))):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "_EXPORTS"
+                                                for t in node.targets):  # fmt: skip
+            exports = {k: v.removeprefix("grok_interp.")
+                       for k, v in ast.literal_eval(node.value).items()}  # fmt: skip
+    out: set[tuple[str, str, str]] = set()
+
+    def target(name: str) -> str | None:
+        name = name.removeprefix("grok_interp").removeprefix(".")
+        while name not in known and "." in name:
+            name = name.rsplit(".", 1)[0]
+        return name if name in known else None
+
+    def visit(me: str, node: ast.AST, kind: str, importlib_user: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            k = kind
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) \
+                    and kind == "top":  # fmt: skip
+                k = "func"
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in _names(child.test):
+                for s in child.body:
+                    visit(me, ast.Module(body=[s], type_ignores=[]), "tc", importlib_user)
+                for s in child.orelse:
+                    visit(me, ast.Module(body=[s], type_ignores=[]), k, importlib_user)
+                continue
+            found: list[tuple[str | None, str]] = []
+            if isinstance(child, ast.Import):
+                found = [(target(a.name), k) for a in child.names
+                         if a.name.startswith("grok_interp")]  # fmt: skip
+            elif isinstance(child, ast.ImportFrom) and (child.module or "").startswith(
+                    "grok_interp"):  # fmt: skip
+                base = child.module or ""
+                for a in child.names:
+                    sub = f"{base}.{a.name}".removeprefix("grok_interp").removeprefix(".")
+                    if sub in known:
+                        found.append((sub, k))
+                    elif base == "grok_interp" and a.name in exports:
+                        found.append((exports[a.name], k))
+                    else:
+                        found.append((target(base), k))
+            elif isinstance(child, ast.Constant) and isinstance(child.value, str) \
+                    and importlib_user and child.value.startswith("grok_interp."):  # fmt: skip
+                found = [(target(child.value), "str")]
+            out.update((me, t, kk) for t, kk in found if t is not None and t != me)
+            visit(me, child, k, importlib_user)
+
+    for me, src in sources.items():
+        tree = ast.parse(src)
+        user = any(isinstance(n, ast.Attribute) and n.attr == "import_module"
+                   for n in ast.walk(tree))  # fmt: skip
+        visit(me, tree, "top", user)
+    return out
+
+
+def layer_faults(sources: dict[str, str]) -> list[str]:
+    """Every edge that points up the layer map (and is not ALLOWED), and every import of
+    one family's module by another family's."""
+    out = []
+    for a, b, kind in sorted(edges_at_every_depth(sources)):
+        if layer_of(b) > layer_of(a) and (a, b, kind) not in ALLOWED:
+            out.append(f"{a} -> {b} [{kind}] points up ({LAYERS[layer_of(a)][0]} -> "
+                       f"{LAYERS[layer_of(b)][0]})")  # fmt: skip
+        if a.startswith("families.") and b.startswith("families.") \
+                and SHARED_FAMILY.isdisjoint({a, b}) and (a, b, kind) not in ALLOWED:  # fmt: skip
+            out.append(f"{a} -> {b} [{kind}]: a family imports another family's module")
+    return out
+
+
+def package_sources() -> dict[str, str]:
+    return {module_name(rel).removeprefix("grok_interp").removeprefix("."): p.read_text()
+            for rel, p in ((str(p.relative_to(PACKAGE)), p)
+                           for p in sorted(PACKAGE.rglob("*.py")))}  # fmt: skip
+
+
+def test_every_import_points_down_the_layer_map() -> None:
+    sources = package_sources()
+    unplaced = []
+    for m in sources:
+        try:
+            layer_of(m)
+        except KeyError as e:
+            unplaced.append(str(e))
+    assert unplaced == []
+    assert layer_faults(sources) == []
+
+
+def test_the_layer_check_catches_a_planted_violation_at_every_depth() -> None:
+    sources = package_sources()
+    planted = {
+        "tasks": "def f():\n    from grok_interp.training import train\n",  # in a function
+        "models": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                  "    from grok_interp.report import Report\n",  # type-only
+        "fourier": "import importlib\nM = 'grok_interp.sweeps'\n"
+                   "def g():\n    return importlib.import_module(M)\n",  # a string
+        "analyses.embedding": "from grok_interp import analyze\n",  # the lazy package
+        "families.toy": "from grok_interp.families.modular import Modular\n",
+    }
+    faults = layer_faults({**sources, **planted})
+    for needle in ("tasks -> training [func]", "models -> report [tc]", "fourier -> sweeps [str]",
+                   "analyses.embedding -> report [top]",
+                   "families.toy -> families.modular [top]: a family imports"):
+        assert any(f.startswith(needle) for f in faults), (needle, faults)

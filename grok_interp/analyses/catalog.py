@@ -24,7 +24,7 @@ from grok_interp.analyses.algorithm import AlgorithmResult, algorithm
 from grok_interp.analyses.attention import AttentionResult, attention_heads
 from grok_interp.analyses.automaton import AutomatonResult, StatesResult
 from grok_interp.analyses.circuit_density import CircuitDensityResult, circuit_density
-from grok_interp.analyses.common import ModelData, Result
+from grok_interp.analyses.common import AnalysisError, ModelData, Result
 from grok_interp.analyses.curves import CurvesResult
 from grok_interp.analyses.efficiency import EfficiencyResult, efficiency
 from grok_interp.analyses.embedding import FourierNormsResult, embedding_fourier
@@ -55,14 +55,22 @@ from grok_interp.capabilities import (
 @dataclass(frozen=True)
 class Context:
     """What a pair analysis runs on: the model, its task, the one gathered forward
-    (:func:`grok_interp.analyses.common.gather`), the report's options (``key_freqs``,
-    ``threshold``, ``basis``, ``restricted``) and the Results computed before it."""
+    (:func:`grok_interp.analyses.common.gather`; None when it failed, so only what needs
+    no forward runs), the report's options (``key_freqs``, ``threshold``, ``basis``,
+    ``restricted``) and the Results computed before it."""
 
     model: Any
     task: Any
-    data: ModelData
+    data: ModelData | None
     options: Any
     results: dict[str, Result] = field(default_factory=dict)
+
+    @property
+    def gathered(self) -> ModelData:
+        """The gathered forward, which every pair analysis but the embedding's reads."""
+        if self.data is None:
+            raise AnalysisError("needs the forward over every pair, which did not run")
+        return self.data
 
     @property
     def keys(self) -> list[int]:
@@ -164,42 +172,42 @@ for _a in (
     Analysis(name="neuron_logit_map", result=NeuronLogitMapResult, section="pairs",
              task=PAIRS, learner=LEARNERS,
              run=lambda c: neuron_logit_map(c.model, c.task, key_freqs=c.options.key_freqs,
-                                            threshold=c.threshold, data=c.data),
+                                            threshold=c.threshold, data=c.gathered),
              what="W_L in the Fourier basis and the key frequencies (Sec. 4.1, Fig 4)"),
     Analysis(name="directions", result=DirectionsResult, section="pairs", task=PAIRS,
              learner=LEARNERS, ready=_needs_keys,
-             run=lambda c: read_off_directions(c.model, c.task, key_freqs=c.keys, data=c.data),
+             run=lambda c: read_off_directions(c.model, c.task, key_freqs=c.keys, data=c.gathered),
              what="the logits' read-off directions u_k, v_k (App. C.1.1)"),
     Analysis(name="logit_fit", result=LogitFitResult, section="pairs", task=PAIRS,
              learner=LEARNERS, ready=_needs_keys,
-             run=lambda c: logit_fit(c.model, c.task, key_freqs=c.keys, data=c.data),
+             run=lambda c: logit_fit(c.model, c.task, key_freqs=c.keys, data=c.gathered),
              what="the logits fitted by cos(w(a+b-c)) (Sec. 4.2)"),
     Analysis(name="neurons", result=NeuronsResult, section="pairs", task=PAIRS,
              learner=LEARNERS, ready=_needs_keys,
              run=lambda c: neuron_fits(c.model, c.task, key_freqs=c.keys,
-                                       basis=c.options.basis, data=c.data),
+                                       basis=c.options.basis, data=c.gathered),
              what="neurons clustered by frequency and fitted (Sec. 4.2, Fig 5, Table 2)"),
     Analysis(name="attention", result=AttentionResult, section="pairs", task=PAIRS,
-             learner=LEARNERS, run=lambda c: attention_heads(c.model, c.task, data=c.data),
+             learner=LEARNERS, run=lambda c: attention_heads(c.model, c.task, data=c.gathered),
              what="the attention heads' periodic scores (App. A.1)"),
     Analysis(name="efficiency", result=EfficiencyResult, section="pairs", task=PAIRS,
-             learner=LEARNERS, run=lambda c: efficiency(c.model, c.task, data=c.data),
+             learner=LEARNERS, run=lambda c: efficiency(c.model, c.task, data=c.gathered),
              what="Varma et al.'s o_trig, o_mem and the parameter norm (Fig 9)"),
     Analysis(name="representation", result=RepresentationResult, section="pairs",
              task=PAIRS, learner=(Transformer, Embeds),
-             run=lambda c: representation(c.model, c.task, data=c.data,
+             run=lambda c: representation(c.model, c.task, data=c.gathered,
                                           key_freqs=c.keys or None),
              what="Liu et al.'s representation quality (RQI) of the embedding"),
     Analysis(name="circuit_density", result=CircuitDensityResult, section="pairs",
              task=PAIRS, learner=LEARNERS,
-             run=lambda c: circuit_density(c.model, c.task, c.data.sets.get("train")),
+             run=lambda c: circuit_density(c.model, c.task, c.gathered.sets.get("train")),
              what="Humayun et al.'s local complexity around the inputs"),
     Analysis(name="algorithm", result=AlgorithmResult, section="pairs", task=PAIRS,
-             learner=LEARNERS, run=lambda c: algorithm(c.model, c.task, data=c.data),
+             learner=LEARNERS, run=lambda c: algorithm(c.model, c.task, data=c.gathered),
              what="Zhong et al.'s clock or pizza"),
     Analysis(name="ablations", result=AblationsResult, section="pairs", task=PAIRS,
              learner=LEARNERS, ready=_needs_neurons,
-             run=lambda c: ablations(c.model, c.task, key_freqs=c.keys, data=c.data,
+             run=lambda c: ablations(c.model, c.task, key_freqs=c.keys, data=c.gathered,
                                      neurons=c.results["neurons"],  # type: ignore[arg-type]
                                      restricted=c.options.restricted),
              what="restricted and excluded losses, ablations (Sec. 4.3, Tables 1, 4-6)"),

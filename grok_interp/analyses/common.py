@@ -346,7 +346,8 @@ def run_hooked(data: ModelData, hooks: Hooks) -> Float[Tensor, "pairs d_vocab_ou
             isinstance(n, str) and n.startswith(tail) for n, _ in hooks
         ):
             tokens = data.task.tokens().to(model.cfg.device)
-            return model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1].float().cpu()
+            at = data.task.answer_pos
+            return model.run_with_hooks(tokens, fwd_hooks=hooks)[:, at].float().cpu()
         block = model.blocks[last]
         dev = model.cfg.device
         with model.hooks(fwd_hooks=hooks):
@@ -354,7 +355,7 @@ def run_hooked(data: ModelData, hooks: Hooks) -> Float[Tensor, "pairs d_vocab_ou
             mid = block.hook_resid_mid(pre + block.hook_attn_out(data.attn_out[:, None].to(dev)))
             out = block.hook_mlp_out(block.mlp(block.hook_mlp_in(mid)))
             post = block.hook_resid_post(mid + out)
-            return model.unembed(post)[:, -1].float().cpu()
+            return model.unembed(post)[:, 0].float().cpu()  # the one position fed
 
 
 def fve(y: Float[Tensor, "*shape"], fit: Float[Tensor, "*shape"],

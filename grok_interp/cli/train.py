@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grok_interp.cli.analyze import layout_arg
 from grok_interp.cli.common import metrics_line, pairs, tune_malloc, value
 from grok_interp.config import OP_NAMES, PRESETS, TOKEN_FORMATS, ModelPreset, TrainConfig
 from grok_interp.families import registry
@@ -72,7 +73,9 @@ def add_parsers(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
                    help="FIELD=VALUE: task.FIELD, model.FIELD or train.FIELD (repeatable)")
     p.add_argument("--task", default=None, choices=list(OP_NAMES), help="default add")
     p.add_argument("--p", type=int, default=None, help="default 113")
-    p.add_argument("--format", default=None, choices=list(TOKEN_FORMATS), help="default 'a b ='")
+    p.add_argument("--format", default=None, type=layout_arg,
+                   help=f"a token layout: {', '.join(map(repr, TOKEN_FORMATS))} or any other "
+                   "(grok_interp.layouts); default 'a b ='")  # fmt: skip
     p.add_argument("--preset", default=None,
                    help=f"a preset of the family (default: its own; transformers: "
                         f"{', '.join(PRESETS)})")  # fmt: skip

@@ -175,12 +175,7 @@ class Family(ABC):
 
     def summary(self, report: Report) -> pd.DataFrame:
         """The report's summary table: the loss on each set."""
-        import pandas as pd
-
-        from grok_interp.analyses.common import sci
-
-        return pd.DataFrame([{"quantity": f"loss ({s})", "ours": sci(v[0])}
-                             for s, v in report.losses.items()])  # fmt: skip
+        return report.losses_table()
 
     def summary_heading(self) -> str:
         """The heading of the report's summary table: the family's papers."""

@@ -43,6 +43,7 @@ from grok_interp.engine import (
     update,
 )
 from grok_interp.families.base import AnalyzeOptions, Family
+from grok_interp.foreign import guess_task
 from grok_interp.hooks import dropout_hook
 from grok_interp.losses import cross_entropy64, stablemax_cross_entropy
 from grok_interp.pair_runs import continued, init_run, subset, train_labels
@@ -108,7 +109,10 @@ class PairLoop(MemberLoop):
     def _use_fast(self, step: StepKind) -> bool:
         if step == "plain":
             return False
+        task = self.members[0].run.pairs_task
         reason = fast.unsupported_reason(self.members[0].model, self.tokens)
+        if reason is None and task.answer_pos != task.n_ctx - 1:
+            reason = "the fast forward reads the last position, this layout's answer is not there"
         if step == "fast" and reason:
             raise ValueError(f"the fast step cannot reproduce this model: {reason}")
         return reason is None
@@ -130,13 +134,14 @@ class PairLoop(MemberLoop):
 
     @staticmethod
     def _plain(m: Member, tokens: Tensor, p_drop: float) -> Tensor:
+        at = m.run.pairs_task.answer_pos  # the layout's answer position
         if p_drop == 0:
-            return m.model(tokens)[:, -1]
+            return m.model(tokens)[:, at]
         hooks: list[tuple[str | Callable[..., Any], Callable[..., Any]]] = [
             (f"blocks.{i}.mlp.hook_post", dropout_hook(p_drop, m.gen))
             for i in range(m.model.cfg.n_layers)
         ]
-        return m.model.run_with_hooks(tokens, fwd_hooks=hooks)[:, -1]
+        return m.model.run_with_hooks(tokens, fwd_hooks=hooks)[:, at]
 
     def step(self, epoch: int) -> None:
         for m in self.members:
@@ -183,12 +188,10 @@ class PairLoop(MemberLoop):
 
 
 def task_from_model(model: tl.Model) -> tuple[Task, list[str]]:
-    """The task a bare HookedTransformer is taken to learn: ``add`` with the layout its
-    context length implies, over its output classes (an assumption the report states)."""
-    cfg = model.cfg
-    fmt = "a b =" if cfg.n_ctx == 3 else "a o b ="
-    task = Task(op="add", p=cfg.d_vocab_out, token_format=fmt)  # type: ignore[arg-type]
-    return task, [f"task {task.describe()} assumed from the shapes (d_vocab, n_ctx); give the task"]
+    """The task a bare transformer is taken to learn: ``add`` with the layout its context
+    length, vocabularies and attention direction allow (:func:`grok_interp.foreign.
+    guess_task`; an assumption the report states)."""
+    return guess_task(model)
 
 
 @torch.no_grad()
@@ -207,9 +210,9 @@ def pair_report(model: tl.Model, task: Task, run: Run | None, name: str,
         data: ModelData | None = gather(model, task, train_idx)
     except AnalysisError as e:
         data = None
-        first = names[0]
+        first = names[0]  # the embedding's Fourier norms need no forward
         _attempt(first, lambda: catalog.get(first).run(  # type: ignore[misc]
-            catalog.Context(model, task, None, options)), results, not_run)  # type: ignore[arg-type]
+            catalog.Context(model, task, None, options)), results, not_run)
         not_run.update({k: f"{k.replace('_', ' ')}: {e}" for k in names[1:]})
     losses: dict[str, tuple[float, float]] = {}
     if data is not None:
