@@ -7,8 +7,68 @@ them.)
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import numbers
+import types
+import typing
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Union
+
+# A field's type in words, for the one-line error of a value of another type, alike in a
+# config built in Python, a sweep's grid or TOML file and the command line.
+TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a text",
+              type(None): "none"}  # fmt: skip
+
+
+def describe_type(kind: Any) -> str:
+    """A field's type in words: 'a whole number or none', "one of 'relu', 'gelu'"."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin in (Union, types.UnionType):
+        return " or ".join(map(describe_type, args))
+    if origin is tuple:
+        size = "" if args[-1] is Ellipsis else f" of {len(args)}"
+        return f"a list{size}, each {describe_type(args[0])}"
+    return TYPE_WORDS.get(kind, str(kind))
+
+
+def fits_type(value: Any, kind: Any, *, strict: bool = True) -> bool:
+    """Whether ``value`` is of the field type ``kind`` (an int counts as a float);
+    ``strict=False`` also lets numpy's and torch's numbers stand for Python's."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is Literal:
+        return value in args and type(value) in {type(a) for a in args}
+    if origin in (Union, types.UnionType):
+        return any(fits_type(value, a, strict=strict) for a in args)
+    if origin is tuple:
+        kinds = args[:1] * len(value) if args[-1] is Ellipsis else args
+        return isinstance(value, list | tuple) and len(value) == len(kinds) and all(
+            fits_type(v, k, strict=strict) for v, k in zip(value, kinds, strict=True))  # fmt: skip
+    if strict or kind not in (int, float) or isinstance(value, bool):
+        if kind is float:
+            return type(value) in (int, float)
+        return type(value) is kind if kind in TYPE_WORDS else True
+    return isinstance(value, numbers.Integral if kind is int else numbers.Real)
+
+
+@functools.cache
+def _field_types(cls: Any) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def check_field_types(config: Any, section: str) -> None:
+    """A ValueError in a sweep's words (``train.epochs takes a whole number, got 'ten'``)
+    for the first field of the dataclass ``config`` whose value is not of its type, before
+    a comparison in ``__post_init__`` fails with Python's words."""
+    kinds = _field_types(config.__class__)
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if not fits_type(value, kinds[f.name], strict=False):
+            raise ValueError(f"{section}.{f.name} takes {describe_type(kinds[f.name])}, "
+                             f"got {value!r}")  # fmt: skip
+
 
 TokenFormat = str  # a layout's string (grok_interp.layouts), e.g. "a b =" or "a b, bidirectional"
 # The layouts known by name (grok_interp.layouts.KNOWN); any other can be stated as a string.
@@ -53,6 +113,7 @@ class ModelPreset:
     attention_rate: float = 1.0
 
     def __post_init__(self) -> None:
+        check_field_types(self, "model")
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -213,6 +274,7 @@ class TrainConfig:
     record_stability: bool = False
 
     def __post_init__(self) -> None:
+        check_field_types(self, "train")
         self._check_newer()
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
@@ -278,3 +340,4 @@ FIELD_WORDS = {
 def field_words(field: str) -> str:
     """``field`` (a sweep's dotted name, ``train.weight_decay``) in words."""
     return FIELD_WORDS.get(field, field.rsplit(".", 1)[-1].replace("_", " "))
+

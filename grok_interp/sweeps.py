@@ -42,17 +42,17 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from grok_interp.config import describe_type, fits_type
 from grok_interp.families import registry
 from grok_interp.models import resolve_device
 from grok_interp.runs import Run, load_run
@@ -132,7 +132,7 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
         )
         if key not in kinds:
             known = ", ".join(["family", "seed", "init"] + [f"{s}.FIELD" for s in SECTIONS])
-            raise SweepError(f"unknown grid field {name!r}: use {known}")
+            raise SweepError(f"unknown grid field {name!r}: {_near(name, base)}use {known}")
         if kinds[key].startswith("float") and type(value) is int:
             value = float(value)  # 1 on the command line or in TOML means 1.0 here
         _check_value(name, value, typing.get_type_hints(type(getattr(base, section)))[key])
@@ -146,43 +146,21 @@ def apply(base: RunSpec, setting: Mapping[str, Any]) -> RunSpec:
     return spec
 
 
-_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a text",
-          type(None): "none"}  # fmt: skip
+def _near(name: str, base: RunSpec) -> str:
+    """'did you mean ...? ' for the field of ``base`` nearest a misspelt ``name``, if any."""
+    import difflib
 
-
-def _describe(kind: Any) -> str:
-    """A field's type in words: 'a whole number or none', "one of 'relu', 'gelu'"."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin is Literal:
-        return "one of " + ", ".join(map(repr, args))
-    if origin in (Union, types.UnionType):
-        return " or ".join(map(_describe, args))
-    if origin is tuple:
-        size = "" if args[-1] is Ellipsis else f" of {len(args)}"
-        return f"a list{size}, each {_describe(args[0])}"
-    return _WORDS.get(kind, str(kind))
-
-
-def _fits(value: Any, kind: Any) -> bool:
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin is Literal:
-        return value in args and type(value) in {type(a) for a in args}
-    if origin in (Union, types.UnionType):
-        return any(_fits(value, a) for a in args)
-    if origin is tuple:
-        kinds = args[:1] * len(value) if args[-1] is Ellipsis else args
-        return isinstance(value, list | tuple) and len(value) == len(kinds) and all(
-            _fits(v, k) for v, k in zip(value, kinds, strict=True))  # fmt: skip
-    if kind is float:
-        return type(value) in (int, float)
-    return type(value) is kind if kind in _WORDS else True
+    fields = ["family", "seed", "init"]
+    fields += [f"{s}.{f.name}" for s in SECTIONS for f in dataclasses.fields(getattr(base, s))]
+    near = difflib.get_close_matches(name, fields, n=1, cutoff=0.8)
+    return f"did you mean {near[0]!r}? " if near else ""
 
 
 def _check_value(name: str, value: Any, kind: Any) -> None:
     """A SweepError in the grid's own words when ``value`` is not of the field's type
     (``train.epochs takes a whole number, got 'ten'``), before the config compares it."""
-    if not _fits(value, kind):
-        raise SweepError(f"{name} takes {_describe(kind)}, got {value!r}")
+    if not fits_type(value, kind):
+        raise SweepError(f"{name} takes {describe_type(kind)}, got {value!r}")
 
 
 TOML_SECTIONS = ("base", "grid", "points")
