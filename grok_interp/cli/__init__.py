@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from grok_interp.cli import analyze, info, progress, sweep, train
-from grok_interp.cli.common import message
+from grok_interp.cli.common import message, preflight
 
 # Each module adds its commands' parsers and names the function that runs each, in the
 # order of the help text: train; info, demo; analyze, import; progress; sweep, bench.
@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands |= module.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
+        preflight(args)  # the files and folders named, before torch loads
         return commands[args.cmd](args)
     except (ValueError, FileExistsError) as e:  # CheckpointError, TaskError, AnalysisError too
         print(f"grok-interp {args.cmd}: error: {message(args.cmd, e)}", file=sys.stderr)
