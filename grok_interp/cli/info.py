@@ -58,7 +58,7 @@ def _info_text(run: Run, info: dict[str, Any]) -> str:
     rows = {
         "task": run.task.describe(),
         "model": fields(info["model"]),
-        "training": fields(info["train"]),
+        "training": fields(training_used(run)),
         "seed": str(run.seed),
         "epoch": f"{run.epoch} ({state}), {info['n_train']} training examples",
         "final": fields({k: f"{v:.4g}" for k, v in info["final"].items() if k != "epoch"})
@@ -78,6 +78,31 @@ def _info_text(run: Run, info: dict[str, Any]) -> str:
         textwrap.fill(v, 88, initial_indent=f"{k:<10} ", subsequent_indent=" " * 11)
         for k, v in rows.items()
     )
+
+
+# options that are off at these values, and play no part then
+OFF: dict[str, Any] = {"dropout": 0.0, "l1": 0.0, "random_labels": False, "fresh_data": False,
+                       "orthograd": False, "record_stability": False, "precision": "float32",
+                       "grokfast_lamb": 0.0}  # fmt: skip
+
+
+def training_used(run: Run) -> dict[str, Any]:
+    """The training settings ``run`` used, as ``info`` prints them: the optimizer (SGD
+    without momentum, or AdamW with its betas), the loss trained on (the family's own when
+    it declares one, else the learner's, else the config's), and the config's other
+    fields, less those left unset (None) and the options that were off."""
+    cfg = dataclasses.asdict(run.train)
+    loss = (getattr(run.family, "objective", None) or getattr(run.model, "loss", None)
+            or cfg["loss"])  # fmt: skip
+    optimizer = "SGD (no momentum)" if cfg["sgd"] else f"AdamW, betas {tuple(cfg['betas'])}"
+    if cfg["orthograd"]:
+        optimizer += " under ⊥Grad"
+    if cfg["grokfast_lamb"] == OFF["grokfast_lamb"]:
+        del cfg["grokfast_alpha"]
+    drop = {"sgd", "betas", "loss", "orthograd"}
+    rest = {k: v for k, v in cfg.items()
+            if k not in drop and v is not None and (k not in OFF or OFF[k] != v)}  # fmt: skip
+    return {"optimizer": optimizer, "loss": loss, **rest}
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
