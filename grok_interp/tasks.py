@@ -217,13 +217,23 @@ class Task:
 
     @property
     def cyclic(self) -> bool:
-        """Whether the structure is Z_p (so the Fourier analyses over Z_p apply)."""
-        return bool(getattr(self.elements, "ring", False))
+        """Whether the structure is Z_p, or the cyclic group C_p in Z_p's order (so the
+        Fourier analyses over Z_p apply)."""
+        s = self.elements
+        return bool(getattr(s, "ring", False) or getattr(s, "family", "") == "cyclic")
 
     @property
     def group(self) -> bool:
         """A task over a group that is not Z_p (S5, ...): the Fourier analyses refuse it."""
         return not self.cyclic
+
+    def as_group(self) -> Any:
+        """The structure as a :class:`grok_interp.groups.Group`, with its irreducible
+        representations: the group itself, or C_p for Z_p (its addition)."""
+        from grok_interp.groups import Group, cyclic
+
+        s = self.elements
+        return s if isinstance(s, Group) else cyclic(self.p)
 
     # -- shapes the model takes from the task -----------------------------------------
     @property

@@ -24,7 +24,7 @@ from grok_interp.analyses.algorithm import AlgorithmResult, algorithm
 from grok_interp.analyses.attention import AttentionResult, attention_heads
 from grok_interp.analyses.automaton import AutomatonResult, StatesResult
 from grok_interp.analyses.circuit_density import CircuitDensityResult, circuit_density
-from grok_interp.analyses.common import AnalysisError, ModelData, Result
+from grok_interp.analyses.common import AnalysisError, ModelData, Result, fourier_reason
 from grok_interp.analyses.curves import CurvesResult
 from grok_interp.analyses.efficiency import EfficiencyResult, efficiency
 from grok_interp.analyses.embedding import FourierNormsResult, embedding_fourier
@@ -90,7 +90,9 @@ class Analysis:
     (any one of ``learner``); ``section``: the report section that runs it (``"pairs"``
     for the analyses of one gathered forward of a model of pairs); ``run``: how that
     report runs it; ``ready``: the reason it cannot run yet in a context (None: it can);
-    ``what``: one line for the docs."""
+    ``fourier``: it reads the Fourier basis of Z_p, so a task over another group is
+    refused with the reason; ``forward``: it reads the gathered forward (those that do not
+    run when the forward could not be made); ``what``: one line for the docs."""
 
     name: str
     result: type[Result]
@@ -99,18 +101,19 @@ class Analysis:
     learner: tuple[type, ...] = (object,)
     run: Callable[[Context], Result] | None = None
     ready: Callable[[Context], str | None] = lambda c: None
+    fourier: bool = False
+    forward: bool = True
     what: str = ""
 
     def unmet(self, task: Any, learner: Any) -> str | None:
         """Why the analysis does not apply to ``task`` and ``learner`` (None: it does): a
         capability the task or learner lacks, named."""
         if not isinstance(task, self.task):
-            return f"needs a task with {self.task.__name__} ({self.task.__doc__ or ''}".split(
-                "(")[0].strip() + f", not {_describe(task)}"  # fmt: skip
+            return f"needs a task that is {self.task.__name__}, not {_describe(task)}"
         if not isinstance(learner, self.learner):
             names = " or ".join(t.__name__ for t in self.learner)
             return f"needs a learner that is {names}, not a {type(learner).__name__}"
-        return None
+        return fourier_reason(task) if self.fourier else None
 
 
 def _describe(task: Any) -> str:
@@ -166,34 +169,34 @@ def section(name: str) -> tuple[str, ...]:
 
 PAIRS, LEARNERS = OnPairs, (Transformer,)
 for _a in (
-    Analysis(name="embedding", result=FourierNormsResult, section="pairs", task=PAIRS,
+    Analysis(name="embedding", fourier=True, forward=False, result=FourierNormsResult, section="pairs", task=PAIRS,
              learner=LEARNERS, run=lambda c: embedding_fourier(c.model, c.task),
              what="W_E's norm per Fourier frequency (Nanda et al. Sec. 4.1, Fig 3)"),
-    Analysis(name="neuron_logit_map", result=NeuronLogitMapResult, section="pairs",
+    Analysis(name="neuron_logit_map", fourier=True, result=NeuronLogitMapResult, section="pairs",
              task=PAIRS, learner=LEARNERS,
              run=lambda c: neuron_logit_map(c.model, c.task, key_freqs=c.options.key_freqs,
                                             threshold=c.threshold, data=c.gathered),
              what="W_L in the Fourier basis and the key frequencies (Sec. 4.1, Fig 4)"),
-    Analysis(name="directions", result=DirectionsResult, section="pairs", task=PAIRS,
+    Analysis(name="directions", fourier=True, result=DirectionsResult, section="pairs", task=PAIRS,
              learner=LEARNERS, ready=_needs_keys,
              run=lambda c: read_off_directions(c.model, c.task, key_freqs=c.keys, data=c.gathered),
              what="the logits' read-off directions u_k, v_k (App. C.1.1)"),
-    Analysis(name="logit_fit", result=LogitFitResult, section="pairs", task=PAIRS,
+    Analysis(name="logit_fit", fourier=True, result=LogitFitResult, section="pairs", task=PAIRS,
              learner=LEARNERS, ready=_needs_keys,
              run=lambda c: logit_fit(c.model, c.task, key_freqs=c.keys, data=c.gathered),
              what="the logits fitted by cos(w(a+b-c)) (Sec. 4.2)"),
-    Analysis(name="neurons", result=NeuronsResult, section="pairs", task=PAIRS,
+    Analysis(name="neurons", fourier=True, result=NeuronsResult, section="pairs", task=PAIRS,
              learner=LEARNERS, ready=_needs_keys,
              run=lambda c: neuron_fits(c.model, c.task, key_freqs=c.keys,
                                        basis=c.options.basis, data=c.gathered),
              what="neurons clustered by frequency and fitted (Sec. 4.2, Fig 5, Table 2)"),
-    Analysis(name="attention", result=AttentionResult, section="pairs", task=PAIRS,
+    Analysis(name="attention", fourier=True, result=AttentionResult, section="pairs", task=PAIRS,
              learner=LEARNERS, run=lambda c: attention_heads(c.model, c.task, data=c.gathered),
              what="the attention heads' periodic scores (App. A.1)"),
-    Analysis(name="efficiency", result=EfficiencyResult, section="pairs", task=PAIRS,
+    Analysis(name="efficiency", fourier=True, result=EfficiencyResult, section="pairs", task=PAIRS,
              learner=LEARNERS, run=lambda c: efficiency(c.model, c.task, data=c.gathered),
              what="Varma et al.'s o_trig, o_mem and the parameter norm (Fig 9)"),
-    Analysis(name="representation", result=RepresentationResult, section="pairs",
+    Analysis(name="representation", fourier=True, result=RepresentationResult, section="pairs",
              task=PAIRS, learner=(Transformer, Embeds),
              run=lambda c: representation(c.model, c.task, data=c.gathered,
                                           key_freqs=c.keys or None),
@@ -202,10 +205,10 @@ for _a in (
              task=PAIRS, learner=LEARNERS,
              run=lambda c: circuit_density(c.model, c.task, c.gathered.sets.get("train")),
              what="Humayun et al.'s local complexity around the inputs"),
-    Analysis(name="algorithm", result=AlgorithmResult, section="pairs", task=PAIRS,
+    Analysis(name="algorithm", fourier=True, result=AlgorithmResult, section="pairs", task=PAIRS,
              learner=LEARNERS, run=lambda c: algorithm(c.model, c.task, data=c.gathered),
              what="Zhong et al.'s clock or pizza"),
-    Analysis(name="ablations", result=AblationsResult, section="pairs", task=PAIRS,
+    Analysis(name="ablations", fourier=True, result=AblationsResult, section="pairs", task=PAIRS,
              learner=LEARNERS, ready=_needs_neurons,
              run=lambda c: ablations(c.model, c.task, key_freqs=c.keys, data=c.gathered,
                                      neurons=c.results["neurons"],  # type: ignore[arg-type]

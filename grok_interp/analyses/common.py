@@ -260,7 +260,7 @@ def gather(model: Model, task: Task,
     """One cached forward over all pairs, the answer position only (module docstring);
     ``train_idx`` (the run's split, if known) adds train and test pair sets."""
     check_model(model, task)
-    require_modular(task, "analyze")
+    require_modular(task, "analyze", fourier=False)
     require(
         task.full_grid,
         "analyze",
@@ -298,14 +298,22 @@ def gather(model: Model, task: Task,
     )
 
 
-def require_modular(task: Task, analysis: str) -> None:
-    """The Fourier analyses work over Z_p; a group task (S5) is refused with the reason."""
-    require(
-        not task.group,
-        analysis,
-        f"{task.op} is over S5, and the Fourier analyses need a task over Z_p (training, "
-        "sweeps and the loss, accuracy and norm measures work on it)",
-    )
+def fourier_reason(task: Task) -> str | None:
+    """Why the Fourier analyses over Z_p do not apply to a task over a group that is not
+    cyclic (None: they do); the group's own analyses (irreps) and the others still run."""
+    if not task.group:
+        return None
+    return (f"{task.op} is over {task.elements.name}, and the Fourier analyses need a task "
+            "over Z_p (the irreducible representations analyse it; training, sweeps and the "
+            "loss, accuracy and norm measures work on it)")
+
+
+def require_modular(task: Task, analysis: str, fourier: bool = True) -> None:
+    """The Fourier analyses work over Z_p; a group task (S5) is refused with the reason.
+    ``fourier=False``: only an operation on every pair is needed (the forward over all
+    pairs)."""
+    why = fourier_reason(task) if fourier else None
+    require(why is None, analysis, why or "")
     require(
         task.op != "sum" and not task.unordered,
         analysis,

@@ -208,22 +208,19 @@ def pair_report(model: tl.Model, task: Task, run: Run | None, name: str,
     train_idx = split if run is None else run.train_idx
     try:
         data: ModelData | None = gather(model, task, train_idx)
+        failed = None
     except AnalysisError as e:
-        data = None
-        first = names[0]  # the embedding's Fourier norms need no forward
-        _attempt(first, lambda: catalog.get(first).run(  # type: ignore[misc]
-            catalog.Context(model, task, None, options)), results, not_run)
-        not_run.update({k: f"{k.replace('_', ' ')}: {e}" for k in names[1:]})
+        data, failed = None, str(e)
+    ctx = catalog.Context(model, task, data, options, results)
+    for key in names:
+        a = catalog.get(key)
+        why = a.unmet(task, model) or (failed if a.forward else None) or a.ready(ctx)
+        if why is not None or a.run is None:
+            not_run[key] = f"{key.replace('_', ' ')}: {why or 'declares no way to run'}"
+            continue
+        _attempt(key, lambda a=a: a.run(ctx), results, not_run)  # type: ignore[misc]
     losses: dict[str, tuple[float, float]] = {}
     if data is not None:
-        ctx = catalog.Context(model, task, data, options, results)
-        for key in names:
-            a = catalog.get(key)
-            why = a.unmet(task, model) or a.ready(ctx)
-            if why is not None or a.run is None:
-                not_run[key] = f"{key.replace('_', ' ')}: {why or 'declares no way to run'}"
-                continue
-            _attempt(key, lambda a=a: a.run(ctx), results, not_run)  # type: ignore[misc]
         losses = losses_by_set(data.logits, data.labels, data.sets)
     if options.over_training:
         _attempt("over_training", lambda: over_training(_with_snapshots(run)), results, not_run)
