@@ -169,8 +169,9 @@ def section(name: str) -> tuple[str, ...]:
 
 PAIRS, LEARNERS = OnPairs, (Transformer,)
 for _a in (
-    Analysis(name="embedding", fourier=True, forward=False, result=FourierNormsResult, section="pairs", task=PAIRS,
-             learner=LEARNERS, run=lambda c: embedding_fourier(c.model, c.task),
+    Analysis(name="embedding", fourier=True, forward=False, result=FourierNormsResult,
+             section="pairs", task=PAIRS, learner=LEARNERS,
+             run=lambda c: embedding_fourier(c.model, c.task),
              what="W_E's norm per Fourier frequency (Nanda et al. Sec. 4.1, Fig 3)"),
     Analysis(name="neuron_logit_map", fourier=True, result=NeuronLogitMapResult, section="pairs",
              task=PAIRS, learner=LEARNERS,
