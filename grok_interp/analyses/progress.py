@@ -29,6 +29,7 @@ the paper's mainline: memorisation 0-1.4k, circuit formation 1.4k-9.4k, cleanup 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +43,8 @@ from torch import Tensor
 
 from grok_interp import fast, fourier, tl
 from grok_interp.analyses.ablations import Restricted, restrict
-from grok_interp.analyses.common import Result, loss_acc
-from grok_interp.analyses.logits import select_key_freqs, wl_coeffs
+from grok_interp.analyses.common import AnalysisError, Result, loss_acc
+from grok_interp.analyses.logits import is_sparse, select_key_freqs, wl_coeffs
 from grok_interp.losses import cross_entropy64
 from grok_interp.models import resolve_device
 from grok_interp.runs import Run, StateDict, load_params, model_from_run
@@ -139,12 +140,16 @@ class ProgressResult(Result):
 
     frame: pd.DataFrame
     key_freqs: tuple[int, ...]
+    keys_note: str = ""  # where the key frequencies came from (:func:`keys_note`)
 
     title = "Progress measures"
     section = "Section 5.1, Figures 7, 13-15"
 
     def table(self) -> pd.DataFrame:
         return self.frame
+
+    def notes(self) -> list[str]:
+        return [self.keys_note] if self.keys_note else []
 
     def figure(self) -> go.Figure:
         return progress_figure(self.frame, self.key_freqs, phases(self.frame))
@@ -171,9 +176,23 @@ def progress_measures(
     chunk: int = 4, device: str | torch.device = "cpu", restricted: Restricted = "authors",
 ) -> ProgressResult:  # fmt: skip
     """Every measure at every snapshot of ``run`` (or ``steps``), a few snapshots at a time;
-    the forwards run on ``device``, the measures on the CPU."""
+    the forwards run on ``device``, the measures on the CPU. The key frequencies are
+    ``key_freqs``, else those of the final W_L; when W_L has no sparse structure they are
+    taken all the same, with a warning and a note (:func:`keys_note`): the command line
+    says the same."""
+    if not {"unembed.W_U", "blocks.0.mlp.W_out"} <= set(run.weights):
+        family = run.family
+        raise AnalysisError(
+            "progress measures: Nanda et al.'s measures read a transformer's MLP and "
+            f"unembedding (Section 5.1); this run is {family.what} ({family.title}), whose "
+            "own measures over training are run.family.progress(run) (grok-interp progress "
+            "RUN)"
+        )
     task, device = run.pairs_task, resolve_device(device)
     keys = key_freqs or final_key_freqs(model_from_run(run))
+    note = keys_note(keys, task.p, given=bool(key_freqs))
+    if not key_freqs and note.startswith("no sparse"):
+        warnings.warn(note, stacklevel=2)
     steps = sorted(run.snapshots) if steps is None else list(steps)
     waves, tokens, labels = _Waves(task.p), task.tokens().to(device), task.labels()
     train_idx, test_idx = run.train_idx, run.test_idx
@@ -192,7 +211,22 @@ def progress_measures(
                 W_L=w_l_of(w), restricted=restricted))  # fmt: skip
             row.update(measures_from_weights(w, task.p))
             rows.append(row)
-    return ProgressResult(frame=pd.DataFrame(rows), key_freqs=tuple(keys))
+    return ProgressResult(frame=pd.DataFrame(rows), key_freqs=tuple(keys), keys_note=note)
+
+
+def keys_note(keys: Sequence[int], p: int, *, given: bool) -> str:
+    """Where the progress measures' key frequencies came from, in one sentence: given,
+    found in W_L (sparse: :func:`~grok_interp.analyses.logits.is_sparse`), or taken from a
+    W_L without sparse structure, where the restricted and excluded losses describe no
+    circuit."""
+    n = fourier.n_freqs(p)
+    if given:
+        return f"key frequencies {list(keys)} (given)"
+    if is_sparse(len(keys), n):
+        return f"key frequencies {list(keys)} (found in W_L at the last snapshot)"
+    return (f"no sparse structure: {len(keys)} of {n} frequencies of W_L cross the rule at "
+            "the last snapshot, so the restricted and excluded losses describe no circuit; "
+            "give key_freqs= to choose them")  # fmt: skip
 
 
 def progress_callback(  # type: ignore[no-untyped-def]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grok_interp.cli.common import RESTRICTED, tune_malloc
+from grok_interp.cli.common import RESTRICTED, flags, tune_malloc
 
 
 def add_parsers(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -40,16 +41,18 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     frame = run.family.progress(run)
     if frame is not None:  # another family's own measures over training
         return _save_family_progress(run, frame, out, args)
-    res = progress_measures(
-        run, key_freqs=args.key_freqs, chunk=args.chunk, device=args.device,
-        restricted=args.restricted,
-    )  # fmt: skip
+    with warnings.catch_warnings():  # its note is printed below, in the CLI's flags
+        warnings.filterwarnings("ignore", message="no sparse structure")
+        res = progress_measures(
+            run, key_freqs=args.key_freqs, chunk=args.chunk, device=args.device,
+            restricted=args.restricted,
+        )  # fmt: skip
     run.progress = {k: [float(v) for v in res.frame[k]] for k in res.frame.columns}
     run.progress["key_freqs"] = [float(k) for k in res.key_freqs]
     bounds = phases(res.frame)
     run.progress["phases"] = [float(b) for b in bounds] if bounds else []
     _thin_and_save(run, out, args)
-    print(_progress_text(res, bounds, given=bool(args.key_freqs), p=run.pairs_task.p))
+    print(_progress_text(res, bounds))
     print(f"wrote {out}, {len(run.snapshots)} snapshots kept")
     return 0
 
@@ -82,29 +85,16 @@ def _save_family_progress(run: Any, frame: Any, out: Path, args: argparse.Namesp
     return 0
 
 
-def _progress_text(res: Any, bounds: Any, *, given: bool, p: int) -> str:
-    """What ``progress`` measured: the measures and epochs, the key frequencies (and, as
-    analyze says, when W_L has no sparse structure to take them from), and the phases."""
-    from grok_interp import fourier
-    from grok_interp.analyses.logits import is_sparse
-
+def _progress_text(res: Any, bounds: Any) -> str:
+    """What ``progress`` measured: the measures and epochs, where the key frequencies came
+    from (the note progress_measures makes, in the CLI's flags), and the phases."""
     epochs = res.frame["epoch"]
-    keys = list(res.key_freqs)
     names = dict.fromkeys(re.sub(r"_\d+$", "_k", c) for c in res.frame.columns if c != "epoch")
     lines = [
         f"measured at {len(epochs)} snapshots (epochs {epochs.iloc[0]:.0f} to "
-        f"{epochs.iloc[-1]:.0f}): {', '.join(names)} (_k: per key frequency k)"
+        f"{epochs.iloc[-1]:.0f}): {', '.join(names)} (_k: per key frequency k)",
+        flags(res.keys_note),
     ]
-    if given:
-        lines.append(f"key frequencies {keys} (given)")
-    elif is_sparse(len(keys), fourier.n_freqs(p)):
-        lines.append(f"key frequencies {keys} (found in W_L at the last snapshot)")
-    else:
-        lines.append(
-            f"no sparse structure: {len(keys)} of {fourier.n_freqs(p)} frequencies of W_L "
-            "cross the rule at the last snapshot, so the restricted and excluded losses "
-            "describe no circuit; give --key-freqs to choose them"
-        )
     lines.append(
         "phases: memorisation ends at epoch {}, circuit formation until {}, cleanup until {} "
         "(the paper's mainline: 1400, 9400, 14000)".format(*bounds)
