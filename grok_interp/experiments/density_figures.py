@@ -34,6 +34,9 @@ from grok_interp.analyses.progress import phases
 from grok_interp.runs import Run, load_run, model_from_run
 
 COLOURS = {"train": "#1f77b4", "test": "#d62728", "random": "#7f7f7f"}
+# the accuracies in colours of their own: the density's colours name the point sets
+ACCURACY = {"train_acc": ("train accuracy", "#2ca02c", "solid"),
+            "test_acc": ("test accuracy", "#9467bd", "dash")}  # fmt: skip
 PAPER_ANCHORS = ((72, 65), (28, 93), (61, 66))  # Figure 4's '72+65', '28+93', '61+66'
 
 
@@ -65,10 +68,11 @@ def _draw_run(fig: go.Figure, i: int, run: Run, total: pd.DataFrame,
               bounds: Sequence[int] | None) -> None:  # fmt: skip
     """Row ``i`` of Figure 3: the accuracies, and the density of each set, with the phase
     boundaries dotted."""
-    for key in ("train_acc", "test_acc"):
-        fig.add_trace(go.Scatter(x=run.history["epoch"], y=run.history[key], name=key,
-                                 showlegend=i == 1, line={"color": COLOURS[key[:-4]]}),
-                      row=i, col=1)  # fmt: skip
+    for key, (name, colour, dash) in ACCURACY.items():
+        if key in run.history:  # a Run from one's own snapshots may record none
+            fig.add_trace(go.Scatter(x=run.history["epoch"], y=run.history[key], name=name,
+                                     showlegend=i == 1, line={"color": colour, "dash": dash}),
+                          row=i, col=1)  # fmt: skip
     for s, part in total.groupby("set"):
         fig.add_trace(go.Scatter(x=part["epoch"], y=part["count"], name=f"{s} points",
                                  showlegend=i == 1, line={"color": COLOURS[str(s)]}),
@@ -97,8 +101,7 @@ def density_figure(paths: Sequence[str | Path], *, points: int = 200, r: float =
                                               random=random)  # fmt: skip
         frame.insert(0, "run", Path(path).stem)
         frames.append(frame)
-        hist = pd.DataFrame({k: run.history[k] for k in ("epoch", "train_loss", "test_loss",
-                                                        "train_acc", "test_acc")})  # fmt: skip
+        hist = pd.DataFrame({k: run.history[k] for k in ("epoch", "train_loss", "test_loss")})
         bounds = phases(hist)
         at_cols = [c for c in frame.columns if c.startswith("at ")]
         total = frame.groupby(["epoch", "set"])[["count", *at_cols]].sum().reset_index()
@@ -107,7 +110,7 @@ def density_figure(paths: Sequence[str | Path], *, points: int = 200, r: float =
     fig.update_xaxes(title_text="epoch")
     fig.update_layout(title="Accuracy and circuit density over training (Humayun et al., "
                       "Figure 3); dotted: Nanda et al.'s phase boundaries",
-                      height=260 * len(paths))  # fmt: skip
+                      height=220 + 280 * len(paths))  # fmt: skip
     long = pd.DataFrame(rows).sort_values(["run", "epoch"], kind="stable")
     table = long.pivot_table(index=["run", "at", "epoch"], columns="set",
                              values="neurons cut").reset_index()  # fmt: skip
