@@ -88,26 +88,31 @@ def main(argv=None):
             variant = _variant(run.task, args)
             name = f"{name}, {variant}" if variant else name
             dash = "dot" if run.train.fresh_data else "solid"
+            last = 2 + extra
             for split, colour in (("train", "#1f77b4"), ("test", "#d62728")):
                 line = {"dash": dash} | ({} if variant else {"color": colour})
                 fig.add_trace(go.Scatter(x=h["epoch"], y=h[f"{split}_loss"], line=line,
-                                         name=f"{name} {split}"), row=1, col=1)  # fmt: skip
+                                         name=f"{name} {split}", legendgroup=f"{name} {split}"),
+                              row=1, col=1)  # fmt: skip
+                if kind == "five_digit_add":  # the same run and split: the loss's line style
+                    fig.add_trace(go.Scatter(x=h["epoch"], y=h[f"{split}_acc"], line=line,
+                                             name=f"{name} {split}", showlegend=False,
+                                             legendgroup=f"{name} {split}"),
+                                  row=1, col=last)  # fmt: skip
             if extra and run.train.fresh_data:
-                for pos in run.task.output_positions:
+                for pos, colour in zip(run.task.output_positions, DIGITS, strict=False):
                     fig.add_trace(go.Scatter(x=h["epoch"], y=h[f"test_loss_pos{pos}"],
-                                             name=f"digit {pos - 11}"), row=1, col=2)  # fmt: skip
-            last = 2 + extra
-            if kind == "five_digit_add":
-                for split in ("train", "test"):
-                    fig.add_trace(go.Scatter(x=h["epoch"], y=h[f"{split}_acc"], showlegend=False,
-                                             line={"dash": dash}), row=1, col=last)  # fmt: skip
+                                             name=f"digit {pos - 11}", line={"color": colour}),
+                                  row=1, col=2)  # fmt: skip
             extra_cols = {}
             if kind != "five_digit_add":
                 heads = head_scores_over_training(run)
                 best = heads.groupby(["epoch", "score"])["value"].max().reset_index()
-                for score, part in best.groupby("score"):
+                for (score, part), colour in zip(best.groupby("score"), SCORES, strict=False):
+                    words = str(score).replace("_", "-")  # one colour per score, as the loss's
                     fig.add_trace(go.Scatter(x=part["epoch"], y=part["value"],
-                                             name=f"{name} {score}", line={"dash": dash}),
+                                             name=f"{name} {words}",
+                                             line={"dash": dash, "color": colour}),
                                   row=1, col=last)  # fmt: skip
                     extra_cols[f"best {score} at end"] = float(part["value"].iloc[-1])
             top = accuracy_ceiling(run.task, run.seed)
@@ -123,8 +128,8 @@ def main(argv=None):
         fig.update_xaxes(title_text="step")
         tasks = {run.task for run in runs}
         what = tasks.pop().describe() if len(tasks) == 1 else kind
-        fig.update_layout(title=f"{what}: limited (solid) and infinite (dotted) data "
-                          "(Nanda et al. 2023, Figs 29-34)")  # fmt: skip
+        fig.update_layout(title=f"{what}<br><sup>limited (solid) and infinite (dotted) data; "
+                          "Nanda et al. 2023, Figs 29-34</sup>")  # fmt: skip
         written += write(fig, out, f"nanda_d3_{kind}")
     table = pd.DataFrame(rows)
     steps = ["train acc >= 99% at", "test acc >= 99% of ceiling at"]
@@ -134,6 +139,11 @@ def main(argv=None):
     (out / "nanda_d3_limited_data.md").write_text(text)
     print(text)
     return [out / "nanda_d3_limited_data.md", *written]
+
+
+# the output digits' colours: none near the loss panel's train blue and test red
+DIGITS = ("#66c2a5", "#fc8d62", "#8da0cb", "#e78ac3", "#a6d854", "#ffd92f")
+SCORES = ("#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")  # the head scores' colours, in order
 
 
 def _variant(task, args) -> str:

@@ -40,7 +40,7 @@ DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p 
       : '', lines ? '' : m.symbol || 'circle'].join(' ');
   };
   const traces = (p._fullData || []).filter(d => d.visible === true && d.type === 'scatter')
-    .map(d => ({name: d.name || '', style: style(d), legend: d.showlegend !== false,
+    .map(d => ({name: (d._input || d).name || '', style: style(d), legend: d.showlegend !== false,
                 panel: (d.xaxis || 'x') + (d.yaxis || 'y')}));
   return {svg: !!svg, width: box.width, height: box.height, traces: (p.data || []).length,
     marks: p.querySelectorAll('.trace, .hm image, .shape-group path, .annotation').length,
@@ -73,7 +73,8 @@ def unreadable(figure: dict) -> list[str]:
     one drawn over a subplot's title, axis titles that are field names, a colour that
     carries a value without its bar, an annotation without text, an unnamed trace in the
     legend, a legend that hides entries or runs past the figure, two quantities (traces of
-    different names) in one style in one panel or in the legend."""
+    different names) in one style in one panel or in the legend, a trace without a name
+    beside others in its panel (its hover reads "trace 7")."""
     title = figure["title"]
     found = [] if figure["titleInside"] else [f"title clipped: {title!r}"]
     if figure["titleOver"]:
@@ -89,8 +90,12 @@ def unreadable(figure: dict) -> list[str]:
     found += [f"unnamed traces in the legend {unnamed}: {title!r}"] if unnamed else []
     cut = [e["text"] for e in legend if not e["shown"]]
     found += [f"legend cut off, hiding {cut}: {title!r}"] if cut else []
+    traces = figure.get("traceStyles", [])
     found += [f"{a} and {b} drawn alike ({where}): {title!r}"
-              for where, a, b in alike(figure.get("traceStyles", []))]  # fmt: skip
+              for where, a, b in alike(traces)]  # fmt: skip
+    panels = [t["panel"] for t in traces]
+    blank = sorted({t["panel"] for t in traces if not t["name"] and panels.count(t["panel"]) > 1})
+    found += [f"unnamed traces beside others in panels {blank}: {title!r}"] if blank else []
     return found
 
 

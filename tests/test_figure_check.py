@@ -39,6 +39,13 @@ def unnamed() -> go.Figure:
     return fig
 
 
+def unnamed_in_panel() -> go.Figure:  # not in the legend, but which line is it?
+    fig = clean()
+    fig.add_trace(go.Scatter(x=[1, 2, 3], y=[1, 1, 2], line={"color": "#2ca02c"},
+                             showlegend=False), row=1, col=2)  # fmt: skip
+    return fig
+
+
 def legend_cut() -> go.Figure:
     fig = go.Figure([go.Scatter(x=[1, 2], y=[i, i + 1], name=f"quantity number {i}")
                      for i in range(14)])  # fmt: skip
@@ -71,6 +78,7 @@ def legend_alike() -> go.Figure:  # one style for two quantities, each in its ow
 
 DEFECTS = {"placeholder": (placeholder, "annotations without text"),
            "unnamed": (unnamed, "unnamed traces in the legend"),
+           "unnamed_in_panel": (unnamed_in_panel, "unnamed traces beside others"),
            "legend_cut": (legend_cut, "legend cut off"),
            "long_title": (long_title, "title clipped"),
            "shared_colour": (shared_colour, "drawn alike (one panel"),
