@@ -43,6 +43,7 @@ def main(argv=None):
     import pandas as pd
     import plotly.graph_objects as go
     import torch
+    from plotly.colors import sample_colorscale
     from plotly.subplots import make_subplots
 
     from grok_interp.analyses.common import markdown
@@ -85,9 +86,11 @@ def main(argv=None):
     fig.add_trace(go.Scatter(x=summary["fraction"], y=summary["p_unique_linear"],
                              name="P(unique)"), row=1, col=2)  # fmt: skip
     steps = [100 * i for i in range(len(traj))]
-    for k in range(p):
+    shades = sample_colorscale("Viridis", [k / max(p - 1, 1) for k in range(p)])
+    for k, colour in zip(range(p), shades, strict=True):  # k in order, dark to light
         fig.add_trace(go.Scatter(x=steps, y=[float(e[k, 0]) for e in traj], name=f"E_{k}",
-                                 showlegend=False), row=1, col=3)  # fmt: skip
+                                 line={"color": colour}, legendgroup="flow",
+                                 legendgrouptitle_text="flow: token k"), row=1, col=3)  # fmt: skip
     fig.update_xaxes(title_text="training fraction", row=1, col=1)
     fig.update_xaxes(title_text="training fraction", row=1, col=2)
     fig.update_xaxes(title_text="step", row=1, col=3)

@@ -41,6 +41,7 @@ DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p 
   };
   const traces = (p._fullData || []).filter(d => d.visible === true && d.type === 'scatter')
     .map(d => ({name: (d._input || d).name || '', style: style(d), legend: d.showlegend !== false,
+                labelled: (d.mode || '').includes('text'),
                 panel: (d.xaxis || 'x') + (d.yaxis || 'y')}));
   return {svg: !!svg, width: box.width, height: box.height, traces: (p.data || []).length,
     marks: p.querySelectorAll('.trace, .hm image, .shape-group path, .annotation').length,
@@ -74,7 +75,8 @@ def unreadable(figure: dict) -> list[str]:
     carries a value without its bar, an annotation without text, an unnamed trace in the
     legend, a legend that hides entries or runs past the figure, two quantities (traces of
     different names) in one style in one panel or in the legend, a trace without a name
-    beside others in its panel (its hover reads "trace 7")."""
+    beside others in its panel (its hover reads "trace 7"), or one beside others that
+    neither the legend (by its style) nor a label of its own identifies."""
     title = figure["title"]
     found = [] if figure["titleInside"] else [f"title clipped: {title!r}"]
     if figure["titleOver"]:
@@ -96,6 +98,10 @@ def unreadable(figure: dict) -> list[str]:
     panels = [t["panel"] for t in traces]
     blank = sorted({t["panel"] for t in traces if not t["name"] and panels.count(t["panel"]) > 1})
     found += [f"unnamed traces beside others in panels {blank}: {title!r}"] if blank else []
+    listed = {t["style"] for t in traces if t["legend"]}
+    unlisted = [t["name"] for t in traces if t["name"] and not t["legend"] and not t["labelled"]
+                and t["style"] not in listed and panels.count(t["panel"]) > 1]  # fmt: skip
+    found += [f"traces {unlisted} beside others, in no legend: {title!r}"] if unlisted else []
     return found
 
 

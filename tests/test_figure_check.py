@@ -46,6 +46,15 @@ def unnamed_in_panel() -> go.Figure:  # not in the legend, but which line is it?
     return fig
 
 
+def unlisted() -> go.Figure:  # named, but neither in the legend nor labelled
+    fig = clean()
+    for k in range(3):
+        fig.add_trace(go.Scatter(x=[1, 2, 3], y=[k, k, k + 1], name=f"E_{k}", showlegend=False,
+                                 line={"color": ["#2ca02c", "#9467bd", "#8c564b"][k]}),
+                      row=1, col=2)  # fmt: skip
+    return fig
+
+
 def legend_cut() -> go.Figure:
     fig = go.Figure([go.Scatter(x=[1, 2], y=[i, i + 1], name=f"quantity number {i}")
                      for i in range(14)])  # fmt: skip
@@ -79,6 +88,7 @@ def legend_alike() -> go.Figure:  # one style for two quantities, each in its ow
 DEFECTS = {"placeholder": (placeholder, "annotations without text"),
            "unnamed": (unnamed, "unnamed traces in the legend"),
            "unnamed_in_panel": (unnamed_in_panel, "unnamed traces beside others"),
+           "unlisted": (unlisted, "in no legend"),
            "legend_cut": (legend_cut, "legend cut off"),
            "long_title": (long_title, "title clipped"),
            "shared_colour": (shared_colour, "drawn alike (one panel"),
