@@ -125,6 +125,21 @@ def _chughtai(path: str | Path) -> dict[str, Any] | None:
     return raw if isinstance(raw, dict) and "group" in raw else None
 
 
+def recorded_split(path: str | Path) -> tuple[Tensor, str] | None:
+    """The training pairs a foreign checkpoint records beside it, as pair indices of ours
+    (``a n + b``), and where they come from in words: Chughtai et al.'s cfg.json gives
+    ``frac_train`` and ``seed``, from which their split is drawn again
+    (:func:`grok_interp.chughtai.chughtai_train_pairs`). None where nothing records one."""
+    cfg = _chughtai(path)
+    if cfg is None:
+        return None
+    from grok_interp.chughtai import chughtai_group, chughtai_train_pairs
+
+    idx = chughtai_train_pairs(chughtai_group(cfg), cfg)
+    return idx.sort().values, (f"training pairs: Chughtai et al.'s split, drawn again from "
+                               f"cfg.json (frac_train {cfg['frac_train']}, seed {cfg['seed']})")
+
+
 def _group_model(obj: Any, path: str | Path, cfg: dict[str, Any], *, task: Task | None,
                  device: str | torch.device) -> tuple[Model, Task, list[str]]:  # fmt: skip
     """A non-cyclic group's model through :mod:`grok_interp.chughtai`'s loader (their

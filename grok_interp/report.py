@@ -23,7 +23,7 @@ from grok_interp.analyses.ablations import Restricted
 from grok_interp.analyses.logits import DEFAULT_THRESHOLD
 from grok_interp.families import registry
 from grok_interp.families.base import AnalyzeOptions
-from grok_interp.foreign import model_from_foreign
+from grok_interp.foreign import model_from_foreign, recorded_split
 from grok_interp.reporting import SCHEMA_VERSION, Report, check_folder
 from grok_interp.runs import CheckpointError, Run, is_run_dict, model_from_run, read_checkpoint
 from grok_interp.runs import run_from_checkpoint as _from_file
@@ -50,6 +50,18 @@ def _resolve(
             return model, found, None, name, assumed
         run = _from_file(obj, name)
     return model_from_run(run, step, device), task or run.task, run, name, []
+
+
+def _recorded(source: Any, split: Any, assumed: list[str]) -> Any:
+    """The split a foreign file records beside it (Chughtai et al.'s cfg.json) when none
+    is given, said in the assumptions."""
+    if split is not None or not isinstance(source, str | Path):
+        return split
+    found = recorded_split(source)
+    if found is None:
+        return None
+    assumed.append(found[1])
+    return found[0]
 
 
 def analyze(
@@ -91,6 +103,8 @@ def analyze(
     (seconds on a shipped run): ``over_training=False`` leaves them out.
     """
     model, task, run, name, assumed = _resolve(source, task, step, act_fn, device)
+    if run is None:
+        split = _recorded(source, split, assumed)
     family = registry.of_learner(model) if run is None else run.family
     if split is not None and run is not None:  # a split is of pairs: else a one-line error
         run = dataclasses.replace(run, train_idx=train_indices(split, run.pairs_task))

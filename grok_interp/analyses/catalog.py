@@ -29,6 +29,7 @@ from grok_interp.analyses.curves import CurvesResult
 from grok_interp.analyses.efficiency import EfficiencyResult, efficiency
 from grok_interp.analyses.embedding import FourierNormsResult, embedding_fourier
 from grok_interp.analyses.interaction import InteractionResult
+from grok_interp.analyses.irreps import IrrepsResult, irreps
 from grok_interp.analyses.lengths import LengthResult
 from grok_interp.analyses.logits import (
     DEFAULT_THRESHOLD,
@@ -64,6 +65,7 @@ class Context:
     data: ModelData | None
     options: Any
     results: dict[str, Result] = field(default_factory=dict)
+    train_idx: Any = None  # the training pairs, where known
 
     @property
     def gathered(self) -> ModelData:
@@ -113,7 +115,7 @@ class Analysis:
         if not isinstance(learner, self.learner):
             names = " or ".join(t.__name__ for t in self.learner)
             return f"needs a learner that is {names}, not a {type(learner).__name__}"
-        return fourier_reason(task) if self.fourier else None
+        return fourier_reason(task) if self.fourier else None  # type: ignore[arg-type]
 
 
 def _describe(task: Any) -> str:
@@ -130,6 +132,18 @@ def _needs_keys(c: Context) -> str | None:
                 f"({wl.n_above_threshold} of {n} frequencies cross the rule; Gini "
                 f"{wl.fourier.gini:.3f}); give key_freqs to run it anyway")  # fmt: skip
     return "needs key frequencies from the neuron-logit map, which did not run; give key_freqs"
+
+
+def _irreps(c: Context) -> IrrepsResult:
+    """Chughtai et al.'s metrics of the task's group (C_p for Z_p), reading the model in
+    chunks at the layout's positions."""
+    lay, task = c.task.layout, c.task
+    if not lay.shared_vocab:
+        raise AnalysisError("irreps: reads one embedding for both operands; this layout "
+                            "gives b its own vocabulary")  # fmt: skip
+    return irreps(c.model, task.as_group(), x_pos=lay.a_pos, y_pos=lay.b_pos,
+                  answer_pos=task.answer_pos, template=tuple(task.tokens()[0].tolist()),
+                  train=c.train_idx)  # fmt: skip
 
 
 def _needs_neurons(c: Context) -> str | None:
@@ -215,6 +229,10 @@ for _a in (
                                      neurons=c.results["neurons"],  # type: ignore[arg-type]
                                      restricted=c.options.restricted),
              what="restricted and excluded losses, ablations (Sec. 4.3, Tables 1, 4-6)"),
+    Analysis(name="irreps", result=IrrepsResult, section="pairs", task=PAIRS,
+             learner=LEARNERS, forward=False, run=_irreps,
+             what="Chughtai et al.'s irreducible representations: shares, logit trace "
+                  "similarity, excluded and restricted losses, key irreps"),
     Analysis(name="over_training", result=CurvesResult, section="over training",
              what="the measures of every paper at each snapshot of a Run"),
     Analysis(name="automaton", result=AutomatonResult, section="parity",

@@ -193,12 +193,16 @@ class Family(ABC):
         raise ValueError(f"{self.what} has no measures over training; its analyses are "
                          f"{', '.join(self.analyses)} (analyze())")  # fmt: skip
 
+    def title_of(self, report: Report) -> str:
+        """The papers whose analyses ``report`` holds: the family's ``title``."""
+        return self.title
+
     def finish(self, report: Report) -> Report:
         """``report`` holding what this family builds of it: the papers' names, the summary
         table, its heading and the notes (the Report asks no one for them)."""
         import dataclasses
 
-        report = dataclasses.replace(report, family=self.kind, title=self.title)
+        report = dataclasses.replace(report, family=self.kind, title=self.title_of(report))
         return dataclasses.replace(report, summary=self.summary(report),
                                    summary_title=self.summary_heading(),
                                    notes=tuple(self.notes(report)))  # fmt: skip

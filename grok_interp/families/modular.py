@@ -49,6 +49,11 @@ class Modular(PairFamily):
         """The catalog's pair analyses (those declared later too) and the curves."""
         return (*catalog.section("pairs"), "over_training")
 
+    def title_of(self, report: Report) -> str:
+        """Chughtai et al.'s for a task over a group that is not cyclic (their irreps are
+        what applies), else Nanda et al.'s."""
+        return "Chughtai, Chan & Nanda 2023" if report.task.group else self.title
+
     def progress(self, run: Run) -> pd.DataFrame | None:
         """None: ``grok-interp progress`` computes Nanda et al.'s measures with its own
         options (key frequencies, restricted loss) and phases."""

@@ -32,6 +32,7 @@ from grok_interp.analyses.common import (
     sci,
 )
 from grok_interp.analyses.curves import over_training
+from grok_interp.analyses.irreps import IrrepsResult
 from grok_interp.analyses.stability import stability_point
 from grok_interp.engine import (
     Callback,
@@ -207,11 +208,12 @@ def pair_report(model: tl.Model, task: Task, run: Run | None, name: str,
     not_run: dict[str, str] = {}
     train_idx = split if run is None else run.train_idx
     try:
+        _fits_one_forward(task)
         data: ModelData | None = gather(model, task, train_idx)
         failed = None
     except AnalysisError as e:
         data, failed = None, str(e)
-    ctx = catalog.Context(model, task, data, options, results)
+    ctx = catalog.Context(model, task, data, options, results, train_idx)
     for key in names:
         a = catalog.get(key)
         why = a.unmet(task, model) or (failed if a.forward else None) or a.ready(ctx)
@@ -222,6 +224,8 @@ def pair_report(model: tl.Model, task: Task, run: Run | None, name: str,
     losses: dict[str, tuple[float, float]] = {}
     if data is not None:
         losses = losses_by_set(data.logits, data.labels, data.sets)
+    elif isinstance(results.get("irreps"), IrrepsResult):  # read in chunks by the irreps
+        losses = _irreps_losses(results["irreps"])  # type: ignore[arg-type]
     if options.over_training:
         _attempt("over_training", lambda: over_training(_with_snapshots(run)), results, not_run)
     return Report(
@@ -235,6 +239,26 @@ def pair_report(model: tl.Model, task: Task, run: Run | None, name: str,
         model=model,
         family="modular",
     )
+
+
+# The largest logits tensor one forward over every pair may make (pairs x classes, float32):
+# 5e7 entries, 200 MB. S6 (518,400 pairs x 720 classes) is read in chunks instead.
+ONE_FORWARD = 50_000_000
+
+
+def _fits_one_forward(task: Task) -> None:
+    n = task.n_pairs * task.d_vocab_out
+    if task.group and n > ONE_FORWARD:
+        raise AnalysisError(f"{task.n_pairs:,} pairs x {task.d_vocab_out} classes are too "
+                            "many for one forward over every pair; the irreducible "
+                            "representations read them in chunks")  # fmt: skip
+
+
+def _irreps_losses(res: IrrepsResult) -> dict[str, tuple[float, float]]:
+    """The losses per set that the irreps analysis read in chunks (accuracy: all pairs)."""
+    out = {s: (res.totals[f"{s}_loss"], float("nan")) for s in ("train", "test")
+           if f"{s}_loss" in res.totals}  # fmt: skip
+    return {**out, "all": (res.loss, res.accuracy)}
 
 
 def _attempt(key: str, fn: Callable[[], Result], results: dict[str, Result],
@@ -257,6 +281,12 @@ def table5(report: Report, unit: str = "pairs") -> pd.DataFrame:
     """The Table 5 row: losses per pair set, Gini coefficients, key frequencies, FVEs; the
     paper's mainline values beside them for a model of the paper's setup."""
     vals = {f"loss ({s} {unit})": sci(v[0]) for s, v in report.losses.items()}
+    if getattr(report.task, "group", False) and report.irreps is not None:
+        res = report.irreps  # a group that is not cyclic: Chughtai et al.'s summary
+        vals["group"] = f"{res.group} ({report.task.p} elements)"
+        vals["key irreps (Chughtai et al.)"] = ", ".join(res.key) or "none"
+        if "percent_logits_explained" in res.totals:
+            vals["logits explained by the irreps"] = pct(res.totals["percent_logits_explained"])
     if report.embedding:
         vals["Gini(W_E)"] = f"{report.embedding.gini:.3f}"
     if report.neuron_logit_map:

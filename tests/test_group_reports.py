@@ -1,0 +1,79 @@
+"""A group checkpoint through analyze() and the CLI: the group named, the authors' key
+irreps and per-irrep numbers in the Report, report.json and the page; on Z_p the irreps
+name the Fourier analyses' key frequencies (Chughtai et al. 2023: the cyclic case)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grok_interp import analyze
+from grok_interp.cli import main
+from tests.conftest import EXTERNAL, MAINLINE, external
+
+GROUPS = EXTERNAL / "chughtai_groups"
+# The authors' A5 3-d matrices are not representations (grok_interp.groups): on the true
+# irreps a5_3d_a alone is key, and the two 3-d irreps' numbers differ from theirs.
+NOT_THEIRS = {"A5_T_seed1": {"a5_3d_a", "a5_3d_b"}}
+
+
+@pytest.mark.parametrize("run", ["S5_T_seed1", "D59_T_seed1", "A5_T_seed1"])
+def test_analyze_on_the_raw_file_names_the_group_and_gives_the_authors_numbers(run, tmp_path,
+                                                                               capsys):  # fmt: skip
+    folder = external(GROUPS / run)
+    out = tmp_path / "report"
+    assert main(["analyze", str(folder / "model.pt"), "--out", str(out), "--no-figures"]) == 0
+    doc = json.loads((out / "report.json").read_text())
+    group = run.split("_")[0]
+    printed = capsys.readouterr().out  # the summary names the group and its key irreps
+    assert doc["task"]["structure"] == group and f"| group " in printed and group in printed
+    assert "key irreps (Chughtai et al.)" in printed
+    values = doc["results"]["irreps"]["values"]
+    theirs = json.loads((folder / "summary_metrics.json").read_text())
+    keys = (folder / "key_reps.txt").read_text().split()
+    if run in NOT_THEIRS:
+        assert values["key"] == ["a5_3d_a"] and set(keys) == NOT_THEIRS[run]
+    else:
+        assert values["key"] == keys
+    for name, ours in values["per_irrep"].items():
+        if name in NOT_THEIRS.get(run, ()):
+            continue
+        assert ours["percent_x_embed"] == pytest.approx(
+            theirs[f"percent_x_embed_{name}_rep"], abs=1e-2), name
+        if name != "trivial":
+            assert ours["logit_excluded_loss"] == pytest.approx(
+                theirs[f"logit_excluded_loss_{name}_rep"], abs=1e-2), name
+    assert doc["losses"]["all"]["loss"] < 1e-3
+    assert "Chughtai et al.'s split" in " ".join(doc["assumptions"])
+    # the Fourier analyses over Z_p say why they do not apply, in one line each
+    assert f"over {group}" in doc["not_run"]["neurons"]
+
+
+def test_on_z_p_the_irreps_name_the_fourier_key_frequencies(mainline_report):
+    fourier = sorted(mainline_report.neuron_logit_map.key_freqs)
+    irreps = mainline_report.irreps
+    assert irreps.group == "C113"
+    assert sorted(int(k.removeprefix("freq_")) for k in irreps.key) == fourier
+
+
+def test_the_c113_fixture_names_the_same_frequencies_both_ways():
+    folder = external(EXTERNAL / "chughtai_C113_T_seed1")
+    report = analyze(folder / "model.pt")
+    fourier = sorted(report.neuron_logit_map.key_freqs)
+    assert sorted(int(k.removeprefix("freq_")) for k in report.irreps.key) == fourier
+    assert report.losses["all"][0] < 1e-3
+
+
+def test_a_misread_group_is_refused_in_one_line(tmp_path):
+    """A cfg.json whose group disagrees with the tensors: one line, nothing analysed."""
+    import shutil
+
+    folder = external(GROUPS / "A5_T_seed1")
+    bad = tmp_path / "bad"
+    shutil.copytree(folder, bad)
+    cfg = json.loads((bad / "cfg.json").read_text())
+    (bad / "cfg.json").write_text(json.dumps({**cfg, "group": "SymmetricGroup"}))
+    with pytest.raises(ValueError, match="S5") as err:
+        analyze(bad / "model.pt")
+    assert "\n" not in str(err.value)
