@@ -31,6 +31,7 @@ from grok_interp.analyses.curves import CurvesResult
 from grok_interp.analyses.efficiency import EfficiencyResult
 from grok_interp.analyses.embedding import FourierNormsResult
 from grok_interp.analyses.interaction import InteractionResult
+from grok_interp.analyses.irreps import IrrepsResult
 from grok_interp.analyses.lengths import LengthResult
 from grok_interp.analyses.logits import DirectionsResult, LogitFitResult, NeuronLogitMapResult
 from grok_interp.analyses.neurons import NeuronsResult
@@ -129,6 +130,11 @@ class Report:
     @property
     def circuit_density(self) -> CircuitDensityResult | None:
         return self._get("circuit_density", CircuitDensityResult)
+
+    @property
+    def irreps(self) -> IrrepsResult | None:
+        """Chughtai et al.'s per-irrep metrics and key irreps (C_p's for Z_p)."""
+        return self._get("irreps", IrrepsResult)
 
     @property
     def over_training(self) -> CurvesResult | None:

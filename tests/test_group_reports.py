@@ -10,7 +10,7 @@ import pytest
 
 from grok_interp import analyze
 from grok_interp.cli import main
-from tests.conftest import EXTERNAL, MAINLINE, external
+from tests.conftest import EXTERNAL, external
 
 GROUPS = EXTERNAL / "chughtai_groups"
 # The authors' A5 3-d matrices are not representations (grok_interp.groups): on the true
@@ -27,7 +27,7 @@ def test_analyze_on_the_raw_file_names_the_group_and_gives_the_authors_numbers(r
     doc = json.loads((out / "report.json").read_text())
     group = run.split("_")[0]
     printed = capsys.readouterr().out  # the summary names the group and its key irreps
-    assert doc["task"]["structure"] == group and f"| group " in printed and group in printed
+    assert doc["task"]["structure"] == group and "| group " in printed and group in printed
     assert "key irreps (Chughtai et al.)" in printed
     values = doc["results"]["irreps"]["values"]
     theirs = json.loads((folder / "summary_metrics.json").read_text())
