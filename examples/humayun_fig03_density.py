@@ -31,8 +31,8 @@ def main(argv=None):
     ap.add_argument("--positions", choices=["output", "all", "final"], default="output")
     ap.add_argument("--random", choices=["inputs", "per_coordinate"], default="inputs")
     args = ap.parse_args(argv)
-    from grok_interp.experiments.density_figures import density_figure
     from grok_interp.examples_cli import save
+    from grok_interp.experiments.density_figures import density_figure
 
     fig, text, frame = density_figure(args.runs, points=args.points, r=args.r, n=args.n,
                                       positions=args.positions, random=args.random)  # fmt: skip

@@ -39,8 +39,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from pathlib import Path
 
-    from grok_interp.experiments.density_figures import plane_over_training
     from grok_interp.examples_cli import save
+    from grok_interp.experiments.density_figures import plane_over_training
 
     fig, text = plane_over_training(args.checkpoint, steps=args.steps, grid=args.grid,
                                     measure=args.measure, positions=args.positions, r=args.r,

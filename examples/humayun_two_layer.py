@@ -29,8 +29,8 @@ def main(argv=None):
     from pathlib import Path
 
     from grok_interp import RunSpec, Task, TrainConfig, preset
-    from grok_interp.experiments.density_figures import density_figure, plane_over_training
     from grok_interp.examples_cli import save
+    from grok_interp.experiments.density_figures import density_figure, plane_over_training
     from grok_interp.training import train_or_resume
 
     out = Path(args.out)

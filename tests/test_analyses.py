@@ -11,6 +11,7 @@ import torch
 from grok_interp import fourier, tl
 from grok_interp.analyses.ablations import keep_key_blocks, remove_sum_waves
 from grok_interp.analyses.attention import attention_heads
+from grok_interp.analyses.catalog import PAIR_ANALYSES
 from grok_interp.analyses.common import AnalysisError, gather, loss_acc, run_hooked
 from grok_interp.analyses.embedding import embedding_fourier
 from grok_interp.analyses.logits import (
@@ -21,7 +22,6 @@ from grok_interp.analyses.logits import (
     wave,
 )
 from grok_interp.analyses.neurons import block_fve, fitted_activations, monomial_fve
-from grok_interp.analyses.catalog import PAIR_ANALYSES
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, store
 from grok_interp.models import build_model, preset
 from grok_interp.report import analyze

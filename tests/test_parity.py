@@ -194,7 +194,6 @@ def test_the_guards_ask_the_family_and_the_learner_not_the_type(trained):
     so are the over-training analyses on a run of another family or learner."""
     from grok_interp.analyses.common import AnalysisError
     from grok_interp.analyses.sequence_heads import head_scores_over_training
-    from grok_interp.families import registry
 
     task = ParityTask(max_len=6)
     ours, theirs = extract_automaton(parity_rnn(), task), extract_automaton(

@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from grok_interp.analyses.ablations import AblationsResult
-from grok_interp.analyses.neurons import NeuronsResult
 from grok_interp.analyses.catalog import PAIR_ANALYSES
+from grok_interp.analyses.neurons import NeuronsResult
 from grok_interp.report import SCHEMA_VERSION, analyze
 from grok_interp.runs import load_run
 
