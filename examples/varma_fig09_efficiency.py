@@ -12,11 +12,14 @@ def main(argv=None):
     from grok_interp import load_run
     from grok_interp.analyses.common import markdown
     from grok_interp.analyses.efficiency import efficiency_figure, efficiency_over_training
-    from grok_interp.plots import write
+    from grok_interp.examples_cli import save
 
     frame = efficiency_over_training(load_run(args.checkpoint))
-    print(markdown(frame))
-    return write(efficiency_figure(frame, f" for {args.checkpoint}"), args.out, "varma_fig09")
+    frame["epoch"] = frame["epoch"].astype(int)  # a count: 10000, not 1e+04
+    text = (f"## C_trig and C_mem over training ({args.checkpoint})\n\n"
+            + markdown(frame) + "\n")  # fmt: skip
+    fig = efficiency_figure(frame, f" for {args.checkpoint}")
+    return save(args.out, "varma_fig09", text, fig, frame)
 
 
 if __name__ == "__main__":
