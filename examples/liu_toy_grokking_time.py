@@ -113,6 +113,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     import numpy as np
     import plotly.graph_objects as go
+    from plotly.colors import sample_colorscale
     from plotly.subplots import make_subplots
     from scipy import stats
 
@@ -158,15 +159,21 @@ def main(argv=None):
         "network: E_k over training", "effective theory: E_k under its flow",
         "RQI formation time vs 1 / lambda_3"])  # fmt: skip
     snaps = sorted(run.snapshots)
-    for k in range(run.task.p):
+    p = run.task.p
+    shades = sample_colorscale("Viridis", [k / max(p - 1, 1) for k in range(p)])
+    for k, colour in zip(range(p), shades, strict=True):  # one shade per token, both panels
+        line = {"color": colour}
         fig.add_trace(go.Scatter(x=snaps, y=[float(run.snapshots[s]["embed"][k, 0]) for s in snaps],
-                                 name=f"E_{k}", showlegend=False), row=1, col=1)  # fmt: skip
+                                 name=f"E_{k}", line=line, legendgroup=f"E_{k}",
+                                 legendgrouptitle_text="token k" if k == 0 else None),
+                      row=1, col=1)  # fmt: skip
         fig.add_trace(go.Scatter(x=[50 * i for i in range(len(flow))],
-                                 y=[float(e[k, 0]) for e in flow], showlegend=False),
+                                 y=[float(e[k, 0]) for e in flow], name=f"E_{k}", line=line,
+                                 legendgroup=f"E_{k}", showlegend=False),
                       row=1, col=2)  # fmt: skip
     fig.add_trace(go.Scatter(x=1 / ok["lambda_3"], y=ok["t_rqi"], mode="markers",
                              text=[f"n_train {n}" for n in ok["train.n_train"]],
-                             showlegend=False), row=1, col=3)  # fmt: skip
+                             name="runs", marker={"color": "black"}), row=1, col=3)  # fmt: skip
     fig.update_xaxes(title_text="step", row=1, col=1)
     fig.update_xaxes(title_text="flow step", row=1, col=2)
     fig.update_xaxes(title_text="1 / lambda_3", type="log", row=1, col=3)

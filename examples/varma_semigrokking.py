@@ -174,8 +174,15 @@ def main(argv=None):
             line={"color": f"rgb({int(255 * (1 - shade))},60,{int(255 * shade)})"},
             name=f"D {d}, seed {seed}",
         ))  # fmt: skip
-    fig5.update_layout(title="Test accuracy of every run, red = low final accuracy, blue = "
-                       "high (Varma et al. 2023, Figure 5)", xaxis_title="epoch",
+    fig5.add_trace(go.Scatter(  # the colour's key: a bar, drawn by a trace with no points
+        x=[None], y=[None], mode="markers", name="colour key", showlegend=False,
+        hoverinfo="skip",
+        marker={"color": [0.0], "cmin": 0, "cmax": 1, "showscale": True,
+                "colorscale": [[0, "rgb(255,60,0)"], [1, "rgb(0,60,255)"]],
+                "colorbar": {"title": {"text": "final test<br>accuracy"}}},
+    ))  # fmt: skip
+    fig5.update_layout(title="Test accuracy of every run, coloured by its final test accuracy "
+                       "(Varma et al. 2023, Figure 5)", xaxis_title="epoch",
                        yaxis_title="test accuracy")  # fmt: skip
     return [
         out / "varma_semigrokking.md",

@@ -77,12 +77,16 @@ def loss_curves(
     runs: Sequence[Run | Mapping[str, Sequence[float]]], names: Sequence[str], title: str
 ) -> go.Figure:
     """Train/test accuracy (left) and loss (right, log) per run (Figure 2 style); each run
-    a Run or its history (a sweep's :func:`~grok_interp.sweeps.load_histories`)."""
+    a Run or its history (a sweep's :func:`~grok_interp.sweeps.load_histories`), in one
+    colour in both panels, train solid and test dotted."""
+    import plotly.express as px
+
     fig = make_subplots(rows=1, cols=2, subplot_titles=["accuracy", "loss"])
-    for run, name in zip(runs, names, strict=True):
+    palette = px.colors.qualitative.Plotly + px.colors.qualitative.Dark24
+    for i, (run, name) in enumerate(zip(runs, names, strict=True)):
         h = run.history if isinstance(run, Run) else run
         for split, dash in (("train", "solid"), ("test", "dot")):
-            style = {"dash": dash}
+            style = {"dash": dash, "color": palette[i % len(palette)]}
             fig.add_trace(
                 go.Scatter(
                     x=h["epoch"],
@@ -101,13 +105,14 @@ def loss_curves(
                     name=f"{name} {split}",
                     line=style,
                     legendgroup=name,
-                    showlegend=False,
+                    showlegend=False,  # the accuracy's entry, in the same style
                 ),
                 row=1,
                 col=2,
             )
-    fig.update_yaxes(type="log", row=1, col=2)
-    fig.update_layout(title=title, xaxis_title="epoch")
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(title=title)
     return fig
 
 

@@ -76,7 +76,8 @@ def unreadable(figure: dict) -> list[str]:
     legend, a legend that hides entries or runs past the figure, two quantities (traces of
     different names) in one style in one panel or in the legend, a trace without a name
     beside others in its panel (its hover reads "trace 7"), or one beside others that
-    neither the legend (by its style) nor a label of its own identifies."""
+    neither the legend (by its style) nor a label of its own identifies (where a colour
+    bar is the key to the lines' colours, the last two are the bar's to tell)."""
     title = figure["title"]
     found = [] if figure["titleInside"] else [f"title clipped: {title!r}"]
     if figure["titleOver"]:
@@ -93,15 +94,17 @@ def unreadable(figure: dict) -> list[str]:
     cut = [e["text"] for e in legend if not e["shown"]]
     found += [f"legend cut off, hiding {cut}: {title!r}"] if cut else []
     traces = figure.get("traceStyles", [])
+    keyed = figure["colourBar"]  # colour carries a value, and the bar is its key
     found += [f"{a} and {b} drawn alike ({where}): {title!r}"
-              for where, a, b in alike(traces)]  # fmt: skip
+              for where, a, b in alike(traces) if not keyed]  # fmt: skip
     panels = [t["panel"] for t in traces]
     blank = sorted({t["panel"] for t in traces if not t["name"] and panels.count(t["panel"]) > 1})
     found += [f"unnamed traces beside others in panels {blank}: {title!r}"] if blank else []
     listed = {t["style"] for t in traces if t["legend"]}
     unlisted = [t["name"] for t in traces if t["name"] and not t["legend"] and not t["labelled"]
                 and t["style"] not in listed and panels.count(t["panel"]) > 1]  # fmt: skip
-    found += [f"traces {unlisted} beside others, in no legend: {title!r}"] if unlisted else []
+    if unlisted and not keyed:
+        found.append(f"traces {unlisted} beside others, in no legend: {title!r}")
     return found
 
 
