@@ -72,3 +72,5 @@ def test_paper_notebook_executes(name, monkeypatch):
     assert len(pngs) == len(figures) and all(len(p) > 1000 for p in pngs)
     assert all(not c.get("outputs") for c in nbformat.read(
         ROOT / "examples" / f"{name}.ipynb", as_version=4).cells if c.cell_type == "code")
+    streams = ["".join(o.get("text", "")) for c in nb.cells for o in c.get("outputs", [])]
+    assert not [s for s in streams if "IProgress" in s]  # tqdm.auto's warning, filtered
