@@ -102,9 +102,27 @@ class IrrepsResult(Result):
     section = "the GCR evidence: logits, embeddings, neurons, ablations"
     paper_name = "Chughtai, Chan & Nanda 2023"
 
+    # the irreps a table shows at most; report.json and ``per_irrep`` hold every one
+    SHOWN = 12
+    COLUMNS = ("percent_x_embed", "percent_y_embed", "percent_unembed", "percent_hidden",
+               "logit_trace_similarity", "logit_excluded_loss", "logit_restricted_loss")
+
+    def shown(self) -> list[str]:
+        """The irreps the table shows: all of them up to ``SHOWN``, else the key irreps,
+        the trivial one and the others of largest logit trace similarity."""
+        names = list(self.per_irrep)
+        if len(names) <= self.SHOWN:
+            return names
+        sim = {n: abs(self.per_irrep[n]["logit_trace_similarity"]) for n in names}
+        first = [n for n in names if n in self.key or n == "trivial"]
+        rest = sorted((n for n in names if n not in first), key=lambda n: -sim[n])
+        keep = set(first + rest[: max(0, self.SHOWN - len(first))])
+        return [n for n in names if n in keep]
+
     def table(self) -> pd.DataFrame:
-        rows = [{"irrep": name, "dim": self.dims[name], "key": name in self.key, **vals}
-                for name, vals in self.per_irrep.items()]  # fmt: skip
+        rows = [{"irrep": name, "dim": self.dims[name], "key": "yes" if name in self.key else "",
+                 **{c: f"{self.per_irrep[name][c]:.3g}" for c in self.COLUMNS}}
+                for name in self.shown()]  # fmt: skip
         return pd.DataFrame(rows)
 
     def figure(self) -> go.Figure:
@@ -123,8 +141,12 @@ class IrrepsResult(Result):
             f"key irreps: logit trace similarity above {KEY_THRESHOLD} (determine_key_reps)",
             f"excluded losses average over {self.n_excluded_pairs} pairs (the train pairs "
             "where given), restricted losses over all pairs",
-            "percent_hidden is the authors' total_percent_hidden (x + y + xy)",
-        ]
+            "percent_hidden is the authors' total_percent_hidden (x + y + xy); its x, y and "
+            "xy parts and the hidden excluded and restricted losses are in report.json",
+        ] + ([f"{len(self.per_irrep) - len(self.shown())} of {len(self.per_irrep)} irreps, "
+              f"none key and of smallest logit trace similarity, are left out of the "
+              "table (report.json holds every one)"]
+             if len(self.shown()) < len(self.per_irrep) else [])  # fmt: skip
 
 
 class _Sums(NamedTuple):
