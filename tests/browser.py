@@ -19,6 +19,7 @@ PNG_WIDTH = 1000
 # without a name reads "trace 3"), whether the legend shows every entry inside the figure
 # (a scrolled legend hides the entries below its box), and the style (colour, dash,
 # marker) of each trace per panel and per legend entry, to find two quantities drawn alike
+# (an arrow drawn as an annotation has text '', which is no placeholder)
 DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
   const svg = p.querySelector('.main-svg'); const box = p.getBoundingClientRect();
   const title = p.querySelector('.gtitle'); const t = title && title.getBoundingClientRect();
@@ -55,7 +56,7 @@ DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p 
       return r.width > 0 && r.left < t.right && r.right > t.left && r.top < t.bottom
         && r.bottom > t.top; }).map(a => a.textContent),
     blankAnnotations: Math.max(((p.layout || {}).annotations || []).filter(a =>
-      a.visible !== false && (a.text === undefined || a.text === null || a.text === '')).length,
+      a.visible !== false && (a.text === undefined || a.text === null)).length,
       Array.from(p.querySelectorAll('.annotation')).filter(a => a.textContent === 'new text')
         .length),
     legend: entries, traceStyles: traces};
