@@ -36,15 +36,17 @@ def train_setting(key, args):
 
 
 def figure(runs):
+    import plotly.express as px
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("test accuracy", "collapsed share (train)"))
-    for key, run in runs.items():
+    for (key, run), colour in zip(runs.items(), px.colors.qualitative.Plotly, strict=False):
         h = run.history
-        for col, name in ((1, "test_acc"), (2, "collapsed")):
+        for col, name in ((1, "test_acc"), (2, "collapsed")):  # one colour per setting in both
             trace = go.Scatter(x=h["epoch"], y=h[name], name=SETTINGS[key][0],
-                               legendgroup=key, showlegend=col == 1)  # fmt: skip
+                               line={"color": colour}, legendgroup=key,
+                               showlegend=col == 1)  # fmt: skip
             fig.add_trace(trace, row=1, col=col)
     fig.update_layout(title="The mainline without weight decay: StableMax, ⊥Grad, float64")
     fig.update_xaxes(title="epoch")
