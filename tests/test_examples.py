@@ -128,6 +128,7 @@ TINY_EXPERIMENTS = {
                          "--pairs", "3", "--quiet"],
     "beyond_clock_pizza_phase": ["--p", "11", "--epochs", "20", "--rates", "0", "1",
                                  "--widths", "8", "16", "--quiet"],
+    "chughtai_groups": ["--group", "S3", "--epochs", "20", "--snapshot-every", "10", "--quiet"],
 }  # fmt: skip
 
 

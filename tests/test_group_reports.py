@@ -77,3 +77,21 @@ def test_a_misread_group_is_refused_in_one_line(tmp_path):
     with pytest.raises(ValueError, match="S5") as err:
         analyze(bad / "model.pt")
     assert "\n" not in str(err.value)
+
+
+def test_learning_order_reads_when_each_key_irrep_rises():
+    """A hand-made frame: irrep 'b' reaches half its final similarity at epoch 20, 'a'
+    at 30; 'c' is not key at the end."""
+    import pandas as pd
+
+    from grok_interp.analyses.irreps import learning_order
+
+    sims = {"a": [0.0, 0.01, 0.2, 0.6, 0.8], "b": [0.0, 0.3, 0.5, 0.6, 0.6],
+            "c": [0.0, 0.1, 0.0, 0.0, 0.001]}  # fmt: skip
+    frame = pd.DataFrame([{"epoch": 10 * i, "irrep": n, "key": n != "c" and i == 4,
+                           "logit_trace_similarity": s[i]}
+                          for n, s in sims.items() for i in range(5)])  # fmt: skip
+    order = learning_order(frame)
+    assert order["irrep"].tolist() == ["b", "a"]
+    assert order["epoch at 50% of final"].tolist() == [10, 30]
+    assert order["epoch above 0.005"].tolist() == [10, 10]

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -337,12 +337,12 @@ def irrep_metrics(
 def _totals(per: dict[str, dict[str, float]], key: tuple[str, ...], excluded: tuple[float, float],
             logit_key: Tensor, hidden_key: Tensor) -> dict[str, float]:  # fmt: skip
     """The authors' totals over the key irreps (``get_metrics``)."""
-    out = {f"{m}_explained": sum(per[k][m] for k in key) for m in
+    out = {f"{m}_explained": float(sum(per[k][m] for k in key)) for m in
            ("percent_x_embed", "percent_y_embed", "percent_unembed", "percent_hidden",
             "percent_hidden_xy")}  # fmt: skip
-    out["percent_logits_explained"] = sum(
+    out["percent_logits_explained"] = float(sum(
         v["logit_trace_similarity"] ** 2 for k, v in per.items() if k != "trivial"
-    )
+    ))
     out["total_logit_excluded_loss"], out["total_hidden_excluded_loss"] = excluded
     out["total_logit_restricted_loss"] = _restricted(logit_key)
     out["total_hidden_restricted_loss"] = _restricted(hidden_key)
@@ -429,3 +429,81 @@ def irreps(
     w_l = model.blocks[model.cfg.n_layers - 1].mlp.W_out @ model.W_U[:, :n]
     run = model_pairs(model, n, x_pos=x_pos, y_pos=y_pos, answer_pos=answer_pos, template=template)
     return irrep_metrics(group, w_e, w_e, w_l, run, train=train, chunk=chunk)
+
+
+# ---- over training -----------------------------------------------------------------------
+
+
+@torch.no_grad()
+def irreps_over_training(run: Any, *, steps: list[int] | None = None,
+                         max_steps: int = 40) -> pd.DataFrame:  # fmt: skip
+    """Chughtai et al.'s progress measures: :func:`irreps` of a Run of a group task at each
+    snapshot (``steps``, or at most ``max_steps`` spread evenly, the last included), one row
+    per snapshot and irrep with its logit trace similarity, excluded and restricted losses
+    and embedding share, and the run's train and test loss then (from its history)."""
+    from grok_interp.analyses.common import history_at
+    from grok_interp.runs import model_from_run
+
+    task = run.pairs_task
+    snaps = sorted(run.snapshots)
+    if not snaps:
+        raise ValueError("irreps over training: the Run holds no snapshots")
+    if steps is None:
+        stride = max(1, -(-len(snaps) // max_steps))
+        steps = snaps[::stride] + ([] if (len(snaps) - 1) % stride == 0 else [snaps[-1]])
+    lay, rows = task.layout, []
+    for step in steps:
+        res = irreps(model_from_run(run, step), task.as_group(), x_pos=lay.a_pos,
+                     y_pos=lay.b_pos, answer_pos=task.answer_pos,
+                     template=tuple(task.tokens()[0].tolist()), train=run.train_idx)  # fmt: skip
+        losses = history_at(run.history, step, ("train_loss", "test_loss"))
+        for name, vals in res.per_irrep.items():
+            rows.append({"epoch": step, "irrep": name, "key": name in res.key,
+                         **{k: vals[k] for k in ("logit_trace_similarity", "logit_excluded_loss",
+                                                 "logit_restricted_loss", "percent_x_embed")},
+                         **losses})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def learning_order(frame: pd.DataFrame, level: float = 0.5) -> pd.DataFrame:
+    """The order the final key irreps are learnt in: for each, the first snapshot where its
+    logit trace similarity reaches ``level`` of its final value (and where it first
+    exceeds the key threshold), earliest first."""
+    last = frame[frame["epoch"] == frame["epoch"].max()]
+    rows = []
+    for name in last[last["key"]]["irrep"]:
+        one = frame[frame["irrep"] == name].sort_values("epoch")
+        sim = one["logit_trace_similarity"].to_numpy()
+        final = sim[-1]
+        reached = one["epoch"].to_numpy()[sim >= level * final]
+        above = one["epoch"].to_numpy()[sim > KEY_THRESHOLD]
+        rows.append({"irrep": name, "final similarity": final,
+                     f"epoch at {level:.0%} of final": int(reached[0]),
+                     f"epoch above {KEY_THRESHOLD}": int(above[0])})  # fmt: skip
+    out = pd.DataFrame(rows)
+    return out.sort_values(f"epoch at {level:.0%} of final") if len(out) else out
+
+
+def over_training_figure(frame: pd.DataFrame, title: str) -> go.Figure:
+    """Each irrep's logit trace similarity (top) and the run's losses (bottom) against the
+    epoch, the key irreps drawn solid and the others faint."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("logit trace similarity per irrep", "loss"))  # fmt: skip
+    last = frame[frame["epoch"] == frame["epoch"].max()]
+    key = set(last[last["key"]]["irrep"])
+    for name, one in frame.groupby("irrep", sort=False):
+        fig.add_scatter(x=one["epoch"], y=one["logit_trace_similarity"], name=str(name),
+                        mode="lines", opacity=1.0 if name in key else 0.35,
+                        line={"width": 3 if name in key else 1}, row=1, col=1)  # fmt: skip
+    per_epoch = frame.drop_duplicates("epoch")
+    for col, dash in (("train_loss", "dot"), ("test_loss", "solid")):
+        fig.add_scatter(x=per_epoch["epoch"], y=per_epoch[col], name=col.replace("_", " "),
+                        mode="lines", line={"dash": dash, "color": "black"},
+                        row=2, col=1)  # fmt: skip
+    fig.update_yaxes(type="log", title_text="cross-entropy", row=2, col=1)
+    fig.update_yaxes(title_text="cosine", row=1, col=1)
+    fig.update_xaxes(title_text="epoch", row=2, col=1)
+    fig.update_layout(title=title, height=700, legend_title_text="irrep / loss")
+    return fig
