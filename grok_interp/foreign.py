@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from jaxtyping import Int
 from torch import Tensor
 
 from grok_interp import tl, zhong
@@ -125,7 +126,7 @@ def _chughtai(path: str | Path) -> dict[str, Any] | None:
     return raw if isinstance(raw, dict) and "group" in raw else None
 
 
-def recorded_split(path: str | Path) -> tuple[Tensor, str] | None:
+def recorded_split(path: str | Path) -> tuple[Int[Tensor, " n_train"], str] | None:
     """The training pairs a foreign checkpoint records beside it, as pair indices of ours
     (``a n + b``), and where they come from in words: Chughtai et al.'s cfg.json gives
     ``frac_train`` and ``seed``, from which their split is drawn again

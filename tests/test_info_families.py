@@ -6,8 +6,6 @@ options that were off."""
 
 from pathlib import Path
 
-import pytest
-
 from grok_interp.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +34,6 @@ def test_parity_says_sgd_without_betas(capsys):
     assert "batch_size 128" in line
 
 
-@pytest.mark.xfail(strict=True, reason="the parity family does not yet declare its loss "
-                   "(Family.objective)")  # fmt: skip
 def test_parity_says_mse(capsys):
     line = _training(_info(capsys, ROOT / "checkpoints" / "parity_rnn.pt"))
     assert "loss mse" in line and "cross_entropy" not in line

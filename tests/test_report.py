@@ -108,7 +108,8 @@ def test_every_figure_has_a_title_with_its_section_and_axis_titles(mainline_repo
     report = mainline_report
     for name, fig in report.figures():
         title = fig.layout.title.text
-        cites = ("Section", "Appendix", "Figure", "slide")  # Liu et al. as Kolber's slides
+        # Liu et al. as Kolber's slides; Chughtai et al. by their code's metric functions
+        cites = ("Section", "Appendix", "Figure", "slide", "code")
         assert title and any(w in title for w in cites), name
         assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text, name
     assert "Section 4.2" in report.neuron_logit_map.figure().layout.title.text

@@ -111,9 +111,10 @@ def test_thin_keeps_the_ends():
 
 
 def _report(family: str, results: dict) -> Report:
-    return Report(source="hand-built", task=Task(p=5), results=results, not_run={"x": "x: why"},
-                  losses={"test": (1e-7, 1.0)}, setup_differences=(), model=None,
-                  family=family)  # fmt: skip
+    report = Report(source="hand-built", task=Task(p=5), results=results,
+                    not_run={"attention": "attention: why"}, losses={"test": (1e-7, 1.0)},
+                    setup_differences=(), model=None)  # fmt: skip
+    return registry.get(family).finish(report)  # what the family builds of it
 
 
 def test_contents_has_one_anchor_per_section():

@@ -141,6 +141,8 @@ def _irreps(c: Context) -> IrrepsResult:
     if not lay.shared_vocab:
         raise AnalysisError("irreps: reads one embedding for both operands; this layout "
                             "gives b its own vocabulary")  # fmt: skip
+    if c.model.cfg.attn_only:
+        raise AnalysisError("irreps: reads the MLP's hidden layer; this model has no MLP")
     return irreps(c.model, task.as_group(), x_pos=lay.a_pos, y_pos=lay.b_pos,
                   answer_pos=task.answer_pos, template=tuple(task.tokens()[0].tolist()),
                   train=c.train_idx)  # fmt: skip

@@ -89,7 +89,8 @@ def history_at(history: Mapping[str, Sequence[float]], step: int,
     a snapshot's measures beside the losses and accuracies of the same epoch."""
     epochs = [int(e) for e in history.get("epoch", [])]
     i = epochs.index(step) if step in epochs else None
-    return {k: float("nan") if i is None else float(history[k][i]) for k in keys}
+    return {k: float("nan") if i is None or k not in history else float(history[k][i])
+            for k in keys}
 
 
 def pair_sets(

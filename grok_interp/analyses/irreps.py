@@ -131,7 +131,8 @@ class IrrepsResult(Result):
         for metric in ("logit_trace_similarity", "percent_x_embed", "percent_unembed",
                        "percent_hidden"):  # fmt: skip
             fig.add_bar(x=names, y=[self.per_irrep[n][metric] for n in names], name=metric)
-        title = f"{self.heading()}: {self.group}, key {', '.join(self.key)}"
+        title = (f"{self.heading()}: {self.group}, key {', '.join(self.key) or 'none'} "
+                 "(Chughtai et al. 2023; their code's utils/metrics.py)")
         fig.update_layout(title=title, barmode="group", xaxis_title="irrep",
                           yaxis_title="share / cosine")  # fmt: skip
         return fig

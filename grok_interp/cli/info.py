@@ -92,7 +92,7 @@ def training_used(run: Run) -> dict[str, Any]:
     it declares one, else the learner's, else the config's), and the config's other
     fields, less those left unset (None) and the options that were off."""
     cfg = dataclasses.asdict(run.train)
-    loss = (getattr(run.family, "objective", None) or getattr(run.model, "loss", None)
+    loss = (run.family.objective or getattr(run.model, "loss", None)
             or cfg["loss"])  # fmt: skip
     optimizer = "SGD (no momentum)" if cfg["sgd"] else f"AdamW, betas {tuple(cfg['betas'])}"
     if cfg["orthograd"]:

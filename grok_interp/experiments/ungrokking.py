@@ -170,17 +170,28 @@ def _fig7(table: pd.DataFrame, histories: Sequence[Mapping[str, Sequence[float]]
           op: str) -> go.Figure:  # fmt: skip
     fig = go.Figure()
     lo, hi = math.log(min(table["train.n_train"])), math.log(max(table["train.n_train"]))
+    wds = sorted(table["train.weight_decay"].unique())
+    dashes = ["solid", "dash", "dot", "dashdot"]
     for (_, row), h in zip(table.iterrows(), histories, strict=True):
         n = int(row["train.n_train"])
         shade = (math.log(n) - lo) / max(hi - lo, 1e-9)
+        dash = dashes[wds.index(row["train.weight_decay"]) % len(dashes)]
         fig.add_trace(go.Scatter(
             x=h["epoch"], y=h["test_acc"],
             name=f"D' {n}, wd {row['train.weight_decay']:g}, seed {int(row['seed'])}",
-            line={"color": f"rgb({int(255 * (1 - shade))},80,{int(255 * shade)})"},
+            line={"color": f"rgb({int(255 * (1 - shade))},80,{int(255 * shade)})", "dash": dash},
             showlegend=False,
         ))  # fmt: skip
+    fig.add_trace(go.Scatter(  # the colour key: D' on a colour bar
+        x=[None], y=[None], mode="markers", name="colour key", showlegend=False,
+        hoverinfo="skip",
+        marker={"color": [math.exp(lo)], "cmin": math.exp(lo), "cmax": math.exp(hi),
+                "showscale": True, "colorscale": [[0, "rgb(255,80,0)"], [1, "rgb(0,80,255)"]],
+                "colorbar": {"title": {"text": "D'"}}},
+    ))  # fmt: skip
     fig.update_layout(
-        title=f"Ungrokking runs, {op}, red = small D', blue = large (Varma et al. 2023, Figure 7)",
+        title=f"Ungrokking runs, {op}, coloured by D' (dash: weight decay; Varma et al. 2023, "
+              "Figure 7)",
         xaxis_title="epoch of the continuation",
         yaxis_title="test accuracy",
     )

@@ -76,6 +76,8 @@ class Family(ABC):
     what: ClassVar[str] = "this task"
     # TrainConfig's options from the newer work on grokking its trainer supports
     newer_options: ClassVar[frozenset[str]] = frozenset()
+    # the loss its trainer minimises where it is not TrainConfig.loss (None: that one)
+    objective: ClassVar[str | None] = None
 
     def __init_subclass__(cls, abstract: bool = False, **kw: Any) -> None:
         super().__init_subclass__(**kw)

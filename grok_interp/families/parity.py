@@ -170,6 +170,7 @@ class Parity(StepwiseFamily):
     analyses = PARITY_ANALYSES
     title = "van Rossem & Saxe 2025"
     what = "streaming parity"
+    objective = "mse"  # the last position's MSE against the one-hot parity (the authors')
 
     def progress(self, run: Run) -> pd.DataFrame:
         """The automaton extracted at each snapshot (leader rule, van Rossem & Saxe Sec. 3):
