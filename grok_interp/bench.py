@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from grok_interp.engine import StepLoop, member
-from grok_interp.families.modular import PairLoop
-from grok_interp.models import preset, resolve_device
+from grok_interp.families.pairs import PairLoop
+from grok_interp.models import build_model, preset, resolve_device
 from grok_interp.runs import TrainConfig
 from grok_interp.tasks import Task
 from grok_interp.training import RunSpec, new_run
@@ -186,6 +186,21 @@ def toy_throughput(device: str = "cpu", members: int = 100, epochs: int = 300,
     }
 
 
+def analyze_layouts_and_groups(sync: Callable[[], None]) -> dict[str, float]:
+    """Seconds of ``analyze()`` on a two-token unmasked model of add mod 59 (Zhong et al.'s
+    layout; target < 2 s) and on an S5 model (14,400 pairs, 7 irreps; target < 10 s),
+    each a freshly initialised mainline-shaped transformer (the time does not depend on
+    the weights' values), beside the mainline's ``analyze_s``."""
+    from grok_interp.report import analyze
+
+    out = {}
+    for name, task in (("analyze_two_token_p59_s", Task(p=59, token_format="a b, bidirectional")),
+                       ("analyze_s5_s", Task.over("S5", "xy"))):  # fmt: skip
+        model = build_model(preset("mainline"), task, seed=0)
+        out[name] = _time(lambda m=model, t=task: analyze(m, t), 2, sync)
+    return out
+
+
 def run_bench(
     device: str = "cpu",
     repeats: int = 10,
@@ -225,6 +240,7 @@ def run_bench(
     out["mainline_40k_epochs_minutes_est"] = 40_000 * fast / 60
     if analyze_fn is not None:
         out["analyze_s"] = _time(analyze_fn, 3, sync)
+        out.update(analyze_layouts_and_groups(sync))
     out["rqi_mainline_split_s"] = _time(_rqi(spec), 3, sync)
     out["circuit_density_1000_points_s"] = _time(_density(task, dev), 1, sync)
     if rss_epochs and dev.type == "cpu":
