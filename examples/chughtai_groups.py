@@ -7,6 +7,7 @@ The run is the authors' setting (cfg.json of their batch_experiments: 1 layer, d
 full batch) on ``--group`` with ``--op``, resumed or extended when OUT already holds it.
 
     python examples/chughtai_groups.py OUT [--group A5] [--op xy] [--epochs 50000]
+        [--measure-only]   # the run OUT holds, as it stands (a stopped run, say)
 """
 
 from grok_interp.examples_cli import parser
@@ -21,6 +22,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--snapshot-every", type=int, default=200)
     ap.add_argument("--max-steps", type=int, default=40, help="snapshots measured")
+    ap.add_argument("--measure-only", action="store_true",
+                    help="measure the run OUT holds as it stands, without training it further")
     args = ap.parse_args(argv)
     from pathlib import Path
 
@@ -41,7 +44,13 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = f"{args.group}_{args.op}_seed{args.seed}"
-    run = train_or_resume(spec, out / f"{name}.pt", progress=not args.quiet)
+    path = out / f"{name}.pt"
+    if args.measure_only:
+        from grok_interp import load_run
+
+        run = load_run(path)
+    else:
+        run = train_or_resume(spec, path, progress=not args.quiet)
     frame = irreps_over_training(run, max_steps=args.max_steps)
     order = learning_order(frame)
     end = run.final_metrics()
