@@ -6,21 +6,6 @@ registry holds for ``"toy"``, so this module names no family; nothing in the pac
 imports it.
 """
 
-from __future__ import annotations
+from grok_interp.families.registry import alias
 
-import sys
-from typing import Any
-
-
-def _home() -> Any:
-    from grok_interp.families import registry
-
-    return sys.modules[type(registry.get("toy")).__module__]
-
-
-def __getattr__(name: str) -> Any:
-    return getattr(_home(), name)
-
-
-def __dir__() -> list[str]:
-    return dir(_home())
+__getattr__, __dir__ = alias("toy")

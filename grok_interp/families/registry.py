@@ -11,6 +11,8 @@ of SAE classes do). A family defined elsewhere (a test, a user's module) joins w
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from grok_interp.errors import CheckpointError
@@ -51,6 +53,17 @@ def get(kind: str) -> Family:
     family = importlib.import_module(FAMILIES[kind]).FAMILY
     assert isinstance(family, Family) and family.kind == kind
     return family
+
+
+def alias(kind: str) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A module's ``__getattr__`` and ``__dir__`` that re-export the module of the family
+    of ``kind`` (the old import paths ``grok_interp.toy`` and ``grok_interp.parity``: they
+    ask the registry, so they name no family)."""
+
+    def home() -> Any:
+        return sys.modules[type(get(kind)).__module__]
+
+    return (lambda name: getattr(home(), name)), (lambda: dir(home()))
 
 
 def families() -> list[Family]:
