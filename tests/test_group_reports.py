@@ -95,3 +95,24 @@ def test_learning_order_reads_when_each_key_irrep_rises():
     assert order["irrep"].tolist() == ["b", "a"]
     assert order["epoch at 50% of final"].tolist() == [10, 30]
     assert order["epoch above 0.005"].tolist() == [10, 10]
+
+
+def test_a_group_task_trains_from_the_cli_and_in_a_sweep(tmp_path, capsys):
+    from grok_interp import load_run
+    from grok_interp.sweeps import Grid, load_points, run_sweep
+    from grok_interp.tasks import Task
+
+    out = tmp_path / "s3.pt"
+    assert main(["train", "--group", "S3", "--preset", "small", "--epochs", "4", "--out",
+                 str(out), "--quiet"]) == 0  # fmt: skip
+    run = load_run(out)
+    assert run.task == Task.over("S3", "xy") and "over S3" in run.task.describe()
+    assert main(["train", "--group", "Q8", "--out", str(tmp_path / "q.pt")]) == 2
+    assert "unknown structure 'Q8'" in capsys.readouterr().err
+    base = load_run(out)
+    from grok_interp.runs import RunSpec
+
+    spec = RunSpec(task=base.task, model=base.model, train=base.train)
+    grid = Grid(base=spec, values={"task.op": ["xy", "xyx_inv"]})
+    run_sweep(grid, tmp_path / "sweep", progress=False)
+    assert [r.task.op for r in load_points(tmp_path / "sweep")] == ["xy", "xyx_inv"]

@@ -23,7 +23,8 @@ SKIP = {"frozen_biases", "betas", "normalization"}
 # (and, not being part of a run, --device, --step, --save-every, --quiet).
 RESUMABLE = {"train.epochs", "train.eval_every", "train.snapshot_every"}
 # The pair flags' fields of a run (the other flags are model.FIELD and train.FIELD).
-PAIR_FLAGS = {"task": "task.op", "p": "task.p", "format": "task.token_format"}
+PAIR_FLAGS = {"task": "task.op", "p": "task.p", "format": "task.token_format",
+              "group": "task.structure"}
 
 
 def _truth(text: str) -> bool:
@@ -73,6 +74,9 @@ def add_parsers(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
                    help="FIELD=VALUE: task.FIELD, model.FIELD or train.FIELD (repeatable)")
     p.add_argument("--task", default=None, choices=list(OP_NAMES), help="default add")
     p.add_argument("--p", type=int, default=None, help="default 113")
+    p.add_argument("--group", default=None,
+                   help="a finite group (C_n, D_n, S_n n <= 6, A_n n <= 5, e.g. S4, D13, A5) "
+                   "for xy, xyx_inv, xyx: p is its order, --task defaults to xy")  # fmt: skip
     p.add_argument("--format", default=None, type=layout_arg,
                    help=f"a token layout: {', '.join(map(repr, TOKEN_FORMATS))} or any other "
                    "(grok_interp.layouts); default 'a b ='")  # fmt: skip
@@ -112,6 +116,11 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     """The run's fields the flags give, under dotted names (``train.lr``...)."""
     given: dict[str, Any] = {v: getattr(args, k) for k, v in PAIR_FLAGS.items()
                              if getattr(args, k) is not None}  # fmt: skip
+    if args.group is not None:  # a group task: its order, and the composition by default
+        from grok_interp.structures import structure
+
+        given.setdefault("task.p", structure(args.group, 0).order)
+        given.setdefault("task.op", "xy")
     given |= {f"model.{k}": v for k, v in _overrides(args, ModelPreset).items()}
     given |= {f"train.{k}": v for k, v in _overrides(args, TrainConfig).items()}
     if args.betas:
