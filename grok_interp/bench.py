@@ -210,6 +210,7 @@ def run_bench(
     sweep_points: int = 12,
     toy_members: int = 100,
     parity_checkpoint: str | None = "checkpoints/parity_rnn.pt",
+    layouts_and_groups: bool = True,
 ) -> dict[str, float]:
     dev = resolve_device(device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -240,6 +241,7 @@ def run_bench(
     out["mainline_40k_epochs_minutes_est"] = 40_000 * fast / 60
     if analyze_fn is not None:
         out["analyze_s"] = _time(analyze_fn, 3, sync)
+    if layouts_and_groups:
         out.update(analyze_layouts_and_groups(sync))
     out["rqi_mainline_split_s"] = _time(_rqi(spec), 3, sync)
     out["circuit_density_1000_points_s"] = _time(_density(task, dev), 1, sync)

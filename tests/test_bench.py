@@ -14,7 +14,7 @@ from grok_interp.tasks import Task
 @pytest.mark.slow  # runs the whole bench once: the long tier
 def test_bench_runs_and_reports_every_figure():
     res = run_bench(repeats=1, n_models=2, rss_epochs=0, analyze_fn=lambda: None, sweep_points=0,
-                    toy_members=0, parity_checkpoint=None)
+                    toy_members=0, parity_checkpoint=None, layouts_and_groups=False)
     expected = {
         "plain_epochs_per_s",
         "fast_epochs_per_s",
