@@ -79,7 +79,10 @@ def test_irreps_are_orthogonal_homomorphisms(named):
         assert rho.dtype == torch.float64
         eye = torch.eye(rho.shape[-1], dtype=torch.float64)
         assert torch.allclose(rho @ rho.transpose(1, 2), eye.expand_as(rho), atol=1e-12), name
-        for x in torch.arange(g.order).split(64):  # chunked: S6 is 518,400 pairs
+        # every x up to 200 elements; beyond (S6: 518,400 pairs) 64 seeded x against every y
+        xs = torch.arange(g.order) if g.order <= 200 else torch.randperm(
+            g.order, generator=torch.Generator().manual_seed(0))[:64]  # fmt: skip
+        for x in xs.split(64):
             prod = torch.einsum("xab,ybc->xyac", rho[x], rho)
             want = rho[g.table[x].reshape(-1)].reshape(prod.shape)
             assert (prod - want).abs().max() < 1e-10, name
