@@ -76,7 +76,9 @@ def main(argv=None):
         values |= {"task.length": args.lengths} if args.lengths else {}
         if kind == "skip_trigram" and args.big_at != ["any"]:  # else the grid of older folders
             values["task.big_at"] = args.big_at
-        run_sweep(Grid(values=values, base=base), folder, progress=not args.quiet)
+        print(f"{kind}: {', '.join(args.regimes)} data, {args.epochs} steps ...", flush=True)
+        run_sweep(Grid(values=values, base=base), folder, progress=not args.quiet,
+                  callbacks=[_finished(kind)])  # one line per task and regime, quiet or not
         runs = load_points(folder)
         extra = 1 if kind == "five_digit_add" else 0
         fig = make_subplots(rows=1, cols=2 + extra, subplot_titles=[
@@ -144,6 +146,23 @@ def main(argv=None):
 # the output digits' colours: none near the loss panel's train blue and test red
 DIGITS = ("#66c2a5", "#fc8d62", "#8da0cb", "#e78ac3", "#a6d854", "#ffd92f")
 SCORES = ("#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")  # the head scores' colours, in order
+
+
+def _finished(kind: str):
+    """A training callback that prints one line when a run reaches its last step: the task,
+    the regime, the wall time since the task began and the final test loss."""
+    import time
+
+    start = time.perf_counter()
+
+    def record(epoch, model, run):
+        if epoch >= run.train.epochs:
+            print(f"{kind}, {REGIME[run.train.fresh_data]} data: {epoch} steps done "
+                  f"({run.task.describe()}), {time.perf_counter() - start:.0f} s since the "
+                  "task began", flush=True)
+        return None
+
+    return record
 
 
 def _variant(task, args) -> str:

@@ -133,7 +133,7 @@ TINY_EXPERIMENTS = {
 
 
 @pytest.mark.slow
-def test_d3_sweeps_the_skip_trigrams_open_choices(tmp_path):
+def test_d3_sweeps_the_skip_trigrams_open_choices(tmp_path, capsys):
     main = _main("nanda_d3_limited_data")
     with pytest.raises(SystemExit):  # five-digit addition has no length to choose
         main([str(tmp_path), "--lengths", "8"])
@@ -143,6 +143,10 @@ def test_d3_sweeps_the_skip_trigrams_open_choices(tmp_path):
     regimes = sorted(r.split("|")[2].strip() for r in rows)
     assert regimes == [f"limited, length {n}, big token {b}" for n in (4, 6)
                        for b in ("any", "before_last")]  # fmt: skip
+    # quiet, yet one line as the task starts and one as each run ends
+    said = capsys.readouterr().out
+    assert said.count("skip_trigram, limited data: 10 steps done") == 4
+    assert "skip_trigram: limited data, 10 steps ..." in said
 
 
 def assert_renders_offline(folder: Path) -> None:
