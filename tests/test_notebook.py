@@ -54,6 +54,8 @@ def test_quickstart_notebook_executes(monkeypatch):
     assert f"<td>{', '.join(map(str, keys))}</td>" in joined  # Table 5, computed
     assert "Ablations" in joined and "Neuron-logit map" in joined
     assert "circuits-vis" in joined
+    streams = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "('sign', 'standard_sign')" in streams  # the S5 group checkpoint's key irreps
     figures = [h for h in html if "plotly" in h and "Plotly.newPlot" in h]
     assert len(figures) == 3  # the figures are HTML too, so nbconvert's page shows them
     pngs = outputs(nb, "image/png")
