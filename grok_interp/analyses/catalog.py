@@ -29,7 +29,7 @@ from grok_interp.analyses.curves import CurvesResult
 from grok_interp.analyses.efficiency import EfficiencyResult, efficiency
 from grok_interp.analyses.embedding import FourierNormsResult, embedding_fourier
 from grok_interp.analyses.interaction import InteractionResult
-from grok_interp.analyses.irreps import IrrepsResult, irreps
+from grok_interp.analyses.irreps import IrrepsResult, task_irreps
 from grok_interp.analyses.lengths import LengthResult
 from grok_interp.analyses.logits import (
     DEFAULT_THRESHOLD,
@@ -134,20 +134,6 @@ def _needs_keys(c: Context) -> str | None:
     return "needs key frequencies from the neuron-logit map, which did not run; give key_freqs"
 
 
-def _irreps(c: Context) -> IrrepsResult:
-    """Chughtai et al.'s metrics of the task's group (C_p for Z_p), reading the model in
-    chunks at the layout's positions."""
-    lay, task = c.task.layout, c.task
-    if not lay.shared_vocab:
-        raise AnalysisError("irreps: reads one embedding for both operands; this layout "
-                            "gives b its own vocabulary")  # fmt: skip
-    if c.model.cfg.attn_only:
-        raise AnalysisError("irreps: reads the MLP's hidden layer; this model has no MLP")
-    return irreps(c.model, task.as_group(), x_pos=lay.a_pos, y_pos=lay.b_pos,
-                  answer_pos=task.answer_pos, template=tuple(task.tokens()[0].tolist()),
-                  train=c.train_idx)  # fmt: skip
-
-
 def _needs_neurons(c: Context) -> str | None:
     if (why := _needs_keys(c)) is not None:
         return why
@@ -184,6 +170,9 @@ def section(name: str) -> tuple[str, ...]:
 
 
 PAIRS, LEARNERS = OnPairs, (Transformer,)
+# the automaton's analyses: strings read by a recurrent learner or a transformer
+PARITY: dict[str, Any] = {"section": "parity", "task": StreamingStrings,
+                          "learner": (Recurrent, Transformer)}
 for _a in (
     Analysis(name="embedding", fourier=True, forward=False, result=FourierNormsResult,
              section="pairs", task=PAIRS, learner=LEARNERS,
@@ -232,22 +221,19 @@ for _a in (
                                      restricted=c.options.restricted),
              what="restricted and excluded losses, ablations (Sec. 4.3, Tables 1, 4-6)"),
     Analysis(name="irreps", result=IrrepsResult, section="pairs", task=PAIRS,
-             learner=LEARNERS, forward=False, run=_irreps,
+             learner=LEARNERS, forward=False,
+             run=lambda c: task_irreps(c.model, c.task, train=c.train_idx),
              what="Chughtai et al.'s irreducible representations: shares, logit trace "
                   "similarity, excluded and restricted losses, key irreps"),
     Analysis(name="over_training", result=CurvesResult, section="over training",
              what="the measures of every paper at each snapshot of a Run"),
-    Analysis(name="automaton", result=AutomatonResult, section="parity",
-             task=StreamingStrings, learner=(Recurrent, Transformer),
+    Analysis(name="automaton", result=AutomatonResult, **PARITY,
              what="the hidden states' automaton, leader rule (van Rossem & Saxe Sec. 3)"),
-    Analysis(name="automaton_scale_free", result=AutomatonResult, section="parity",
-             task=StreamingStrings, learner=(Recurrent, Transformer),
+    Analysis(name="automaton_scale_free", result=AutomatonResult, **PARITY,
              what="the automaton by the scale-free rule"),
-    Analysis(name="length_generalisation", result=LengthResult, section="parity",
-             task=StreamingStrings, learner=(Recurrent, Transformer),
+    Analysis(name="length_generalisation", result=LengthResult, **PARITY,
              what="accuracy on strings longer than the training ones"),
-    Analysis(name="states_over_training", result=StatesResult, section="parity",
-             task=StreamingStrings, learner=(Recurrent, Transformer),
+    Analysis(name="states_over_training", result=StatesResult, **PARITY,
              what="states, mergers and splits at each snapshot"),
     Analysis(name="interaction", result=InteractionResult, section="parity",
              task=StreamingStrings, learner=(Recurrent,),

@@ -66,7 +66,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from grok_interp.analyses.common import Result
+from grok_interp.analyses.common import AnalysisError, Result
 from grok_interp.groups import Group, character, entry_basis
 from grok_interp.tl import Model
 
@@ -432,6 +432,23 @@ def irreps(
     return irrep_metrics(group, w_e, w_e, w_l, run, train=train, chunk=chunk)
 
 
+@torch.no_grad()
+def task_irreps(model: Model, task: Any, *, group: Group | None = None,
+                train: Int[Tensor, " n_train"] | None = None) -> IrrepsResult:  # fmt: skip
+    """:func:`irreps` of ``model`` on a pair task: its group (C_p for Z_p, or ``group``
+    where the caller has built it), read at the layout's operand and answer positions;
+    an AnalysisError in one line where the layout or the model does not allow it."""
+    lay = task.layout
+    if not lay.shared_vocab:
+        raise AnalysisError("irreps: reads one embedding for both operands; this layout "
+                            "gives b its own vocabulary")  # fmt: skip
+    if model.cfg.attn_only:
+        raise AnalysisError("irreps: reads the MLP's hidden layer; this model has no MLP")
+    return irreps(model, group or task.as_group(), x_pos=lay.a_pos, y_pos=lay.b_pos,
+                  answer_pos=task.answer_pos, template=tuple(task.tokens()[0].tolist()),
+                  train=train)  # fmt: skip
+
+
 # ---- over training -----------------------------------------------------------------------
 
 
@@ -452,11 +469,9 @@ def irreps_over_training(run: Any, *, steps: list[int] | None = None,
     if steps is None:
         stride = max(1, -(-len(snaps) // max_steps))
         steps = snaps[::stride] + ([] if (len(snaps) - 1) % stride == 0 else [snaps[-1]])
-    lay, rows = task.layout, []
+    group, rows = task.as_group(), []
     for step in steps:
-        res = irreps(model_from_run(run, step), task.as_group(), x_pos=lay.a_pos,
-                     y_pos=lay.b_pos, answer_pos=task.answer_pos,
-                     template=tuple(task.tokens()[0].tolist()), train=run.train_idx)  # fmt: skip
+        res = task_irreps(model_from_run(run, step), task, group=group, train=run.train_idx)
         losses = history_at(run.history, step, ("train_loss", "test_loss"))
         for name, vals in res.per_irrep.items():
             rows.append({"epoch": step, "irrep": name, "key": name in res.key,

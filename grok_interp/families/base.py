@@ -14,6 +14,7 @@ overridden is a TypeError naming it. An intermediate base says so with
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -202,8 +203,6 @@ class Family(ABC):
     def finish(self, report: Report) -> Report:
         """``report`` holding what this family builds of it: the papers' names, the summary
         table, its heading and the notes (the Report asks no one for them)."""
-        import dataclasses
-
         report = dataclasses.replace(report, family=self.kind, title=self.title_of(report))
         return dataclasses.replace(report, summary=self.summary(report),
                                    summary_title=self.summary_heading(),
