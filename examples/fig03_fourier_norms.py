@@ -24,8 +24,9 @@ def main(argv=None):
     fig.update_layout(
         title="Fourier components of W_E and W_L (Figure 3)",
         showlegend=False,
-        xaxis_title="frequency k",
     )
+    fig.update_xaxes(title_text="frequency k")
+    fig.update_yaxes(title_text="norm", col=1)
     return write(fig, args.out, "fig03_fourier_norms")
 
 

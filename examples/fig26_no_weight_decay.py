@@ -35,7 +35,8 @@ def main(argv=None):
         )
     )
     fig.update_layout(
-        title="No weight decay: no grokking (Figure 26)", yaxis_type="log", xaxis_title="epoch"
+        title="No weight decay: no grokking (Figure 26)", yaxis_type="log", xaxis_title="epoch",
+        yaxis_title="loss",
     )
     return write(fig, args.out, "fig26_no_weight_decay") + save(
         args.out, "fig26_no_weight_decay", grok_markdown(table, names)

@@ -155,7 +155,7 @@ def main(argv=None):
         t_grok_median=("t_grok", "median"),
     )  # fmt: skip
 
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.09, subplot_titles=[
         "network: E_k over training", "effective theory: E_k under its flow",
         "RQI formation time vs 1 / lambda_3"])  # fmt: skip
     snaps = sorted(run.snapshots)
@@ -174,6 +174,9 @@ def main(argv=None):
     fig.add_trace(go.Scatter(x=1 / ok["lambda_3"], y=ok["t_rqi"], mode="markers",
                              text=[f"n_train {n}" for n in ok["train.n_train"]],
                              name="runs", marker={"color": "black"}), row=1, col=3)  # fmt: skip
+    if ok.empty:  # say why the panel is empty
+        fig.add_annotation(text="no run formed its RQI<br>within the budget", showarrow=False,
+                           x=0.5, y=0.5, xref="x3 domain", yref="y3 domain")  # fmt: skip
     fig.update_xaxes(title_text="step", row=1, col=1)
     fig.update_xaxes(title_text="flow step", row=1, col=2)
     fig.update_xaxes(title_text="1 / lambda_3", type="log", row=1, col=3)

@@ -144,6 +144,7 @@ def periodicity(data: ModelData, head: int = 0, neuron: int = 0) -> go.Figure:
     fig = make_subplots(
         rows=1,
         cols=3,
+        horizontal_spacing=0.1,
         subplot_titles=[
             f"attention =→a, head {head}",
             f"neuron {neuron}",
@@ -163,6 +164,11 @@ def periodicity(data: ModelData, head: int = 0, neuron: int = 0) -> go.Figure:
         go.Heatmap(z=norms.tolist(), x=labels, y=labels, colorscale="Blues"), row=1, col=3
     )
     fig.update_layout(title="Periodicity in attention, neurons and logits (Figure 4)", height=500)
+    for col in (1, 2):
+        fig.update_xaxes(title_text="b", row=1, col=col)
+        fig.update_yaxes(title_text="a", row=1, col=col)
+    fig.update_xaxes(title_text="component over b", row=1, col=3)
+    fig.update_yaxes(title_text="component over a", row=1, col=3)
     return fig
 
 
@@ -190,5 +196,9 @@ def progress_extra(progress: dict[str, list[float]], keys: Sequence[int]) -> go.
         go.Scatter(x=x, y=progress["excluded_loss_max_any"], name="max over all k"), row=1, col=3
     )
     fig.update_yaxes(type="log", row=1, col=3)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="accuracy", row=1, col=1)
+    fig.update_yaxes(title_text="alpha_k", row=1, col=2)
+    fig.update_yaxes(title_text="loss", row=1, col=3)
     fig.update_layout(title="Further progress measures (Appendix C.1.5)")
     return fig

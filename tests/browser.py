@@ -40,8 +40,16 @@ DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p 
     return typeof colour !== 'string' ? null : [colour, lines && d.line ? d.line.dash || 'solid'
       : '', lines ? '' : m.symbol || 'circle'].join(' ');
   };
+  const known = v => v !== null && v !== undefined && !(typeof v === 'number' && isNaN(v));
+  const draws = d => {  // a line needs two neighbouring points (or connectgaps), a marker one
+    const y = Array.from(d.y || []); const ok = y.map(known);
+    if ((d.mode || '').includes('markers') || (d.mode || '').includes('text') || d.fill
+        && d.fill !== 'none') return ok.some(Boolean);
+    return d.connectgaps ? ok.filter(Boolean).length > 1 : ok.some((o, i) => o && ok[i + 1]);
+  };
   const traces = (p._fullData || []).filter(d => d.visible === true && d.type === 'scatter')
     .map(d => ({name: (d._input || d).name || '', style: style(d), legend: d.showlegend !== false,
+                draws: draws(d),
                 labelled: (d.mode || '').includes('text'),
                 panel: (d.xaxis || 'x') + (d.yaxis || 'y')}));
   return {svg: !!svg, width: box.width, height: box.height, traces: (p.data || []).length,
@@ -78,7 +86,8 @@ def unreadable(figure: dict) -> list[str]:
     different names) in one style in one panel or in the legend, a trace without a name
     beside others in its panel (its hover reads "trace 7"), or one beside others that
     neither the legend (by its style) nor a label of its own identifies (where a colour
-    bar is the key to the lines' colours, the last two are the bar's to tell)."""
+    bar is the key to the lines' colours, the last two are the bar's to tell), a trace in
+    the legend that draws nothing (a line whose points are all separated by gaps)."""
     title = figure["title"]
     found = [] if figure["titleInside"] else [f"title clipped: {title!r}"]
     if figure["titleOver"]:
@@ -101,6 +110,8 @@ def unreadable(figure: dict) -> list[str]:
     panels = [t["panel"] for t in traces]
     blank = sorted({t["panel"] for t in traces if not t["name"] and panels.count(t["panel"]) > 1})
     found += [f"unnamed traces beside others in panels {blank}: {title!r}"] if blank else []
+    empty = [t["name"] for t in traces if t["legend"] and not t.get("draws", True)]
+    found += [f"traces {empty} in the legend draw nothing: {title!r}"] if empty else []
     listed = {t["style"] for t in traces if t["legend"]}
     unlisted = [t["name"] for t in traces if t["name"] and not t["legend"] and not t["labelled"]
                 and t["style"] not in listed and panels.count(t["panel"]) > 1]  # fmt: skip

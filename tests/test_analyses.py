@@ -21,14 +21,26 @@ from grok_interp.analyses.logits import (
     select_key_freqs,
     wave,
 )
-from grok_interp.analyses.neurons import block_fve, fitted_activations, monomial_fve
+from grok_interp.analyses.neurons import (
+    block_fve,
+    fitted_activations,
+    monomial_fve,
+    neuron_fits,
+)
 from grok_interp.hooks import ablate_last, ablate_stored_term, project_last, store
 from grok_interp.models import build_model, preset
 from grok_interp.report import analyze
 from grok_interp.runs import load_model
 from grok_interp.tasks import Task
 
-from .conftest import CHUGHTAI, NANDA_LOW_PRECISION, NANDA_NO_WD, external, randomize
+from .conftest import (
+    CHUGHTAI,
+    MAINLINE,
+    NANDA_LOW_PRECISION,
+    NANDA_NO_WD,
+    external,
+    randomize,
+)
 
 P = 17
 KEYS = [2, 5]
@@ -324,8 +336,58 @@ def test_two_layer_model_says_which_layer_each_analysis_reads():
     report = analyze(model, task, key_freqs=[1, 2])
     assert report.results["ablations"].layer == 1
     assert report.results["neurons"].layer == 1
+    assert {h.layer for h in report.results["attention"].heads} == {0, 1}
     md = report.to_markdown()
-    assert "layer 1's MLP" in md and "Heads of layer 0" in md
+    assert "layer 1's MLP" in md and "Heads of each of the 2 layers" in md
+    assert "layer 0: all" in md  # the earlier MLP's row
+
+
+def _stacked(one, inert: int):
+    """A 2-layer copy of the 1-layer ``one`` whose block ``inert`` adds nothing to the
+    residual stream (no attention scores, W_O and W_out zero) and whose other block is
+    ``one``'s: its outputs are ``one``'s, and the live block's activations too."""
+    two = build_model(preset("mainline", n_layers=2), Task(p=113), seed=0)
+    own, live = tl.hooked_params(two), tl.hooked_params(one)
+    params = {n: torch.zeros_like(t) for n, t in own.items()}
+    for name in own:
+        parts = name.split(".")
+        if parts[0] != "blocks":
+            params[name] = live[name]
+        elif int(parts[1]) != inert:
+            params[name] = live[".".join(["blocks", "0", *parts[2:]])]
+    from grok_interp.models import load_params
+
+    load_params(two, params)
+    return two
+
+
+def test_later_layers_attention_and_earlier_mlps_read_like_the_one_layer_model():
+    """Known answer: the shipped mainline's block put second (under an inert first block)
+    or first (under an inert second one) of a 2-layer model. The layer-1 heads' pattern
+    fits are the 1-layer model's layer-0 fits; the inert layer is named, not fitted; the
+    earlier MLP's neurons are the 1-layer model's, counted over every frequency."""
+    one, task = load_model(MAINLINE)
+    keys = [14, 35, 41, 42, 52]
+    base_att = attention_heads(one, task)
+    base_neu = neuron_fits(one, task, key_freqs=list(range(1, 57)))
+    top = _stacked(one, inert=0)
+    torch.testing.assert_close(top(task.tokens())[:, -1], one(task.tokens())[:, -1])
+    att = attention_heads(top, task)
+    assert att.flat_layers == (0,) and {h.layer for h in att.heads} == {1}
+    for h, b in zip(att.heads, base_att.heads, strict=True):
+        assert h.k == b.k  # the pattern's best frequency is the score lookup's
+        assert h.pattern_fve == pytest.approx(b.pattern_fve, abs=1e-6)
+        assert h.alpha == pytest.approx(b.alpha, abs=1e-6)
+        assert h.sigmoid_slope == pytest.approx(b.sigmoid_slope, rel=1e-4)
+    assert any("Layer(s) 0 not fitted" in n for n in att.notes())
+    bottom = _stacked(one, inert=1)
+    neu = neuron_fits(bottom, task, key_freqs=keys)
+    (early,) = neu.earlier
+    assert early.layer == 0 and neu.layer == 1
+    assert early.n_well_fit == int(base_neu.well_fit.sum()) > 350
+    assert dict(early.by_freq) == {c.k: c.n_neurons for c in base_neu.clusters}
+    att = attention_heads(bottom, task)  # layer 1 attends uniformly: named
+    assert att.flat_layers == (1,) and att.heads[0].score_fve == base_att.heads[0].score_fve
 
 
 def test_foreign_gelu_needs_its_activation_and_the_report_says_what_was_assumed(tmp_path):

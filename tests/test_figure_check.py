@@ -85,7 +85,15 @@ def legend_alike() -> go.Figure:  # one style for two quantities, each in its ow
     return fig
 
 
+def gapped() -> go.Figure:  # a loss known at every other epoch only: a line of no segment
+    fig = clean()
+    fig.add_trace(go.Scatter(x=[1, 2, 3], y=[2, float("nan"), 1], name="weight norm", mode="lines",
+                             line={"color": "#2ca02c"}), row=1, col=1)  # fmt: skip
+    return fig
+
+
 DEFECTS = {"placeholder": (placeholder, "annotations without text"),
+           "gapped": (gapped, "draw nothing"),
            "unnamed": (unnamed, "unnamed traces in the legend"),
            "unnamed_in_panel": (unnamed_in_panel, "unnamed traces beside others"),
            "unlisted": (unlisted, "in no legend"),

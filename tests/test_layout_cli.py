@@ -56,8 +56,8 @@ def test_two_layers_separate_vocab_every_analysis_says_its_layer():
     report = analyze(model, task, key_freqs=[1, 2])
     emb = report.results["embedding"]
     assert set(emb.per_operand) == {"a", "b"} and "separate vocabularies" in emb.notes()[0]
-    assert report.results["attention"].layer == 0
-    assert any("Heads of layer 0" in n for n in report.results["attention"].notes())
+    assert {h.layer for h in report.results["attention"].heads} == {0, 1}
+    assert any("Heads of each of the 2 layers" in n for n in report.results["attention"].notes())
     assert report.results["neurons"].layer == 1 and report.results["ablations"].layer == 1
     data = gather(model, task)
     with torch.no_grad():

@@ -1,5 +1,5 @@
 """Attention heads as waves of one frequency (Nanda et al. 2023, Appendix A.1, C.1.2,
-C.1.3, Table 2, Figures 9-11). First layer, per head j:
+C.1.3, Table 2, Figures 9-11). Per head j of the first layer (the paper's model has one):
 
 - **= -> =**: mean attention from ``=`` to itself (paper: 0.1 to 0.4%).
 - **Score lookup** ``C_j[a] = (W_E[a] W_K^j) . q_j / sqrt(d_head)`` with the ``=`` query
@@ -21,6 +21,12 @@ C.1.3, Table 2, Figures 9-11). First layer, per head j:
   head attends to ``=`` (one external checkpoint has a head at 13%).
 - **OV circuit** ``(W_E[a] + W_pos[pos_a]) W_V^j + b_V^j) W_O^j`` in the Fourier basis over
   a (Figure 11), and the score lookup's Fourier norms (Figure 10).
+
+In a model of several layers each later layer's heads get what reads the pattern alone:
+the ``= -> =`` attention, the pattern fit (at the frequency that fits the pattern best)
+and the sigmoid fit. The score lookup and the OV circuit take the embeddings as the
+head's input, which holds for the first layer only; a layer whose attention is the same
+for every input (an attention rate near 0) is named and skipped.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import plotly.express as px
 import plotly.graph_objects as go
 import torch
 from jaxtyping import Float
@@ -72,6 +79,7 @@ class Head:
     sigmoid_slope: float
     sigmoid_intercept: float
     sigmoid_fve: float
+    layer: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,13 +90,14 @@ class AttentionResult(Result):
     sigmoid_fve_pooled: float
     loss_model: dict[str, float]
     loss_linear_sigmoid: dict[str, float]
-    score_norms: Float[Tensor, "head n_freqs_plus_1"]
-    ov_norms: Float[Tensor, "head n_freqs_plus_1"]
-    pattern_to_a: Float[Tensor, "head p p"]
+    score_norms: Float[Tensor, "first_heads n_freqs_plus_1"]  # layer 0's heads
+    ov_norms: Float[Tensor, "first_heads n_freqs_plus_1"]
+    pattern_to_a: Float[Tensor, "heads p p"]  # one per entry of ``heads``
     setup_differences: tuple[str, ...] = UNKNOWN_SETUP
-    layer: int = 0
     query: str = "="  # the slot at the answer position, whose attention is read
     answer_pos: int = -1
+    n_layers: int = 1
+    flat_layers: tuple[int, ...] = ()  # layers whose pattern is the same for every input
 
     title = "Attention heads"
     section = "Appendix A.1, C.1.2, C.1.3, Table 2, Figures 9-11"
@@ -98,8 +107,9 @@ class AttentionResult(Result):
         for h in self.heads:
             rows.append(
                 {
+                    **({"layer": h.layer} if self.n_layers > 1 else {}),
                     "head": h.head,
-                    "= -> = attn": pct(h.eq_attention),
+                    f"{self.query} -> {self.query} attn": pct(h.eq_attention),
                     "k": h.k,
                     "C_j fit F, G": f"{h.F:.3g}, {h.G:.3g}",
                     "C_j FVE": pct(h.score_fve),
@@ -115,15 +125,19 @@ class AttentionResult(Result):
 
     def summary(self) -> pd.DataFrame:
         def span(xs: list[float]) -> str:
-            return f"{pct(min(xs))} to {pct(max(xs))}"
+            xs = [x for x in xs if x == x]
+            return f"{pct(min(xs))} to {pct(max(xs))}" if xs else "-"
 
+        first = [h for h in self.heads if h.layer == 0]
+        of = " of layer 0" if self.n_layers > 1 else ""
         rows = [
-            ("= -> = attention (range over heads)",
-             span([h.eq_attention for h in self.heads]), "0.1% to 0.4%"),
-            ("C_j FVE of the best frequency (range over heads)",
-             span([h.score_fve for h in self.heads]),
+            (f"{self.query} -> {self.query} attention (range over heads{of})",
+             span([h.eq_attention for h in first]), "0.1% to 0.4%"),
+            (f"C_j FVE of the best frequency (range over heads{of})",
+             span([h.score_fve for h in first]),
              f"{pct(min(PAPER_SCORE_FVE))} to {pct(max(PAPER_SCORE_FVE))}"),
-            ("linear sigmoid FVE (pooled over heads)", pct(self.sigmoid_fve_pooled), "97.5%"),
+            (f"linear sigmoid FVE (pooled over heads{of})", pct(self.sigmoid_fve_pooled),
+             "97.5%"),
         ]  # fmt: skip
         for s in self.loss_model:
             lin = self.loss_linear_sigmoid.get(s, float("nan"))
@@ -144,36 +158,46 @@ class AttentionResult(Result):
         return super().to_markdown() + "\n" + self.summary().to_markdown(index=False) + "\n"
 
     def figure(self) -> go.Figure:
-        """Attention from = to a over (a, b), per head (Figure 9)."""
-        n = len(self.heads)
-        fig = make_subplots(rows=1, cols=n, subplot_titles=[f"head {h.head}" for h in self.heads])
-        for i in range(n):
-            fig.add_trace(
-                go.Heatmap(z=self.pattern_to_a[i].tolist(), coloraxis="coloraxis"), row=1, col=i + 1
-            )
+        """Attention from the answer position to a over (a, b), per head (Figure 9); one
+        row per layer in a model of several."""
+        layers = sorted({h.layer for h in self.heads})
+        cols = max(sum(h.layer == layer for h in self.heads) for layer in layers)
+        named = len(layers) > 1 or self.n_layers > 1
+        fig = make_subplots(
+            rows=len(layers), cols=cols,
+            subplot_titles=[f"layer {h.layer} head {h.head}" if named else f"head {h.head}"
+                            for h in self.heads],
+        )  # fmt: skip
+        for i, h in enumerate(self.heads):
+            fig.add_trace(go.Heatmap(z=self.pattern_to_a[i].tolist(), coloraxis="coloraxis"),
+                          row=layers.index(h.layer) + 1, col=h.head + 1)  # fmt: skip
         fig.update_layout(
-            title="Attention from = to a, per head (Appendix A.1, Figure 9)",
+            title=f"Attention from {self.query} to a, per head (Appendix A.1, Figure 9)",
             coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": "attention"}}},
+            height=max(450, 300 * len(layers)),
         )
         fig.update_xaxes(title_text="b")
         fig.update_yaxes(title_text="a", col=1)
         return fig
 
     def fourier_figure(self) -> go.Figure:
-        """Score lookup C_j (Figure 10) and OV circuit (Figure 11) in the Fourier basis."""
+        """Score lookup C_j (Figure 10) and OV circuit (Figure 11) in the Fourier basis,
+        layer 0's heads (the later layers' input is not the embeddings)."""
         fig = make_subplots(rows=2, cols=1, subplot_titles=["C_j (Figure 10)", "OV (Figure 11)"])
-        ks = list(range(len(self.score_norms[0])))
-        for h in self.heads:
+        ks = list(range(self.ov_norms.shape[1]))
+        palette = px.colors.qualitative.Plotly  # one colour per head in both panels
+        for i, h in enumerate(h for h in self.heads if h.layer == 0):
             for r, norms in ((1, self.score_norms), (2, self.ov_norms)):
                 fig.add_trace(
-                    go.Bar(
-                        x=ks, y=norms[h.head].tolist(), name=f"head {h.head}", showlegend=r == 1
-                    ),
+                    go.Bar(x=ks, y=norms[i].tolist(), name=f"head {h.head}", showlegend=r == 1,
+                           legendgroup=f"head {h.head}",
+                           marker_color=palette[h.head % len(palette)]),
                     row=r,
                     col=1,
-                )
+                )  # fmt: skip
+        of = " of layer 0" if self.n_layers > 1 else ""
         fig.update_layout(
-            title="Attention heads in the Fourier basis (Appendix C.1.2, Figures 10-11)",
+            title=f"Attention heads{of} in the Fourier basis (Appendix C.1.2, Figures 10-11)",
             barmode="group",
         )
         fig.update_xaxes(title_text="frequency k")
@@ -191,9 +215,21 @@ class AttentionResult(Result):
             f"No score lookup C_j: the query sits at the operand '{self.query}' (the answer "
             "position), so it changes with the input; each head's frequency k is the best "
             "of its pattern fit."]  # fmt: skip
+        if self.n_layers == 1:
+            which = [f"Heads of layer 0, attending from the answer position ('{self.query}', "
+                     f"{at})."]  # fmt: skip
+        else:
+            which = [f"Heads of each of the {self.n_layers} layers, attending from the answer "
+                     f"position ('{self.query}', {at}). The score lookup C_j, the OV circuit "
+                     "(Figures 10-11), the sigmoid fit's pooled FVE and its replacement loss "
+                     "read the embeddings, so layer 0's heads only; a later layer's head has "
+                     "its = -> = attention and its pattern fit, at the frequency that fits "
+                     "it best."]  # fmt: skip
+        if self.flat_layers:
+            which.append(f"Layer(s) {', '.join(map(str, self.flat_layers))} not fitted: "
+                         "attention the same for every input (an attention rate near 0).")
         return [
-            f"Heads of layer {self.layer}, attending from the answer position "
-            f"('{self.query}', {at}); the later layers' heads are not analysed.",
+            *which,
             "Pattern fit: the intercept c is fitted (the paper fixes 0.5).",
             *lookup,
             *sigmoid,
@@ -219,48 +255,60 @@ def _wave_fit(c: Tensor) -> tuple[int, float, float, float, Tensor]:
 def attention_heads(
     model: Model, task: Task, *, data: ModelData | None = None
 ) -> AttentionResult:
-    """Per-head analyses of the first attention layer (module docstring)."""
+    """Per-head analyses of every attention layer (module docstring): all of them for the
+    first layer, whose input is the embeddings; the pattern fits for the later ones."""
     data = data or gather(model, task)
     require(
         model.cfg.normalization_type is None,
         "attention",
         "the score lookup assumes no LayerNorm before attention",
     )
-    spread = float(data.pattern.std(0).max()) if data.pattern.shape[0] > 1 else 0.0
-    require(spread > 1e-9, "attention", "the attention of layer 0 is the same for every "
-            "input (an attention rate of 0 weights every key 1), so no head has a pattern "
-            "to fit")  # fmt: skip
+    layers = (data.pattern, *data.later_patterns)
+    flat = [i for i, pat in enumerate(layers)
+            if pat.shape[0] < 2 or float(pat.std(0).max()) <= 1e-9]  # fmt: skip
+    which = "layer 0" if len(layers) == 1 else "every layer"
+    require(len(flat) < len(layers), "attention", f"the attention of {which} is the same for "
+            "every input (an attention rate of 0 weights every key 1), so no head has a "
+            "pattern to fit")  # fmt: skip
     p, own = task.p, tl.hooked_params(model)  # either kind of model (grok_interp.tl)
     wt = {n.split(".")[-1]: t.detach().cpu().double()
           for n, t in own.items() if n.startswith("blocks.0.attn.")}  # fmt: skip
     W_E, W_pos = (own[n].detach().cpu().double() for n in ("embed.W_E", "pos_embed.W_pos"))
-    d_head, lay = model.cfg.d_head, task.layout
+    d_head, lay, n_heads = model.cfg.d_head, task.layout, model.cfg.n_heads
     query = lay.slots[lay.answer_pos]
     a_rows = W_E[lay.operand_tokens("a", p)]
+    lookup = torch.full((n_heads, p), float("nan"), dtype=torch.float64)
     if query in ("=", "o"):  # a query that is the same for every input
         x_eq = W_E[lay.token(query, p)] + W_pos[lay.answer_pos]
         q = torch.einsum("d,hde->he", x_eq, wt["W_Q"]) + wt["b_Q"]
         lookup = torch.einsum("ad,hde,he->ha", a_rows, wt["W_K"], q) / math.sqrt(d_head)
-    else:
-        lookup = torch.full((model.cfg.n_heads, p), float("nan"), dtype=torch.float64)
-    heads, score_norms, ov_norms, patterns = [], [], [], []
+    heads, patterns = [], []
+    n_norms = p // 2 + 1
+    score_norms, ov_norms = torch.zeros(0, n_norms), torch.zeros(0, n_norms)
     sig_y, sig_fit = [], []
     replaced = data.pattern.clone().double()
-    for j in range(model.cfg.n_heads):
-        head, norms, pat, sig = _head(model, task, data, j, lookup[j])
-        heads.append(head)
-        score_norms.append(norms)
-        patterns.append(pat)
-        if sig is not None:
-            x, y, slope, icpt = sig
-            sig_y.append(y)
-            sig_fit.append(icpt + slope * x)
-            a_at, b_at = data.a_pos, data.b_pos
-            rest = replaced[:, j, a_at] + replaced[:, j, b_at]  # 1 - (attention = -> =)
-            replaced[:, j, a_at] = rest * (icpt + slope * x)
-            replaced[:, j, b_at] = rest * (1 - icpt - slope * x)
-        ov = (a_rows + W_pos[data.a_pos]) @ wt["W_V"][j] + wt["b_V"][j]
-        ov_norms.append(fourier.freq_norms(fourier.dft(ov @ wt["W_O"][j], 0)))
+    for layer, pattern in enumerate(layers):
+        if layer in flat:
+            continue
+        for j in range(n_heads):
+            head, norms, pat, sig = _head(task, pattern, layer, j, lookup[j] if layer == 0
+                                          else torch.full((p,), float("nan")))  # fmt: skip
+            heads.append(head)
+            patterns.append(pat)
+            if layer > 0:
+                continue
+            score_norms = torch.cat([score_norms, norms[None].float()])
+            if sig is not None:  # the replacement and its loss: layer 0's heads
+                x, y, slope, icpt = sig
+                sig_y.append(y)
+                sig_fit.append(icpt + slope * x)
+                a_at, b_at = data.a_pos, data.b_pos
+                rest = replaced[:, j, a_at] + replaced[:, j, b_at]  # 1 - (attention = -> =)
+                replaced[:, j, a_at] = rest * (icpt + slope * x)
+                replaced[:, j, b_at] = rest * (1 - icpt - slope * x)
+            ov = (a_rows + W_pos[data.a_pos]) @ wt["W_V"][j] + wt["b_V"][j]
+            ov = fourier.freq_norms(fourier.dft(ov @ wt["W_O"][j], 0))
+            ov_norms = torch.cat([ov_norms, ov[None].float()])
     loss_model = {s: v[0] for s, v in losses_by_set(data.logits, data.labels, data.sets).items()}
     loss_lin: dict[str, float] = {}
     pooled = float("nan")
@@ -272,34 +320,36 @@ def attention_heads(
         sigmoid_fve_pooled=pooled,
         loss_model=loss_model,
         loss_linear_sigmoid=loss_lin,
-        score_norms=torch.stack(score_norms).float(),
-        ov_norms=torch.stack(ov_norms).float(),
+        score_norms=score_norms,
+        ov_norms=ov_norms,
         pattern_to_a=torch.stack(patterns).float(),
         setup_differences=data.differences,
         query=query,
         answer_pos=-1 if lay.answer_pos == lay.n_ctx - 1 else lay.answer_pos,
+        n_layers=len(layers),
+        flat_layers=tuple(flat),
     )
 
 
-def _head(model: Model, task: Task, data: ModelData, j: int,
+def _head(task: Task, pattern: Tensor, layer: int, j: int,
           lookup: Tensor) -> tuple[Head, Tensor, Tensor, Any]:  # fmt: skip
-    """Head ``j``'s fits: its score lookup's wave, its attention to a as a wave over
-    (a, b), and (three-token layout) the sigmoid of its = -> a attention."""
-    p = task.p
-    pat = data.pattern[:, j, data.a_pos].double().reshape(p, p)
+    """Head ``j`` of ``layer`` (``pattern``: that layer's, from the answer position): its
+    score lookup's wave, its attention to a as a wave over (a, b), and (three-token layout)
+    the sigmoid of its = -> a attention."""
+    p, lay = task.p, task.layout
+    pat = pattern[:, j, lay.a_pos].double().reshape(p, p)
     if bool(lookup.isfinite().all()):
         k, F, G, s_fve, norms = _wave_fit(lookup)
-    else:  # no lookup (an operand's query): the frequency that fits the pattern best
+    else:  # no lookup (a later layer, an operand's query): the pattern's best frequency
         k = max(range(1, p // 2 + 1), key=lambda f: float(_pattern_fit(pat, f)[1]))
         F = G = s_fve = float("nan")
         norms = torch.full((p // 2 + 1,), float("nan"), dtype=torch.float64)
     coefs, pattern_fve = _pattern_fit(pat, k)
-    lay = task.layout
     fixed = lay.slots[lay.answer_pos] in ("=", "o") and lay.n_ctx == 3
-    sig = _sigmoid_fit(model, task, data, j) if fixed else None
+    sig = _sigmoid_fit(pattern[:, j].double(), lay.a_pos, lay.b_pos) if fixed else None
     head = Head(
         head=j,
-        eq_attention=float(data.pattern[:, j, task.answer_pos].mean()),
+        eq_attention=float(pattern[:, j, task.answer_pos].mean()),
         k=k,
         F=F,
         G=G,
@@ -311,6 +361,7 @@ def _head(model: Model, task: Task, data: ModelData, j: int,
         sigmoid_slope=sig[2] if sig else float("nan"),
         sigmoid_intercept=sig[3] if sig else float("nan"),
         sigmoid_fve=float(fve(sig[1], sig[3] + sig[2] * sig[0])) if sig else float("nan"),
+        layer=layer,
     )
     return head, norms, pat, sig
 
@@ -339,13 +390,10 @@ def _linear_sigmoid_losses(model: Model, task: Task, data: ModelData,
     return {s: v[0] for s, v in losses_by_set(logits, data.labels, data.sets).items()}
 
 
-def _sigmoid_fit(
-    model: Model, task: Task, data: ModelData, j: int
-) -> tuple[Tensor, Tensor, float, float]:
-    """x = score(pos 0) - score(pos 1), y = sigma(x), and the linear fit y ~ c + E x."""
-    assert data.pattern is not None
-    pat = data.pattern[:, j].double()
-    a0, a1 = pat[:, data.a_pos], pat[:, data.b_pos]
+def _sigmoid_fit(pat: Tensor, a_pos: int, b_pos: int) -> tuple[Tensor, Tensor, float, float]:
+    """One head's pattern (pairs, pos): x = score(a) - score(b), y = sigma(x), and the
+    linear fit y ~ c + E x."""
+    a0, a1 = pat[:, a_pos], pat[:, b_pos]
     # softmax over (a, b) alone: sigma(x) = A0 / (A0 + A1); x = log(A0 / A1)
     y = a0 / (a0 + a1)
     x = torch.log(a0) - torch.log(a1)

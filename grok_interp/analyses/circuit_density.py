@@ -508,6 +508,8 @@ def plane_figure(planes: Sequence[tuple[str, Plane]], title: str = "") -> go.Fig
             fig.add_trace(go.Scatter(x=pl.anchors[:, 0].numpy(), y=pl.anchors[:, 1].numpy(),
                                      mode="markers+text", text=list(pl.labels),
                                      textposition="top center", showlegend=False,
+                                     # white with a dark halo: read on light and dark cells
+                                     textfont={"color": "white", "shadow": "1px 1px 2px black"},
                                      marker={"color": ["#e377c2", "#2ca02c", "#1f77b4"],
                                              "size": 8, "line": {"width": 1, "color": "white"}}),
                           row=row, col=col)  # fmt: skip

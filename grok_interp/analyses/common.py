@@ -1,17 +1,20 @@
 """What every analysis shares: one cached forward over all p^2 inputs, fits, and Results.
 
 :func:`gather` runs the model once on every pair (a-major, so per-pair values reshape to
-``(p, p)``) with ``run_with_cache`` and keeps only the last position: the logits, the
-final layer's MLP neuron activations ``MLP(a, b)``, and the first layer's attention
-pattern from ``=``. ``W_L = W_out W_U`` is the neuron-logit map (d_mlp x p; Nanda et al.
-write its transpose, Section 3).
+``(p, p)``) with ``run_with_cache`` and keeps only the answer position (the last in the
+layouts the package trains): the logits, the final layer's MLP neuron activations
+``MLP(a, b)``, and the first layer's attention pattern from the answer position; in a
+model of several layers also every later layer's pattern and every earlier MLP's
+activations. ``W_L = W_out W_U`` is the neuron-logit map (d_mlp x p; Nanda et al. write
+its transpose, Section 3).
 
-Layers. The MLP analyses (W_L, Table 1, neuron fits, ablations) read the final layer's
-MLP, the only one whose output reaches the logits through W_L alone, as the paper's
-Table 5 does ("for 2 Layer models, we use the final layer MLP activations"); earlier
-MLPs are not analysed. The attention analysis reads the first layer, the only one whose
-input is the embeddings, which its score lookup ``C_j`` assumes. Each Result says which
-layer it read (``layer``).
+Layers. The W_L analyses (Table 1, the logit fits, the ablations, the clusters' W_L
+share) read the final layer's MLP, the only one whose output reaches the logits through
+W_L alone, as the paper's Table 5 does ("for 2 Layer models, we use the final layer MLP
+activations"). The neuron fits read every MLP (the earlier ones by their fits alone).
+The attention analysis reads every layer: the score lookup ``C_j`` and the OV circuit
+assume the embeddings as input, so they are read for the first layer only; the pattern
+fits for each. Each Result says which layers it read.
 
 Pair sets. Losses are reported per pair set: ``train`` and ``test`` where the split is
 known (a Run), and ``all`` p^2 pairs always (:func:`pair_sets`). A paper value is set
@@ -184,6 +187,10 @@ class ModelData:
     resid_pre: Float[Tensor, "pairs d_model"]
     attn_out: Float[Tensor, "pairs d_model"]
     train_idx: Tensor | None = None
+    # a model of several layers: the attention patterns of layers 1 .. last (from the
+    # answer position) and the activations of MLPs 0 .. last - 1 (at the answer position)
+    later_patterns: tuple[Float[Tensor, "pairs head pos"], ...] = ()
+    earlier_posts: tuple[Float[Tensor, "pairs d_mlp"], ...] = ()
 
     @property
     def sets(self) -> dict[str, Int[Tensor, " n"]]:
@@ -271,8 +278,11 @@ def gather(model: Model, task: Task,
     last = model.cfg.n_layers - 1
     has_mlp = not model.cfg.attn_only
     post_name = f"blocks.{last}.mlp.hook_post"
+    patterns = [f"blocks.{i}.attn.hook_pattern" for i in range(last + 1)]
+    posts = [f"blocks.{i}.mlp.hook_post" for i in range(last)] if has_mlp else []
     names = {
-        "blocks.0.attn.hook_pattern",
+        *patterns,
+        *posts,
         f"blocks.{last}.hook_resid_pre",
         f"blocks.{last}.hook_attn_out",
     } | ({post_name} if has_mlp else set())
@@ -280,8 +290,6 @@ def gather(model: Model, task: Task,
     out, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
     logits = out if isinstance(out, Tensor) else out[0]
     at = task.answer_pos  # the last position in the layouts the package trains
-    pattern = cache["blocks.0.attn.hook_pattern"][:, :, at, :]
-
     def last_pos(name: str) -> Tensor:
         return cache[name][:, at].float().cpu()
 
@@ -291,11 +299,13 @@ def gather(model: Model, task: Task,
         task=task,
         logits=logits[:, at].float().cpu(),
         post=last_pos(post_name) if has_mlp else None,
-        pattern=pattern.float().cpu(),
+        pattern=cache[patterns[0]][:, :, at, :].float().cpu(),
         W_L=W_L,
         resid_pre=last_pos(f"blocks.{last}.hook_resid_pre"),
         attn_out=last_pos(f"blocks.{last}.hook_attn_out"),
         train_idx=train_idx,
+        later_patterns=tuple(cache[n][:, :, at, :].float().cpu() for n in patterns[1:]),
+        earlier_posts=tuple(last_pos(n) for n in posts),
     )
 
 

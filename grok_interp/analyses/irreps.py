@@ -515,7 +515,8 @@ def over_training_figure(frame: pd.DataFrame, title: str) -> go.Figure:
                         line={"width": 3 if name in key else 1}, row=1, col=1)  # fmt: skip
     per_epoch = frame.drop_duplicates("epoch")
     for col, dash in (("train_loss", "dot"), ("test_loss", "solid")):
-        fig.add_scatter(x=per_epoch["epoch"], y=per_epoch[col], name=col.replace("_", " "),
+        known = per_epoch[per_epoch[col].notna()]  # a snapshot between evaluations has none
+        fig.add_scatter(x=known["epoch"], y=known[col], name=col.replace("_", " "),
                         mode="lines", line={"dash": dash, "color": "black"},
                         row=2, col=1)  # fmt: skip
     fig.update_yaxes(type="log", title_text="cross-entropy", row=2, col=1)

@@ -17,6 +17,11 @@ Each neuron is assigned its best key frequency; neurons whose best FVE exceeds 0
 clustered by it (paper: 433 of 512). For each cluster, the share of its W_L rows' squared
 norm that lies on its own frequency's cos/sin (Figure 5 right: "only two non-trivial
 components").
+
+A model of several layers: the above reads the final MLP (the one W_L maps to the
+logits); each earlier MLP gets the same fits at the answer position over every
+frequency (``NeuronsResult.earlier``): how many neurons one frequency explains, by
+frequency.
 """
 
 from __future__ import annotations
@@ -49,6 +54,17 @@ class Cluster:
 
 
 @dataclass(frozen=True)
+class LayerNeurons:
+    """An earlier MLP of a model of several layers: how many of its neurons a degree-2
+    fit of one frequency explains (FVE > 0.85), by frequency (every frequency searched)."""
+
+    layer: int
+    n_well_fit: int
+    d_mlp: int
+    by_freq: tuple[tuple[int, int], ...]  # (k, neurons), the largest first
+
+
+@dataclass(frozen=True)
 class NeuronsResult(Result):
     """Per-neuron degree-2 fits, their frequency clusters, and W_L's localisation."""
 
@@ -61,6 +77,7 @@ class NeuronsResult(Result):
     wl_fourier: Float[Tensor, "d_mlp p"]
     layer: int = 0
     setup_differences: tuple[str, ...] = UNKNOWN_SETUP
+    earlier: tuple[LayerNeurons, ...] = ()  # MLPs before the final one
 
     title = "MLP neurons as degree-2 polynomials of one frequency"
     section = "Section 4.3, Figure 5"
@@ -88,6 +105,16 @@ class NeuronsResult(Result):
             }
             for c in self.clusters
         ]
+        if self.earlier:
+            for row in rows:
+                row["cluster"] = f"layer {self.layer}: {row['cluster']}"
+        for e in self.earlier:
+            rows.append({"cluster": f"layer {e.layer}: all",
+                         "neurons": f"{e.n_well_fit}/{e.d_mlp} ({e.n_well_fit / e.d_mlp:.1%}) "
+                                    "with FVE > 0.85",
+                         "W_L share on own frequency": "- (not the final MLP)", "paper": "-"})
+            rows += [{"cluster": f"layer {e.layer}: k = {k}", "neurons": n,
+                      "W_L share on own frequency": "-", "paper": "-"} for k, n in e.by_freq]
         frame = pd.DataFrame(rows)
         return frame if not self.setup_differences else frame.drop(columns="paper")
 
@@ -142,9 +169,15 @@ class NeuronsResult(Result):
             if self.basis == "fourier"
             else "all 15 degree-2 monomials"
         )
+        earlier = [] if not self.earlier else [
+            f"Earlier MLPs (layer {', '.join(str(e.layer) for e in self.earlier)}): the same "
+            "fits at the answer position, every frequency searched (the key frequencies are "
+            "the final MLP's W_L's); no W_L share, since W_out W_U is only an earlier MLP's "
+            "direct path to the logits."]  # fmt: skip
         return [
-            f"Neurons of layer {self.layer}'s MLP (the final one) at the last position.",
+            f"Neurons of layer {self.layer}'s MLP (the final one) at the answer position.",
             f"Degree-2 basis: {basis}; frequencies searched: the key frequencies.",
+            *earlier,
             *setup_note(self.setup_differences),
         ]
 
@@ -199,14 +232,7 @@ def neuron_fits(
     post, W_L = data.mlp("neurons")
     check_keys(key_freqs, task.p)
     p = task.p
-    grid = post.reshape(p, p, -1)
-    if basis == "fourier":
-        fves, _ = block_fve(grid, key_freqs)
-    else:
-        fves = monomial_fve(grid, key_freqs)
-    fves = torch.nan_to_num(fves, nan=0.0)  # dead neurons have no variance
-    best_fve, best_i = fves.max(1)
-    best_freq = torch.tensor(key_freqs)[best_i]
+    fves, best_fve, best_freq = _fits(post, p, key_freqs, basis)
     coeffs = wl_coeffs(W_L)
     clusters = []
     for k in key_freqs:
@@ -226,7 +252,28 @@ def neuron_fits(
         wl_fourier=coeffs.float(),
         layer=data.last,
         setup_differences=data.differences,
+        earlier=tuple(_earlier(i, act, p, basis) for i, act in enumerate(data.earlier_posts)),
     )
+
+
+def _fits(post: Float[Tensor, "pairs d_mlp"], p: int, freqs: list[int],
+          basis: Literal["fourier", "monomials"]) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """Every neuron's FVE per frequency, its best FVE and its best frequency."""
+    grid = post.reshape(p, p, -1)
+    fves = block_fve(grid, freqs)[0] if basis == "fourier" else monomial_fve(grid, freqs)
+    fves = torch.nan_to_num(fves, nan=0.0)  # dead neurons have no variance
+    best_fve, best_i = fves.max(1)
+    return fves, best_fve, torch.tensor(freqs)[best_i]
+
+
+def _earlier(layer: int, post: Float[Tensor, "pairs d_mlp"], p: int,
+             basis: Literal["fourier", "monomials"]) -> LayerNeurons:  # fmt: skip
+    """An earlier MLP's fits over every frequency."""
+    _, best_fve, best_freq = _fits(post, p, list(range(1, p // 2 + 1)), basis)
+    ks, counts = best_freq[best_fve > FVE_THRESHOLD].unique(return_counts=True)
+    by_freq = sorted(zip(ks.tolist(), counts.tolist(), strict=True), key=lambda kc: -kc[1])
+    return LayerNeurons(layer=layer, n_well_fit=int((best_fve > FVE_THRESHOLD).sum()),
+                        d_mlp=post.shape[1], by_freq=tuple(by_freq))  # fmt: skip
 
 
 def fitted_activations(

@@ -1,0 +1,87 @@
+"""Zhong et al. (2023)'s saved models, every one in a folder, analysed layer by layer: for
+each model its layers and attention rate (from the config beside it), its loss over all
+pairs, the key frequencies of the final MLP's W_L, the clock/pizza measures and verdict,
+and per layer the attention heads' pattern fit and the share of each MLP's neurons that a
+degree-2 fit of one frequency explains.
+
+Their models are in the authors' repository (fjzzq2002/pizza, ``code/save/``: a
+``model_<runid>.pt`` with its ``config_<runid>.json``); clone it and point this script at
+that folder. Nothing here is specific to their models beyond the config beside each file.
+
+    python examples/zhong_layers.py OUT --models pizza/code/save [--triples authors]
+"""
+
+from grok_interp.examples_cli import parser
+
+
+def main(argv=None):
+    ap = parser(__doc__)
+    ap.add_argument("--models", required=True, help="folder of model_<runid>.pt files")
+    ap.add_argument("--triples", choices=["uniform", "authors"], default="authors",
+                    help="gradient symmetricity's triples: the authors' 100 (their eval "
+                         "notebook's draw) or 1,000 uniform ones")  # fmt: skip
+    args = ap.parse_args(argv)
+    from pathlib import Path
+
+    import pandas as pd
+
+    from grok_interp import analyze, zhong
+    from grok_interp.analyses.algorithm import algorithm
+    from grok_interp.analyses.common import markdown
+    from grok_interp.analyses.neurons import FVE_THRESHOLD
+    from grok_interp.examples_cli import save
+
+    paths = sorted(Path(args.models).glob("model_*.pt"))
+    if not paths:
+        raise SystemExit(f"zhong_layers: no model_<runid>.pt in {args.models}")
+    rows, layers = [], []
+    n = 100 if args.triples == "authors" else 1000
+    for path in paths:
+        try:
+            report = analyze(path, over_training=False)
+            alg = algorithm(report.model, report.task, triples=args.triples, n_triples=n)
+        except Exception as e:  # a file of theirs this package refuses: say which and why
+            rows.append({"model": path.stem, "refused": str(e).splitlines()[0]})
+            continue
+        cfg, wl = report.model.cfg, report.neuron_logit_map
+        config = zhong.config_path(path)
+        rows.append({
+            "model": path.stem, "layers": cfg.n_layers,
+            "attention rate": zhong.read_config(config).attn_coeff if config else 1.0,
+            "loss (all pairs)": report.losses["all"][0],
+            "key frequencies": ", ".join(map(str, wl.key_freqs)) if wl else "-",
+            "gradient symmetricity": alg.gradient_symmetricity,
+            "distance irrelevance": alg.distance_irrelevance,
+            "verdict": alg.verdict,
+            "refused": "",
+        })  # fmt: skip
+        att, neu = report.attention, report.neurons
+        for layer in range(cfg.n_layers):
+            heads = [h for h in att.heads if h.layer == layer] if att else []
+            if neu is None:
+                fit = "-"
+            elif layer == neu.layer:
+                fit = f"{int(neu.well_fit.sum())}/{len(neu.best_fve)}"
+            else:
+                e = next(e for e in neu.earlier if e.layer == layer)
+                fit = f"{e.n_well_fit}/{e.d_mlp}"
+            layers.append({
+                "model": path.stem, "layer": layer,
+                "heads' pattern FVE": ", ".join(f"{h.pattern_fve:.0%}" for h in heads)
+                or ("flat" if att else report.not_run.get("attention", "-")[:60]),
+                "heads' frequency": ", ".join(str(h.k) for h in heads) or "-",
+                f"MLP neurons, FVE > {FVE_THRESHOLD}": fit,
+            })  # fmt: skip
+    models = pd.DataFrame(rows)
+    text = (f"## Zhong et al.'s models in {args.models}\n\n" + markdown(models) + "\n\n"
+            "## Layer by layer\n\n" + markdown(pd.DataFrame(layers)) + "\n\n"
+            "Attention 'flat': the layer's pattern is the same for every input (a rate near "
+            "0); the heads' frequency of a later layer is the one that fits its pattern "
+            "best. The key frequencies, the clock/pizza measures and the verdict read the "
+            "final layer and the logits; each earlier MLP's neurons are fitted over every "
+            "frequency.\n")  # fmt: skip
+    return save(args.out, "zhong_layers", text)
+
+
+if __name__ == "__main__":
+    print(*main(), sep="\n")
