@@ -34,14 +34,14 @@ def main(argv=None):
     paths = sorted(Path(args.models).glob("model_*.pt"))
     if not paths:
         raise SystemExit(f"zhong_layers: no model_<runid>.pt in {args.models}")
-    rows, layers = [], []
+    rows, layers, refused = [], [], []
     n = 100 if args.triples == "authors" else 1000
     for path in paths:
         try:
             report = analyze(path, over_training=False)
             alg = algorithm(report.model, report.task, triples=args.triples, n_triples=n)
         except Exception as e:  # a file of theirs this package refuses: say which and why
-            rows.append({"model": path.stem, "refused": str(e).splitlines()[0]})
+            refused.append(f"- {path.name}: {str(e).splitlines()[0]}")
             continue
         cfg, wl = report.model.cfg, report.neuron_logit_map
         config = zhong.config_path(path)
@@ -49,17 +49,20 @@ def main(argv=None):
             "model": path.stem, "layers": cfg.n_layers,
             "attention rate": zhong.read_config(config).attn_coeff if config else 1.0,
             "loss (all pairs)": report.losses["all"][0],
+            "accuracy": report.losses["all"][1],
             "key frequencies": ", ".join(map(str, wl.key_freqs)) if wl else "-",
             "gradient symmetricity": alg.gradient_symmetricity,
             "distance irrelevance": alg.distance_irrelevance,
             "verdict": alg.verdict,
-            "refused": "",
         })  # fmt: skip
         att, neu = report.attention, report.neurons
+        why = report.not_run.get("attention", "")
+        no_heads = "flat" if "same for every input" in why else why.split(": ", 1)[-1][:50]
         for layer in range(cfg.n_layers):
             heads = [h for h in att.heads if h.layer == layer] if att else []
             if neu is None:
-                fit = "-"
+                fit = "- (no key frequencies)" if "key frequencies" in report.not_run.get(
+                    "neurons", "") else "-"  # fmt: skip
             elif layer == neu.layer:
                 fit = f"{int(neu.well_fit.sum())}/{len(neu.best_fve)}"
             else:
@@ -68,7 +71,7 @@ def main(argv=None):
             layers.append({
                 "model": path.stem, "layer": layer,
                 "heads' pattern FVE": ", ".join(f"{h.pattern_fve:.0%}" for h in heads)
-                or ("flat" if att else report.not_run.get("attention", "-")[:60]),
+                or ("flat" if att else no_heads),
                 "heads' frequency": ", ".join(str(h.k) for h in heads) or "-",
                 f"MLP neurons, FVE > {FVE_THRESHOLD}": fit,
             })  # fmt: skip
@@ -80,6 +83,8 @@ def main(argv=None):
             "best. The key frequencies, the clock/pizza measures and the verdict read the "
             "final layer and the logits; each earlier MLP's neurons are fitted over every "
             "frequency.\n")  # fmt: skip
+    if refused:
+        text += "\n## Refused\n\n" + "\n".join(refused) + "\n"
     return save(args.out, "zhong_layers", text)
 
 

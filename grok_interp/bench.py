@@ -206,6 +206,28 @@ def analyze_layouts_and_groups(sync: Callable[[], None]) -> dict[str, float]:
     return out
 
 
+S6_CODE = """
+import re, time
+from grok_interp import Task, analyze
+from grok_interp.models import build_model, preset
+task = Task.over("S6", "xy")
+model = build_model(preset("mainline"), task, seed=0)
+start = time.perf_counter()
+analyze(model, task)
+print(time.perf_counter() - start)
+print(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+"""
+
+
+def analyze_s6() -> dict[str, float]:
+    """``analyze()`` of an S6 model (720 elements, 518,400 pairs: the irreps in chunks;
+    target under 2 minutes within 4 GB) in a fresh process: its seconds and its peak RSS
+    (VmHWM, the process's own high-water mark)."""
+    out = subprocess.run([sys.executable, "-c", S6_CODE], check=True, capture_output=True,
+                         text=True).stdout.split()  # fmt: skip
+    return {"analyze_s6_s": float(out[-2]), "analyze_s6_peak_rss_mb": int(out[-1]) / 1024}
+
+
 def run_bench(
     device: str = "cpu",
     repeats: int = 10,
@@ -248,6 +270,8 @@ def run_bench(
         out["analyze_s"] = _time(analyze_fn, 3, sync)
     if layouts_and_groups:
         out.update(analyze_layouts_and_groups(sync))
+        if dev.type == "cpu":
+            out.update(analyze_s6())
     out["rqi_mainline_split_s"] = _time(_rqi(spec), 3, sync)
     out["circuit_density_1000_points_s"] = _time(_density(task, dev), 1, sync)
     if rss_epochs and dev.type == "cpu":

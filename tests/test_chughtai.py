@@ -270,3 +270,24 @@ def test_irreps_refuses_a_group_larger_than_the_model(run):
     with pytest.raises(ValueError, match="S6 has 720 elements") as err:
         irreps(model, groups.symmetric(6))
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("scale", [1.0, 40.0, 400.0])  # 400: past the exponent guard
+def test_excluded_loss_shortcut_is_the_cross_entropy(scale):
+    """The excluded losses' shortcut (exponentials taken once per chunk and once per
+    part) gives ``cross_entropy(logits - P[z])`` summed, in the well-trained regime (a
+    loss near 1e-12) too, and falls back to logsumexp where the ranges are large."""
+    from grok_interp.analyses.irreps import _ce_minus, _Part, _shifted
+
+    g = torch.Generator().manual_seed(0)
+    n, batch = 12, 50
+    labels = torch.randint(n, (batch,), generator=g)
+    logits = scale * torch.randn(batch, n, generator=g, dtype=torch.float64)
+    logits[torch.arange(batch), labels] += 30.0  # confident: a loss near e^-30
+    part = scale / 4 * torch.randn(n, n, generator=g, dtype=torch.float64)
+    for p in (part, torch.zeros(n, n, dtype=torch.float64)):
+        want = F.cross_entropy(logits - p[labels], labels, reduction="sum")
+        buf = torch.empty(batch, n, dtype=torch.float64)
+        got = _ce_minus(logits, _shifted(logits, labels), _Part.of(p), labels, buf)
+        # float64 rounding of losses read off logits near 30: about 1e-14 per row either way
+        assert got == pytest.approx(float(want), rel=1e-9, abs=batch * 2e-14)

@@ -116,3 +116,24 @@ def test_a_group_task_trains_from_the_cli_and_in_a_sweep(tmp_path, capsys):
     grid = Grid(base=spec, values={"task.op": ["xy", "xyx_inv"]})
     run_sweep(grid, tmp_path / "sweep", progress=False)
     assert [r.task.op for r in load_points(tmp_path / "sweep")] == ["xy", "xyx_inv"]
+
+
+@pytest.mark.parametrize("task_args", [("S4", "xy"), None])
+def test_a_task_past_the_one_forward_bound_is_read_in_chunks(monkeypatch, task_args):
+    """Past ONE_FORWARD (pairs x classes) the forward over every pair is skipped, each
+    analysis that needs it says why in one line, and the irreps (read in chunks) still
+    give the losses: the same losses as the one forward gives below the bound."""
+    import grok_interp.families.pairs as pairs
+    from grok_interp import Task
+    from grok_interp.models import build_model, preset
+
+    task = Task.over(*task_args) if task_args else Task(p=23)
+    model = build_model(preset("small"), task, seed=0)
+    whole = analyze(model, task)
+    monkeypatch.setattr(pairs, "ONE_FORWARD", task.n_pairs * task.d_vocab_out - 1)
+    chunked = analyze(model, task)
+    assert "irreps" in chunked.results and "circuit_density" not in chunked.results
+    why = chunked.not_run["circuit_density"]
+    assert "too many for one forward over every pair" in why and "\n" not in why
+    assert chunked.losses["all"][0] == pytest.approx(whole.losses["all"][0], rel=1e-6)
+    assert chunked.losses["all"][1] == whole.losses["all"][1]

@@ -175,13 +175,52 @@ def _chunks(idx: Int[Tensor, " pairs"], chunk: int) -> list[Tensor]:
     return list(idx.split(chunk))
 
 
-def _ce_minus(logits: Float[Tensor, "batch n"], part: Float[Tensor, "n n"],
-              labels: Int[Tensor, " batch"], buf: Float[Tensor, "batch n"]) -> float:  # fmt: skip
-    """The summed cross-entropy of ``logits - part[labels]`` (``buf``: scratch space, so
-    the 12 x 2 subtractions per chunk of S6 allocate nothing)."""
-    torch.index_select(part, 0, labels, out=buf)
-    buf.neg_().add_(logits)
-    return float(torch.logsumexp(buf, -1).sum() - buf.gather(1, labels[:, None]).sum())
+class _Shifted(NamedTuple):
+    """One chunk's logits read once for every irrep's excluded loss: ``exp(l - max l)``
+    per row, the row maxima and the correct logits (:func:`_ce_minus`)."""
+
+    exp: Float[Tensor, "batch n"]
+    top: Float[Tensor, " batch"]
+    correct: Float[Tensor, " batch"]
+    spread: float  # the largest max - min of a row
+
+
+def _shifted(logits: Float[Tensor, "batch n"], labels: Int[Tensor, " batch"]) -> _Shifted:
+    top = logits.amax(-1)
+    spread = float((top - logits.amin(-1)).max())
+    return _Shifted(torch.exp(logits - top[:, None]), top,
+                    logits.gather(1, labels[:, None])[:, 0], spread)  # fmt: skip
+
+
+class _Part(NamedTuple):
+    """An irrep's logit part P (n x n, by product) with ``exp(-P)`` and ``max |P|``."""
+
+    table: Float[Tensor, "n n"]
+    exp_neg: Float[Tensor, "n n"]
+    size: float
+
+    @classmethod
+    def of(cls, table: Float[Tensor, "n n"]) -> _Part:
+        return cls(table, torch.exp(-table), float(table.abs().max()))
+
+
+def _ce_minus(logits: Float[Tensor, "batch n"], shifted: _Shifted, part: _Part,
+              labels: Int[Tensor, " batch"], buf: Float[Tensor, "batch n"]) -> float:
+    """The summed cross-entropy of ``logits - part[labels]``. ``sum_c exp(l_c - P[z, c])``
+    is ``exp(max l) * sum_c exp(l_c - max l) * exp(-P[z, c])``: the exponentials of the
+    chunk (``shifted``) and of the part are taken once, so each irrep costs a gather and a
+    product instead of an exponential per entry. No term can leave float64's exponent
+    range while a row's spread plus twice ``max |P|`` stays under 600 (an entry ``exp(l_c
+    - max l)`` that underflows would need a part of over 300 to matter); beyond that the
+    plain logsumexp is used (``buf``: scratch space, so S6's chunks allocate nothing)."""
+    torch.index_select(part.table, 0, labels, out=buf)
+    if shifted.spread + 2 * part.size > 600:
+        buf.neg_().add_(logits)
+        return float(torch.logsumexp(buf, -1).sum() - buf.gather(1, labels[:, None]).sum())
+    own = buf.gather(1, labels[:, None])[:, 0]  # P[z, z]
+    torch.index_select(part.exp_neg, 0, labels, out=buf)
+    total = torch.einsum("bn,bn->b", shifted.exp, buf)
+    return float((shifted.top + total.log() - shifted.correct + own).sum())
 
 
 def _first_pass(group: Group, run: PairsFn, train_mask: Tensor, chunk: int) -> _Sums:
@@ -267,15 +306,18 @@ def _excluded(group: Group, run: PairsFn, pairs: Int[Tensor, " m"], w_u: Float[T
     irrep's logit component, and of ``h W_U`` minus each irrep's projected hidden logits."""
     labels = group.table.reshape(-1)
     totals = {name: [0.0, 0.0] for name in logit_parts}
+    parts = {name: (_Part.of(logit_parts[name]), _Part.of(hidden_parts[name]))
+             for name in logit_parts}  # fmt: skip
     for idx in _chunks(pairs, chunk):
         logits, hidden = (t.detach().double().cpu() for t in run(idx))
         z = labels[idx]
         centred = logits - logits.mean(-1, keepdim=True)
         hidden_logits = hidden @ w_u
         buf = torch.empty_like(centred)
+        shifted = _shifted(centred, z), _shifted(hidden_logits, z)
         for name in logit_parts:
-            totals[name][0] += _ce_minus(centred, logit_parts[name], z, buf)
-            totals[name][1] += _ce_minus(hidden_logits, hidden_parts[name], z, buf)
+            totals[name][0] += _ce_minus(centred, shifted[0], parts[name][0], z, buf)
+            totals[name][1] += _ce_minus(hidden_logits, shifted[1], parts[name][1], z, buf)
     return {name: (a / len(pairs), b / len(pairs)) for name, (a, b) in totals.items()}
 
 

@@ -241,17 +241,21 @@ def pair_report(model: tl.Model, task: Task, run: Run | None, name: str,
     )
 
 
-# The largest logits tensor one forward over every pair may make (pairs x classes, float32):
-# 5e7 entries, 200 MB. S6 (518,400 pairs x 720 classes) is read in chunks instead.
-ONE_FORWARD = 50_000_000
+# The largest task one forward over every pair serves (pairs x classes): the analyses on
+# it peak near 150 bytes per entry (2.6 GB at Z_257, 1.7e7 entries), so 2.5e7 keeps them
+# within 4 GB. Beyond it (Z_p for p > 292, S6's 518,400 pairs x 720 classes) the forward
+# is skipped and the irreps, read in chunks, give the losses.
+ONE_FORWARD = 25_000_000
 
 
 def _fits_one_forward(task: Task) -> None:
     n = task.n_pairs * task.d_vocab_out
-    if task.group and n > ONE_FORWARD:
+    if n > ONE_FORWARD:
+        irreps = "the irreducible representations" + (
+            "" if task.group else " (C_p's: the Fourier frequencies)")  # fmt: skip
         raise AnalysisError(f"{task.n_pairs:,} pairs x {task.d_vocab_out} classes are too "
-                            "many for one forward over every pair; the irreducible "
-                            "representations read them in chunks")  # fmt: skip
+                            f"many for one forward over every pair within 4 GB (over "
+                            f"{ONE_FORWARD:.1e}); {irreps} read them in chunks")  # fmt: skip
 
 
 def _irreps_losses(res: IrrepsResult) -> dict[str, tuple[float, float]]:
