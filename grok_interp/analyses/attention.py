@@ -195,6 +195,11 @@ class AttentionResult(Result):
                     row=r,
                     col=1,
                 )  # fmt: skip
+        if not bool(self.score_norms.isfinite().any()):  # say why the panel is empty
+            fig.add_annotation(text=f"no score lookup: the query sits at the operand "
+                               f"'{self.query}', so it changes with the input",
+                               x=0.5, y=0.5, xref="x domain", yref="y domain",
+                               showarrow=False)  # fmt: skip
         of = " of layer 0" if self.n_layers > 1 else ""
         fig.update_layout(
             title=f"Attention heads{of} in the Fourier basis (Appendix C.1.2, Figures 10-11)",

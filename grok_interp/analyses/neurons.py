@@ -131,7 +131,8 @@ class NeuronsResult(Result):
             )
         fig.update_layout(
             barmode="stack",
-            title=self.heading(),
+            title=self.heading() + (f"; layer {self.layer}, the final MLP" if self.earlier
+                                    else ""),  # fmt: skip
             xaxis_title="FVE by best key frequency",
             yaxis_title="neurons",
         )
