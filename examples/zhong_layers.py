@@ -1,7 +1,7 @@
 """Zhong et al. (2023)'s saved models, every one in a folder, analysed layer by layer: for
 each model its layers and attention rate (from the config beside it), its loss over all
-pairs, the key frequencies of the final MLP's W_L, the clock/pizza measures and verdict,
-and per layer the attention heads' pattern fit and the share of each MLP's neurons that a
+pairs, the key frequencies of the final MLP's W_L, the clock/pizza measures and verdict
+(a table, and a figure of the two measures), and per layer the attention heads' pattern fit and the share of each MLP's neurons that a
 degree-2 fit of one frequency explains.
 
 Their models are in the authors' repository (fjzzq2002/pizza, ``code/save/``: a
@@ -85,7 +85,39 @@ def main(argv=None):
             "frequency.\n")  # fmt: skip
     if refused:
         text += "\n## Refused\n\n" + "\n".join(refused) + "\n"
-    return save(args.out, "zhong_layers", text)
+    return save(args.out, "zhong_layers", text, _figure(models), models)
+
+
+def _figure(models):
+    """Distance irrelevance against gradient symmetricity, one point per model, coloured
+    by its number of layers, with the verdict's cut-offs: pizzas at the bottom right,
+    clocks at the top left."""
+    import plotly.graph_objects as go
+
+    from grok_interp.analyses.algorithm import Thresholds
+
+    fig = go.Figure()
+    for layers, group in models.groupby("layers"):  # the names on hover (they overlap)
+        fig.add_trace(go.Scatter(
+            x=group["gradient symmetricity"], y=group["distance irrelevance"], mode="markers",
+            hovertext=group["model"], name=f"{layers} layer(s)", marker={"size": 10}))  # fmt: skip
+    unlearned = models[models["accuracy"] < 0.99]
+    fig.add_trace(go.Scatter(
+        x=unlearned["gradient symmetricity"], y=unlearned["distance irrelevance"],
+        mode="markers", hovertext=unlearned["model"], name="not learned (accuracy < 99%)",
+        marker={"size": 18, "symbol": "circle-open", "color": "black"}))  # fmt: skip
+    cut = Thresholds()
+    fig.add_vline(x=cut.pizza_symmetricity, line_dash="dot", annotation_text="pizza: right of")
+    fig.add_hline(y=cut.pizza_irrelevance, line_dash="dot", annotation_text="pizza: below")
+    fig.add_vline(x=cut.clock_symmetricity, line_dash="dash", annotation_text="clock: left of",
+                  annotation_position="bottom left")  # fmt: skip
+    fig.add_hline(y=cut.clock_irrelevance, line_dash="dash", annotation_text="clock: above",
+                  annotation_position="bottom right")  # fmt: skip
+    fig.update_layout(title="Zhong et al.'s models: clock or pizza, by number of layers "
+                      "(the verdict's cut-offs are ours)",
+                      xaxis_title="gradient symmetricity", yaxis_title="distance irrelevance",
+                      legend_title_text="model depth")  # fmt: skip
+    return fig
 
 
 if __name__ == "__main__":

@@ -294,10 +294,11 @@ def test_zhong_layers_reads_a_folder_of_their_models_and_lists_what_it_refuses(t
         for name in (f"model_{runid}.pt", f"config_{runid}.json"):
             shutil.copy(external(EXTERNAL / "zhong_pizza" / name), folder / name)
     (folder / "model_broken.pt").write_bytes(b"not a checkpoint")
-    (md,) = _main("zhong_layers")([str(tmp_path / "out"), "--models", str(folder)])
+    md, *figure = _main("zhong_layers")([str(tmp_path / "out"), "--models", str(folder)])
     text = md.read_text()
     models = text.split("## Layer by layer")[0]
     rows = {line.split("|")[1].strip(): line for line in models.splitlines() if "| model_" in line}
     assert "0.9937" in rows["model_p99zdpze5l"] and "pizza" in rows["model_p99zdpze5l"]
     assert "0.3336" in rows["model_l8k1hzciux"] and "clock" in rows["model_l8k1hzciux"]
     assert "flat" in text and "model_broken.pt: " in text.split("## Refused")[1]
+    assert_renders_offline(tmp_path / "out")
