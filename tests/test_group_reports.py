@@ -87,14 +87,15 @@ def test_learning_order_reads_when_each_key_irrep_rises():
     from grok_interp.analyses.irreps import learning_order
 
     sims = {"a": [0.0, 0.01, 0.2, 0.6, 0.8], "b": [0.0, 0.3, 0.5, 0.6, 0.6],
-            "c": [0.0, 0.1, 0.0, 0.0, 0.001]}  # fmt: skip
+            "c": [0.0, 0.1, 0.0, 0.0, 0.001], "d": [0.0, 0.6, 0.7, 0.8, 1.0]}  # fmt: skip
     frame = pd.DataFrame([{"epoch": 10 * i, "irrep": n, "key": n != "c" and i == 4,
                            "logit_trace_similarity": s[i]}
                           for n, s in sims.items() for i in range(5)])  # fmt: skip
-    order = learning_order(frame)
-    assert order["irrep"].tolist() == ["b", "a"]
-    assert order["epoch at 50% of final"].tolist() == [10, 30]
-    assert order["epoch above 0.005"].tolist() == [10, 10]
+    order = learning_order(frame)  # 'd' is half-way with 'b' but near its plateau later
+    assert order["irrep"].tolist() == ["b", "d", "a"]  # by 90%, then by 50%
+    assert order["epoch at 50% of final"].tolist() == [10, 10, 30]
+    assert order["epoch at 90% of final"].tolist() == [30, 40, 40]
+    assert order["epoch above 0.005"].tolist() == [10, 10, 10]
 
 
 def test_a_group_task_trains_from_the_cli_and_in_a_sweep(tmp_path, capsys):

@@ -523,23 +523,25 @@ def irreps_over_training(run: Any, *, steps: list[int] | None = None,
     return pd.DataFrame(rows)
 
 
-def learning_order(frame: pd.DataFrame, level: float = 0.5) -> pd.DataFrame:
+def learning_order(frame: pd.DataFrame, levels: tuple[float, ...] = (0.5, 0.9)) -> pd.DataFrame:
     """The order the final key irreps are learnt in: for each, the first snapshot where its
-    logit trace similarity reaches ``level`` of its final value (and where it first
-    exceeds the key threshold), earliest first."""
+    logit trace similarity reaches each of ``levels`` of its final value (and where it
+    first exceeds the key threshold), ordered by the last level, then the first. Several
+    levels, because irreps that all pass half their final similarity within the first
+    snapshots may reach their plateau thousands of epochs apart."""
     last = frame[frame["epoch"] == frame["epoch"].max()]
     rows = []
     for name in last[last["key"]]["irrep"]:
         one = frame[frame["irrep"] == name].sort_values("epoch")
-        sim = one["logit_trace_similarity"].to_numpy()
-        final = sim[-1]
-        reached = one["epoch"].to_numpy()[sim >= level * final]
-        above = one["epoch"].to_numpy()[sim > KEY_THRESHOLD]
-        rows.append({"irrep": name, "final similarity": final,
-                     f"epoch at {level:.0%} of final": int(reached[0]),
-                     f"epoch above {KEY_THRESHOLD}": int(above[0])})  # fmt: skip
+        sim, epochs = one["logit_trace_similarity"].to_numpy(), one["epoch"].to_numpy()
+        row: dict[str, Any] = {"irrep": name, "final similarity": sim[-1]}
+        for level in levels:
+            row[f"epoch at {level:.0%} of final"] = int(epochs[sim >= level * sim[-1]][0])
+        row[f"epoch above {KEY_THRESHOLD}"] = int(epochs[sim > KEY_THRESHOLD][0])
+        rows.append(row)
     out = pd.DataFrame(rows)
-    return out.sort_values(f"epoch at {level:.0%} of final") if len(out) else out
+    by = [f"epoch at {level:.0%} of final" for level in levels[::-1]]
+    return out.sort_values(by, kind="stable") if len(out) else out
 
 
 def over_training_figure(frame: pd.DataFrame, title: str) -> go.Figure:
