@@ -1,8 +1,8 @@
 """Zhong et al. (2023)'s saved models, every one in a folder, analysed layer by layer: for
 each model its layers and attention rate (from the config beside it), its loss over all
 pairs, the key frequencies of the final MLP's W_L, the clock/pizza measures and verdict
-(a table, and a figure of the two measures), and per layer the attention heads' pattern fit and the share of each MLP's neurons that a
-degree-2 fit of one frequency explains.
+(a table, and a figure of the two measures), and per layer the attention heads' pattern
+fit and the share of each MLP's neurons that a degree-2 fit of one frequency explains.
 
 Their models are in the authors' repository (fjzzq2002/pizza, ``code/save/``: a
 ``model_<runid>.pt`` with its ``config_<runid>.json``); clone it and point this script at
