@@ -114,7 +114,8 @@ def unreadable(figure: dict) -> list[str]:
     found += [f"traces {empty} in the legend draw nothing: {title!r}"] if empty else []
     listed = {t["style"] for t in traces if t["legend"]}
     unlisted = [t["name"] for t in traces if t["name"] and not t["legend"] and not t["labelled"]
-                and t["style"] not in listed and panels.count(t["panel"]) > 1]  # fmt: skip
+                and t["style"] not in listed and panels.count(t["panel"]) > 1
+                and t.get("draws", True)]  # a trace that draws nothing needs no key  # fmt: skip
     if unlisted and not keyed:
         found.append(f"traces {unlisted} beside others, in no legend: {title!r}")
     return found
