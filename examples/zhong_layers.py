@@ -40,7 +40,7 @@ def main(argv=None):
         try:
             report = analyze(path, over_training=False)
             alg = algorithm(report.model, report.task, triples=args.triples, n_triples=n)
-        except Exception as e:  # a file of theirs this package refuses: say which and why
+        except ValueError as e:  # a file this package refuses (its errors are ValueErrors)
             refused.append(f"- {path.name}: {str(e).splitlines()[0]}")
             continue
         cfg, wl = report.model.cfg, report.neuron_logit_map

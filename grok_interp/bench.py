@@ -63,14 +63,17 @@ def step_flops(
     return 3 * 2 * n_train * per_example
 
 
+# The line a child process ends with: its peak RSS in kB (VmHWM, which starts afresh at
+# exec; getrusage's maxrss keeps the high-water mark of the pages a child was forked with)
+PRINT_PEAK_KB = (
+    "import re; print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+)
+
+
 def peak_rss_mb(epochs: int) -> float:
-    """Peak RSS of ``grok-interp train`` on the mainline in a fresh process: its VmHWM,
-    which starts afresh at exec (getrusage's maxrss keeps the high-water mark of the
-    parent's pages the child was forked with)."""
-    code = (
-        "import re, sys; from grok_interp.cli import main; main(sys.argv[1:]); "
-        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
-    )
+    """Peak RSS of ``grok-interp train`` on the mainline in a fresh process
+    (:data:`PRINT_PEAK_KB`)."""
+    code = "import sys; from grok_interp.cli import main; main(sys.argv[1:]); " + PRINT_PEAK_KB
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
             sys.executable,
@@ -207,7 +210,7 @@ def analyze_layouts_and_groups(sync: Callable[[], None]) -> dict[str, float]:
 
 
 S6_CODE = """
-import re, time
+import time
 from grok_interp import Task, analyze
 from grok_interp.models import build_model, preset
 task = Task.over("S6", "xy")
@@ -215,14 +218,13 @@ model = build_model(preset("mainline"), task, seed=0)
 start = time.perf_counter()
 analyze(model, task)
 print(time.perf_counter() - start)
-print(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
-"""
+""" + PRINT_PEAK_KB
 
 
 def analyze_s6() -> dict[str, float]:
     """``analyze()`` of an S6 model (720 elements, 518,400 pairs: the irreps in chunks;
     target under 2 minutes within 4 GB) in a fresh process: its seconds and its peak RSS
-    (VmHWM, the process's own high-water mark)."""
+    (:data:`PRINT_PEAK_KB`)."""
     out = subprocess.run([sys.executable, "-c", S6_CODE], check=True, capture_output=True,
                          text=True).stdout.split()  # fmt: skip
     return {"analyze_s6_s": float(out[-2]), "analyze_s6_peak_rss_mb": int(out[-1]) / 1024}

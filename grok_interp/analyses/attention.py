@@ -228,8 +228,8 @@ class AttentionResult(Result):
                      f"position ('{self.query}', {at}). The score lookup C_j, the OV circuit "
                      "(Figures 10-11), the sigmoid fit's pooled FVE and its replacement loss "
                      "read the embeddings, so layer 0's heads only; a later layer's head has "
-                     "its = -> = attention and its pattern fit, at the frequency that fits "
-                     "it best."]  # fmt: skip
+                     f"its {self.query} -> {self.query} attention and its pattern fit, at the "
+                     "frequency that fits it best."]  # fmt: skip
         if self.flat_layers:
             which.append(f"Layer(s) {', '.join(map(str, self.flat_layers))} not fitted: "
                          "attention the same for every input (an attention rate near 0).")
@@ -287,9 +287,7 @@ def attention_heads(
         x_eq = W_E[lay.token(query, p)] + W_pos[lay.answer_pos]
         q = torch.einsum("d,hde->he", x_eq, wt["W_Q"]) + wt["b_Q"]
         lookup = torch.einsum("ad,hde,he->ha", a_rows, wt["W_K"], q) / math.sqrt(d_head)
-    heads, patterns = [], []
-    n_norms = p // 2 + 1
-    score_norms, ov_norms = torch.zeros(0, n_norms), torch.zeros(0, n_norms)
+    heads, patterns, score_norms, ov_norms = [], [], [], []
     sig_y, sig_fit = [], []
     replaced = data.pattern.clone().double()
     for layer, pattern in enumerate(layers):
@@ -302,7 +300,7 @@ def attention_heads(
             patterns.append(pat)
             if layer > 0:
                 continue
-            score_norms = torch.cat([score_norms, norms[None].float()])
+            score_norms.append(norms)
             if sig is not None:  # the replacement and its loss: layer 0's heads
                 x, y, slope, icpt = sig
                 sig_y.append(y)
@@ -312,8 +310,7 @@ def attention_heads(
                 replaced[:, j, a_at] = rest * (icpt + slope * x)
                 replaced[:, j, b_at] = rest * (1 - icpt - slope * x)
             ov = (a_rows + W_pos[data.a_pos]) @ wt["W_V"][j] + wt["b_V"][j]
-            ov = fourier.freq_norms(fourier.dft(ov @ wt["W_O"][j], 0))
-            ov_norms = torch.cat([ov_norms, ov[None].float()])
+            ov_norms.append(fourier.freq_norms(fourier.dft(ov @ wt["W_O"][j], 0)))
     loss_model = {s: v[0] for s, v in losses_by_set(data.logits, data.labels, data.sets).items()}
     loss_lin: dict[str, float] = {}
     pooled = float("nan")
@@ -325,8 +322,8 @@ def attention_heads(
         sigmoid_fve_pooled=pooled,
         loss_model=loss_model,
         loss_linear_sigmoid=loss_lin,
-        score_norms=score_norms,
-        ov_norms=ov_norms,
+        score_norms=_stack(score_norms, p // 2 + 1),
+        ov_norms=_stack(ov_norms, p // 2 + 1),
         pattern_to_a=torch.stack(patterns).float(),
         setup_differences=data.differences,
         query=query,
@@ -334,6 +331,11 @@ def attention_heads(
         n_layers=len(layers),
         flat_layers=tuple(flat),
     )
+
+
+def _stack(rows: list[Tensor], width: int) -> Tensor:
+    """Layer 0's per-head rows as one float tensor (none: layer 0 attends uniformly)."""
+    return torch.stack(rows).float() if rows else torch.zeros(0, width)
 
 
 def _head(task: Task, pattern: Tensor, layer: int, j: int,

@@ -213,11 +213,11 @@ def _ce_minus(logits: Float[Tensor, "batch n"], shifted: _Shifted, part: _Part,
     range while a row's spread plus twice ``max |P|`` stays under 600 (an entry ``exp(l_c
     - max l)`` that underflows would need a part of over 300 to matter); beyond that the
     plain logsumexp is used (``buf``: scratch space, so S6's chunks allocate nothing)."""
-    torch.index_select(part.table, 0, labels, out=buf)
     if shifted.spread + 2 * part.size > 600:
+        torch.index_select(part.table, 0, labels, out=buf)
         buf.neg_().add_(logits)
         return float(torch.logsumexp(buf, -1).sum() - buf.gather(1, labels[:, None]).sum())
-    own = buf.gather(1, labels[:, None])[:, 0]  # P[z, z]
+    own = part.table[labels, labels]  # P[z, z]
     torch.index_select(part.exp_neg, 0, labels, out=buf)
     total = torch.einsum("bn,bn->b", shifted.exp, buf)
     return float((shifted.top + total.log() - shifted.correct + own).sum())

@@ -91,7 +91,7 @@ class NeuronsResult(Result):
         rows: list[dict[str, object]] = [
             {
                 "cluster": "all",
-                "neurons": f"{n}/{d} ({n / d:.1%}) with FVE > 0.85",
+                "neurons": _well_fit(n, d),
                 "W_L share on own frequency": "-",
                 "paper": "433/512 (84.6%)",
             }
@@ -110,8 +110,7 @@ class NeuronsResult(Result):
                 row["cluster"] = f"layer {self.layer}: {row['cluster']}"
         for e in self.earlier:
             rows.append({"cluster": f"layer {e.layer}: all",
-                         "neurons": f"{e.n_well_fit}/{e.d_mlp} ({e.n_well_fit / e.d_mlp:.1%}) "
-                                    "with FVE > 0.85",
+                         "neurons": _well_fit(e.n_well_fit, e.d_mlp),
                          "W_L share on own frequency": "- (not the final MLP)", "paper": "-"})
             rows += [{"cluster": f"layer {e.layer}: k = {k}", "neurons": n,
                       "W_L share on own frequency": "-", "paper": "-"} for k, n in e.by_freq]
@@ -255,6 +254,10 @@ def neuron_fits(
         setup_differences=data.differences,
         earlier=tuple(_earlier(i, act, p, basis) for i, act in enumerate(data.earlier_posts)),
     )
+
+
+def _well_fit(n: int, d: int) -> str:
+    return f"{n}/{d} ({n / d:.1%}) with FVE > {FVE_THRESHOLD}"
 
 
 def _fits(post: Float[Tensor, "pairs d_mlp"], p: int, freqs: list[int],
