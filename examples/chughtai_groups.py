@@ -27,6 +27,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from pathlib import Path
 
+    import pandas as pd
+
     from grok_interp import RunSpec, Task, TrainConfig, preset
     from grok_interp.analyses.common import markdown
     from grok_interp.analyses.irreps import (
@@ -34,6 +36,7 @@ def main(argv=None):
         learning_order,
         over_training_figure,
     )
+    from grok_interp.analyses.progress import PHASE_NAMES, phases
     from grok_interp.examples_cli import save
     from grok_interp.training import train_or_resume
 
@@ -54,14 +57,18 @@ def main(argv=None):
     frame = irreps_over_training(run, max_steps=args.max_steps)
     order = learning_order(frame)
     end = run.final_metrics()
+    bounds = phases(pd.DataFrame(run.history))  # Nanda et al.'s rule on the run's losses
+    said = ("Phases (the rule of grok_interp.analyses.progress.phases on the losses): "
+            + (", ".join(f"{n} at {b}" for n, b in zip(PHASE_NAMES, bounds, strict=True))
+               if bounds else "none: the test loss never fell 10x from its peak"))  # fmt: skip
     last = frame[frame["epoch"] == frame["epoch"].max()]
     text = (f"## {task.describe()}: key irreps over training ({run.epoch} epochs)\n\n"
             f"Final train loss {end['train_loss']:.3g}, test loss {end['test_loss']:.3g}, "
-            f"test accuracy {end['test_acc']:.3f}.\n\n"
+            f"test accuracy {end['test_acc']:.3f}. {said}.\n\n"
             "### Order of learning (key irreps at the end)\n\n" + markdown(order) + "\n\n"
             "### Every irrep at the last snapshot\n\n"
             + markdown(last.drop(columns=["train_loss", "test_loss"])) + "\n")  # fmt: skip
-    fig = over_training_figure(frame, f"Irreps over training: {task.describe()}")
+    fig = over_training_figure(frame, f"Irreps over training: {task.describe()}", bounds)
     return save(out, f"chughtai_{name}", text, fig, frame)
 
 

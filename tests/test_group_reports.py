@@ -138,3 +138,19 @@ def test_a_task_past_the_one_forward_bound_is_read_in_chunks(monkeypatch, task_a
     assert "too many for one forward over every pair" in why and "\n" not in why
     assert chunked.losses["all"][0] == pytest.approx(whole.losses["all"][0], rel=1e-6)
     assert chunked.losses["all"][1] == whole.losses["all"][1]
+
+
+def test_irreps_over_training_figure_marks_the_phases():
+    """The run's phase boundaries are dotted in both panels and named once, in the top."""
+    import pandas as pd
+
+    from grok_interp.analyses.irreps import over_training_figure
+
+    frame = pd.DataFrame([{"epoch": e, "irrep": "sign", "key": True,
+                           "logit_trace_similarity": e / 100, "train_loss": 1.0,
+                           "test_loss": 2.0} for e in (0, 50, 100)])  # fmt: skip
+    fig = over_training_figure(frame, "t", bounds=(10, 40, 90))
+    assert sorted(s.x0 for s in fig.layout.shapes) == [10, 10, 40, 40, 90, 90]
+    texts = [a.text for a in fig.layout.annotations if a.text and "(" in a.text]
+    assert texts == ["memorisation ends (10)", "cleanup starts (40)", "cleanup ends (90)"]
+    assert not over_training_figure(frame, "t").layout.shapes

@@ -544,10 +544,15 @@ def learning_order(frame: pd.DataFrame, levels: tuple[float, ...] = (0.5, 0.9)) 
     return out.sort_values(by, kind="stable") if len(out) else out
 
 
-def over_training_figure(frame: pd.DataFrame, title: str) -> go.Figure:
+def over_training_figure(frame: pd.DataFrame, title: str,
+                         bounds: tuple[int, int, int] | None = None) -> go.Figure:  # fmt: skip
     """Each irrep's logit trace similarity (top) and the run's losses (bottom) against the
-    epoch, the key irreps drawn solid and the others faint."""
+    epoch, the key irreps drawn solid and the others faint; ``bounds``: the run's phase
+    boundaries (:func:`grok_interp.analyses.progress.phases` of its history), dotted in
+    both panels and named in the top one."""
     from plotly.subplots import make_subplots
+
+    from grok_interp.analyses.progress import PHASE_NAMES, phase_label
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=("logit trace similarity per irrep", "loss"))  # fmt: skip
@@ -563,6 +568,10 @@ def over_training_figure(frame: pd.DataFrame, title: str) -> go.Figure:
         fig.add_scatter(x=known["epoch"], y=known[col], name=col.replace("_", " "),
                         mode="lines", line={"dash": dash, "color": "black"},
                         row=2, col=1)  # fmt: skip
+    for b, label in zip(bounds or (), PHASE_NAMES, strict=False):
+        for row in (1, 2):
+            fig.add_vline(x=b, line_dash="dot", line_color="grey", row=row, col=1,  # type: ignore[arg-type]
+                          **phase_label(f"{label} ({b})" if row == 1 else None))
     fig.update_yaxes(type="log", title_text="cross-entropy", row=2, col=1)
     fig.update_yaxes(title_text="cosine", row=1, col=1)
     fig.update_xaxes(title_text="epoch", row=2, col=1)
